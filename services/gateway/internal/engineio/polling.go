@@ -1,0 +1,140 @@
+package engineio
+
+import (
+	"errors"
+	"io"
+	"net/http"
+)
+
+// servePoll answers a long-polling GET: at once with what is queued, or
+// when something is, or with a noop when the session upgrades. A second
+// GET while one waits, or a GET that the client abandons, ends the session,
+// as the reference server does.
+func (s *Session) servePoll(w http.ResponseWriter, r *http.Request) {
+	s.mu.Lock()
+	switch {
+	case s.closed:
+		s.mu.Unlock()
+		s.srv.refuse(w, r, codeUnknownSID)
+		return
+	case s.transport != transportPolling:
+		s.mu.Unlock()
+		s.srv.refuse(w, r, codeBadRequest)
+		return
+	case s.polling:
+		s.mu.Unlock()
+		s.close(ReasonTransportError, Close) // answers the first GET
+		s.srv.refuse(w, r, codeBadRequest)
+		return
+	}
+	s.polling = true
+	var packets []Packet
+	for {
+		if s.closed {
+			packets = append(s.take(), TextPacket(s.last, nil))
+			break
+		}
+		if len(s.queue) > 0 {
+			packets = s.take()
+			break
+		}
+		if s.upgrading || s.transport != transportPolling {
+			packets = []Packet{TextPacket(Noop, nil)}
+			break
+		}
+		s.mu.Unlock()
+		select {
+		case <-s.pollWake:
+		case <-s.done:
+		case <-r.Context().Done():
+			s.mu.Lock()
+			s.polling = false
+			s.mu.Unlock()
+			s.close(ReasonTransportError, Close)
+			return
+		}
+		s.mu.Lock()
+	}
+	s.polling = false
+	s.mu.Unlock()
+
+	body := AppendPayload(make([]byte, 0, payloadSize(packets)), packets)
+	s.srv.setCORS(w, r)
+	h := w.Header()
+	h.Set("Content-Type", "text/plain; charset=UTF-8")
+	h.Set("Cache-Control", "no-store")
+	w.Write(body)
+}
+
+func payloadSize(packets []Packet) int {
+	n := 0
+	for _, p := range packets {
+		n += 2 + len(p.Data)
+		if p.Binary {
+			n += len(p.Data)/3 + 4
+		}
+	}
+	return n
+}
+
+// serveData reads a long-polling POST: a payload of packets from the client.
+func (s *Session) serveData(w http.ResponseWriter, r *http.Request) {
+	s.mu.Lock()
+	switch {
+	case s.closed:
+		s.mu.Unlock()
+		s.srv.refuse(w, r, codeUnknownSID)
+		return
+	case s.transport != transportPolling:
+		s.mu.Unlock()
+		s.srv.refuse(w, r, codeBadRequest)
+		return
+	case s.posting:
+		s.mu.Unlock()
+		s.close(ReasonTransportError, Close)
+		s.srv.refuse(w, r, codeBadRequest)
+		return
+	}
+	s.posting = true
+	s.mu.Unlock()
+	defer func() {
+		s.mu.Lock()
+		s.posting = false
+		s.mu.Unlock()
+	}()
+
+	if r.Header.Get("Content-Type") == "application/octet-stream" {
+		// Protocol v4 sends binary as base64 inside a text payload.
+		s.close(ReasonParseError, Close)
+		s.srv.refuse(w, r, codeBadRequest)
+		return
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, int64(s.srv.cfg.MaxPayload)))
+	if err != nil {
+		if tooLarge := (*http.MaxBytesError)(nil); errors.As(err, &tooLarge) {
+			s.close(ReasonTransportError, Close)
+			s.srv.setCORS(w, r)
+			http.Error(w, "payload too large", http.StatusRequestEntityTooLarge)
+			return
+		}
+		s.close(ReasonTransportError, Close)
+		return
+	}
+	packets, err := DecodePayload(body)
+	for _, p := range packets {
+		if !s.onPacket(p) {
+			break
+		}
+	}
+	if err != nil {
+		s.close(ReasonParseError, Close)
+		s.srv.refuse(w, r, codeBadRequest)
+		return
+	}
+	s.srv.setCORS(w, r)
+	h := w.Header()
+	h.Set("Content-Type", "text/html")
+	h.Set("Content-Length", "2")
+	h.Set("Cache-Control", "no-store")
+	io.WriteString(w, "ok")
+}

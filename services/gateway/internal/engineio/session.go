@@ -1,0 +1,290 @@
+package engineio
+
+import (
+	"encoding/json"
+	"errors"
+	"net/http"
+	"net/url"
+	"sync"
+	"time"
+
+	"github.com/gorilla/websocket"
+)
+
+// Errors of Session.Send.
+var (
+	ErrClosed       = errors.New("engineio: session closed")
+	ErrSlowConsumer = errors.New("engineio: send queue full, session closed")
+)
+
+type transportKind uint8
+
+const (
+	transportPolling transportKind = iota
+	transportWebSocket
+)
+
+// queueOverhead is what one queued packet costs besides its data, charged
+// against Config.SendQueueBytes so that many tiny packets are bounded too.
+const queueOverhead = 64
+
+// Request is what a session keeps of the HTTP request that opened it.
+type Request struct {
+	Header     http.Header
+	Query      url.Values
+	Host       string
+	RemoteAddr string
+}
+
+// Session is one Engine.IO session. Its methods are safe for concurrent use.
+type Session struct {
+	id      string
+	srv     *Server
+	req     Request
+	handler SessionHandler
+
+	// recvMu serializes deliveries to the handler: a WebSocket reader and a
+	// polling POST may both deliver during an upgrade.
+	recvMu sync.Mutex
+
+	mu         sync.Mutex
+	transport  transportKind
+	queue      []Packet
+	queued     int           // bytes charged for queue
+	wake       chan struct{} // cap 1, for the WebSocket writer: the queue grew, or the state changed
+	pollWake   chan struct{} // cap 1, the same for a waiting GET
+	done       chan struct{} // closed by close
+	closed     bool
+	reason     string
+	last       PacketType // sent to a pending poll at close: Close or Noop
+	delivering bool       // a handler call is under way; it reports a close
+	polling    bool       // a GET is waiting
+	posting    bool       // a POST is being read
+	upgrading  bool       // a WebSocket probe answered
+	probe      *websocket.Conn
+	pingTimer  *time.Timer
+	pongTimer  *time.Timer
+}
+
+func newSession(srv *Server, id string, t transportKind, r *http.Request) *Session {
+	return &Session{
+		id:        id,
+		srv:       srv,
+		transport: t,
+		req: Request{
+			Header:     r.Header.Clone(),
+			Query:      r.URL.Query(),
+			Host:       r.Host,
+			RemoteAddr: r.RemoteAddr,
+		},
+		wake:     make(chan struct{}, 1),
+		pollWake: make(chan struct{}, 1),
+		done: make(chan struct{}),
+	}
+}
+
+// ID returns the session id, the "sid" of the Engine.IO handshake.
+func (s *Session) ID() string { return s.id }
+
+// Request returns what the session keeps of the request that opened it.
+func (s *Session) Request() *Request { return &s.req }
+
+// Transport returns "polling" or "websocket".
+func (s *Session) Transport() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.transportName()
+}
+
+func (s *Session) transportName() string {
+	if s.transport == transportWebSocket {
+		return "websocket"
+	}
+	return "polling"
+}
+
+// Done is closed when the session closes.
+func (s *Session) Done() <-chan struct{} { return s.done }
+
+func (s *Session) openPacket(upgrades []string) Packet {
+	if upgrades == nil {
+		upgrades = []string{}
+	}
+	b, _ := json.Marshal(openPayload{
+		SID:          s.id,
+		Upgrades:     upgrades,
+		PingInterval: s.srv.cfg.PingInterval.Milliseconds(),
+		PingTimeout:  s.srv.cfg.PingTimeout.Milliseconds(),
+		MaxPayload:   s.srv.cfg.MaxPayload,
+	})
+	return TextPacket(Open, b)
+}
+
+// Send queues packets to be written together and in order, none of
+// another Send between them. Packets' Data must not change afterwards;
+// the same Data may be sent to many sessions. If the queue would grow past
+// Config.SendQueueBytes the session is closed and ErrSlowConsumer returned.
+func (s *Session) Send(packets ...Packet) error {
+	n := 0
+	for _, p := range packets {
+		n += len(p.Data) + queueOverhead
+	}
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return ErrClosed
+	}
+	if s.queued+n > s.srv.cfg.SendQueueBytes {
+		s.mu.Unlock()
+		s.srv.cfg.Observer.SlowConsumer()
+		s.close(ReasonSlowConsumer, Close)
+		return ErrSlowConsumer
+	}
+	s.queue = append(s.queue, packets...)
+	s.queued += n
+	s.mu.Unlock()
+	s.signal()
+	return nil
+}
+
+// signal wakes whoever waits on the session's state, without blocking.
+func (s *Session) signal() {
+	select {
+	case s.wake <- struct{}{}:
+	default:
+	}
+	select {
+	case s.pollWake <- struct{}{}:
+	default:
+	}
+}
+
+// take empties the queue; the caller holds s.mu.
+func (s *Session) take() []Packet {
+	q := s.queue
+	s.queue = nil
+	s.queued = 0
+	return q
+}
+
+// Close closes the session from the server side. Over polling, a waiting
+// GET receives what is queued and a close packet; over WebSocket the queue
+// is flushed before the close frame.
+func (s *Session) Close() { s.close(ReasonForcedClose, Close) }
+
+// close ends the session once. last is what a waiting poll receives:
+// Close when the server closes, Noop when the client asked.
+func (s *Session) close(reason string, last PacketType) {
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return
+	}
+	s.closed = true
+	s.reason = reason
+	s.last = last
+	if s.pingTimer != nil {
+		s.pingTimer.Stop()
+	}
+	if s.pongTimer != nil {
+		s.pongTimer.Stop()
+	}
+	probe := s.probe
+	notify := !s.delivering && s.handler != nil
+	transport := s.transportName()
+	close(s.done)
+	s.mu.Unlock()
+
+	if probe != nil {
+		probe.Close()
+	}
+	s.srv.remove(s)
+	s.srv.cfg.Observer.SessionClosed(transport, reason)
+	if notify {
+		s.handler.OnClose(reason)
+	}
+}
+
+// deliver hands one message to the handler, unless the session is closed.
+// A close that happens meanwhile is reported once the handler returns.
+func (s *Session) deliver(p Packet) {
+	s.recvMu.Lock()
+	defer s.recvMu.Unlock()
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return
+	}
+	s.delivering = true
+	s.mu.Unlock()
+
+	s.handler.OnMessage(p.Data, p.Binary)
+
+	s.mu.Lock()
+	s.delivering = false
+	notify := s.closed
+	reason := s.reason
+	s.mu.Unlock()
+	if notify {
+		s.handler.OnClose(reason)
+	}
+}
+
+// onPacket handles one packet from the client on the current transport.
+// It returns false when the session has ended.
+func (s *Session) onPacket(p Packet) bool {
+	switch p.Type {
+	case Message:
+		s.deliver(p)
+	case Pong:
+		s.onPong()
+	case Close:
+		s.close(ReasonTransportClose, Noop)
+		return false
+	case Ping, Noop:
+		// A v4 client never pings; a noop asks for nothing.
+	default:
+		s.close(ReasonParseError, Close)
+		return false
+	}
+	return true
+}
+
+// startHeartbeat schedules the first ping. The server pings every
+// PingInterval after the last pong; a pong not back within PingTimeout
+// closes the session.
+func (s *Session) startHeartbeat() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return
+	}
+	s.pingTimer = time.AfterFunc(s.srv.cfg.PingInterval, s.ping)
+}
+
+func (s *Session) ping() {
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return
+	}
+	if s.pongTimer == nil {
+		s.pongTimer = time.AfterFunc(s.srv.cfg.PingTimeout, s.pingTimedOut)
+	} else {
+		s.pongTimer.Reset(s.srv.cfg.PingTimeout)
+	}
+	s.mu.Unlock()
+	s.Send(TextPacket(Ping, nil))
+}
+
+func (s *Session) pingTimedOut() { s.close(ReasonPingTimeout, Close) }
+
+func (s *Session) onPong() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed || s.pongTimer == nil || !s.pongTimer.Stop() {
+		// An unsolicited pong, or one that came after the timeout fired.
+		return
+	}
+	s.pingTimer.Reset(s.srv.cfg.PingInterval)
+}

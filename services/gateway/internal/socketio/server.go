@@ -1,0 +1,328 @@
+package socketio
+
+import (
+	"encoding/json"
+	"errors"
+	"sync"
+	"time"
+
+	"github.com/natter/natter/services/gateway/internal/engineio"
+)
+
+// Defaults for the zero values of Config.
+const (
+	DefaultMaxAttachments = 10
+	DefaultConnectTimeout = 45 * time.Second
+)
+
+// Config configures a Server. The zero value of every field means its default.
+type Config struct {
+	// MaxAttachments bounds the binary attachments of one packet; 10.
+	MaxAttachments int
+	// MaxAttachmentBytes bounds their total size; 1,000,000.
+	MaxAttachmentBytes int
+	// ConnectTimeout closes a session that joins no namespace in time; 45s.
+	ConnectTimeout time.Duration
+}
+
+func (c Config) withDefaults() Config {
+	if c.MaxAttachments <= 0 {
+		c.MaxAttachments = DefaultMaxAttachments
+	}
+	if c.MaxAttachmentBytes <= 0 {
+		c.MaxAttachmentBytes = engineio.DefaultMaxPayload
+	}
+	if c.ConnectTimeout <= 0 {
+		c.ConnectTimeout = DefaultConnectTimeout
+	}
+	return c
+}
+
+// Server is a Socket.IO server: an engineio.Handler that routes each
+// session's packets to namespaces. Register namespaces and handlers before
+// it serves.
+type Server struct {
+	cfg Config
+
+	mu         sync.RWMutex
+	namespaces map[string]*Namespace
+}
+
+var _ engineio.Handler = (*Server)(nil)
+
+// NewServer returns a server with the main namespace "/" registered.
+func NewServer(cfg Config) *Server {
+	s := &Server{cfg: cfg.withDefaults(), namespaces: make(map[string]*Namespace)}
+	s.Of("/")
+	return s
+}
+
+// Of returns the namespace called name, registering it if needed.
+func (s *Server) Of(name string) *Namespace {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if n, ok := s.namespaces[name]; ok {
+		return n
+	}
+	n := &Namespace{name: name, handlers: make(map[string]EventHandler)}
+	s.namespaces[name] = n
+	return n
+}
+
+func (s *Server) namespace(name string) *Namespace {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return s.namespaces[name]
+}
+
+// ServeSession implements engineio.Handler.
+func (s *Server) ServeSession(sess *engineio.Session) engineio.SessionHandler {
+	c := &client{srv: s, sess: sess, sockets: make(map[string]*Socket)}
+	c.connectTimer = time.AfterFunc(s.cfg.ConnectTimeout, c.connectTimedOut)
+	return c
+}
+
+// Middleware may refuse a connection to a namespace by returning an error;
+// its message, and its data if it has a Data() method, go to the client in
+// the CONNECT_ERROR packet.
+type Middleware func(s *Socket) error
+
+// Refusal is a middleware error with data for the client's connect_error.
+type Refusal struct {
+	Message string
+	Data    any
+}
+
+func (e *Refusal) Error() string { return e.Message }
+
+// EventHandler handles one event. It runs on the session's reader: events
+// of one session are handled one at a time, in order, so a handler must
+// not block for long.
+type EventHandler func(s *Socket, e *EventMessage)
+
+// Namespace is a Socket.IO namespace with its middlewares and handlers.
+type Namespace struct {
+	name string
+
+	mu           sync.RWMutex
+	middlewares  []Middleware
+	handlers     map[string]EventHandler
+	onConnect    func(*Socket)
+	onDisconnect func(*Socket, string)
+}
+
+// Name returns the namespace's name, such as "/".
+func (n *Namespace) Name() string { return n.name }
+
+// Use adds a middleware, run for each connection in the order added.
+func (n *Namespace) Use(m Middleware) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	n.middlewares = append(n.middlewares, m)
+}
+
+// On sets the handler of an event.
+func (n *Namespace) On(event string, h EventHandler) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	n.handlers[event] = h
+}
+
+// OnConnect sets what runs when a socket has connected (its CONNECT was
+// answered).
+func (n *Namespace) OnConnect(f func(*Socket)) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	n.onConnect = f
+}
+
+// OnDisconnect sets what runs when a socket leaves, with the reason:
+// "client namespace disconnect", "server namespace disconnect", or the
+// Engine.IO session's close reason ("transport close", "ping timeout", ...).
+func (n *Namespace) OnDisconnect(f func(*Socket, string)) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	n.onDisconnect = f
+}
+
+func (n *Namespace) handler(event string) EventHandler {
+	n.mu.RLock()
+	defer n.mu.RUnlock()
+	return n.handlers[event]
+}
+
+// client is the Socket.IO side of one Engine.IO session.
+type client struct {
+	srv          *Server
+	sess         *engineio.Session
+	connectTimer *time.Timer
+
+	// Touched only by OnMessage, which engineio calls one at a time.
+	partial     *Packet
+	attachments [][]byte
+	attBytes    int
+
+	mu      sync.Mutex
+	sockets map[string]*Socket
+	closed  bool
+}
+
+func (c *client) connectTimedOut() {
+	c.mu.Lock()
+	idle := len(c.sockets) == 0
+	c.mu.Unlock()
+	if idle {
+		c.sess.Close()
+	}
+}
+
+// OnMessage implements engineio.SessionHandler.
+func (c *client) OnMessage(data []byte, binary bool) {
+	if binary {
+		if c.partial == nil {
+			c.fail()
+			return
+		}
+		c.attBytes += len(data)
+		if c.attBytes > c.srv.cfg.MaxAttachmentBytes {
+			c.fail()
+			return
+		}
+		c.attachments = append(c.attachments, data)
+		if len(c.attachments) == c.partial.Attachments {
+			p, att := *c.partial, c.attachments
+			c.partial, c.attachments, c.attBytes = nil, nil, 0
+			c.dispatch(p, att)
+		}
+		return
+	}
+	if c.partial != nil {
+		c.fail() // text while attachments were due
+		return
+	}
+	p, err := Decode(data, c.srv.cfg.MaxAttachments)
+	if err != nil {
+		c.fail()
+		return
+	}
+	if (p.Type == BinaryEvent || p.Type == BinaryAck) && p.Attachments > 0 {
+		c.partial = &p
+		return
+	}
+	c.dispatch(p, nil)
+}
+
+// fail ends a session that broke the protocol.
+func (c *client) fail() {
+	c.partial, c.attachments = nil, nil
+	c.sess.Close()
+}
+
+func (c *client) dispatch(p Packet, attachments [][]byte) {
+	switch p.Type {
+	case Connect:
+		c.connect(p)
+	case Disconnect:
+		if s := c.remove(p.Namespace); s != nil {
+			s.disconnected("client namespace disconnect")
+		}
+	case Event, BinaryEvent:
+		if s := c.socket(p.Namespace); s != nil {
+			s.onEvent(p, attachments)
+		}
+	case Ack, BinaryAck:
+		if s := c.socket(p.Namespace); s != nil {
+			s.onAck(p, attachments)
+		}
+	}
+}
+
+func (c *client) connect(p Packet) {
+	nsp := c.srv.namespace(p.Namespace)
+	if nsp == nil {
+		c.send(connectError(p.Namespace, "Invalid namespace", nil))
+		return
+	}
+	if c.socket(p.Namespace) != nil {
+		return // already connected: nothing to do
+	}
+	auth := json.RawMessage(`{}`)
+	if p.Data != nil {
+		auth = append(json.RawMessage(nil), p.Data...)
+	}
+	s := newSocket(c, nsp, auth)
+	nsp.mu.RLock()
+	mws := nsp.middlewares
+	onConnect := nsp.onConnect
+	nsp.mu.RUnlock()
+	for _, m := range mws {
+		if err := m(s); err != nil {
+			var data any
+			if ce := (*Refusal)(nil); errors.As(err, &ce) {
+				data = ce.Data
+			}
+			c.send(connectError(p.Namespace, err.Error(), data))
+			return
+		}
+	}
+	c.mu.Lock()
+	if c.closed {
+		c.mu.Unlock()
+		return
+	}
+	c.sockets[p.Namespace] = s
+	c.mu.Unlock()
+	c.connectTimer.Stop()
+
+	hs, _ := json.Marshal(struct {
+		SID string `json:"sid"`
+	}{s.id})
+	frame := AppendHeader(nil, Connect, p.Namespace, 0, -1)
+	c.send(engineio.TextPacket(engineio.Message, append(frame, hs...)))
+	if onConnect != nil {
+		onConnect(s)
+	}
+}
+
+func connectError(nsp, message string, data any) engineio.Packet {
+	body, err := json.Marshal(struct {
+		Message string `json:"message"`
+		Data    any    `json:"data,omitempty"`
+	}{message, data})
+	if err != nil {
+		body, _ = json.Marshal(struct {
+			Message string `json:"message"`
+		}{message})
+	}
+	frame := AppendHeader(nil, ConnectError, nsp, 0, -1)
+	return engineio.TextPacket(engineio.Message, append(frame, body...))
+}
+
+func (c *client) send(packets ...engineio.Packet) error { return c.sess.Send(packets...) }
+
+func (c *client) socket(nsp string) *Socket {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.sockets[nsp]
+}
+
+func (c *client) remove(nsp string) *Socket {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	s := c.sockets[nsp]
+	delete(c.sockets, nsp)
+	return s
+}
+
+// OnClose implements engineio.SessionHandler.
+func (c *client) OnClose(reason string) {
+	c.connectTimer.Stop()
+	c.mu.Lock()
+	c.closed = true
+	sockets := c.sockets
+	c.sockets = nil
+	c.mu.Unlock()
+	for _, s := range sockets {
+		s.disconnected(reason)
+	}
+}
