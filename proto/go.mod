@@ -1,0 +1,3 @@
+module github.com/natter/natter/proto
+
+go 1.26.8

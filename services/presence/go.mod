@@ -1,0 +1,3 @@
+module github.com/natter/natter/services/presence
+
+go 1.26.8
