@@ -1,0 +1,43 @@
+# natter — see README.md.
+#   make run    the whole system in one process on :8080 (NATTER_HTTP_ADDR changes it)
+#   make test   everything CI runs
+
+GO       ?= go
+PKGS     := ./proto/... ./services/gateway/... ./services/presence/... ./services/history/...
+FUZZTIME ?= 10s
+
+.PHONY: all build lint test test-go test-deps fuzz fuzz-long run conformance clean
+
+all: build
+
+build:
+	$(GO) build -o bin/ ./services/gateway/cmd/... ./services/presence/cmd/... ./services/history/cmd/...
+
+lint:
+	@out=$$(gofmt -l proto services); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
+	$(GO) vet $(PKGS)
+
+# Tests need Node.js and the npm packages in test/client (installed by test-deps).
+test: lint test-deps test-go fuzz
+
+test-deps:
+	bash test/client/install.sh
+
+test-go:
+	$(GO) test -race -count=1 -timeout 20m $(PKGS)
+
+# Each fuzz target briefly (FUZZTIME each); `make fuzz FUZZTIME=5m` for a long run.
+fuzz:
+	$(GO) test -run '^$$' -fuzz '^FuzzDecodePayload$$' -fuzztime $(FUZZTIME) ./services/gateway/internal/engineio
+	$(GO) test -run '^$$' -fuzz '^FuzzDecode$$' -fuzztime $(FUZZTIME) ./services/gateway/internal/socketio
+	$(GO) test -run '^$$' -fuzz '^FuzzSplitArray$$' -fuzztime $(FUZZTIME) ./services/gateway/internal/socketio
+
+run:
+	NATTER_HTTP_ADDR=$${NATTER_HTTP_ADDR:-:8080} $(GO) run ./services/gateway/cmd/gateway
+
+# The app the protocol specifications' test suites run against (their settings).
+conformance:
+	NATTER_HTTP_ADDR=$${NATTER_HTTP_ADDR:-127.0.0.1:3000} $(GO) run ./services/gateway/cmd/conformance -ping-interval 300ms -ping-timeout 200ms
+
+clean:
+	rm -rf bin
