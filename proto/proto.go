@@ -1,21 +1,119 @@
 // Package proto is natter's one contract: the events and payloads that
-// clients exchange with the gateways, the limits on them, and (with the
-// chat layer) the NATS subjects the services meet on. See README.md.
+// clients exchange with the gateways, the limits on them and their
+// validation, and the NATS subjects and messages the services meet on.
+// README.md documents the client protocol.
 package proto
 
 // Client events, as the seed's page names them.
 const (
-	EventJoin          = "join"
-	EventClientMessage = "client message"
-	EventServerMessage = "server message"
-	EventLeave         = "leave"
-	EventWhisper       = "whisper"
-	EventTyping        = "typing"
+	EventJoin          = "join"           // client → server, and server → others in the room
+	EventClientMessage = "client message" // client → server
+	EventServerMessage = "server message" // server → everyone in the room
+	EventLeave         = "leave"          // server → others in the room
+	EventWhisper       = "whisper"        // both ways
+	EventTyping        = "typing"         // both ways
 )
 
-// Limits on what clients send.
-const (
-	MaxNameRunes    = 32
-	MaxMessageRunes = 2000
-	DefaultRoom     = "lobby"
-)
+// DefaultRoom is the room of a join that names none.
+const DefaultRoom = "lobby"
+
+// HistoryOnJoin is how many messages a join ack carries.
+const HistoryOnJoin = 50
+
+// JoinRequest is the payload of a client's join.
+type JoinRequest struct {
+	Username string `json:"username"`
+	Room     string `json:"room,omitempty"`
+	Token    string `json:"token,omitempty"`
+}
+
+// Member is a user in a room.
+type Member struct {
+	Username string `json:"username"`
+	Color    string `json:"color"`
+}
+
+// JoinAck answers a successful join.
+type JoinAck struct {
+	OK       bool      `json:"ok"`
+	Username string    `json:"username"`
+	Color    string    `json:"color"`
+	Token    string    `json:"token"`
+	Room     string    `json:"room"`
+	Members  []Member  `json:"members"`
+	History  []Message `json:"history"`
+}
+
+// ClientMessage is the payload of a client's "client message".
+type ClientMessage struct {
+	Message  string `json:"message"`
+	ClientID string `json:"clientId,omitempty"`
+}
+
+// Message is a chat message: the payload of "server message", and what
+// history stores.
+type Message struct {
+	ID       string `json:"id"`
+	Room     string `json:"room"`
+	Username string `json:"username"`
+	Color    string `json:"color"`
+	Message  string `json:"message"`
+	TS       int64  `json:"ts"` // Unix milliseconds
+}
+
+// WhisperRequest is the payload of a client's "whisper".
+type WhisperRequest struct {
+	To       string `json:"to"`
+	Message  string `json:"message"`
+	ClientID string `json:"clientId,omitempty"`
+}
+
+// Whisper is a private message, as its two users receive it.
+type Whisper struct {
+	ID      string `json:"id"`
+	From    string `json:"from"`
+	To      string `json:"to"`
+	Message string `json:"message"`
+	TS      int64  `json:"ts"`
+}
+
+// SentAck answers a stored message or a delivered whisper.
+type SentAck struct {
+	OK bool   `json:"ok"`
+	ID string `json:"id"`
+	TS int64  `json:"ts"`
+}
+
+// TypingRequest is the payload of a client's "typing".
+type TypingRequest struct {
+	On bool `json:"on"`
+}
+
+// Typing tells a room that a user is typing, or has stopped.
+type Typing struct {
+	Username string `json:"username"`
+	Room     string `json:"room"`
+	On       bool   `json:"on"`
+}
+
+// JoinNotice tells a room that a user arrived.
+type JoinNotice struct {
+	Username string `json:"username"`
+	Color    string `json:"color"`
+	Room     string `json:"room"`
+}
+
+// LeaveNotice tells a room that a user left.
+type LeaveNotice struct {
+	Username string `json:"username"`
+	Room     string `json:"room"`
+}
+
+// ErrorAck answers a request that failed.
+type ErrorAck struct {
+	OK    bool   `json:"ok"` // always false
+	Error *Error `json:"error"`
+}
+
+// Ack returns the ack payload of err: its *Error, or "internal".
+func Ack(err error) ErrorAck { return ErrorAck{Error: AsError(err)} }

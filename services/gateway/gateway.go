@@ -1,5 +1,6 @@
 // Package gateway is natter's edge: it speaks Socket.IO to clients over
-// WebSocket and HTTP long-polling, and holds no durable state.
+// WebSocket and HTTP long-polling, carries their chat over NATS, and holds
+// no durable state.
 package gateway
 
 import (
@@ -7,18 +8,19 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net"
 	"net/http"
 	"os"
-	"strconv"
 	"strings"
 	"time"
 
+	"github.com/nats-io/nats.go"
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/natter/natter/kit/ops"
+	"github.com/natter/natter/proto"
 	"github.com/natter/natter/services/gateway/internal/engineio"
 	"github.com/natter/natter/services/gateway/internal/socketio"
+	"github.com/natter/natter/services/gateway/web"
 )
 
 // Config configures a gateway. The zero value of every field means its default.
@@ -31,28 +33,40 @@ type Config struct {
 	SendQueueBytes  int           // per session; 4 MiB
 	AllowedOrigins  []string      // besides the same origin; "*" for any
 	ShutdownTimeout time.Duration // for draining; 10s
+	RequestTimeout  time.Duration // for a request to presence, history or JetStream; 3s
+	MessageRate     float64       // messages and whispers per second per connection; 10
+	MessageBurst    int           // above the rate, at once; 20
 }
 
 // ConfigFromEnv reads NATTER_HTTP_ADDR, NATTER_GATEWAY_ID,
 // NATTER_PING_INTERVAL, NATTER_PING_TIMEOUT (durations such as 25s),
-// NATTER_MAX_PAYLOAD, NATTER_SEND_QUEUE_BYTES and NATTER_ALLOWED_ORIGINS
-// (comma-separated). Unset variables keep their defaults.
+// NATTER_MAX_PAYLOAD, NATTER_SEND_QUEUE_BYTES, NATTER_ALLOWED_ORIGINS
+// (comma-separated), NATTER_MESSAGE_RATE and NATTER_MESSAGE_BURST. Unset
+// variables keep their defaults.
 func ConfigFromEnv() (Config, error) {
 	c := Config{
 		HTTPAddr: os.Getenv("NATTER_HTTP_ADDR"),
 		ID:       os.Getenv("NATTER_GATEWAY_ID"),
 	}
 	var err error
-	if c.PingInterval, err = envDuration("NATTER_PING_INTERVAL"); err != nil {
+	if c.PingInterval, err = ops.EnvDuration("NATTER_PING_INTERVAL"); err != nil {
 		return c, err
 	}
-	if c.PingTimeout, err = envDuration("NATTER_PING_TIMEOUT"); err != nil {
+	if c.PingTimeout, err = ops.EnvDuration("NATTER_PING_TIMEOUT"); err != nil {
 		return c, err
 	}
-	if c.MaxPayload, err = envInt("NATTER_MAX_PAYLOAD"); err != nil {
+	if c.MaxPayload, err = ops.EnvInt("NATTER_MAX_PAYLOAD"); err != nil {
 		return c, err
 	}
-	if c.SendQueueBytes, err = envInt("NATTER_SEND_QUEUE_BYTES"); err != nil {
+	if c.SendQueueBytes, err = ops.EnvInt("NATTER_SEND_QUEUE_BYTES"); err != nil {
+		return c, err
+	}
+	rate, err := ops.EnvInt("NATTER_MESSAGE_RATE")
+	if err != nil {
+		return c, err
+	}
+	c.MessageRate = float64(rate)
+	if c.MessageBurst, err = ops.EnvInt("NATTER_MESSAGE_BURST"); err != nil {
 		return c, err
 	}
 	if v := os.Getenv("NATTER_ALLOWED_ORIGINS"); v != "" {
@@ -65,39 +79,30 @@ func ConfigFromEnv() (Config, error) {
 	return c, nil
 }
 
-func envDuration(name string) (time.Duration, error) {
-	v := os.Getenv(name)
-	if v == "" {
-		return 0, nil
-	}
-	d, err := time.ParseDuration(v)
-	if err != nil {
-		return 0, fmt.Errorf("%s: %w", name, err)
-	}
-	return d, nil
-}
-
-func envInt(name string) (int, error) {
-	v := os.Getenv(name)
-	if v == "" {
-		return 0, nil
-	}
-	n, err := strconv.Atoi(v)
-	if err != nil {
-		return 0, fmt.Errorf("%s: %w", name, err)
-	}
-	return n, nil
-}
-
 func (c Config) withDefaults() Config {
 	if c.HTTPAddr == "" {
 		c.HTTPAddr = ":8080"
 	}
 	if c.ID == "" {
-		c.ID, _ = os.Hostname()
+		host, _ := os.Hostname()
+		c.ID = strings.Map(func(r rune) rune {
+			if r == '.' || r == ' ' {
+				return '-'
+			}
+			return r
+		}, host)
 	}
 	if c.ShutdownTimeout <= 0 {
 		c.ShutdownTimeout = 10 * time.Second
+	}
+	if c.RequestTimeout <= 0 {
+		c.RequestTimeout = 3 * time.Second
+	}
+	if c.MessageRate <= 0 {
+		c.MessageRate = 10
+	}
+	if c.MessageBurst <= 0 {
+		c.MessageBurst = 20
 	}
 	return c
 }
@@ -106,78 +111,87 @@ func (c Config) withDefaults() Config {
 type Service struct {
 	cfg     Config
 	log     *slog.Logger
-	sio     *socketio.Server
 	eio     *engineio.Server
-	mux     *http.ServeMux
-	metrics *metrics
+	chat    *chat
+	nc      *nats.Conn
+	handler http.Handler
 }
 
-// New returns a gateway; Run serves it.
-func New(cfg Config, log *slog.Logger, reg prometheus.Registerer) *Service {
+// New returns a gateway on the NATS connection nc; Run serves it. Its
+// metrics register with reg.
+func New(cfg Config, nc *nats.Conn, log *slog.Logger, reg prometheus.Registerer) (*Service, error) {
 	cfg = cfg.withDefaults()
-	m := newMetrics(reg)
+	if !proto.ValidGatewayID(cfg.ID) {
+		return nil, fmt.Errorf("gateway id %q: use letters, digits, _ and -", cfg.ID)
+	}
 	ecfg := engineio.Config{
 		PingInterval:   cfg.PingInterval,
 		PingTimeout:    cfg.PingTimeout,
 		MaxPayload:     cfg.MaxPayload,
 		SendQueueBytes: cfg.SendQueueBytes,
-		Observer:       m,
+		Observer:       newMetrics(reg),
 	}
 	if len(cfg.AllowedOrigins) > 0 {
 		ecfg.CheckOrigin = engineio.AllowOrigins(cfg.AllowedOrigins)
 	}
 	sio := socketio.NewServer(socketio.Config{MaxAttachmentBytes: cfg.MaxPayload})
-	s := &Service{
-		cfg:     cfg,
-		log:     log,
-		sio:     sio,
-		eio:     engineio.NewServer(ecfg, sio),
-		mux:     http.NewServeMux(),
-		metrics: m,
-	}
-	s.mux.Handle("/socket.io/", s.eio)
-	s.mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { w.Write([]byte("ok\n")) })
-	s.mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, _ *http.Request) { w.Write([]byte("ok\n")) })
-	return s
-}
-
-// Handler returns the gateway's HTTP handler: Socket.IO at /socket.io/,
-// /healthz and /readyz. /metrics is served by Run, or by the embedder.
-func (s *Service) Handler() http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("X-Natter-Gateway", s.cfg.ID)
-		s.mux.ServeHTTP(w, r)
-	})
-}
-
-// Run serves until ctx is cancelled, then drains: it closes every session
-// (clients reconnect elsewhere) and shuts the HTTP server down.
-func (s *Service) Run(ctx context.Context, gatherer prometheus.Gatherer) error {
-	ln, err := net.Listen("tcp", s.cfg.HTTPAddr)
+	ch, err := newChat(cfg.ID, nc, log, newChatMetrics(reg), cfg)
 	if err != nil {
-		return fmt.Errorf("gateway listen: %w", err)
+		return nil, err
 	}
-	mux := http.NewServeMux()
-	mux.Handle("/", s.Handler())
-	mux.Handle("GET /metrics", promhttp.HandlerFor(gatherer, promhttp.HandlerOpts{}))
-	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
-	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(ln) }()
-	s.log.Info("gateway listening", "addr", ln.Addr().String(), "id", s.cfg.ID)
+	ch.register(sio.Of("/"))
+	s := &Service{cfg: cfg, log: log, eio: engineio.NewServer(ecfg, sio), chat: ch, nc: nc}
 
-	select {
-	case err := <-errc:
-		return fmt.Errorf("gateway serve: %w", err)
-	case <-ctx.Done():
-	}
-	s.log.Info("gateway draining", "sessions", s.eio.Len())
-	shutdownCtx, cancel := context.WithTimeout(context.Background(), s.cfg.ShutdownTimeout)
-	defer cancel()
-	s.eio.Close(engineio.ReasonServerShutdown)
-	err = srv.Shutdown(shutdownCtx)
-	<-errc
-	if err != nil && !errors.Is(err, http.ErrServerClosed) {
-		return fmt.Errorf("gateway shutdown: %w", err)
+	mux := http.NewServeMux()
+	mux.Handle("/socket.io/", s.eio)
+	mux.Handle("GET /socket.io/socket.io.js", web.ClientHandler())
+	mux.Handle("GET /socket.io/socket.io.min.js", web.ClientHandler())
+	mux.Handle("/", web.Handler())
+	s.handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("X-Natter-Gateway", cfg.ID)
+		mux.ServeHTTP(w, r)
+	})
+	return s, nil
+}
+
+// Ready reports whether the gateway can serve chat: NATS is connected.
+func (s *Service) Ready() error {
+	if !s.nc.IsConnected() {
+		return errors.New("gateway: NATS disconnected")
 	}
 	return nil
+}
+
+// Handler returns the gateway's HTTP handler: Socket.IO at /socket.io/
+// and the web client at /. Every response names the gateway in the
+// X-Natter-Gateway header.
+func (s *Service) Handler() http.Handler { return s.handler }
+
+// Run serves on cfg.HTTPAddr, with /healthz, /readyz and the metrics that g
+// gathers, until ctx is cancelled; then it drains (see Drain) and shuts the
+// HTTP server down.
+func (s *Service) Run(ctx context.Context, g prometheus.Gatherer) error {
+	mux := ops.Mux(g, s.Ready)
+	mux.Handle("/", s.Handler())
+	srvCtx, stop := context.WithCancel(context.Background())
+	defer stop()
+	errc := make(chan error, 1)
+	go func() { errc <- ops.Serve(srvCtx, s.log, s.cfg.HTTPAddr, mux, s.cfg.ShutdownTimeout) }()
+	select {
+	case err := <-errc:
+		return fmt.Errorf("gateway: %w", err)
+	case <-ctx.Done():
+	}
+	s.Drain()
+	stop()
+	return <-errc
+}
+
+// Drain closes every session, so that clients reconnect (through the
+// balancer, to another gateway), and waits for the chat layer to have told
+// presence.
+func (s *Service) Drain() {
+	s.log.Info("gateway draining", "sessions", s.eio.Len())
+	s.eio.Close(engineio.ReasonServerShutdown)
+	s.chat.close()
 }

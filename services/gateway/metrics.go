@@ -1,6 +1,8 @@
 package gateway
 
 import (
+	"time"
+
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/natter/natter/services/gateway/internal/engineio"
@@ -63,3 +65,60 @@ func (m *metrics) Upgraded() {
 }
 
 func (m *metrics) SlowConsumer() { m.slowConsumers.Inc() }
+
+// chatMetrics are the chat layer's; labels never carry names, rooms or text.
+type chatMetrics struct {
+	rooms         prometheus.Gauge
+	messagesIn    prometheus.Counter
+	messagesOut   prometheus.Counter
+	whispers      prometheus.Counter
+	publishErrors prometheus.Counter
+	rateLimited   prometheus.Counter
+	fanOut        prometheus.Histogram
+}
+
+func newChatMetrics(reg prometheus.Registerer) *chatMetrics {
+	m := &chatMetrics{
+		rooms: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "natter_gateway_rooms",
+			Help: "Rooms with local members (each holds one NATS subscription).",
+		}),
+		messagesIn: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "natter_gateway_messages_in_total",
+			Help: "Chat messages received from clients and stored.",
+		}),
+		messagesOut: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "natter_gateway_messages_out_total",
+			Help: "Chat messages written to local clients (one per recipient).",
+		}),
+		whispers: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "natter_gateway_whispers_total",
+			Help: "Whispers sent by local clients.",
+		}),
+		publishErrors: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "natter_gateway_publish_errors_total",
+			Help: "Chat messages that JetStream did not store (acked unavailable).",
+		}),
+		rateLimited: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "natter_gateway_rate_limited_total",
+			Help: "Messages and whispers refused by the per-connection rate limit.",
+		}),
+		fanOut: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name:    "natter_gateway_fanout_latency_seconds",
+			Help:    "From JetStream storing a message to its frames being queued for local clients.",
+			Buckets: prometheus.ExponentialBuckets(0.0001, 2, 16),
+		}),
+	}
+	if reg != nil {
+		reg.MustRegister(m.rooms, m.messagesIn, m.messagesOut, m.whispers, m.publishErrors, m.rateLimited, m.fanOut)
+	}
+	return m
+}
+
+// observeFanOut records the fan-out latency of a message stored at
+// stamp (JetStream's Nats-Time-Stamp header, RFC 3339).
+func (m *chatMetrics) observeFanOut(stamp string) {
+	if t, err := time.Parse(time.RFC3339Nano, stamp); err == nil {
+		m.fanOut.Observe(time.Since(t).Seconds())
+	}
+}

@@ -1,4 +1,4 @@
-// Command gateway runs one natter gateway.
+// Command gateway runs one natter gateway against NATS (NATS_URL).
 package main
 
 import (
@@ -9,29 +9,40 @@ import (
 	"os/signal"
 	"syscall"
 
-	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/nats-io/nats.go"
 
+	"github.com/natter/natter/kit/ops"
 	"github.com/natter/natter/services/gateway"
 )
 
 func main() {
 	log := slog.New(slog.NewJSONHandler(os.Stderr, nil))
+	if err := run(log); err != nil {
+		log.Error("gateway", "err", err)
+		os.Exit(1)
+	}
+}
+
+func run(log *slog.Logger) error {
 	cfg, err := gateway.ConfigFromEnv()
 	if err != nil {
-		log.Error("config", "err", err)
-		os.Exit(2)
+		return err
 	}
 	flag.StringVar(&cfg.HTTPAddr, "addr", cfg.HTTPAddr, "listen address (NATTER_HTTP_ADDR; default :8080)")
 	flag.StringVar(&cfg.ID, "id", cfg.ID, "gateway id (NATTER_GATEWAY_ID; default the host name)")
 	flag.Parse()
-
-	reg := prometheus.NewRegistry()
-	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if err := gateway.New(cfg, log, reg).Run(ctx, reg); err != nil {
-		log.Error("gateway", "err", err)
-		os.Exit(1)
+
+	nc, err := nats.Connect(ops.Env("NATS_URL", nats.DefaultURL), nats.Name("natter-gateway"), nats.MaxReconnects(-1))
+	if err != nil {
+		return err
 	}
+	defer nc.Drain()
+	reg := ops.Registry()
+	gw, err := gateway.New(cfg, nc, log, reg)
+	if err != nil {
+		return err
+	}
+	return gw.Run(ctx, reg)
 }

@@ -79,7 +79,7 @@ func newSession(srv *Server, id string, t transportKind, r *http.Request) *Sessi
 		},
 		wake:     make(chan struct{}, 1),
 		pollWake: make(chan struct{}, 1),
-		done: make(chan struct{}),
+		done:     make(chan struct{}),
 	}
 }
 

@@ -1,4 +1,5 @@
-// Command presence runs natter's presence service.
+// Command presence runs natter's presence service against NATS (NATS_URL)
+// and Redis (REDIS_URL).
 package main
 
 import (
@@ -7,16 +8,51 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+	"time"
 
+	"github.com/nats-io/nats.go"
+	"github.com/redis/go-redis/v9"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/natter/natter/kit/ops"
 	"github.com/natter/natter/services/presence"
 )
 
 func main() {
 	log := slog.New(slog.NewJSONHandler(os.Stderr, nil))
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	if err := presence.New(presence.ConfigFromEnv(), log).Run(ctx); err != nil {
+	if err := run(log); err != nil {
 		log.Error("presence", "err", err)
 		os.Exit(1)
 	}
+}
+
+func run(log *slog.Logger) error {
+	ttl, err := ops.EnvDuration("NATTER_SESSION_TTL")
+	if err != nil {
+		return err
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+
+	ropts, err := redis.ParseURL(ops.Env("REDIS_URL", "redis://127.0.0.1:6379"))
+	if err != nil {
+		return err
+	}
+	rdb := redis.NewClient(ropts)
+	defer rdb.Close()
+	nc, err := nats.Connect(ops.Env("NATS_URL", nats.DefaultURL), nats.Name("natter-presence"), nats.MaxReconnects(-1))
+	if err != nil {
+		return err
+	}
+	defer nc.Drain()
+
+	reg := ops.Registry()
+	store := presence.NewRedisStore(rdb, ops.Env("NATTER_REDIS_PREFIX", "natter:"), ttl)
+	svc := presence.New(presence.Config{}, nc, store, log, reg)
+	g, ctx := errgroup.WithContext(ctx)
+	g.Go(func() error { return svc.Run(ctx) })
+	g.Go(func() error {
+		return ops.Serve(ctx, log, ops.Env("NATTER_HTTP_ADDR", ":8081"), ops.Mux(reg, svc.Ready), 5*time.Second)
+	})
+	return g.Wait()
 }

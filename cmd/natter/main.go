@@ -1,0 +1,122 @@
+// Command natter runs the whole system in one process: an embedded NATS
+// server with JetStream, presence with an in-memory store, history, and a
+// gateway serving the web client and Socket.IO on :8080. Nothing to
+// install; production runs each service alone against NATS and Redis.
+//
+//	natter [-addr :8080] [-data ./data]
+//
+// NATTER_HTTP_ADDR and NATTER_DATA_DIR set the defaults.
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"syscall"
+	"time"
+
+	"github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nats.go"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/natter/natter/kit/ops"
+	"github.com/natter/natter/services/gateway"
+	"github.com/natter/natter/services/history"
+	"github.com/natter/natter/services/presence"
+)
+
+func main() {
+	log := slog.New(slog.NewTextHandler(os.Stderr, nil))
+	if err := run(log); err != nil {
+		log.Error("natter", "err", err)
+		os.Exit(1)
+	}
+}
+
+func run(log *slog.Logger) error {
+	gcfg, err := gateway.ConfigFromEnv()
+	if err != nil {
+		return err
+	}
+	if gcfg.HTTPAddr == "" {
+		gcfg.HTTPAddr = ":8080"
+	}
+	if gcfg.ID == "" {
+		gcfg.ID = "embedded"
+	}
+	dataDir := ops.Env("NATTER_DATA_DIR", "data")
+	flag.StringVar(&gcfg.HTTPAddr, "addr", gcfg.HTTPAddr, "listen address (NATTER_HTTP_ADDR)")
+	flag.StringVar(&dataDir, "data", dataDir, "folder for JetStream's files (NATTER_DATA_DIR)")
+	flag.Parse()
+
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+
+	ns, err := startNATS(filepath.Join(dataDir, "nats"))
+	if err != nil {
+		return err
+	}
+	defer ns.WaitForShutdown()
+	defer ns.Shutdown()
+	connect := func(name string) (*nats.Conn, error) {
+		return nats.Connect("", nats.InProcessServer(ns), nats.Name(name), nats.MaxReconnects(-1))
+	}
+	reg := ops.Registry()
+
+	hnc, err := connect("history")
+	if err != nil {
+		return err
+	}
+	defer hnc.Drain()
+	hist, err := history.New(history.Config{}, hnc, log.With("service", "history"), reg)
+	if err != nil {
+		return err
+	}
+	pnc, err := connect("presence")
+	if err != nil {
+		return err
+	}
+	defer pnc.Drain()
+	pres := presence.New(presence.Config{}, pnc, presence.NewMemoryStore(0, nil), log.With("service", "presence"), reg)
+	gnc, err := connect("gateway")
+	if err != nil {
+		return err
+	}
+	defer gnc.Drain()
+	gw, err := gateway.New(gcfg, gnc, log.With("service", "gateway"), reg)
+	if err != nil {
+		return err
+	}
+
+	g, ctx := errgroup.WithContext(ctx)
+	g.Go(func() error { return hist.Run(ctx) })
+	g.Go(func() error { return pres.Run(ctx) })
+	g.Go(func() error { return gw.Run(ctx, reg) })
+	log.Info("natter running", "addr", gcfg.HTTPAddr, "data", dataDir)
+	return g.Wait()
+}
+
+// startNATS starts an embedded NATS server with JetStream that listens on
+// no port: the services connect in process.
+func startNATS(storeDir string) (*server.Server, error) {
+	ns, err := server.NewServer(&server.Options{
+		ServerName: "natter-embedded",
+		DontListen: true,
+		JetStream:  true,
+		StoreDir:   storeDir,
+		NoSigs:     true,
+		NoLog:      true,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("embedded nats: %w", err)
+	}
+	go ns.Start()
+	if !ns.ReadyForConnections(10 * time.Second) {
+		return nil, fmt.Errorf("embedded nats: not ready")
+	}
+	return ns, nil
+}

@@ -1,0 +1,66 @@
+package proto
+
+import (
+	"errors"
+	"fmt"
+)
+
+// Error codes: stable strings that clients may switch on.
+const (
+	CodeInvalidName    = "invalid_name"
+	CodeNameTaken      = "name_taken"
+	CodeInvalidRoom    = "invalid_room"
+	CodeInvalidMessage = "invalid_message"
+	CodeMessageTooLong = "message_too_long"
+	CodeNotJoined      = "not_joined"
+	CodeNoSuchUser     = "no_such_user"
+	CodeRateLimited    = "rate_limited"
+	CodeBadRequest     = "bad_request"
+	CodeUnavailable    = "unavailable"
+	CodeInternal       = "internal"
+)
+
+// Error is a failure that a client is told of: a code and a message for
+// people.
+type Error struct {
+	Code    string `json:"code"`
+	Message string `json:"message"`
+}
+
+func (e *Error) Error() string { return e.Code + ": " + e.Message }
+
+// Is matches errors with the same code, so errors.Is(err, ErrNameTaken)
+// holds for any name_taken error.
+func (e *Error) Is(target error) bool {
+	t, ok := target.(*Error)
+	return ok && t.Code == e.Code
+}
+
+// Errorf returns an *Error with code and a formatted message.
+func Errorf(code, format string, args ...any) *Error {
+	return &Error{Code: code, Message: fmt.Sprintf(format, args...)}
+}
+
+// Sentinels, for errors.Is.
+var (
+	ErrInvalidName    = &Error{Code: CodeInvalidName, Message: "invalid name"}
+	ErrNameTaken      = &Error{Code: CodeNameTaken, Message: "that name is taken"}
+	ErrInvalidRoom    = &Error{Code: CodeInvalidRoom, Message: "invalid room"}
+	ErrInvalidMessage = &Error{Code: CodeInvalidMessage, Message: "invalid message"}
+	ErrMessageTooLong = &Error{Code: CodeMessageTooLong, Message: "message too long"}
+	ErrNotJoined      = &Error{Code: CodeNotJoined, Message: "join a room first"}
+	ErrNoSuchUser     = &Error{Code: CodeNoSuchUser, Message: "no such user online"}
+	ErrRateLimited    = &Error{Code: CodeRateLimited, Message: "too many messages; slow down"}
+	ErrBadRequest     = &Error{Code: CodeBadRequest, Message: "bad request"}
+	ErrUnavailable    = &Error{Code: CodeUnavailable, Message: "service unavailable; try again"}
+)
+
+// AsError returns err as an *Error; errors that are not become "internal"
+// (their text is not shown to clients).
+func AsError(err error) *Error {
+	var e *Error
+	if errors.As(err, &e) {
+		return e
+	}
+	return &Error{Code: CodeInternal, Message: "internal error"}
+}

@@ -1,0 +1,78 @@
+package proto
+
+// Messages between the services, as JSON on the request subjects.
+
+// ConnRef names one client connection: the gateway that holds it and the
+// connection's id there (its Socket.IO socket id).
+type ConnRef struct {
+	Gateway string `json:"gateway"`
+	Conn    string `json:"conn"`
+}
+
+// PresenceJoin asks presence to open or resume a session for a connection
+// and to put the connection in a room (moving it from its previous room).
+type PresenceJoin struct {
+	ConnRef
+	Username string `json:"username"`
+	Room     string `json:"room"`
+	Token    string `json:"token,omitempty"`
+}
+
+// PresenceJoinReply answers PresenceJoin.
+type PresenceJoinReply struct {
+	Error    *Error   `json:"error,omitempty"`
+	Username string   `json:"username,omitempty"`
+	Color    string   `json:"color,omitempty"`
+	Token    string   `json:"token,omitempty"`
+	Room     string   `json:"room,omitempty"`
+	Members  []Member `json:"members,omitempty"`
+}
+
+// PresenceLeave tells presence that a connection has closed.
+type PresenceLeave struct {
+	ConnRef
+	// Deliberate is true when the client disconnected on purpose; false
+	// when its transport was lost.
+	Deliberate bool `json:"deliberate"`
+}
+
+// PresenceLookup asks whether a user is online.
+type PresenceLookup struct {
+	Username string `json:"username"`
+}
+
+// PresenceLookupReply answers PresenceLookup.
+type PresenceLookupReply struct {
+	Error    *Error `json:"error,omitempty"`
+	Username string `json:"username,omitempty"`
+	Online   bool   `json:"online"`
+}
+
+// PresenceMembers asks for a room's members.
+type PresenceMembers struct {
+	Room string `json:"room"`
+}
+
+// PresenceMembersReply answers PresenceMembers.
+type PresenceMembersReply struct {
+	Error   *Error   `json:"error,omitempty"`
+	Members []Member `json:"members"`
+}
+
+// HistoryQuery asks for a room's messages: the newest Limit before the
+// message Before (or the newest, when Before is empty), oldest first.
+type HistoryQuery struct {
+	Room   string `json:"room"`
+	Before string `json:"before,omitempty"`
+	Limit  int    `json:"limit"`
+}
+
+// HistoryReply answers HistoryQuery.
+type HistoryReply struct {
+	Error    *Error    `json:"error,omitempty"`
+	Messages []Message `json:"messages"`
+	// Through is the stream sequence the answer is complete through: every
+	// message of the room stored at or before it is in Messages or older
+	// than them. A gateway delivers live only what comes after it.
+	Through uint64 `json:"through"`
+}

@@ -1,0 +1,645 @@
+package gateway
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"log/slog"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"golang.org/x/time/rate"
+
+	"github.com/natter/natter/proto"
+	"github.com/natter/natter/services/gateway/internal/socketio"
+)
+
+// maxPending bounds what a joining connection buffers while its join ack
+// is being made; past it the connection is closed as a slow consumer.
+const maxPending = 1024
+
+// chat is the gateway's chat layer: proto's events over NATS. It holds one
+// NATS subscription per room with local members and one per local user
+// (for whispers), encodes each outgoing frame once and writes the same
+// bytes to every local member.
+type chat struct {
+	id         string
+	nc         *nats.Conn
+	js         jetstream.JetStream
+	log        *slog.Logger
+	metrics    *chatMetrics
+	reqTimeout time.Duration
+	rateLimit  rate.Limit
+	rateBurst  int
+
+	streamMu sync.Mutex
+	stream   jetstream.Stream // found on first need: the history service creates it
+
+	mu    sync.Mutex
+	rooms map[string]*room  // by room name
+	users map[string]*group // by name key
+	leave sync.WaitGroup    // presence leaves under way
+}
+
+// member is a connection joined to a room. It does not change: a new join
+// makes a new member.
+type member struct {
+	sock     *socketio.Socket
+	username string
+	key      string // proto.NameKey(username)
+	color    string
+	room     string
+	origin   string // gateway/conn, for HeaderOrigin
+
+	// While a join is being answered, what the room sends waits here, so
+	// that nothing falls between the history in the ack and live delivery.
+	live    atomic.Bool
+	mu      sync.Mutex
+	pending []pendingFrame
+}
+
+type pendingFrame struct {
+	frame []byte
+	seq   uint64 // stream sequence of a message; 0 for notices
+}
+
+// conn is the chat state of one Socket.IO socket.
+type conn struct {
+	limiter *rate.Limiter
+	cur     atomic.Pointer[member] // nil until joined
+}
+
+// group is a set of local members that share one NATS subscription: a
+// room's, or a user's connections.
+type group struct {
+	sub     *nats.Subscription
+	members atomic.Pointer[[]*member] // copied on write; read by fan-out
+}
+
+type room = group
+
+func (g *group) load() []*member {
+	if p := g.members.Load(); p != nil {
+		return *p
+	}
+	return nil
+}
+
+func (g *group) add(m *member) {
+	old := g.load()
+	next := make([]*member, len(old), len(old)+1)
+	copy(next, old)
+	next = append(next, m)
+	g.members.Store(&next)
+}
+
+// remove drops m and reports whether the group is now empty.
+func (g *group) remove(m *member) bool {
+	old := g.load()
+	next := make([]*member, 0, len(old))
+	for _, x := range old {
+		if x != m {
+			next = append(next, x)
+		}
+	}
+	g.members.Store(&next)
+	return len(next) == 0
+}
+
+func newChat(id string, nc *nats.Conn, log *slog.Logger, m *chatMetrics, cfg Config) (*chat, error) {
+	js, err := jetstream.New(nc)
+	if err != nil {
+		return nil, err
+	}
+	return &chat{
+		id:         id,
+		nc:         nc,
+		js:         js,
+		log:        log,
+		metrics:    m,
+		reqTimeout: cfg.RequestTimeout,
+		rateLimit:  rate.Limit(cfg.MessageRate),
+		rateBurst:  cfg.MessageBurst,
+		rooms:      make(map[string]*room),
+		users:      make(map[string]*group),
+	}, nil
+}
+
+// register installs the chat's handlers on a namespace.
+func (c *chat) register(n *socketio.Namespace) {
+	n.OnConnect(func(s *socketio.Socket) {
+		s.SetData(&conn{limiter: rate.NewLimiter(c.rateLimit, c.rateBurst)})
+	})
+	n.OnDisconnect(c.onDisconnect)
+	n.On(proto.EventJoin, c.onJoin)
+	n.On(proto.EventClientMessage, c.onMessage)
+	n.On(proto.EventWhisper, c.onWhisper)
+	n.On(proto.EventTyping, c.onTyping)
+	n.On("members", c.onMembers)
+}
+
+// close waits for the presence leaves under way and drops the
+// subscriptions.
+func (c *chat) close() {
+	c.leave.Wait()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, r := range c.rooms {
+		r.sub.Unsubscribe()
+	}
+	for _, u := range c.users {
+		u.sub.Unsubscribe()
+	}
+	c.rooms, c.users = map[string]*room{}, map[string]*group{}
+}
+
+func connOf(s *socketio.Socket) *conn {
+	cn, _ := s.Data().(*conn)
+	return cn
+}
+
+// reply acks e, if the client asked, with v.
+func reply(e *socketio.EventMessage, v any) {
+	if e.WantsAck() {
+		e.Ack(v)
+	}
+}
+
+func fail(e *socketio.EventMessage, err error) { reply(e, proto.Ack(err)) }
+
+// decodeArg decodes the event's first argument into v.
+func decodeArg(e *socketio.EventMessage, v any) error {
+	if len(e.Args) == 0 || json.Unmarshal(e.Args[0], v) != nil {
+		return proto.Errorf(proto.CodeBadRequest, "%s takes one object argument", e.Name)
+	}
+	return nil
+}
+
+// request sends a request to a service and decodes its reply. A service
+// that does not answer in time is proto.ErrUnavailable.
+func (c *chat) request(subject string, req, resp any) error {
+	b, err := json.Marshal(req)
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), c.reqTimeout)
+	defer cancel()
+	m, err := c.nc.RequestWithContext(ctx, subject, b)
+	if err != nil {
+		c.log.Warn("request failed", "subject", subject, "err", err)
+		return proto.ErrUnavailable
+	}
+	if err := json.Unmarshal(m.Data, resp); err != nil {
+		return proto.ErrUnavailable
+	}
+	return nil
+}
+
+func (c *chat) onJoin(s *socketio.Socket, e *socketio.EventMessage) {
+	cn := connOf(s)
+	var req proto.JoinRequest
+	if err := decodeArg(e, &req); err != nil {
+		fail(e, err)
+		return
+	}
+	if req.Username != "" || req.Token == "" {
+		if _, err := proto.NormalizeName(req.Username); err != nil {
+			fail(e, err)
+			return
+		}
+	}
+	roomName, err := proto.NormalizeRoom(req.Room)
+	if err != nil {
+		fail(e, err)
+		return
+	}
+	var pr proto.PresenceJoinReply
+	err = c.request(proto.PresenceJoinSubject, proto.PresenceJoin{
+		ConnRef:  proto.ConnRef{Gateway: c.id, Conn: s.ID()},
+		Username: req.Username,
+		Room:     roomName,
+		Token:    req.Token,
+	}, &pr)
+	if err == nil && pr.Error != nil {
+		err = pr.Error
+	}
+	if err != nil {
+		fail(e, err)
+		return
+	}
+	m := &member{
+		sock:     s,
+		username: pr.Username,
+		key:      proto.NameKey(pr.Username),
+		color:    pr.Color,
+		room:     pr.Room,
+		origin:   c.id + "/" + s.ID(),
+	}
+	if !s.Connected() {
+		return // gone while presence answered; its leave is on the way
+	}
+	c.place(cn, m)
+
+	var hr proto.HistoryReply
+	if err := c.request(proto.HistoryQuerySubject, proto.HistoryQuery{Room: pr.Room, Limit: proto.HistoryOnJoin}, &hr); err != nil || hr.Error != nil {
+		c.log.Warn("join without history", "err", err)
+		hr = proto.HistoryReply{}
+	}
+	if hr.Messages == nil {
+		hr.Messages = []proto.Message{}
+	}
+	if pr.Members == nil {
+		pr.Members = []proto.Member{}
+	}
+	reply(e, proto.JoinAck{
+		OK:       true,
+		Username: pr.Username,
+		Color:    pr.Color,
+		Token:    pr.Token,
+		Room:     pr.Room,
+		Members:  pr.Members,
+		History:  hr.Messages,
+	})
+	m.goLive(hr.Through)
+}
+
+// place makes m the connection's member: in its room's group and its
+// user's group, out of the previous ones.
+func (c *chat) place(cn *conn, m *member) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if old := cn.cur.Swap(m); old != nil {
+		c.removeLocked(old)
+	}
+	r := c.rooms[m.room]
+	if r == nil {
+		r = &room{}
+		sub, err := c.nc.Subscribe(proto.RoomLiveSubject(m.room), func(msg *nats.Msg) { c.fanOutRoom(r, msg) })
+		if err != nil {
+			c.log.Error("subscribe room", "err", err)
+		}
+		r.sub = sub
+		c.rooms[m.room] = r
+	}
+	r.add(m)
+	u := c.users[m.key]
+	if u == nil {
+		u = &group{}
+		sub, err := c.nc.Subscribe(proto.UserWhisperSubject(m.key), func(msg *nats.Msg) { c.fanOutUser(u, msg) })
+		if err != nil {
+			c.log.Error("subscribe user", "err", err)
+		}
+		u.sub = sub
+		c.users[m.key] = u
+	}
+	u.add(m)
+	c.metrics.rooms.Set(float64(len(c.rooms)))
+}
+
+// removeLocked takes m out of its groups, dropping a group's subscription
+// with its last member. The caller holds c.mu.
+func (c *chat) removeLocked(m *member) {
+	if r := c.rooms[m.room]; r != nil && r.remove(m) {
+		if r.sub != nil {
+			r.sub.Unsubscribe()
+		}
+		delete(c.rooms, m.room)
+	}
+	if u := c.users[m.key]; u != nil && u.remove(m) {
+		if u.sub != nil {
+			u.sub.Unsubscribe()
+		}
+		delete(c.users, m.key)
+	}
+	c.metrics.rooms.Set(float64(len(c.rooms)))
+}
+
+func (c *chat) onDisconnect(s *socketio.Socket, reason string) {
+	cn := connOf(s)
+	if cn == nil {
+		return
+	}
+	m := cn.cur.Swap(nil)
+	if m == nil {
+		return
+	}
+	c.mu.Lock()
+	c.removeLocked(m)
+	c.mu.Unlock()
+	// Tell presence without holding up the transport that is closing.
+	c.leave.Add(1)
+	go func() {
+		defer c.leave.Done()
+		var resp proto.ErrorAck
+		err := c.request(proto.PresenceLeaveSubject, proto.PresenceLeave{
+			ConnRef:    proto.ConnRef{Gateway: c.id, Conn: s.ID()},
+			Deliberate: reason == "client namespace disconnect",
+		}, &resp)
+		if err != nil {
+			c.log.Warn("presence leave", "err", err)
+		}
+	}()
+}
+
+// joined returns the connection's member, or fails e with not_joined.
+func joined(s *socketio.Socket, e *socketio.EventMessage) (*conn, *member) {
+	cn := connOf(s)
+	if cn == nil {
+		fail(e, proto.ErrNotJoined)
+		return nil, nil
+	}
+	m := cn.cur.Load()
+	if m == nil {
+		fail(e, proto.ErrNotJoined)
+		return nil, nil
+	}
+	return cn, m
+}
+
+func (c *chat) onMessage(s *socketio.Socket, e *socketio.EventMessage) {
+	cn, m := joined(s, e)
+	if m == nil {
+		return
+	}
+	var req proto.ClientMessage
+	if err := decodeArg(e, &req); err != nil {
+		fail(e, err)
+		return
+	}
+	if err := proto.ValidateMessage(req.Message); err != nil {
+		fail(e, err)
+		return
+	}
+	if !cn.limiter.Allow() {
+		c.metrics.rateLimited.Inc()
+		fail(e, proto.ErrRateLimited)
+		return
+	}
+	msg := proto.Message{
+		ID:       newID(),
+		Room:     m.room,
+		Username: m.username,
+		Color:    m.color,
+		Message:  req.Message,
+		TS:       time.Now().UnixMilli(),
+	}
+	data, _ := json.Marshal(msg)
+	dedup := msg.ID
+	if req.ClientID != "" {
+		// Scoped to the user, so that clients cannot collide by choice.
+		h := sha256.Sum256([]byte(m.key + "\x00" + req.ClientID))
+		dedup = hex.EncodeToString(h[:16])
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), c.reqTimeout)
+	defer cancel()
+	ack, err := c.js.Publish(ctx, proto.RoomMsgSubject(m.room), data, jetstream.WithMsgID(dedup))
+	if err != nil {
+		c.metrics.publishErrors.Inc()
+		c.log.Warn("publish message", "err", err)
+		fail(e, proto.ErrUnavailable)
+		return
+	}
+	c.metrics.messagesIn.Inc()
+	if ack.Duplicate {
+		// A retry: answer with the message that was stored the first time.
+		if orig, err := c.storedMessage(ctx, ack.Sequence); err == nil {
+			msg = orig
+		}
+	}
+	reply(e, proto.SentAck{OK: true, ID: msg.ID, TS: msg.TS})
+}
+
+// storedMessage reads a message back from the stream by sequence.
+func (c *chat) storedMessage(ctx context.Context, seq uint64) (proto.Message, error) {
+	c.streamMu.Lock()
+	if c.stream == nil {
+		st, err := c.js.Stream(ctx, proto.MessagesStream)
+		if err != nil {
+			c.streamMu.Unlock()
+			return proto.Message{}, err
+		}
+		c.stream = st
+	}
+	st := c.stream
+	c.streamMu.Unlock()
+	raw, err := st.GetMsg(ctx, seq)
+	if err != nil {
+		return proto.Message{}, err
+	}
+	var msg proto.Message
+	err = json.Unmarshal(raw.Data, &msg)
+	return msg, err
+}
+
+func (c *chat) onWhisper(s *socketio.Socket, e *socketio.EventMessage) {
+	cn, m := joined(s, e)
+	if m == nil {
+		return
+	}
+	var req proto.WhisperRequest
+	if err := decodeArg(e, &req); err != nil {
+		fail(e, err)
+		return
+	}
+	to, err := proto.NormalizeName(req.To)
+	if err != nil {
+		fail(e, proto.ErrNoSuchUser)
+		return
+	}
+	if err := proto.ValidateMessage(req.Message); err != nil {
+		fail(e, err)
+		return
+	}
+	if !cn.limiter.Allow() {
+		c.metrics.rateLimited.Inc()
+		fail(e, proto.ErrRateLimited)
+		return
+	}
+	var lr proto.PresenceLookupReply
+	if err := c.request(proto.PresenceLookupSubject, proto.PresenceLookup{Username: to}, &lr); err != nil {
+		fail(e, err)
+		return
+	}
+	if lr.Error != nil {
+		fail(e, lr.Error)
+		return
+	}
+	if !lr.Online {
+		fail(e, proto.ErrNoSuchUser)
+		return
+	}
+	w := proto.Whisper{ID: newID(), From: m.username, To: lr.Username, Message: req.Message, TS: time.Now().UnixMilli()}
+	data, _ := json.Marshal(w)
+	toKey := proto.NameKey(lr.Username)
+	for _, key := range []string{toKey, m.key} {
+		msg := nats.NewMsg(proto.UserWhisperSubject(key))
+		msg.Header.Set(proto.HeaderOrigin, m.origin)
+		msg.Data = data
+		if err := c.nc.PublishMsg(msg); err != nil {
+			fail(e, proto.ErrUnavailable)
+			return
+		}
+		if key == toKey && toKey == m.key {
+			break // a whisper to oneself goes to one's other connections once
+		}
+	}
+	c.metrics.whispers.Inc()
+	reply(e, proto.SentAck{OK: true, ID: w.ID, TS: w.TS})
+}
+
+func (c *chat) onTyping(s *socketio.Socket, e *socketio.EventMessage) {
+	cn := connOf(s)
+	if cn == nil {
+		return
+	}
+	m := cn.cur.Load()
+	if m == nil {
+		return
+	}
+	var req proto.TypingRequest
+	if decodeArg(e, &req) != nil {
+		return
+	}
+	data, _ := json.Marshal(proto.Typing{Username: m.username, Room: m.room, On: req.On})
+	c.nc.Publish(proto.RoomTypingSubject(m.room), data)
+}
+
+func (c *chat) onMembers(s *socketio.Socket, e *socketio.EventMessage) {
+	var req proto.PresenceMembers
+	if len(e.Args) > 0 {
+		json.Unmarshal(e.Args[0], &req)
+	}
+	if req.Room == "" {
+		if cn := connOf(s); cn != nil {
+			if m := cn.cur.Load(); m != nil {
+				req.Room = m.room
+			}
+		}
+	}
+	room, err := proto.NormalizeRoom(req.Room)
+	if err != nil {
+		fail(e, err)
+		return
+	}
+	var mr proto.PresenceMembersReply
+	if err := c.request(proto.PresenceMembersSubject, proto.PresenceMembers{Room: room}, &mr); err != nil {
+		fail(e, err)
+		return
+	}
+	if mr.Error != nil {
+		fail(e, mr.Error)
+		return
+	}
+	reply(e, struct {
+		OK      bool           `json:"ok"`
+		Room    string         `json:"room"`
+		Members []proto.Member `json:"members"`
+	}{true, room, mr.Members})
+}
+
+// fanOutRoom delivers one live room message to the room's local members:
+// a stored chat message to all, a notice to all but the user concerned.
+func (c *chat) fanOutRoom(r *room, msg *nats.Msg) {
+	var event string
+	var skipKey string
+	var seq uint64
+	switch proto.RoomLiveKind(msg.Subject) {
+	case proto.LiveMsg:
+		event = proto.EventServerMessage
+		seq, _ = strconv.ParseUint(msg.Header.Get(jetstream.SequenceHeader), 10, 64)
+	case proto.LivePresence:
+		event = msg.Header.Get(proto.HeaderEvent)
+		if event != proto.EventJoin && event != proto.EventLeave {
+			return
+		}
+		skipKey = userKey(msg.Data)
+	case proto.LiveTyping:
+		event = proto.EventTyping
+		skipKey = userKey(msg.Data)
+	default:
+		return
+	}
+	frame, err := socketio.EncodeEvent("/", event, -1, []json.RawMessage{msg.Data}, 0)
+	if err != nil {
+		return
+	}
+	n := 0
+	for _, m := range r.load() {
+		if skipKey != "" && m.key == skipKey {
+			continue
+		}
+		m.send(frame, seq)
+		n++
+	}
+	if event == proto.EventServerMessage {
+		c.metrics.messagesOut.Add(float64(n))
+		c.metrics.observeFanOut(msg.Header.Get(jetstream.TimeStampHeaer))
+	}
+}
+
+// fanOutUser delivers a whisper to a user's local connections, but the
+// one it came from.
+func (c *chat) fanOutUser(u *group, msg *nats.Msg) {
+	frame, err := socketio.EncodeEvent("/", proto.EventWhisper, -1, []json.RawMessage{msg.Data}, 0)
+	if err != nil {
+		return
+	}
+	origin := msg.Header.Get(proto.HeaderOrigin)
+	for _, m := range u.load() {
+		if m.origin != origin {
+			m.send(frame, 0)
+		}
+	}
+}
+
+// userKey returns the name key of the "username" of a notice.
+func userKey(data []byte) string {
+	var n struct {
+		Username string `json:"username"`
+	}
+	json.Unmarshal(data, &n)
+	return proto.NameKey(n.Username)
+}
+
+// send writes frame to the member, or holds it while the member's join is
+// being answered.
+func (m *member) send(frame []byte, seq uint64) {
+	if m.live.Load() {
+		m.sock.SendFrame(frame, nil)
+		return
+	}
+	m.mu.Lock()
+	if !m.live.Load() {
+		if len(m.pending) >= maxPending {
+			m.mu.Unlock()
+			m.sock.CloseSession()
+			return
+		}
+		m.pending = append(m.pending, pendingFrame{frame, seq})
+		m.mu.Unlock()
+		return
+	}
+	m.mu.Unlock()
+	m.sock.SendFrame(frame, nil)
+}
+
+// goLive sends what waited during the join, except messages that the
+// join's history (complete through the stream sequence through) carried,
+// and from then on sends directly.
+func (m *member) goLive(through uint64) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for _, p := range m.pending {
+		if p.seq != 0 && p.seq <= through {
+			continue
+		}
+		m.sock.SendFrame(p.frame, nil)
+	}
+	m.pending = nil
+	m.live.Store(true)
+}

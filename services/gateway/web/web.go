@@ -1,0 +1,94 @@
+// Package web is the browser chat client that the gateway serves at /: a
+// static page, script and style sheet embedded in the binary. The page
+// loads the Socket.IO client from /socket.io/socket.io.js, which the
+// gateway serves beside its Socket.IO endpoint.
+package web
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"embed"
+	"encoding/hex"
+	"net/http"
+	"path"
+	"time"
+)
+
+//go:embed index.html app.js style.css favicon.svg
+var files embed.FS
+
+// ContentSecurityPolicy allows the page's own files and same-origin
+// Socket.IO (polling over XHR, WebSocket); no inline script or style, no
+// eval, no framing. Trusted Types (enforced by Chromium-based browsers)
+// make any HTML-string sink such as innerHTML throw: the client builds its
+// DOM from text nodes only.
+const ContentSecurityPolicy = "default-src 'self'; connect-src 'self' ws: wss:; img-src 'self' data:; " +
+	"style-src 'self'; script-src 'self'; object-src 'none'; base-uri 'none'; " +
+	"form-action 'self'; frame-ancestors 'none'; require-trusted-types-for 'script'; trusted-types 'none'"
+
+type asset struct {
+	name        string
+	contentType string
+	etag        string
+	body        []byte
+}
+
+var assets = load(map[string]string{
+	"/":            "index.html",
+	"/index.html":  "index.html",
+	"/app.js":      "app.js",
+	"/style.css":   "style.css",
+	"/favicon.svg": "favicon.svg",
+})
+
+var contentTypes = map[string]string{
+	".html": "text/html; charset=utf-8",
+	".js":   "text/javascript; charset=utf-8",
+	".css":  "text/css; charset=utf-8",
+	".svg":  "image/svg+xml",
+}
+
+func load(routes map[string]string) map[string]*asset {
+	out := make(map[string]*asset, len(routes))
+	for route, name := range routes {
+		body, err := files.ReadFile(name)
+		if err != nil {
+			panic("web: " + err.Error()) // the embed directive and this table disagree
+		}
+		sum := sha256.Sum256(body)
+		out[route] = &asset{
+			name:        name,
+			contentType: contentTypes[path.Ext(name)],
+			etag:        `"` + hex.EncodeToString(sum[:8]) + `"`,
+			body:        body,
+		}
+	}
+	return out
+}
+
+// Handler serves the client: the page at / (and /index.html), app.js,
+// style.css and favicon.svg; anything else is 404. Responses carry the CSP,
+// nosniff and Cache-Control: no-cache with an ETag, so browsers revalidate
+// on every load and get 304 while the files are unchanged.
+func Handler() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h := w.Header()
+		h.Set("X-Content-Type-Options", "nosniff")
+		a, ok := assets[r.URL.Path]
+		if !ok {
+			http.NotFound(w, r)
+			return
+		}
+		if r.Method != http.MethodGet && r.Method != http.MethodHead {
+			h.Set("Allow", "GET, HEAD")
+			http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
+			return
+		}
+		h.Set("Content-Security-Policy", ContentSecurityPolicy)
+		h.Set("Referrer-Policy", "no-referrer")
+		h.Set("Cache-Control", "no-cache")
+		h.Set("Content-Type", a.contentType)
+		h.Set("ETag", a.etag)
+		http.ServeContent(w, r, a.name, time.Time{}, bytes.NewReader(a.body))
+	})
+}

@@ -1,0 +1,260 @@
+package presence
+
+import (
+	"container/heap"
+	"context"
+	"errors"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/natter/natter/proto"
+)
+
+// MemoryStore is a Store in one process's memory, for running natter as a
+// single process. It is safe for concurrent use.
+type MemoryStore struct {
+	ttl time.Duration
+	now func() time.Time
+
+	mu       sync.Mutex
+	sessions map[string]*memSession         // by token
+	names    map[string]*memSession         // by name key
+	conns    map[proto.ConnRef]*memSession  // every connection's session
+	rooms    map[string]map[*memSession]int // room → session → its connections there
+	colors   map[string]int                 // colour → online sessions that have it
+	expiry   expiryQueue                    // every session, the soonest to expire first
+}
+
+var _ Store = (*MemoryStore)(nil)
+
+type memSession struct {
+	Session
+	conns   map[proto.ConnRef]string // connection → its room; empty when offline
+	expires time.Time
+	index   int // in MemoryStore.expiry
+}
+
+// NewMemoryStore returns an empty store whose sessions live ttl after their
+// last use (0: DefaultSessionTTL). now is its clock (nil: time.Now).
+func NewMemoryStore(ttl time.Duration, now func() time.Time) *MemoryStore {
+	if ttl <= 0 {
+		ttl = DefaultSessionTTL
+	}
+	if now == nil {
+		now = time.Now
+	}
+	return &MemoryStore{
+		ttl:      ttl,
+		now:      now,
+		sessions: make(map[string]*memSession),
+		names:    make(map[string]*memSession),
+		conns:    make(map[proto.ConnRef]*memSession),
+		rooms:    make(map[string]map[*memSession]int),
+		colors:   make(map[string]int),
+	}
+}
+
+// Join implements Store.
+func (m *MemoryStore) Join(_ context.Context, p JoinParams) (JoinResult, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	now := m.now()
+	m.expire(now)
+
+	var key string
+	if p.Username != "" {
+		key = proto.NameKey(p.Username)
+	}
+	s := m.sessions[p.Token]
+	if p.Token == "" || s == nil || (key != "" && s.Key != key) {
+		s = nil
+		switch {
+		case key == "":
+			return JoinResult{}, ErrNoSession
+		case m.names[key] != nil:
+			return JoinResult{}, proto.ErrNameTaken
+		case p.NewToken == "" || m.sessions[p.NewToken] != nil:
+			return JoinResult{}, errNewToken
+		}
+	}
+
+	var res JoinResult
+	here := false
+	if prev := m.conns[p.Conn]; prev != nil {
+		if prev == s && prev.conns[p.Conn] == p.Room {
+			here = true
+		} else {
+			if room, left := m.unlink(prev, p.Conn); left {
+				res.LeftRoom, res.LeftSession = room, prev.Session
+			}
+			if prev != s {
+				m.touch(prev, now)
+			}
+		}
+	}
+	if s == nil {
+		// Chosen after the connection left its old session, which may
+		// have gone offline and so freed its colour.
+		s = m.open(p.NewToken, p.Username, key, now)
+	}
+	if !here {
+		res.Joined = m.link(s, p.Conn, p.Room)
+	}
+	m.touch(s, now)
+	res.Session = s.Session
+	res.Members = m.members(p.Room)
+	return res, nil
+}
+
+// errNewToken means a Join would open a session without a fresh token.
+var errNewToken = errors.New("presence: join: a new session needs a NewToken that names no session")
+
+// Leave implements Store.
+func (m *MemoryStore) Leave(_ context.Context, c proto.ConnRef) (LeaveResult, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	now := m.now()
+	m.expire(now)
+
+	s := m.conns[c]
+	if s == nil {
+		return LeaveResult{}, ErrUnknownConn
+	}
+	room, left := m.unlink(s, c)
+	m.touch(s, now)
+	return LeaveResult{Session: s.Session, Room: room, Left: left}, nil
+}
+
+// Members implements Store.
+func (m *MemoryStore) Members(_ context.Context, room string) ([]proto.Member, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.expire(m.now())
+	return m.members(room), nil
+}
+
+// Lookup implements Store. It does not refresh the session's time to live:
+// being looked up is not a use.
+func (m *MemoryStore) Lookup(_ context.Context, key string) (Session, bool, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.expire(m.now())
+	s := m.names[key]
+	if s == nil {
+		return Session{}, false, ErrNoSession
+	}
+	return s.Session, len(s.conns) > 0, nil
+}
+
+// open registers a new, offline session with the least used colour.
+func (m *MemoryStore) open(token, username, key string, now time.Time) *memSession {
+	color := Palette[0]
+	for _, c := range Palette[1:] {
+		if m.colors[c] < m.colors[color] {
+			color = c
+		}
+	}
+	s := &memSession{
+		Session: Session{Token: token, Username: username, Key: key, Color: color},
+		conns:   make(map[proto.ConnRef]string),
+		expires: now.Add(m.ttl),
+	}
+	m.sessions[token] = s
+	m.names[key] = s
+	heap.Push(&m.expiry, s)
+	return s
+}
+
+// link puts connection c of session s in room, and reports whether it is
+// the session's first connection there.
+func (m *MemoryStore) link(s *memSession, c proto.ConnRef, room string) bool {
+	if len(s.conns) == 0 {
+		m.colors[s.Color]++
+	}
+	s.conns[c] = room
+	m.conns[c] = s
+	in := m.rooms[room]
+	if in == nil {
+		in = make(map[*memSession]int)
+		m.rooms[room] = in
+	}
+	in[s]++
+	return in[s] == 1
+}
+
+// unlink removes connection c from session s, and returns its room and
+// whether it was the session's last connection there.
+func (m *MemoryStore) unlink(s *memSession, c proto.ConnRef) (room string, left bool) {
+	room = s.conns[c]
+	delete(s.conns, c)
+	delete(m.conns, c)
+	if len(s.conns) == 0 {
+		m.colors[s.Color]--
+	}
+	in := m.rooms[room]
+	if in[s]--; in[s] > 0 {
+		return room, false
+	}
+	delete(in, s)
+	if len(in) == 0 {
+		delete(m.rooms, room)
+	}
+	return room, true
+}
+
+func (m *MemoryStore) touch(s *memSession, now time.Time) {
+	s.expires = now.Add(m.ttl)
+	heap.Fix(&m.expiry, s.index)
+}
+
+// expire drops the sessions whose time is up, with their name and
+// connections. Nobody is told: the connections are gone as if they had
+// never been.
+func (m *MemoryStore) expire(now time.Time) {
+	for len(m.expiry) > 0 && !now.Before(m.expiry[0].expires) {
+		s := heap.Pop(&m.expiry).(*memSession)
+		for c := range s.conns {
+			m.unlink(s, c)
+		}
+		delete(m.sessions, s.Token)
+		delete(m.names, s.Key)
+	}
+}
+
+func (m *MemoryStore) members(room string) []proto.Member {
+	in := m.rooms[room]
+	ss := make([]*memSession, 0, len(in))
+	for s := range in {
+		ss = append(ss, s)
+	}
+	slices.SortFunc(ss, func(a, b *memSession) int { return strings.Compare(a.Key, b.Key) })
+	members := make([]proto.Member, len(ss))
+	for i, s := range ss {
+		members[i] = proto.Member{Username: s.Username, Color: s.Color}
+	}
+	return members
+}
+
+// expiryQueue is a heap of sessions ordered by expiry.
+type expiryQueue []*memSession
+
+func (q expiryQueue) Len() int           { return len(q) }
+func (q expiryQueue) Less(i, j int) bool { return q[i].expires.Before(q[j].expires) }
+func (q expiryQueue) Swap(i, j int) {
+	q[i], q[j] = q[j], q[i]
+	q[i].index, q[j].index = i, j
+}
+func (q *expiryQueue) Push(x any) {
+	s := x.(*memSession)
+	s.index = len(*q)
+	*q = append(*q, s)
+}
+func (q *expiryQueue) Pop() any {
+	old := *q
+	s := old[len(old)-1]
+	old[len(old)-1] = nil
+	*q = old[:len(old)-1]
+	return s
+}

@@ -1,0 +1,59 @@
+package presence
+
+import (
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/natter/natter/proto"
+)
+
+// metrics are the presence service's Prometheus metrics; see docs/metrics.md.
+type metrics struct {
+	ops       *prometheus.CounterVec
+	duration  *prometheus.HistogramVec
+	announced *prometheus.CounterVec
+}
+
+func newMetrics(reg prometheus.Registerer) *metrics {
+	m := &metrics{
+		ops: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "natter_presence_ops_total",
+			Help: "Presence operations, by operation and result (ok or an error code).",
+		}, []string{"op", "result"}),
+		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "natter_presence_op_duration_seconds",
+			Help:    "Time to answer a presence operation.",
+			Buckets: prometheus.ExponentialBuckets(0.0001, 4, 10),
+		}, []string{"op"}),
+		announced: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "natter_presence_announcements_total",
+			Help: "Join and leave notices published to rooms.",
+		}, []string{"event"}),
+	}
+	if reg != nil {
+		reg.MustRegister(m.ops, m.duration, m.announced)
+	}
+	return m
+}
+
+// observe counts an operation by the error its reply carries, if any.
+func (m *metrics) observe(op string, start time.Time, reply any) {
+	result := "ok"
+	var e *proto.Error
+	switch r := reply.(type) {
+	case proto.PresenceJoinReply:
+		e = r.Error
+	case proto.PresenceLookupReply:
+		e = r.Error
+	case proto.PresenceMembersReply:
+		e = r.Error
+	case proto.ErrorAck:
+		e = r.Error
+	}
+	if e != nil {
+		result = e.Code
+	}
+	m.ops.WithLabelValues(op, result).Inc()
+	m.duration.WithLabelValues(op).Observe(time.Since(start).Seconds())
+}

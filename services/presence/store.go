@@ -1,0 +1,93 @@
+package presence
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/natter/natter/proto"
+)
+
+// Session is a user's identity across connections and gateways: a token
+// that the client keeps, the name, its key (proto.NameKey) and a colour.
+type Session struct {
+	Token    string
+	Username string
+	Key      string
+	Color    string
+}
+
+// JoinParams asks to put a connection in a room, opening or resuming the
+// session it belongs to.
+type JoinParams struct {
+	Conn     proto.ConnRef
+	Username string // normalized; may be empty when Token resumes a session
+	Room     string // normalized
+	Token    string // optional
+	NewToken string // the token of the session, if a new one is opened
+}
+
+// JoinResult is what a join changed.
+type JoinResult struct {
+	Session Session
+	// Members are the room's members after the join: each user once,
+	// ordered by name key.
+	Members []proto.Member
+	// Joined is true when the user had no connection in the room before:
+	// the room is told of the join.
+	Joined bool
+	// LeftRoom is the room the connection moved out of, when the user has
+	// no connection left there: that room is told of the leave. "" if none.
+	LeftRoom string
+	// LeftSession is the user who left LeftRoom: Session, unless the
+	// connection joined as another user (then it may equal Room).
+	LeftSession Session
+}
+
+// LeaveResult is what removing a connection changed.
+type LeaveResult struct {
+	Session Session
+	Room    string
+	// Left is true when the user has no connection left in Room: the room
+	// is told of the leave.
+	Left bool
+}
+
+// Store keeps sessions, name reservations, colours and room membership.
+// Every method is atomic: concurrent calls, from one process or from
+// several presence replicas sharing a Redis, never see half an update.
+type Store interface {
+	// Join opens or resumes a session and puts p.Conn in p.Room. A token
+	// that names a live session resumes it when p.Username is empty or
+	// has the session's name key. Otherwise a new session is opened with
+	// p.NewToken, unless another live session holds the name key:
+	// proto.ErrNameTaken. A new session gets the colour of the palette
+	// that the fewest online users have (the first such in palette
+	// order). Joining refreshes the session's time to live.
+	// ErrNoSession if p.Username is empty and p.Token resumes nothing.
+	Join(ctx context.Context, p JoinParams) (JoinResult, error)
+	// Leave removes a connection. ErrUnknownConn if there is no such
+	// connection.
+	Leave(ctx context.Context, c proto.ConnRef) (LeaveResult, error)
+	// Members returns a room's members, each user once, ordered by name key.
+	Members(ctx context.Context, room string) ([]proto.Member, error)
+	// Lookup returns the live session whose name key is key, and whether
+	// it has a connection. ErrNoSession if none.
+	Lookup(ctx context.Context, key string) (s Session, online bool, err error)
+}
+
+// Store errors besides proto.ErrNameTaken.
+var (
+	ErrUnknownConn = errors.New("presence: unknown connection")
+	ErrNoSession   = errors.New("presence: no such session")
+)
+
+// Palette holds the users' colours: 12 colours that are far apart and
+// readable on white.
+var Palette = []string{
+	"#e6194b", "#3cb44b", "#4363d8", "#f58231", "#911eb4", "#008080",
+	"#f032e6", "#9a6324", "#800000", "#808000", "#000075", "#c49a00",
+}
+
+// DefaultSessionTTL is how long a session lives after its last use.
+const DefaultSessionTTL = 24 * time.Hour

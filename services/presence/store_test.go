@@ -1,0 +1,842 @@
+package presence
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"maps"
+	"os"
+	"regexp"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+	"golang.org/x/text/unicode/norm"
+
+	"github.com/natter/natter/proto"
+)
+
+// openStore opens an empty store for one test. Its sessions live ttl;
+// elapse lets d pass for them: a fake clock jumps, a real one is waited
+// out (Redis may expire keys a little later, so expiry is polled for).
+type openStore func(t *testing.T, ttl time.Duration) (s Store, elapse func(d time.Duration))
+
+func TestMemoryStore(t *testing.T) {
+	testStore(t, func(t *testing.T, ttl time.Duration) (Store, func(time.Duration)) {
+		clock := &fakeClock{now: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
+		return NewMemoryStore(ttl, clock.Now), clock.Add
+	})
+}
+
+func TestRedisStore(t *testing.T) {
+	testStore(t, func(t *testing.T, ttl time.Duration) (Store, func(time.Duration)) {
+		rdb := redisClient(t)
+		return NewRedisStore(rdb, testPrefix(t, rdb), ttl), time.Sleep
+	})
+}
+
+// TestRedisStoreReplicas races two stores on separate connections that
+// share one prefix, as two presence replicas do.
+func TestRedisStoreReplicas(t *testing.T) {
+	replicas := func(t *testing.T) []Store {
+		rdb1, rdb2 := redisClient(t), redisClient(t)
+		prefix := testPrefix(t, rdb1)
+		return []Store{NewRedisStore(rdb1, prefix, time.Hour), NewRedisStore(rdb2, prefix, time.Hour)}
+	}
+	t.Run("same new name", func(t *testing.T) { testNameRace(t, replicas(t)) })
+	t.Run("distinct users", func(t *testing.T) { testUsersRace(t, replicas(t)) })
+}
+
+// TestRedisStoreKeys checks the key layout: user-chosen strings only
+// encoded, every key of a session expiring with it, and the sorted sets
+// (which cannot expire) holding only tokens.
+func TestRedisStoreKeys(t *testing.T) {
+	ctx := context.Background()
+	rdb := redisClient(t)
+	prefix := testPrefix(t, rdb)
+	s := NewRedisStore(rdb, prefix, time.Hour)
+	join(t, s, JoinParams{Conn: proto.ConnRef{Gateway: "g:1", Conn: "x"}, Username: "김철수", Room: "a:b", NewToken: "tok:1"})
+	join(t, s, JoinParams{Conn: proto.ConnRef{Gateway: "g", Conn: "1:x"}, Room: "로비", Token: "tok:1"})
+
+	keys, err := rdb.Keys(ctx, prefix+"*").Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	b64 := `[A-Za-z0-9_-]+`
+	layout := map[string]*regexp.Regexp{
+		"sess":  regexp.MustCompile(`^sess:` + b64 + `$`),
+		"name":  regexp.MustCompile(`^name:` + b64 + `$`),
+		"conns": regexp.MustCompile(`^conns:` + b64 + `$`),
+		"conn":  regexp.MustCompile(`^conn:` + b64 + `:` + b64 + `$`),
+		"room":  regexp.MustCompile(`^room:` + b64 + `$`),
+		"color": regexp.MustCompile(`^color:#[0-9a-f]{6}$`),
+	}
+	kinds := map[string]int{}
+	for _, key := range keys {
+		rest := strings.TrimPrefix(key, prefix)
+		kind, _, _ := strings.Cut(rest, ":")
+		if re := layout[kind]; re == nil || !re.MatchString(rest) {
+			t.Errorf("key %q is not in the layout", key)
+			continue
+		}
+		kinds[kind]++
+		ttl, err := rdb.PTTL(ctx, key).Result()
+		if err != nil {
+			t.Fatal(err)
+		}
+		switch kind {
+		case "room", "color":
+			if ttl >= 0 {
+				t.Errorf("key %q expires in %v; its members expire by score", key, ttl)
+			}
+			tokens, err := rdb.ZRange(ctx, key, 0, -1).Result()
+			if err != nil || !slices.Equal(tokens, []string{encode("tok:1")}) {
+				t.Errorf("key %q holds %q, %v; want the session's encoded token", key, tokens, err)
+			}
+		default:
+			if ttl < 59*time.Minute || ttl > time.Hour {
+				t.Errorf("key %q expires in %v, want about an hour", key, ttl)
+			}
+		}
+	}
+	want := map[string]int{"sess": 1, "name": 1, "conns": 1, "conn": 2, "room": 2, "color": 1}
+	if !maps.Equal(kinds, want) {
+		t.Errorf("keys by kind %v, want %v", kinds, want)
+	}
+
+	// The scripts are loaded again when Redis has forgotten them.
+	if err := rdb.ScriptFlush(ctx).Err(); err != nil {
+		t.Fatal(err)
+	}
+	if got := leave(t, s, proto.ConnRef{Gateway: "g", Conn: "1:x"}); got.Room != "로비" || !got.Left {
+		t.Errorf("Leave after SCRIPT FLUSH = %+v, want left 로비", got)
+	}
+}
+
+// testStore is the contract of Store: every implementation passes it.
+func testStore(t *testing.T, open openStore) {
+	ctx := context.Background()
+	const hour = time.Hour
+
+	t.Run("new session", func(t *testing.T) {
+		s, _ := open(t, hour)
+		res := join(t, s, JoinParams{Conn: conn("c1"), Username: "Alice", Room: "lobby", NewToken: "t1"})
+		want := JoinResult{
+			Session: Session{Token: "t1", Username: "Alice", Key: "alice", Color: Palette[0]},
+			Members: []proto.Member{{Username: "Alice", Color: Palette[0]}},
+			Joined:  true,
+		}
+		if !equalJoin(res, want) {
+			t.Fatalf("Join = %+v, want %+v", res, want)
+		}
+		got, online, err := s.Lookup(ctx, "alice")
+		if err != nil || !online || got != want.Session {
+			t.Fatalf("Lookup = %+v, %v, %v; want %+v, online", got, online, err, want.Session)
+		}
+	})
+
+	t.Run("resume", func(t *testing.T) {
+		tests := []struct {
+			name     string
+			username string
+			online   bool // the session still has a connection
+		}{
+			{"same name", "Alice", false},
+			{"empty name", "", false},
+			{"same name key", "ALICE", false},
+			{"fullwidth", "Ａｌｉｃｅ", false},
+			{"second tab", "", true},
+		}
+		for _, tc := range tests {
+			t.Run(tc.name, func(t *testing.T) {
+				s, _ := open(t, hour)
+				first := join(t, s, JoinParams{Conn: conn("c1"), Username: "Alice", Room: "lobby", NewToken: "t1"})
+				if !tc.online {
+					leave(t, s, conn("c1"))
+				}
+				res := join(t, s, JoinParams{Conn: conn("c2"), Username: tc.username, Room: "lobby", Token: "t1", NewToken: "t2"})
+				if res.Session != first.Session {
+					t.Errorf("Session = %+v, want %+v", res.Session, first.Session)
+				}
+				if res.Joined == tc.online {
+					t.Errorf("Joined = %v, want %v", res.Joined, !tc.online)
+				}
+				if got := usernames(res.Members); !slices.Equal(got, []string{"Alice"}) {
+					t.Errorf("Members = %v, want [Alice]", got)
+				}
+			})
+		}
+	})
+
+	t.Run("token with another name opens a new session", func(t *testing.T) {
+		s, _ := open(t, hour)
+		alice := join(t, s, JoinParams{Conn: conn("c1"), Username: "Alice", Room: "lobby", NewToken: "t1"})
+		res := join(t, s, JoinParams{Conn: conn("c2"), Username: "Bob", Room: "lobby", Token: "t1", NewToken: "t2"})
+		if res.Session.Token != "t2" || res.Session.Username != "Bob" || res.Session.Color != Palette[1] {
+			t.Errorf("Session = %+v, want Bob with t2 and %s", res.Session, Palette[1])
+		}
+		if got := usernames(res.Members); !slices.Equal(got, []string{"Alice", "Bob"}) {
+			t.Errorf("Members = %v, want [Alice Bob]", got)
+		}
+		got, online, err := s.Lookup(ctx, "alice")
+		if err != nil || !online || got != alice.Session {
+			t.Errorf("Lookup(alice) = %+v, %v, %v; want her session, online", got, online, err)
+		}
+	})
+
+	t.Run("name taken", func(t *testing.T) {
+		hangul := "한글"
+		tests := []struct {
+			name   string
+			holder string // joins first
+			online bool   // holder keeps a connection
+			try    string
+			token  string // what the second join presents
+		}{
+			{"lower case", "Alice", true, "alice", ""},
+			{"upper case", "alice", true, "ALICE", ""},
+			{"fullwidth", "Alice", true, "ａｌｉｃｅ", ""},
+			{"holder offline", "Alice", false, "alice", ""},
+			{"unknown token", "Alice", true, "alice", "nope"},
+			{"another session's token", "Alice", true, "alice", "bob"},
+			{"hangul decomposed", norm.NFC.String(hangul), true, norm.NFD.String(hangul), ""},
+		}
+		for _, tc := range tests {
+			t.Run(tc.name, func(t *testing.T) {
+				s, _ := open(t, hour)
+				join(t, s, JoinParams{Conn: conn("b"), Username: "Bob", Room: "hall", NewToken: "bob"})
+				join(t, s, JoinParams{Conn: conn("c1"), Username: tc.holder, Room: "lobby", NewToken: "t1"})
+				if !tc.online {
+					leave(t, s, conn("c1"))
+				}
+				_, err := s.Join(ctx, JoinParams{Conn: conn("c2"), Username: tc.try, Room: "lobby", Token: tc.token, NewToken: "t2"})
+				if !errors.Is(err, proto.ErrNameTaken) {
+					t.Fatalf("Join(%q) = %v, want ErrNameTaken", tc.try, err)
+				}
+				// A refused join changes nothing.
+				if _, err := s.Leave(ctx, conn("c2")); !errors.Is(err, ErrUnknownConn) {
+					t.Errorf("Leave(refused conn) = %v, want ErrUnknownConn", err)
+				}
+				wantLobby := []string{tc.holder}
+				if !tc.online {
+					wantLobby = nil
+				}
+				if got := roomNames(t, s, "lobby"); !slices.Equal(got, wantLobby) {
+					t.Errorf("Members(lobby) = %v, want %v", got, wantLobby)
+				}
+				if got := roomNames(t, s, "hall"); !slices.Equal(got, []string{"Bob"}) {
+					t.Errorf("Members(hall) = %v, want [Bob]", got)
+				}
+			})
+		}
+	})
+
+	t.Run("no name and no live token", func(t *testing.T) {
+		s, _ := open(t, hour)
+		for _, token := range []string{"", "nope"} {
+			_, err := s.Join(ctx, JoinParams{Conn: conn("c1"), Room: "lobby", Token: token, NewToken: "t1"})
+			if !errors.Is(err, ErrNoSession) {
+				t.Errorf("Join(token %q, no name) = %v, want ErrNoSession", token, err)
+			}
+		}
+	})
+
+	t.Run("expiry", func(t *testing.T) {
+		const ttl = time.Second
+		s, elapse := open(t, ttl)
+		alice := join(t, s, JoinParams{Conn: conn("c1"), Username: "Alice", Room: "lobby", NewToken: "t1"})
+		leave(t, s, conn("c1"))
+		if _, err := s.Join(ctx, JoinParams{Conn: conn("c2"), Username: "alice", Room: "lobby", NewToken: "t2"}); !errors.Is(err, proto.ErrNameTaken) {
+			t.Fatalf("Join(alice) before expiry = %v, want ErrNameTaken", err)
+		}
+
+		elapse(ttl)
+		eventually(t, func() error {
+			if _, _, err := s.Lookup(ctx, "alice"); !errors.Is(err, ErrNoSession) {
+				return fmt.Errorf("Lookup(alice) = %v, want ErrNoSession", err)
+			}
+			return nil
+		})
+		// The token resumes nothing, with or without the name.
+		if _, err := s.Join(ctx, JoinParams{Conn: conn("c3"), Room: "lobby", Token: "t1"}); !errors.Is(err, ErrNoSession) {
+			t.Errorf("Join(expired token, no name) = %v, want ErrNoSession", err)
+		}
+		res := join(t, s, JoinParams{Conn: conn("c3"), Username: "Alice", Room: "lobby", Token: "t1", NewToken: "t3"})
+		if res.Session.Token != "t3" || !res.Joined {
+			t.Errorf("Join(expired token, Alice) = %+v, want a new session t3 that joined", res)
+		}
+		if res.Session.Color != alice.Session.Color {
+			t.Errorf("colour = %s, want %s: nobody else was online", res.Session.Color, alice.Session.Color)
+		}
+	})
+
+	t.Run("expiry while online", func(t *testing.T) {
+		const ttl = time.Second
+		s, elapse := open(t, ttl)
+		join(t, s, JoinParams{Conn: conn("c1"), Username: "Alice", Room: "lobby", NewToken: "t1"})
+		elapse(ttl)
+		eventually(t, func() error {
+			if got := roomNames(t, s, "lobby"); len(got) != 0 {
+				return fmt.Errorf("Members = %v, want none", got)
+			}
+			return nil
+		})
+		if _, err := s.Leave(ctx, conn("c1")); !errors.Is(err, ErrUnknownConn) {
+			t.Errorf("Leave(conn of expired session) = %v, want ErrUnknownConn", err)
+		}
+		res := join(t, s, JoinParams{Conn: conn("c2"), Username: "alice", Room: "lobby", NewToken: "t2"})
+		if res.Session.Color != Palette[0] {
+			t.Errorf("colour = %s, want %s: the expired session is not online", res.Session.Color, Palette[0])
+		}
+	})
+
+	t.Run("join and leave refresh the time to live", func(t *testing.T) {
+		const ttl = 1500 * time.Millisecond
+		step := ttl * 6 / 10 // two steps outlive ttl, one does not
+		s, elapse := open(t, ttl)
+		join(t, s, JoinParams{Conn: conn("c1"), Username: "Alice", Room: "lobby", NewToken: "t1"})
+		elapse(step)
+		leave(t, s, conn("c1"))
+		elapse(step)
+		if _, _, err := s.Lookup(ctx, "alice"); err != nil {
+			t.Fatalf("Lookup after Leave refreshed: %v", err)
+		}
+		join(t, s, JoinParams{Conn: conn("c2"), Room: "lobby", Token: "t1"})
+		elapse(step)
+		// Lookup is no use: it must not refresh.
+		if _, _, err := s.Lookup(ctx, "alice"); err != nil {
+			t.Fatalf("Lookup after Join refreshed: %v", err)
+		}
+		elapse(step)
+		eventually(t, func() error {
+			if _, _, err := s.Lookup(ctx, "alice"); !errors.Is(err, ErrNoSession) {
+				return fmt.Errorf("Lookup = %v, want ErrNoSession", err)
+			}
+			return nil
+		})
+	})
+
+	t.Run("first colours are distinct", func(t *testing.T) {
+		s, _ := open(t, hour)
+		for i, want := range append(slices.Clone(Palette), Palette[0], Palette[1]) {
+			res := join(t, s, JoinParams{Conn: conn(fmt.Sprint(i)), Username: fmt.Sprintf("user%02d", i), Room: "lobby", NewToken: fmt.Sprint("t", i)})
+			if res.Session.Color != want {
+				t.Errorf("user %d: colour %s, want %s", i, res.Session.Color, want)
+			}
+		}
+	})
+
+	t.Run("least used colour", func(t *testing.T) {
+		s, _ := open(t, hour)
+		for i := range Palette {
+			join(t, s, JoinParams{Conn: conn(fmt.Sprint(i)), Username: fmt.Sprintf("user%02d", i), Room: "lobby", NewToken: fmt.Sprint("t", i)})
+		}
+		// Users 7 and 2 go offline: their colours are unused, 2's first.
+		leave(t, s, conn("7"))
+		leave(t, s, conn("2"))
+		for i, want := range []string{Palette[2], Palette[7], Palette[0]} {
+			res := join(t, s, JoinParams{Conn: conn(fmt.Sprint("n", i)), Username: fmt.Sprint("new", i), Room: "lobby", NewToken: fmt.Sprint("n", i)})
+			if res.Session.Color != want {
+				t.Errorf("new user %d: colour %s, want %s", i, res.Session.Color, want)
+			}
+		}
+	})
+
+	t.Run("offline sessions keep their colour but do not count", func(t *testing.T) {
+		s, _ := open(t, hour)
+		alice := join(t, s, JoinParams{Conn: conn("a"), Username: "Alice", Room: "lobby", NewToken: "ta"})
+		leave(t, s, conn("a"))
+		bob := join(t, s, JoinParams{Conn: conn("b"), Username: "Bob", Room: "lobby", NewToken: "tb"})
+		back := join(t, s, JoinParams{Conn: conn("a2"), Room: "lobby", Token: "ta"})
+		carol := join(t, s, JoinParams{Conn: conn("c"), Username: "Carol", Room: "lobby", NewToken: "tc"})
+		for _, c := range []struct {
+			who       string
+			got, want string
+		}{
+			{"Alice", alice.Session.Color, Palette[0]},
+			{"Bob, while Alice was offline", bob.Session.Color, Palette[0]},
+			{"Alice resumed", back.Session.Color, Palette[0]},
+			{"Carol", carol.Session.Color, Palette[1]},
+		} {
+			if c.got != c.want {
+				t.Errorf("%s: colour %s, want %s", c.who, c.got, c.want)
+			}
+		}
+	})
+
+	t.Run("tabs", func(t *testing.T) {
+		s, _ := open(t, hour)
+		steps := []struct {
+			name        string
+			join        *JoinParams // or leave
+			leave       string
+			wantJoined  bool
+			wantLeft    bool
+			wantMembers []string // of lobby
+		}{
+			{name: "first tab", join: &JoinParams{Conn: conn("a1"), Username: "Alice", Room: "lobby", NewToken: "ta"}, wantJoined: true, wantMembers: []string{"Alice"}},
+			{name: "second tab", join: &JoinParams{Conn: conn("a2"), Room: "lobby", Token: "ta"}, wantMembers: []string{"Alice"}},
+			{name: "third tab by name", join: &JoinParams{Conn: conn("a3"), Username: "Alice", Room: "lobby", Token: "ta"}, wantMembers: []string{"Alice"}},
+			{name: "zed", join: &JoinParams{Conn: conn("z"), Username: "Zed", Room: "lobby", NewToken: "tz"}, wantJoined: true, wantMembers: []string{"Alice", "Zed"}},
+			{name: "bob", join: &JoinParams{Conn: conn("b"), Username: "bob", Room: "lobby", NewToken: "tb"}, wantJoined: true, wantMembers: []string{"Alice", "bob", "Zed"}},
+			{name: "close a tab", leave: "a1", wantMembers: []string{"Alice", "bob", "Zed"}},
+			{name: "close another", leave: "a3", wantMembers: []string{"Alice", "bob", "Zed"}},
+			{name: "close the last", leave: "a2", wantLeft: true, wantMembers: []string{"bob", "Zed"}},
+		}
+		for _, st := range steps {
+			if st.join != nil {
+				res := join(t, s, *st.join)
+				if res.Joined != st.wantJoined || res.LeftRoom != "" {
+					t.Errorf("%s: Joined %v, LeftRoom %q; want %v, none", st.name, res.Joined, res.LeftRoom, st.wantJoined)
+				}
+				if got := usernames(res.Members); !slices.Equal(got, st.wantMembers) {
+					t.Errorf("%s: Join's Members %v, want %v", st.name, got, st.wantMembers)
+				}
+			} else {
+				res := leave(t, s, conn(st.leave))
+				if res.Left != st.wantLeft || res.Room != "lobby" {
+					t.Errorf("%s: Left %v in %q; want %v in lobby", st.name, res.Left, res.Room, st.wantLeft)
+				}
+			}
+			if got := roomNames(t, s, "lobby"); !slices.Equal(got, st.wantMembers) {
+				t.Errorf("%s: Members %v, want %v", st.name, got, st.wantMembers)
+			}
+		}
+		if _, online, err := s.Lookup(ctx, "alice"); err != nil || online {
+			t.Errorf("Lookup(alice) online %v, %v; want offline", online, err)
+		}
+	})
+
+	t.Run("moving between rooms", func(t *testing.T) {
+		s, _ := open(t, hour)
+		alice := Session{Token: "ta", Username: "Alice", Key: "alice", Color: Palette[0]}
+		// Rooms and connection ids that would collide if they were
+		// concatenated into keys raw.
+		a, ab := "a", "a:b"
+		c1 := proto.ConnRef{Gateway: "g", Conn: "1:x"}
+		c2 := proto.ConnRef{Gateway: "g:1", Conn: "x"}
+		steps := []struct {
+			name        string
+			conn        proto.ConnRef
+			room        string
+			wantJoined  bool
+			wantLeft    string
+			wantMembers map[string][]string
+		}{
+			{"first in a", c1, a, true, "", map[string][]string{a: {"Alice"}, ab: nil}},
+			{"second in a", c2, a, false, "", map[string][]string{a: {"Alice"}, ab: nil}},
+			{"one to a:b", c1, ab, true, "", map[string][]string{a: {"Alice"}, ab: {"Alice"}}},
+			{"the other to a:b", c2, ab, false, a, map[string][]string{a: nil, ab: {"Alice"}}},
+			{"again to a:b", c2, ab, false, "", map[string][]string{a: nil, ab: {"Alice"}}},
+			{"to 로비", c2, "로비", true, "", map[string][]string{a: nil, ab: {"Alice"}, "로비": {"Alice"}}},
+			{"back to a", c1, a, true, ab, map[string][]string{a: {"Alice"}, ab: nil, "로비": {"Alice"}}},
+		}
+		for i, st := range steps {
+			p := JoinParams{Conn: st.conn, Room: st.room, Token: "ta"}
+			if i == 0 {
+				p = JoinParams{Conn: st.conn, Username: "Alice", Room: st.room, NewToken: "ta"}
+			}
+			res := join(t, s, p)
+			if res.Joined != st.wantJoined || res.LeftRoom != st.wantLeft {
+				t.Errorf("%s: Joined %v, LeftRoom %q; want %v, %q", st.name, res.Joined, res.LeftRoom, st.wantJoined, st.wantLeft)
+			}
+			if st.wantLeft != "" && res.LeftSession != alice {
+				t.Errorf("%s: LeftSession %+v, want %+v", st.name, res.LeftSession, alice)
+			}
+			for room, want := range st.wantMembers {
+				if got := roomNames(t, s, room); !slices.Equal(got, want) {
+					t.Errorf("%s: Members(%q) %v, want %v", st.name, room, got, want)
+				}
+			}
+		}
+		if got := roomNames(t, s, "a:b:"); len(got) != 0 {
+			t.Errorf("Members(a:b:) = %v, want none", got)
+		}
+	})
+
+	t.Run("a connection that joins as another user", func(t *testing.T) {
+		s, _ := open(t, hour)
+		alice := join(t, s, JoinParams{Conn: conn("c1"), Username: "Alice", Room: "lobby", NewToken: "ta"})
+		res := join(t, s, JoinParams{Conn: conn("c1"), Username: "Bob", Room: "lobby", Token: "ta", NewToken: "tb"})
+		if res.Session.Username != "Bob" || !res.Joined || res.LeftRoom != "lobby" || res.LeftSession != alice.Session {
+			t.Errorf("Join = %+v; want Bob joined, Alice left lobby", res)
+		}
+		if res.Session.Color != Palette[0] {
+			t.Errorf("Bob's colour %s, want %s: Alice went offline first", res.Session.Color, Palette[0])
+		}
+		if got := usernames(res.Members); !slices.Equal(got, []string{"Bob"}) {
+			t.Errorf("Members = %v, want [Bob]", got)
+		}
+		if _, online, err := s.Lookup(ctx, "alice"); err != nil || online {
+			t.Errorf("Lookup(alice) online %v, %v; want offline", online, err)
+		}
+		if got := leave(t, s, conn("c1")); got.Session.Username != "Bob" || !got.Left {
+			t.Errorf("Leave = %+v, want Bob left", got)
+		}
+	})
+
+	t.Run("leave an unknown connection", func(t *testing.T) {
+		s, _ := open(t, hour)
+		if _, err := s.Leave(ctx, conn("never")); !errors.Is(err, ErrUnknownConn) {
+			t.Errorf("Leave(never joined) = %v, want ErrUnknownConn", err)
+		}
+		join(t, s, JoinParams{Conn: conn("c1"), Username: "Alice", Room: "lobby", NewToken: "ta"})
+		leave(t, s, conn("c1"))
+		if _, err := s.Leave(ctx, conn("c1")); !errors.Is(err, ErrUnknownConn) {
+			t.Errorf("Leave twice = %v, want ErrUnknownConn", err)
+		}
+	})
+
+	t.Run("lookup", func(t *testing.T) {
+		s, _ := open(t, hour)
+		join(t, s, JoinParams{Conn: conn("a"), Username: "Alice", Room: "lobby", NewToken: "ta"})
+		join(t, s, JoinParams{Conn: conn("b"), Username: "김철수", Room: "lobby", NewToken: "tb"})
+		leave(t, s, conn("b"))
+		tests := []struct {
+			name       string
+			key        string
+			wantUser   string
+			wantOnline bool
+			wantErr    error
+		}{
+			{"online", proto.NameKey("ALICE"), "Alice", true, nil},
+			{"offline", proto.NameKey("김철수"), "김철수", false, nil},
+			{"unknown", proto.NameKey("carol"), "", false, ErrNoSession},
+		}
+		for _, tc := range tests {
+			t.Run(tc.name, func(t *testing.T) {
+				got, online, err := s.Lookup(ctx, tc.key)
+				if !errors.Is(err, tc.wantErr) || got.Username != tc.wantUser || online != tc.wantOnline {
+					t.Errorf("Lookup(%q) = %+v, %v, %v; want %q, %v, %v", tc.key, got, online, err, tc.wantUser, tc.wantOnline, tc.wantErr)
+				}
+			})
+		}
+	})
+
+	t.Run("same new name at once", func(t *testing.T) {
+		s, _ := open(t, hour)
+		testNameRace(t, []Store{s})
+	})
+
+	t.Run("distinct users at once", func(t *testing.T) {
+		s, _ := open(t, hour)
+		testUsersRace(t, []Store{s})
+	})
+}
+
+// testNameRace has 50 connections join with the same new name at once,
+// spread over stores that share their data: exactly one wins.
+func testNameRace(t *testing.T, stores []Store) {
+	ctx := context.Background()
+	const n = 50
+	spellings := []string{"Racer", "racer", "RACER", "ｒａｃｅｒ"}
+	errs := make([]error, n)
+	start := make(chan struct{})
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() {
+			<-start
+			_, errs[i] = stores[i%len(stores)].Join(ctx, JoinParams{
+				Conn: conn(fmt.Sprint("c", i)), Username: spellings[i%len(spellings)], Room: "lobby", NewToken: fmt.Sprint("t", i),
+			})
+		})
+	}
+	close(start)
+	wg.Wait()
+
+	won := -1
+	for i, err := range errs {
+		switch {
+		case err == nil && won >= 0:
+			t.Fatalf("joins %d and %d both won", won, i)
+		case err == nil:
+			won = i
+		case !errors.Is(err, proto.ErrNameTaken):
+			t.Fatalf("join %d: %v", i, err)
+		}
+	}
+	if won < 0 {
+		t.Fatal("no join won")
+	}
+	if got, want := roomNames(t, stores[0], "lobby"), []string{spellings[won%len(spellings)]}; !slices.Equal(got, want) {
+		t.Errorf("Members = %v, want %v", got, want)
+	}
+	for i := range n {
+		if _, err := stores[0].Leave(ctx, conn(fmt.Sprint("c", i))); (i == won) != (err == nil) {
+			t.Errorf("Leave(c%d) = %v", i, err)
+		}
+	}
+}
+
+// testUsersRace has 100 users with two tabs each, 200 connections, join
+// and leave at once, spread over stores that share their data: every
+// user's join and leave is reported exactly once, the members are the
+// truth, and the colours stay balanced.
+func testUsersRace(t *testing.T, stores []Store) {
+	ctx := context.Background()
+	const users, tabs = 100, 2
+	name := func(u int) string {
+		if u%3 == 0 {
+			return fmt.Sprintf("사용자%03d", u)
+		}
+		return fmt.Sprintf("user%03d", u)
+	}
+	tab := func(u, k int) proto.ConnRef { return conn(fmt.Sprintf("u%d-%d", u, k)) }
+	// all runs f for every tab of every user at once, and counts per user
+	// the calls that reported true.
+	all := func(f func(s Store, u, k int) (bool, error)) []int {
+		t.Helper()
+		var mu sync.Mutex
+		counts := make([]int, users)
+		start := make(chan struct{})
+		var wg sync.WaitGroup
+		for u := range users {
+			for k := range tabs {
+				wg.Go(func() {
+					<-start
+					ok, err := f(stores[(u*tabs+k)%len(stores)], u, k)
+					if err != nil {
+						t.Errorf("user %d tab %d: %v", u, k, err)
+					}
+					if ok {
+						mu.Lock()
+						counts[u]++
+						mu.Unlock()
+					}
+				})
+			}
+		}
+		close(start)
+		wg.Wait()
+		return counts
+	}
+
+	// Both tabs open the user's session with the same new token: one
+	// opens it, the other resumes it.
+	joined := all(func(s Store, u, k int) (bool, error) {
+		res, err := s.Join(ctx, JoinParams{Conn: tab(u, k), Username: name(u), Room: "lobby", Token: fmt.Sprint("t", u), NewToken: fmt.Sprint("t", u)})
+		if err == nil && res.Session.Token != fmt.Sprint("t", u) {
+			err = fmt.Errorf("joined as %+v", res.Session)
+		}
+		return res.Joined, err
+	})
+	var want []proto.Member
+	for u := range users {
+		if joined[u] != 1 {
+			t.Errorf("user %d: Joined reported %d times, want once", u, joined[u])
+		}
+		want = append(want, proto.Member{Username: name(u)})
+	}
+	got, err := stores[0].Members(ctx, "lobby")
+	if err != nil {
+		t.Fatal(err)
+	}
+	perColor := map[string]int{}
+	for _, m := range got {
+		perColor[m.Color]++
+	}
+	if fewest, most := users/len(Palette), (users+len(Palette)-1)/len(Palette); len(perColor) != len(Palette) ||
+		slices.Min(mapValues(perColor)) != fewest || slices.Max(mapValues(perColor)) != most {
+		t.Errorf("colours of %d users online at once: %v, want each %d or %d times", users, perColor, fewest, most)
+	}
+	assertMembers(t, got, want)
+
+	// Odd users close one tab, even users both.
+	left := all(func(s Store, u, k int) (bool, error) {
+		if u%2 == 1 && k == 1 {
+			return false, nil
+		}
+		res, err := s.Leave(ctx, tab(u, k))
+		return res.Left, err
+	})
+	want = want[:0]
+	for u := range users {
+		if wantLeft := 1 - u%2; left[u] != wantLeft {
+			t.Errorf("user %d: Left reported %d times, want %d", u, left[u], wantLeft)
+		}
+		if u%2 == 1 {
+			want = append(want, proto.Member{Username: name(u)})
+		}
+		_, online, err := stores[0].Lookup(ctx, proto.NameKey(name(u)))
+		if err != nil || online != (u%2 == 1) {
+			t.Errorf("Lookup(user %d) = online %v, %v", u, online, err)
+		}
+	}
+	got, err = stores[0].Members(ctx, "lobby")
+	if err != nil {
+		t.Fatal(err)
+	}
+	assertMembers(t, got, want)
+
+	// Everyone goes offline: no colour is used any more.
+	all(func(s Store, u, k int) (bool, error) {
+		if u%2 == 0 || k == 0 {
+			return false, nil
+		}
+		_, err := s.Leave(ctx, tab(u, k))
+		return false, err
+	})
+	for i, want := range Palette[:3] {
+		res := join(t, stores[0], JoinParams{Conn: conn(fmt.Sprint("late", i)), Username: fmt.Sprint("late", i), Room: "lobby", NewToken: fmt.Sprint("late", i)})
+		if res.Session.Color != want || len(res.Members) != i+1 {
+			t.Errorf("late user %d: colour %s with %d members, want %s with %d", i, res.Session.Color, len(res.Members), want, i+1)
+		}
+	}
+}
+
+func assertMembers(t *testing.T, got, want []proto.Member) {
+	t.Helper()
+	slices.SortFunc(want, func(a, b proto.Member) int {
+		return strings.Compare(proto.NameKey(a.Username), proto.NameKey(b.Username))
+	})
+	names := func(ms []proto.Member) []string {
+		out := make([]string, len(ms))
+		for i, m := range ms {
+			out[i] = m.Username
+		}
+		return out
+	}
+	if !slices.Equal(names(got), names(want)) {
+		t.Errorf("Members = %v, want %v", names(got), names(want))
+	}
+}
+
+func mapValues(m map[string]int) []int {
+	out := make([]int, 0, len(m))
+	for _, v := range m {
+		out = append(out, v)
+	}
+	return out
+}
+
+func conn(id string) proto.ConnRef { return proto.ConnRef{Gateway: "gw1", Conn: id} }
+
+func join(tb testing.TB, s Store, p JoinParams) JoinResult {
+	tb.Helper()
+	res, err := s.Join(context.Background(), p)
+	if err != nil {
+		tb.Fatalf("Join(%+v): %v", p, err)
+	}
+	return res
+}
+
+func leave(tb testing.TB, s Store, c proto.ConnRef) LeaveResult {
+	tb.Helper()
+	res, err := s.Leave(context.Background(), c)
+	if err != nil {
+		tb.Fatalf("Leave(%+v): %v", c, err)
+	}
+	return res
+}
+
+// roomNames returns the usernames of a room's members, in the store's order.
+func roomNames(tb testing.TB, s Store, room string) []string {
+	tb.Helper()
+	ms, err := s.Members(context.Background(), room)
+	if err != nil {
+		tb.Fatalf("Members(%q): %v", room, err)
+	}
+	return usernames(ms)
+}
+
+func usernames(ms []proto.Member) []string {
+	var out []string
+	for _, m := range ms {
+		out = append(out, m.Username)
+	}
+	return out
+}
+
+func equalJoin(a, b JoinResult) bool {
+	return a.Session == b.Session && slices.Equal(a.Members, b.Members) && a.Joined == b.Joined &&
+		a.LeftRoom == b.LeftRoom && a.LeftSession == b.LeftSession
+}
+
+// eventually polls cond until it returns nil, failing with its last error
+// after five seconds.
+func eventually(tb testing.TB, cond func() error) {
+	tb.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		err := cond()
+		if err == nil {
+			return
+		}
+		if time.Now().After(deadline) {
+			tb.Fatal(err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+type fakeClock struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+func (c *fakeClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.now
+}
+
+func (c *fakeClock) Add(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.now = c.now.Add(d)
+}
+
+// redisClient connects to REDIS_URL (default redis://127.0.0.1:6379). With
+// no Redis there the test is skipped, except under CI=true, where it fails.
+func redisClient(tb testing.TB) redis.UniversalClient {
+	tb.Helper()
+	url := os.Getenv("REDIS_URL")
+	if url == "" {
+		url = "redis://127.0.0.1:6379"
+	}
+	opt, err := redis.ParseURL(url)
+	if err != nil {
+		tb.Fatalf("REDIS_URL: %v", err)
+	}
+	rdb := redis.NewClient(opt)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	if err := rdb.Ping(ctx).Err(); err != nil {
+		rdb.Close()
+		if os.Getenv("CI") == "true" {
+			tb.Fatalf("no Redis at %s, which CI needs: %v", url, err)
+		}
+		tb.Skipf("no Redis at %s (set REDIS_URL): %v", url, err)
+	}
+	tb.Cleanup(func() { rdb.Close() })
+	return rdb
+}
+
+// testPrefix returns a key prefix of the test's own, whose keys are
+// deleted when the test ends.
+func testPrefix(tb testing.TB, rdb redis.UniversalClient) string {
+	tb.Helper()
+	prefix := "test:" + rand.Text() + ":"
+	tb.Cleanup(func() {
+		ctx := context.Background()
+		iter := rdb.Scan(ctx, 0, prefix+"*", 1000).Iterator()
+		var keys []string
+		for iter.Next(ctx) {
+			keys = append(keys, iter.Val())
+		}
+		if err := iter.Err(); err != nil {
+			tb.Errorf("scan %s*: %v", prefix, err)
+			return
+		}
+		for chunk := range slices.Chunk(keys, 500) {
+			if err := rdb.Del(ctx, chunk...).Err(); err != nil {
+				tb.Errorf("delete %s*: %v", prefix, err)
+			}
+		}
+	})
+	return prefix
+}

@@ -1,0 +1,246 @@
+// Shared helpers for the socket.io-client tests against the natter gateway.
+//
+// Every wait here has a timeout, so a broken server makes a test fail instead
+// of hanging, and every client made through `client()` / `manager()` is closed
+// when the test that made it ends, so node exits when the tests are done.
+
+import { io, Manager } from "socket.io-client";
+
+/** Base URL of the server under test, e.g. http://127.0.0.1:34567 (no trailing slash). */
+export const BASE = (() => {
+  const url = process.env.NATTER_URL;
+  if (!url) {
+    throw new Error(
+      "NATTER_URL is not set: point it at a running conformance server, e.g. NATTER_URL=http://127.0.0.1:8080",
+    );
+  }
+  return url.replace(/\/+$/, "");
+})();
+
+/**
+ * The three transport modes every scenario runs in.
+ * `final` is the transport the Engine.IO session should end up on.
+ */
+export const MODES = [
+  { name: "polling+upgrade", opts: {}, final: "websocket" },
+  { name: "websocket", opts: { transports: ["websocket"] }, final: "websocket" },
+  { name: "polling", opts: { transports: ["polling"] }, final: "polling" },
+];
+
+/** Options every client gets unless a test overrides them. */
+export const BASE_OPTS = {
+  forceNew: true,
+  reconnection: false,
+  timeout: 5000, // connect timeout of the Manager
+};
+
+export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+// Timers of pending waits. They are cleared when the test that made the clients ends,
+// so that a failed test's leftover waits don't keep node running until they expire.
+const waitTimers = new Set();
+function startTimer(fn, ms) {
+  const h = setTimeout(() => {
+    waitTimers.delete(h);
+    fn();
+  }, ms);
+  waitTimers.add(h);
+  return h;
+}
+function stopTimer(h) {
+  clearTimeout(h);
+  waitTimers.delete(h);
+}
+function clearWaitTimers() {
+  for (const h of waitTimers) clearTimeout(h);
+  waitTimers.clear();
+}
+
+/** Rejects with a descriptive error when `promise` has not settled within `ms`. */
+export function withTimeout(promise, ms, what) {
+  let timer;
+  const timeout = new Promise((_, reject) => {
+    timer = startTimer(() => reject(new Error(`timed out after ${ms} ms waiting for ${what}`)), ms);
+  });
+  return Promise.race([promise, timeout]).finally(() => stopTimer(timer));
+}
+
+/**
+ * Resolves with the argument list of the next `event` on `emitter`
+ * (a socket.io-client Socket, Manager or engine.io-client Socket).
+ * Rejects after `ms`. If `failOn` names other events, their arrival rejects.
+ */
+export function next(emitter, event, ms = 5000, { failOn = [] } = {}) {
+  return new Promise((resolve, reject) => {
+    const cleanups = [];
+    const done = () => cleanups.forEach((f) => f());
+    const on = (ev, fn) => {
+      emitter.on(ev, fn);
+      cleanups.push(() => emitter.off(ev, fn));
+    };
+    const timer = startTimer(() => {
+      done();
+      reject(new Error(`timed out after ${ms} ms waiting for "${event}"`));
+    }, ms);
+    cleanups.push(() => stopTimer(timer));
+    on(event, (...args) => {
+      done();
+      resolve(args);
+    });
+    for (const ev of failOn) {
+      on(ev, (...args) => {
+        done();
+        const detail = args.map((a) => (a instanceof Error ? a.message : JSON.stringify(a))).join(", ");
+        reject(new Error(`got "${ev}" (${detail}) while waiting for "${event}"`));
+      });
+    }
+  });
+}
+
+/** Records every occurrence of `event` on `emitter` as an argument list. */
+export function record(emitter, event) {
+  const seen = [];
+  emitter.on(event, (...args) => seen.push(args));
+  return seen;
+}
+
+function closeSocket(socket) {
+  try {
+    socket.io.reconnection(false);
+    socket.disconnect();
+    socket.io.engine?.close();
+  } catch {
+    // already closed
+  }
+}
+
+/**
+ * Creates a client socket for `nsp` (default "/") with BASE_OPTS + mode options + `opts`,
+ * registering it for closing when test `t` ends. It starts connecting at once; listeners
+ * attached synchronously after the call see every event.
+ * Also captures the Engine.IO handshake as `socket.handshake` when it arrives.
+ */
+export function client(t, mode, opts = {}, nsp = "/") {
+  const socket = io(BASE + (nsp === "/" ? "" : nsp), { ...BASE_OPTS, ...mode.opts, ...opts });
+  trackHandshake(socket.io);
+  t.after(() => {
+    closeSocket(socket);
+    clearWaitTimers();
+  });
+  return socket;
+}
+
+/** Creates a Manager (one Engine.IO session, several namespaces), closed when test `t` ends. */
+export function manager(t, mode, opts = {}) {
+  const m = new Manager(BASE, { ...BASE_OPTS, ...mode.opts, ...opts });
+  trackHandshake(m);
+  const sockets = [];
+  const origSocket = m.socket.bind(m);
+  m.socket = (nsp, o) => {
+    const s = origSocket(nsp, o);
+    sockets.push(s);
+    return s;
+  };
+  t.after(() => {
+    m.reconnection(false);
+    for (const s of sockets) closeSocket(s);
+    m.engine?.close();
+    clearWaitTimers();
+  });
+  return m;
+}
+
+// The Manager creates its engine synchronously when autoConnect is on, and a
+// new one on every reconnection; keep the latest handshake on the Manager.
+function trackHandshake(m) {
+  const hook = () => {
+    m.engine?.once("handshake", (data) => {
+      m.handshake = data;
+    });
+  };
+  hook();
+  m.on("reconnect_attempt", () => setImmediate(hook));
+}
+
+/**
+ * Waits for `connect` (failing fast on `connect_error`), and in the default mode also waits
+ * until the transport upgrade has happened when `upgraded` is true.
+ */
+export async function connected(socket, ms = 5000) {
+  if (!socket.connected) await next(socket, "connect", ms, { failOn: ["connect_error"] });
+  return socket;
+}
+
+/** Waits until the engine has reached `mode.final` (i.e. upgraded, in the default mode). */
+export async function onFinalTransport(socket, mode, ms = 5000) {
+  const engine = socket.io.engine;
+  if (engine.transport?.name === mode.final) return;
+  await next(engine, "upgrade", ms, { failOn: ["close", "upgradeError"] });
+}
+
+/** Replaces every binary (ArrayBuffer, typed array, Buffer) in a value by a Buffer, for comparison. */
+export function normalizeBinary(v) {
+  if (v instanceof ArrayBuffer) return Buffer.from(v);
+  if (ArrayBuffer.isView(v)) return Buffer.from(v.buffer, v.byteOffset, v.byteLength);
+  if (Array.isArray(v)) return v.map(normalizeBinary);
+  if (v && typeof v === "object") {
+    return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, normalizeBinary(x)]));
+  }
+  return v;
+}
+
+/** True when `v` is an ArrayBuffer or a view on one (Buffer, Uint8Array, ...). */
+export const isBinary = (v) => v instanceof ArrayBuffer || ArrayBuffer.isView(v);
+
+/** Positive integer from the environment, or `dflt`. */
+export function envInt(name, dflt) {
+  const raw = process.env[name];
+  if (raw === undefined || raw === "") return dflt;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n <= 0) throw new Error(`${name} must be a positive integer, got ${raw}`);
+  return n;
+}
+
+/**
+ * Fires `count` emits of `message-with-ack` carrying a sequence number, without waiting,
+ * and resolves with { order, elapsed } once every ack has come back. `order` lists, in the
+ * order the ack callbacks ran, [index the emit was made with, value the ack carried].
+ */
+export function ackedBurst(socket, count, ms, label = "") {
+  const order = [];
+  const start = performance.now();
+  let onDisconnect;
+  const all = new Promise((resolve, reject) => {
+    // The client drops pending ack callbacks on disconnect: fail at once, with the reason.
+    onDisconnect = (reason, details) => {
+      const d = details?.description;
+      reject(new Error(`disconnected ("${reason}"${d ? `, ${d.message ?? d}` : ""}) while waiting for acks ${label}`));
+    };
+    socket.once("disconnect", onDisconnect);
+    for (let i = 0; i < count; i++) {
+      socket.emit("message-with-ack", i, (...args) => {
+        order.push([i, args.length === 1 ? args[0] : args]);
+        if (order.length === count) resolve();
+      });
+    }
+  });
+  return withTimeout(all, ms, `${count} acks ${label}`)
+    .finally(() => socket.off("disconnect", onDisconnect))
+    .then(
+    () => ({ order, elapsed: performance.now() - start }),
+    (err) => {
+      err.message += ` (${order.length} of ${count} acks arrived)`;
+      throw err;
+    },
+  );
+}
+
+/** Asserts that `order` (from ackedBurst) is 0..count-1 in order, each ack carrying its own number. */
+export function checkAckOrder(assert, order, count, label = "") {
+  assert.equal(order.length, count, `${label}: number of acks`);
+  for (let k = 0; k < count; k++) {
+    const [i, v] = order[k];
+    if (i !== k) assert.fail(`${label}: ack callback #${k} was for emit #${i} (out of order)`);
+    if (v !== k) assert.fail(`${label}: ack for emit #${k} carried ${JSON.stringify(v)}, want ${k}`);
+  }
+}

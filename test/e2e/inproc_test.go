@@ -1,0 +1,103 @@
+package e2e
+
+import (
+	"context"
+	"log/slog"
+	"net/http/httptest"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/natter/natter/kit/natstest"
+	"github.com/natter/natter/kit/nodetest"
+	"github.com/natter/natter/services/gateway"
+	"github.com/natter/natter/services/history"
+	"github.com/natter/natter/services/presence"
+)
+
+// system is natter in this process: history, presence and gateways on one
+// NATS server, each service on its own connection.
+type system struct {
+	nats     *natstest.Server
+	gateways []*httptest.Server
+	cancel   context.CancelFunc
+	wg       sync.WaitGroup
+}
+
+func logger(tb testing.TB) *slog.Logger {
+	return slog.New(slog.NewTextHandler(testWriter{tb}, &slog.HandlerOptions{Level: slog.LevelWarn}))
+}
+
+type testWriter struct{ tb testing.TB }
+
+func (w testWriter) Write(p []byte) (int, error) {
+	w.tb.Log(string(p))
+	return len(p), nil
+}
+
+// startSystem runs history, presence (with store) and n gateways.
+func startSystem(tb testing.TB, store presence.Store, n int) *system {
+	tb.Helper()
+	ns := natstest.Run(tb)
+	ctx, cancel := context.WithCancel(context.Background())
+	s := &system{nats: ns, cancel: cancel}
+	log := logger(tb)
+	connect := func() *nats.Conn { return natstest.Connect(tb, ns.ClientURL(), nats.MaxReconnects(-1)) }
+	run := func(f func(context.Context) error) {
+		s.wg.Add(1)
+		go func() {
+			defer s.wg.Done()
+			if err := f(ctx); err != nil {
+				tb.Errorf("service: %v", err)
+			}
+		}()
+	}
+
+	hist, err := history.New(history.Config{}, connect(), log, prometheus.NewRegistry())
+	if err != nil {
+		tb.Fatal(err)
+	}
+	run(hist.Run)
+	waitReady(tb, hist.Ready)
+	pres := presence.New(presence.Config{}, connect(), store, log, prometheus.NewRegistry())
+	run(pres.Run)
+	for i := range n {
+		gw, err := gateway.New(gateway.Config{ID: "gw" + string(rune('1'+i))}, connect(), log, prometheus.NewRegistry())
+		if err != nil {
+			tb.Fatal(err)
+		}
+		hs := httptest.NewServer(gw.Handler())
+		s.gateways = append(s.gateways, hs)
+		tb.Cleanup(func() {
+			gw.Drain()
+			hs.Close()
+		})
+	}
+	tb.Cleanup(func() {
+		cancel()
+		s.wg.Wait()
+	})
+	return s
+}
+
+func waitReady(tb testing.TB, ready func() error) {
+	tb.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for ready() != nil {
+		if time.Now().After(deadline) {
+			tb.Fatalf("not ready: %v", ready())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// TestChatInProcess runs the chat scenarios of test/client/chat.test.mjs
+// with A and B on one gateway and C on another.
+func TestChatInProcess(t *testing.T) {
+	s := startSystem(t, presence.NewMemoryStore(0, nil), 2)
+	nodetest.Run(t, "chat.test.mjs", 5*time.Minute,
+		"NATTER_URL="+s.gateways[0].URL, "NATTER_URL_2="+s.gateways[1].URL)
+}
