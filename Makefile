@@ -3,7 +3,7 @@
 #   make test   everything CI runs
 
 GO       ?= go
-PKGS     := ./proto/... ./services/gateway/... ./services/presence/... ./services/history/...
+PKGS     := ./proto/... ./kit/... ./services/gateway/... ./services/presence/... ./services/history/... ./cmd/natter/... ./test/e2e/...
 FUZZTIME ?= 10s
 
 .PHONY: all build lint test test-go test-deps fuzz fuzz-long run conformance clean
@@ -11,10 +11,10 @@ FUZZTIME ?= 10s
 all: build
 
 build:
-	$(GO) build -o bin/ ./services/gateway/cmd/... ./services/presence/cmd/... ./services/history/cmd/...
+	$(GO) build -o bin/ ./cmd/natter ./services/gateway/cmd/... ./services/presence/cmd/... ./services/history/cmd/...
 
 lint:
-	@out=$$(gofmt -l proto services); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
+	@out=$$(gofmt -l proto kit services cmd test/e2e); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
 	$(GO) vet $(PKGS)
 
 # Tests need Node.js and the npm packages in test/client (installed by test-deps).
@@ -32,8 +32,9 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzDecode$$' -fuzztime $(FUZZTIME) ./services/gateway/internal/socketio
 	$(GO) test -run '^$$' -fuzz '^FuzzSplitArray$$' -fuzztime $(FUZZTIME) ./services/gateway/internal/socketio
 
+# One process: embedded NATS with JetStream (files under ./data), in-memory presence, history, gateway.
 run:
-	NATTER_HTTP_ADDR=$${NATTER_HTTP_ADDR:-:8080} $(GO) run ./services/gateway/cmd/gateway
+	$(GO) run ./cmd/natter
 
 # The app the protocol specifications' test suites run against (their settings).
 conformance:

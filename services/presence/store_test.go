@@ -33,6 +33,7 @@ func TestMemoryStore(t *testing.T) {
 }
 
 func TestRedisStore(t *testing.T) {
+	redisClient(t) // without Redis, skip or fail once rather than in every subtest
 	testStore(t, func(t *testing.T, ttl time.Duration) (Store, func(time.Duration)) {
 		rdb := redisClient(t)
 		return NewRedisStore(rdb, testPrefix(t, rdb), ttl), time.Sleep

@@ -18,6 +18,15 @@ export const BASE = (() => {
 })();
 
 /**
+ * Server for the scenarios that fire thousands of emits at once. While this process
+ * encodes such a burst it answers no pings, so a server with the short heartbeats the
+ * other scenarios want (pingTimeout 200 ms) could rightly drop it, more so on a busy
+ * machine. NATTER_BULK_URL points at the same app run with long heartbeats; it
+ * defaults to NATTER_URL.
+ */
+export const BULK_BASE = (process.env.NATTER_BULK_URL || BASE).replace(/\/+$/, "");
+
+/**
  * The three transport modes every scenario runs in.
  * `final` is the transport the Engine.IO session should end up on.
  */
@@ -115,13 +124,14 @@ function closeSocket(socket) {
 }
 
 /**
- * Creates a client socket for `nsp` (default "/") with BASE_OPTS + mode options + `opts`,
+ * Creates a client socket for `nsp` (default "/") on server `base` (default NATTER_URL)
+ * with BASE_OPTS + mode options + `opts`,
  * registering it for closing when test `t` ends. It starts connecting at once; listeners
  * attached synchronously after the call see every event.
  * Also captures the Engine.IO handshake as `socket.handshake` when it arrives.
  */
-export function client(t, mode, opts = {}, nsp = "/") {
-  const socket = io(BASE + (nsp === "/" ? "" : nsp), { ...BASE_OPTS, ...mode.opts, ...opts });
+export function client(t, mode, opts = {}, nsp = "/", base = BASE) {
+  const socket = io(base + (nsp === "/" ? "" : nsp), { ...BASE_OPTS, ...mode.opts, ...opts });
   trackHandshake(socket.io);
   t.after(() => {
     closeSocket(socket);

@@ -684,7 +684,14 @@
     const id = typeof m.id === 'string' || typeof m.id === 'number' ? String(m.id) : '';
     if (id && state.seen.has(id)) return;
     const ts = validTs(m.ts);
-    // Our own message coming back: confirm the pending line instead.
+    // Our own message coming back: confirm the pending line instead. A
+    // clientId in the payload (optional) names it; else the oldest
+    // unconfirmed line with the same text does.
+    const byClientId = typeof m.clientId === 'string' ? state.pending.get(m.clientId) : undefined;
+    if (byClientId && byClientId.kind === 'message') {
+      confirmPending(byClientId, id, ts);
+      return;
+    }
     if (m.username === state.username) {
       for (const p of state.pending.values()) {
         if (p.kind === 'message' && p.room === state.room && sameText(p.text, m.message)) {

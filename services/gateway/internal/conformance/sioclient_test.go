@@ -24,55 +24,77 @@ import (
 	"time"
 )
 
+// Heartbeats of the app the bulk scenarios run against. All clients of a
+// test file share one Node process, which answers no ping while it encodes a
+// burst of thousands of emits (for a second or more on a busy machine), so
+// with a 200 ms pingTimeout they would be dropped for being slow, not because
+// the server is wrong. These are Socket.IO's defaults.
+const (
+	bulkPingInterval = 25 * time.Second
+	bulkPingTimeout  = 20 * time.Second
+)
+
 // TestSocketIOClientConformance runs test/client/conformance.test.mjs: every
 // scenario in the three transport modes of socket.io-client. The server runs
 // with short heartbeats, so that a peer that stops answering pings is dropped
-// quickly, and a small maxPayload; the Node tests read both from the handshake.
+// quickly, and a small maxPayload; the Node tests read both from the
+// handshake. The burst of 10,000 acked emits goes to a second app with long
+// heartbeats (NATTER_BULK_URL).
 func TestSocketIOClientConformance(t *testing.T) {
-	runNodeTestFile(t, "conformance.test.mjs", 10*time.Minute, Config{
+	clientDir, node := setupNode(t)
+	url := serveApp(t, Config{
 		PingInterval: 300 * time.Millisecond,
 		PingTimeout:  200 * time.Millisecond,
 		MaxPayload:   100_000,
 	})
+	bulkURL := serveApp(t, Config{
+		PingInterval: bulkPingInterval,
+		PingTimeout:  bulkPingTimeout,
+		MaxPayload:   100_000,
+	})
+	runNodeTestFile(t, node, clientDir, "conformance.test.mjs", 10*time.Minute,
+		"NATTER_URL="+url, "NATTER_BULK_URL="+bulkURL)
 }
 
 // TestSocketIOClientLoad runs test/client/load.test.mjs: 100 clients at once,
 // each firing 10,000 acked emits, in the three transport modes.
-//
-// All 100 clients share one Node process, which answers no ping while it
-// encodes a burst of emits, so this server keeps Socket.IO's default
-// heartbeats: with a 200 ms pingTimeout the clients would be dropped for
-// being slow, not because the server is wrong.
 func TestSocketIOClientLoad(t *testing.T) {
 	if testing.Short() {
 		t.Skip("socket.io-client load test skipped in -short mode")
 	}
-	runNodeTestFile(t, "load.test.mjs", 30*time.Minute, Config{
-		PingInterval: 25 * time.Second,
-		PingTimeout:  20 * time.Second,
+	clientDir, node := setupNode(t)
+	url := serveApp(t, Config{
+		PingInterval: bulkPingInterval,
+		PingTimeout:  bulkPingTimeout,
 		MaxPayload:   100_000,
 	})
+	runNodeTestFile(t, node, clientDir, "load.test.mjs", 30*time.Minute, "NATTER_URL="+url)
 }
 
-// runNodeTestFile serves a fresh conformance app made from cfg and runs
-// `node --test file` from test/client against it, streaming node's output to
-// t.Log. It fails when node exits non-zero or runs past timeout (or comes
-// close to the go test deadline).
-func runNodeTestFile(t *testing.T, file string, timeout time.Duration, cfg Config) {
+// serveApp serves a conformance app made from cfg on an httptest server for
+// the rest of the test and returns its base URL. The app's warnings and
+// errors go to t.Log.
+func serveApp(t *testing.T, cfg Config) string {
 	t.Helper()
-	clientDir := filepath.Join(repoRoot(t), "test", "client")
-	node := requireNode(t, clientDir)
-
 	logw := &testLogWriter{t: t, prefix: "server: "}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.NewTextHandler(logw, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	}
 	app := New(cfg)
 	srv := httptest.NewServer(app)
-	defer srv.Close()
-	defer logw.stop() // runs after app.Close: nothing logs to t once the test is over
-	defer app.Close()
+	t.Cleanup(func() {
+		app.Close()
+		srv.Close()
+		logw.stop() // nothing logs to t once the test is over
+	})
+	return srv.URL
+}
 
+// runNodeTestFile runs `node --test file` in clientDir with env added to the
+// environment, streaming node's output to t.Log. It fails when node exits
+// non-zero or runs past timeout (or comes close to the go test deadline).
+func runNodeTestFile(t *testing.T, node, clientDir, file string, timeout time.Duration, env ...string) {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	if dl, ok := t.Deadline(); ok {
 		// Stop early enough to report node's output rather than being killed by go test.
@@ -82,11 +104,11 @@ func runNodeTestFile(t *testing.T, file string, timeout time.Duration, cfg Confi
 
 	cmd := exec.CommandContext(ctx, node, "--test", "--test-reporter=spec", file)
 	cmd.Dir = clientDir
-	cmd.Env = append(os.Environ(), "NATTER_URL="+srv.URL, "NO_COLOR=1")
+	cmd.Env = append(append(os.Environ(), "NO_COLOR=1"), env...)
 	killProcessGroupOnCancel(cmd)
 	cmd.WaitDelay = 10 * time.Second
 
-	t.Logf("NATTER_URL=%s node --test %s (in %s)", srv.URL, file, clientDir)
+	t.Logf("%s node --test %s (in %s)", strings.Join(env, " "), file, clientDir)
 	start := time.Now()
 	err := runStreaming(t, cmd, "node: ")
 	t.Logf("node --test %s finished in %s", file, time.Since(start).Round(time.Millisecond))
@@ -103,11 +125,12 @@ var (
 	installErr  error
 )
 
-// requireNode returns the path of node after making sure test/client's npm
-// dependencies are installed. It skips the test when node is missing, unless
-// CI=true.
-func requireNode(t *testing.T, clientDir string) string {
+// setupNode returns test/client's directory and the path of node, after
+// making sure test/client's npm dependencies are installed. It skips the test
+// when node is missing, unless CI=true.
+func setupNode(t *testing.T) (clientDir, node string) {
 	t.Helper()
+	clientDir = filepath.Join(repoRoot(t), "test", "client")
 	ci := os.Getenv("CI") == "true"
 	if _, err := exec.LookPath("node"); err != nil && !ci {
 		t.Skip("node not found in PATH; install Node.js >= 18 and npm to run the socket.io-client tests")
@@ -129,7 +152,7 @@ func requireNode(t *testing.T, clientDir string) string {
 	if err != nil {
 		t.Fatalf("node not found in PATH after test/client/install.sh: %v", err)
 	}
-	return node
+	return clientDir, node
 }
 
 // repoRoot walks up from the working directory to the directory holding go.work.

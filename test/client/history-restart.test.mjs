@@ -1,0 +1,54 @@
+// History across restarts, in two phases that a Go test runs around them.
+//
+//   NATTER_URL    a gateway
+//   NATTER_STATE  a file where the write phase leaves what it sent
+//   NATTER_PHASE  "write": join a fresh room and send 60 messages;
+//                 "read":  join that room as a new user and check that the
+//                          join ack carries the last 50, oldest first.
+
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { readFileSync, writeFileSync } from "node:fs";
+import { io } from "socket.io-client";
+import { BASE, BASE_OPTS, withTimeout } from "./helpers.mjs";
+
+const phase = process.env.NATTER_PHASE;
+const statePath = process.env.NATTER_STATE;
+
+async function joinedClient(t, username, room) {
+  const socket = io(BASE, { ...BASE_OPTS, transports: ["websocket"] });
+  t.after(() => socket.disconnect());
+  const res = await withTimeout(socket.emitWithAck("join", { username, room }), 10000, "join ack");
+  assert.equal(res.ok, true, JSON.stringify(res));
+  return [socket, res];
+}
+
+test(`history restart phase ${phase}`, async (t) => {
+  assert.ok(statePath, "NATTER_STATE is set");
+  if (phase === "write") {
+    const s = Math.random().toString(36).slice(2, 8);
+    const room = `restart-${s}`;
+    const [socket] = await joinedClient(t, `W${s}`, room);
+    const sent = [];
+    for (let i = 0; i < 60; i++) {
+      let res;
+      do {
+        res = await withTimeout(socket.emitWithAck("client message", { message: `m${i}` }), 10000, "message ack");
+        if (!res.ok && res.error.code === "rate_limited") await new Promise((r) => setTimeout(r, 120));
+      } while (!res.ok && res.error.code === "rate_limited");
+      assert.equal(res.ok, true, JSON.stringify(res));
+      sent.push({ id: res.id, message: `m${i}` });
+    }
+    writeFileSync(statePath, JSON.stringify({ room, sent }));
+  } else if (phase === "read") {
+    const { room, sent } = JSON.parse(readFileSync(statePath, "utf8"));
+    const s = Math.random().toString(36).slice(2, 8);
+    const [, res] = await joinedClient(t, `R${s}`, room);
+    assert.deepEqual(
+      res.history.map((m) => ({ id: m.id, message: m.message })),
+      sent.slice(-50),
+    );
+  } else {
+    assert.fail(`NATTER_PHASE must be write or read, not ${phase}`);
+  }
+});

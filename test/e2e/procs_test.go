@@ -1,0 +1,276 @@
+package e2e
+
+import (
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/natter/natter/kit/nodetest"
+)
+
+// proc is a process a test started; it is killed when the test ends, and
+// its output is shown when the test failed.
+type proc struct {
+	name string
+	path string
+	args []string
+	env  []string
+	log  string
+
+	mu  sync.Mutex
+	cmd *exec.Cmd
+}
+
+var (
+	buildOnce sync.Once
+	buildDir  string
+	buildErr  error
+)
+
+// binaries builds the services' commands once per test binary and returns
+// the folder holding them.
+func binaries(tb testing.TB) string {
+	tb.Helper()
+	buildOnce.Do(func() {
+		buildDir, buildErr = os.MkdirTemp("", "natter-bin-")
+		if buildErr != nil {
+			return
+		}
+		cmd := exec.Command("go", "build", "-race", "-o", buildDir+"/",
+			"./services/gateway/cmd/gateway", "./services/presence/cmd/presence", "./services/history/cmd/history")
+		cmd.Dir = nodetest.RepoRoot(tb)
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			buildErr = fmt.Errorf("go build: %v\n%s", err, out)
+		}
+	})
+	if buildErr != nil {
+		tb.Fatal(buildErr)
+	}
+	return buildDir
+}
+
+// serverBinary finds a server program (nats-server, redis-server) on PATH
+// or in /usr/sbin. Without it the test is skipped, except under CI=true.
+func serverBinary(tb testing.TB, name string) string {
+	tb.Helper()
+	if p, err := exec.LookPath(name); err == nil {
+		return p
+	}
+	if p := "/usr/sbin/" + name; fileExists(p) {
+		return p
+	}
+	if os.Getenv("CI") == "true" {
+		tb.Fatalf("%s not found", name)
+	}
+	tb.Skipf("%s not found", name)
+	return ""
+}
+
+func fileExists(p string) bool {
+	_, err := os.Stat(p)
+	return err == nil
+}
+
+func freePort(tb testing.TB) int {
+	tb.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr).Port
+}
+
+// start runs a process; its output goes to a log file in the test's folder.
+func start(tb testing.TB, name, path string, args []string, env ...string) *proc {
+	tb.Helper()
+	p := &proc{name: name, path: path, args: args, env: env, log: filepath.Join(tb.TempDir(), name+".log")}
+	p.start(tb)
+	tb.Cleanup(func() {
+		p.kill()
+		if tb.Failed() {
+			b, _ := os.ReadFile(p.log)
+			if len(b) > 8000 {
+				b = b[len(b)-8000:]
+			}
+			tb.Logf("--- %s log (tail) ---\n%s", name, b)
+		}
+	})
+	return p
+}
+
+func (p *proc) start(tb testing.TB) {
+	tb.Helper()
+	f, err := os.OpenFile(p.log, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	cmd := exec.Command(p.path, p.args...)
+	cmd.Env = append(os.Environ(), p.env...)
+	cmd.Stdout, cmd.Stderr = f, f
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if err := cmd.Start(); err != nil {
+		tb.Fatalf("start %s: %v", p.name, err)
+	}
+	go func() {
+		cmd.Wait()
+		f.Close()
+	}()
+	p.mu.Lock()
+	p.cmd = cmd
+	p.mu.Unlock()
+}
+
+// kill ends the process at once (kill -9), as a crash would.
+func (p *proc) kill() {
+	p.mu.Lock()
+	cmd := p.cmd
+	p.mu.Unlock()
+	if cmd != nil && cmd.Process != nil {
+		syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+		for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); {
+			if cmd.Process.Signal(syscall.Signal(0)) != nil {
+				return
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+	}
+}
+
+// restart kills the process and starts it again with the same arguments.
+func (p *proc) restart(tb testing.TB) {
+	tb.Helper()
+	p.kill()
+	p.start(tb)
+}
+
+// waitHTTP polls url until it answers 200.
+func waitHTTP(tb testing.TB, url string) {
+	tb.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		resp, err := http.Get(url)
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == 200 {
+				return
+			}
+		}
+		if time.Now().After(deadline) {
+			tb.Fatalf("%s not ready: %v", url, err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// waitTCP polls addr until it accepts connections.
+func waitTCP(tb testing.TB, addr string) {
+	tb.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		c, err := net.DialTimeout("tcp", addr, time.Second)
+		if err == nil {
+			c.Close()
+			return
+		}
+		if time.Now().After(deadline) {
+			tb.Fatalf("%s not listening: %v", addr, err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// cluster is natter as separate processes: NATS, Redis, history, presence
+// and gateways.
+type cluster struct {
+	nats, redis, history, presence *proc
+	gateways                       []*proc
+	gatewayURLs                    []string
+	historyURL, presenceURL        string
+}
+
+func startCluster(tb testing.TB, gateways int) *cluster {
+	tb.Helper()
+	bin := binaries(tb)
+	c := &cluster{}
+	natsPort, redisPort := freePort(tb), freePort(tb)
+	c.nats = start(tb, "nats", serverBinary(tb, "nats-server"),
+		[]string{"-a", "127.0.0.1", "-p", strconv.Itoa(natsPort), "-js", "-sd", tb.TempDir()})
+	c.redis = start(tb, "redis", serverBinary(tb, "redis-server"),
+		[]string{"--bind", "127.0.0.1", "--port", strconv.Itoa(redisPort), "--save", "", "--appendonly", "no"})
+	waitTCP(tb, fmt.Sprintf("127.0.0.1:%d", natsPort))
+	waitTCP(tb, fmt.Sprintf("127.0.0.1:%d", redisPort))
+	natsURL := fmt.Sprintf("NATS_URL=nats://127.0.0.1:%d", natsPort)
+	redisURL := fmt.Sprintf("REDIS_URL=redis://127.0.0.1:%d", redisPort)
+
+	hp := freePort(tb)
+	c.historyURL = fmt.Sprintf("http://127.0.0.1:%d", hp)
+	c.history = start(tb, "history", filepath.Join(bin, "history"), nil, natsURL, fmt.Sprintf("NATTER_HTTP_ADDR=127.0.0.1:%d", hp))
+	pp := freePort(tb)
+	c.presence = start(tb, "presence", filepath.Join(bin, "presence"), nil, natsURL, redisURL, fmt.Sprintf("NATTER_HTTP_ADDR=127.0.0.1:%d", pp))
+	waitHTTP(tb, c.historyURL+"/readyz")
+	c.presenceURL = fmt.Sprintf("http://127.0.0.1:%d", pp)
+	waitHTTP(tb, c.presenceURL+"/readyz")
+	for i := range gateways {
+		port := freePort(tb)
+		url := fmt.Sprintf("http://127.0.0.1:%d", port)
+		g := start(tb, fmt.Sprintf("gateway%d", i+1), filepath.Join(bin, "gateway"), nil, natsURL,
+			fmt.Sprintf("NATTER_HTTP_ADDR=127.0.0.1:%d", port), fmt.Sprintf("NATTER_GATEWAY_ID=gw%d", i+1))
+		waitHTTP(tb, url+"/readyz")
+		c.gateways = append(c.gateways, g)
+		c.gatewayURLs = append(c.gatewayURLs, url)
+	}
+	return c
+}
+
+// waitReady waits until every service reports ready again.
+func (c *cluster) waitReady(tb testing.TB) {
+	tb.Helper()
+	waitHTTP(tb, c.historyURL+"/readyz")
+	waitHTTP(tb, c.presenceURL+"/readyz")
+	for _, u := range c.gatewayURLs {
+		waitHTTP(tb, u+"/readyz")
+	}
+}
+
+// TestChatProcesses runs the chat scenarios with A and B on one gateway
+// process and C on another, presence and history in their own processes,
+// against a real NATS server and a real Redis.
+func TestChatProcesses(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and starts processes")
+	}
+	c := startCluster(t, 2)
+	nodetest.Run(t, "chat.test.mjs", 5*time.Minute,
+		"NATTER_URL="+c.gatewayURLs[0], "NATTER_URL_2="+c.gatewayURLs[1])
+}
+
+// TestHistorySurvivesRestarts writes messages, restarts the history
+// service and then the NATS server (JetStream keeps its files), and checks
+// that a new client's join ack holds the last 50 messages.
+func TestHistorySurvivesRestarts(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and starts processes")
+	}
+	c := startCluster(t, 1)
+	state := filepath.Join(t.TempDir(), "sent.json")
+	env := []string{"NATTER_URL=" + c.gatewayURLs[0], "NATTER_STATE=" + state}
+	nodetest.Run(t, "history-restart.test.mjs", 2*time.Minute, append(env, "NATTER_PHASE=write")...)
+
+	c.history.restart(t)
+	c.waitReady(t)
+	nodetest.Run(t, "history-restart.test.mjs", 2*time.Minute, append(env, "NATTER_PHASE=read")...)
+
+	c.nats.restart(t)
+	c.waitReady(t) // the services' NATS connections come back on their own
+	nodetest.Run(t, "history-restart.test.mjs", 2*time.Minute, append(env, "NATTER_PHASE=read")...)
+}
