@@ -125,11 +125,15 @@ func (s *Service) join(ctx context.Context, data []byte) any {
 		return proto.PresenceJoinReply{Error: proto.AsError(err)}
 	}
 	res, err := s.store.Join(ctx, p)
+	if errors.Is(err, ErrNoSession) {
+		// A token alone, whose session has ended: the user picks a name again.
+		return proto.PresenceJoinReply{Error: proto.Errorf(proto.CodeInvalidName, "your session has ended; choose a name")}
+	}
 	if err != nil {
 		return proto.PresenceJoinReply{Error: s.storeError("join", err)}
 	}
 	if res.LeftRoom != "" {
-		s.announce(res.LeftRoom, "leave", proto.LeaveNotice{Username: res.Session.Username, Room: res.LeftRoom})
+		s.announce(res.LeftRoom, "leave", proto.LeaveNotice{Username: res.LeftSession.Username, Room: res.LeftRoom})
 	}
 	if res.Joined {
 		s.announce(p.Room, "join", proto.JoinNotice{Username: res.Session.Username, Color: res.Session.Color, Room: p.Room})
