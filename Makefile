@@ -22,6 +22,8 @@ test: lint test-deps test-go fuzz
 
 test-deps:
 	bash test/client/install.sh
+	@bash test/install-browser.sh || echo "no Chromium: the browser tests will be skipped (CI installs it)"
+
 
 test-go:
 	$(GO) test -race -count=1 -timeout 20m $(PKGS)

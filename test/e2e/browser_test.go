@@ -1,0 +1,169 @@
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/chromedp/cdproto/page"
+	"github.com/chromedp/chromedp"
+
+	"github.com/natter/natter/kit/nodetest"
+	"github.com/natter/natter/services/presence"
+)
+
+// chromium returns the browser to drive: $CHROMIUM, or Debian's chromium.
+// Without one the test is skipped, except under CI=true.
+func chromium(tb testing.TB) string {
+	tb.Helper()
+	if p := os.Getenv("CHROMIUM"); p != "" {
+		return p
+	}
+	for _, name := range []string{"chromium", "chromium-browser"} {
+		if p, err := exec.LookPath(name); err == nil {
+			return p
+		}
+	}
+	if os.Getenv("CI") == "true" {
+		tb.Fatal("chromium not found (test/install-browser.sh installs it)")
+	}
+	tb.Skip("chromium not found; run test/install-browser.sh")
+	return ""
+}
+
+// tab starts a headless Chromium of its own (its own profile and
+// localStorage, as another person's browser) and fails the test on any
+// JavaScript dialog: an alert would mean injected HTML ran.
+func tab(tb testing.TB, dialogs *atomic.Int32) context.Context {
+	tb.Helper()
+	opts := append(chromedp.DefaultExecAllocatorOptions[:],
+		chromedp.ExecPath(chromium(tb)),
+		chromedp.NoSandbox,
+		chromedp.DisableGPU,
+		chromedp.Flag("disable-background-networking", true),
+		chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("disable-sync", true),
+		chromedp.Flag("disable-quic", true),
+		chromedp.WindowSize(1200, 800),
+	)
+	actx, cancelA := chromedp.NewExecAllocator(context.Background(), opts...)
+	tb.Cleanup(cancelA)
+	ctx, cancel := chromedp.NewContext(actx)
+	tb.Cleanup(cancel)
+	chromedp.ListenTarget(ctx, func(ev any) {
+		if d, ok := ev.(*page.EventJavascriptDialogOpening); ok {
+			dialogs.Add(1)
+			go chromedp.Run(ctx, page.HandleJavaScriptDialog(false))
+			tb.Errorf("a dialog opened: %q", d.Message)
+		}
+	})
+	if err := chromedp.Run(ctx); err != nil {
+		tb.Fatalf("start chromium: %v", err)
+	}
+	return ctx
+}
+
+func run(tb testing.TB, ctx context.Context, what string, actions ...chromedp.Action) {
+	tb.Helper()
+	tctx, cancel := context.WithTimeout(ctx, 20*time.Second)
+	defer cancel()
+	if err := chromedp.Run(tctx, actions...); err != nil {
+		tb.Fatalf("%s: %v", what, err)
+	}
+}
+
+const byTestID = `[data-testid="%s"]`
+
+func sel(id string) string { return fmt.Sprintf(byTestID, id) }
+
+// join fills the join form and waits for the chat view.
+func join(tb testing.TB, ctx context.Context, url, name string) {
+	tb.Helper()
+	run(tb, ctx, "join as "+name,
+		chromedp.Navigate(url),
+		chromedp.WaitVisible(sel("name-input")),
+		chromedp.SendKeys(sel("name-input"), name),
+		chromedp.Click(sel("join-button")),
+		chromedp.WaitEnabled(sel("send-button")),
+	)
+}
+
+// say types a message and sends it.
+func say(tb testing.TB, ctx context.Context, text string) {
+	tb.Helper()
+	run(tb, ctx, "say "+text,
+		chromedp.SetValue(sel("message-input"), text),
+		chromedp.SendKeys(sel("message-input"), " "),
+		chromedp.Click(sel("send-button")),
+	)
+}
+
+// waitText waits until the messages list shows text.
+func waitText(tb testing.TB, ctx context.Context, text string) {
+	tb.Helper()
+	js := fmt.Sprintf(`document.querySelector(%q).textContent.includes(%q)`, sel("messages"), text)
+	run(tb, ctx, "wait for "+text, chromedp.Poll(js, nil, chromedp.WithPollingInterval(50*time.Millisecond)))
+}
+
+// artifact saves a screenshot under test/artifacts.
+func artifact(tb testing.TB, ctx context.Context, name string) {
+	tb.Helper()
+	var png []byte
+	run(tb, ctx, "screenshot", chromedp.FullScreenshot(&png, 100))
+	dir := filepath.Join(nodetest.RepoRoot(tb), "test", "artifacts")
+	os.MkdirAll(dir, 0o755)
+	path := filepath.Join(dir, name)
+	if err := os.WriteFile(path, png, 0o644); err != nil {
+		tb.Fatal(err)
+	}
+	tb.Logf("screenshot: %s", path)
+}
+
+// chatInBrowser has two users chat in two tabs of the web client at urls
+// (one each): Korean text, and HTML that must show as text and never run.
+func chatInBrowser(t *testing.T, urls [2]string, shot string) {
+	var dialogs atomic.Int32
+	minji, sam := tab(t, &dialogs), tab(t, &dialogs)
+	s := fmt.Sprintf("%d", time.Now().UnixNano()%100000)
+	join(t, minji, urls[0], "민지"+s)
+	join(t, sam, urls[1], "Sam"+s)
+
+	korean := "안녕하세요, 반가워요 " + s
+	attack := `<img src=x onerror=alert(1)>` + s
+	say(t, minji, korean)
+	waitText(t, sam, korean)
+	say(t, sam, attack)
+	waitText(t, minji, attack)
+	waitText(t, sam, attack)
+
+	for _, ctx := range []context.Context{minji, sam} {
+		var imgs int
+		run(t, ctx, "count images", chromedp.Evaluate(
+			fmt.Sprintf(`document.querySelectorAll(%q).length`, sel("messages")+" img"), &imgs))
+		if imgs != 0 {
+			t.Errorf("the message became %d <img> element(s)", imgs)
+		}
+	}
+	var members string
+	run(t, minji, "members", chromedp.Text(sel("members"), &members))
+	if !strings.Contains(members, "Sam"+s) || !strings.Contains(members, "민지"+s) {
+		t.Errorf("members list %q", members)
+	}
+	if dialogs.Load() != 0 {
+		t.Error("injected HTML ran")
+	}
+	artifact(t, minji, shot)
+}
+
+// TestBrowserChat runs the embedded web client in headless Chromium: two
+// users in two tabs, on two gateways of one system.
+func TestBrowserChat(t *testing.T) {
+	s := startSystem(t, presence.NewMemoryStore(0, nil), 2)
+	chatInBrowser(t, [2]string{s.gateways[0].URL, s.gateways[1].URL}, "browser-chat.png")
+}
