@@ -133,7 +133,9 @@ function closeSocket(socket) {
 export function client(t, mode, opts = {}, nsp = "/", base = BASE) {
   const socket = io(base + (nsp === "/" ? "" : nsp), { ...BASE_OPTS, ...mode.opts, ...opts });
   trackHandshake(socket.io);
+  const stopTrace = traceClose(t, socket.io, `client ${nsp}`);
   t.after(() => {
+    stopTrace();
     closeSocket(socket);
     clearWaitTimers();
   });
@@ -144,6 +146,7 @@ export function client(t, mode, opts = {}, nsp = "/", base = BASE) {
 export function manager(t, mode, opts = {}) {
   const m = new Manager(BASE, { ...BASE_OPTS, ...mode.opts, ...opts });
   trackHandshake(m);
+  const stopTrace = traceClose(t, m, "manager");
   const sockets = [];
   const origSocket = m.socket.bind(m);
   m.socket = (nsp, o) => {
@@ -152,6 +155,7 @@ export function manager(t, mode, opts = {}) {
     return s;
   };
   t.after(() => {
+    stopTrace();
     m.reconnection(false);
     for (const s of sockets) closeSocket(s);
     m.engine?.close();
@@ -170,6 +174,44 @@ function trackHandshake(m) {
   };
   hook();
   m.on("reconnect_attempt", () => setImmediate(hook));
+}
+
+/**
+ * Reports, as test diagnostics, why each Engine.IO session of Manager `m` ended and any
+ * transport error, so that an unexpected failure (a dropped session, an HTTP error on a
+ * poll) explains itself. Returns a function that stops the reporting.
+ */
+function traceClose(t, m, label) {
+  let live = true;
+  const say = (msg) => live && t.diagnostic(`${label}: ${msg}`);
+  const describe = (d) => {
+    if (d === undefined || d === null) return "";
+    if (d instanceof Error) return d.message;
+    if (typeof d === "object") {
+      const inner = d.description ?? d.message;
+      const status = d.context?.status ?? d.context?.statusCode;
+      return [inner instanceof Error ? inner.message : inner, status && `HTTP ${status}`, d.context?.responseText]
+        .filter(Boolean)
+        .join(", ");
+    }
+    return String(d);
+  };
+  const hook = () => {
+    const engine = m.engine;
+    if (!engine) return;
+    let id; // engine.id is reset when the session closes
+    engine.on("open", () => (id = engine.id));
+    const sid = () => id ?? engine.id ?? "(before the handshake)";
+    engine.on("close", (reason, d) => {
+      if (reason !== "forced close") say(`Engine.IO session ${sid()} closed: "${reason}" ${describe(d)}`);
+    });
+    engine.on("error", (err) => say(`Engine.IO error on ${sid()}: ${describe(err)}`));
+  };
+  hook();
+  m.on("reconnect_attempt", () => setImmediate(hook));
+  return () => {
+    live = false;
+  };
 }
 
 /**

@@ -7,8 +7,10 @@
 // (per mode). Every ack must arrive, and on each client the ack callbacks must run
 // in the order of the emits. A client that gets disconnected fails the test at once.
 //
-// All clients live in this one Node process, so while it encodes a client's burst it
-// answers no pings: run the server with heartbeats of seconds, not milliseconds.
+// All clients live in this one Node process, which answers no ping while it encodes a
+// client's burst, and the server reads each client's pong only after the thousands of
+// emits queued before it: run the server with a pingTimeout of minutes (the Go test uses
+// pingInterval 5 s, pingTimeout 3 min), or slow clients get dropped, not broken ones.
 
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";

@@ -10,3 +10,16 @@ func (s *Server) PollWaiting(sid string) bool {
 	defer sess.mu.Unlock()
 	return sess.polling
 }
+
+// Queued returns the bytes charged for the queue of every open session.
+func (s *Server) Queued() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	n := 0
+	for _, sess := range s.sessions {
+		sess.mu.Lock()
+		n += sess.queued
+		sess.mu.Unlock()
+	}
+	return n
+}

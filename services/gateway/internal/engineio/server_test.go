@@ -573,3 +573,45 @@ func TestNoGoroutineLeftBehind(t *testing.T) {
 	c4.Close()
 	http.DefaultClient.CloseIdleConnections()
 }
+
+// TestBackpressureInsteadOfDisconnect has a client send far more than the
+// send queue holds without reading the echoes: the server stops reading it
+// rather than closing it, and every echo arrives, in order, once it reads.
+func TestBackpressureInsteadOfDisconnect(t *testing.T) {
+	const limit, n, size = 64 << 10, 2000, 10 << 10
+	f := start(t, engineio.Config{SendQueueBytes: limit})
+	c := dial(t, f.wsURL("transport=websocket"))
+	readText(t, c)
+	payload := strings.Repeat("x", size)
+	sent := make(chan error, 1)
+	go func() {
+		for i := range n {
+			if err := c.WriteMessage(websocket.TextMessage, []byte(fmt.Sprintf("4%05d%s", i, payload))); err != nil {
+				sent <- err
+				return
+			}
+		}
+		sent <- nil
+	}()
+	// Wait until the server holds back: its queue is past half full.
+	for deadline := time.Now().Add(10 * time.Second); f.srv.Queued() <= limit/2; {
+		if time.Now().After(deadline) {
+			t.Fatal("the queue never filled")
+		}
+		time.Sleep(time.Millisecond)
+	}
+	for i := range n {
+		got := readText(t, c)
+		if want := fmt.Sprintf("4%05d", i); !strings.HasPrefix(got, want) {
+			t.Fatalf("echo %d starts %q", i, got[:6])
+		}
+	}
+	if err := <-sent; err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case r := <-f.echo.closes:
+		t.Fatalf("session closed: %s", r)
+	default:
+	}
+}

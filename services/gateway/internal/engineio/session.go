@@ -51,6 +51,7 @@ type Session struct {
 	transport  transportKind
 	queue      []Packet
 	queued     int           // bytes charged for queue
+	drained    chan struct{} // closed by take, for a reader waiting on a full queue
 	wake       chan struct{} // cap 1, for the WebSocket writer: the queue grew, or the state changed
 	pollWake   chan struct{} // cap 1, the same for a waiting GET
 	done       chan struct{} // closed by close
@@ -164,7 +165,38 @@ func (s *Session) take() []Packet {
 	q := s.queue
 	s.queue = nil
 	s.queued = 0
+	if s.drained != nil {
+		close(s.drained)
+		s.drained = nil
+	}
 	return q
+}
+
+// backpressure holds up the reader while the queue is over half full, so
+// that a client which sends faster than it reads the answers is slowed
+// down, not disconnected: its next message is read once the queue drains.
+// A queue that does not drain within WriteTimeout+PingTimeout closes the
+// session as a slow consumer. Fan-out never waits here: Send fails fast.
+func (s *Session) backpressure() {
+	s.mu.Lock()
+	if s.closed || s.queued <= s.srv.cfg.SendQueueBytes/2 {
+		s.mu.Unlock()
+		return
+	}
+	if s.drained == nil {
+		s.drained = make(chan struct{})
+	}
+	drained := s.drained
+	s.mu.Unlock()
+	t := time.NewTimer(s.srv.cfg.WriteTimeout + s.srv.cfg.PingTimeout)
+	defer t.Stop()
+	select {
+	case <-drained:
+	case <-s.done:
+	case <-t.C:
+		s.srv.cfg.Observer.SlowConsumer()
+		s.close(ReasonSlowConsumer, Close)
+	}
 }
 
 // Close closes the session from the server side. Over polling, a waiting
@@ -227,7 +259,9 @@ func (s *Session) deliver(p Packet) {
 	s.mu.Unlock()
 	if notify {
 		s.handler.OnClose(reason)
+		return
 	}
+	s.backpressure()
 }
 
 // onPacket handles one packet from the client on the current transport.
