@@ -19,6 +19,8 @@ import {
   checkAckOrder,
   client,
   connected,
+  emitAck,
+  emitAndWait,
   envInt,
   isBinary,
   manager,
@@ -60,27 +62,19 @@ for (const mode of MODES) {
     it("emit without ack: message -> message-back", T, async (t) => {
       const socket = client(t, mode);
       await connected(socket);
-      const back = next(socket, "message-back");
-      socket.emit("message", ...ARGS);
-      assert.deepEqual(await back, ARGS);
-
-      const back2 = next(socket, "message-back");
-      socket.emit("message");
-      assert.deepEqual(await back2, []);
+      assert.deepEqual(await emitAndWait(socket, "message", ARGS, "message-back"), ARGS);
+      assert.deepEqual(await emitAndWait(socket, "message", [], "message-back"), []);
 
       // Text that needs escaping and is not ASCII survives the round trip.
       const text = ["quote\" back\\slash \n newline", "ünïcödé ✓ 💬", { "": null, a: [1.5, -2, 0] }];
-      const back3 = next(socket, "message-back");
-      socket.emit("message", ...text);
-      assert.deepEqual(await back3, text);
+      assert.deepEqual(await emitAndWait(socket, "message", text, "message-back"), text);
     });
 
     it("emit with ack: message-with-ack", T, async (t) => {
       const socket = client(t, mode);
       await connected(socket);
 
-      const acked = await new Promise((resolve) => socket.emit("message-with-ack", ...ARGS, (...a) => resolve(a)));
-      assert.deepEqual(acked, ARGS);
+      assert.deepEqual(await emitAck(socket, "message-with-ack", ARGS), ARGS);
 
       assert.deepEqual(await socket.timeout(2000).emitWithAck("message-with-ack", { a: "b" }), { a: "b" });
       assert.deepEqual(await socket.timeout(2000).emitWithAck("message-with-ack", ...ARGS), ARGS[0]);
@@ -91,8 +85,7 @@ for (const mode of MODES) {
       assert.deepEqual(withErr, [null, ...ARGS]);
 
       // No args at all: the ack comes back empty.
-      const empty = await new Promise((resolve) => socket.emit("message-with-ack", (...a) => resolve(a)));
-      assert.deepEqual(empty, []);
+      assert.deepEqual(await emitAck(socket, "message-with-ack", []), []);
     });
 
     it(`${ACKS} acked emits fired at once all come back, in order`, { timeout: 120_000 }, async (t) => {
@@ -107,8 +100,10 @@ for (const mode of MODES) {
       checkAckOrder(assert, order, ACKS, mode.name);
       t.diagnostic(`${ACKS} acks in ${elapsed.toFixed(0)} ms (${((ACKS / elapsed) * 1000).toFixed(0)}/s)` +
         ` over ${socket.io.engine.transport.name}`);
-      // Still usable afterwards.
+      // Still usable afterwards, and the upgrade went through despite the burst.
       assert.deepEqual(await socket.timeout(5000).emitWithAck("message-with-ack", "after"), "after");
+      await onFinalTransport(socket, mode);
+      assert.equal(socket.io.engine.transport.name, mode.final);
     });
 
     it("server emit with ack: the client acks", T, async (t) => {
@@ -117,15 +112,12 @@ for (const mode of MODES) {
       const payload = { hello: "world", n: [1, 2, 3] };
       const requests = [];
       socket.on("server-ack-request", (...args) => {
-        const cb = args.pop();
-        requests.push(args);
-        assert.equal(typeof cb, "function", "server-ack-request carries no ack id");
-        cb("acked", ...args);
+        const cb = typeof args.at(-1) === "function" ? args.pop() : null;
+        requests.push({ args, withAck: !!cb });
+        cb?.("acked", ...args);
       });
-      const result = next(socket, "server-ack-result");
-      socket.emit("server-ack", payload);
-      const [res] = await result;
-      assert.deepEqual(requests, [[payload]]);
+      const [res] = await emitAndWait(socket, "server-ack", [payload], "server-ack-result");
+      assert.deepEqual(requests, [{ args: [payload], withAck: true }], "server-ack-request with an ack id");
       assert.deepEqual(res, { ok: true, args: ["acked", payload] });
     });
 
@@ -139,9 +131,7 @@ for (const mode of MODES) {
         // deliberately never calls the ack callback
       });
       const start = performance.now();
-      const result = next(socket, "server-ack-result", 5000);
-      socket.emit("server-ack", payload);
-      const [res] = await result;
+      const [res] = await emitAndWait(socket, "server-ack", [payload], "server-ack-result");
       const elapsed = performance.now() - start;
       assert.equal(gotCb, true, "server-ack-request not received, or without an ack id");
       assert.deepEqual(res, { ok: false, error: "timeout" });
@@ -150,14 +140,28 @@ for (const mode of MODES) {
       assert.deepEqual(await socket.timeout(2000).emitWithAck("message-with-ack", 1), 1);
     });
 
+    it("server emit with ack: a late ack is ignored after the timeout", T, async (t) => {
+      const socket = client(t, mode);
+      await connected(socket);
+      socket.on("server-ack-request", (...args) => {
+        const cb = args.at(-1);
+        if (typeof cb === "function") setTimeout(() => socket.connected && cb("too late"), 1300);
+      });
+      const results = record(socket, "server-ack-result");
+      const [res] = await emitAndWait(socket, "server-ack", ["late"], "server-ack-result");
+      assert.deepEqual(res, { ok: false, error: "timeout" });
+      await sleep(600); // the late ack has gone out by now
+      assert.equal(socket.connected, true, "a late ack got the client disconnected");
+      assert.deepEqual(await socket.timeout(2000).emitWithAck("message-with-ack", "ok"), "ok");
+      assert.equal(results.length, 1, "more than one server-ack-result");
+    });
+
     it("namespace /custom on its own", T, async (t) => {
       const socket = client(t, mode, { auth: { token: "custom" } }, "/custom");
       const auth = next(socket, "auth");
       await connected(socket);
       assert.deepEqual(await auth, [{ token: "custom" }]);
-      const back = next(socket, "message-back");
-      socket.emit("message", ...ARGS);
-      assert.deepEqual(await back, ARGS);
+      assert.deepEqual(await emitAndWait(socket, "message", ARGS, "message-back"), ARGS);
       assert.deepEqual(await socket.timeout(2000).emitWithAck("message-with-ack", "c"), "c");
     });
 
@@ -398,14 +402,12 @@ for (const mode of MODES) {
       const nested = { name: "file", parts: [Buffer.from("hello"), { deep: u8 }], n: 1 };
       const args = [buf, "text", nested, u8, large];
 
-      const back = next(socket, "message-back");
-      socket.emit("message", ...args);
-      const got = await back;
+      const got = await emitAndWait(socket, "message", args, "message-back");
       assert.ok(isBinary(got[0]), `first arg came back as ${typeof got[0]} ${JSON.stringify(got[0])?.slice(0, 80)}`);
       assert.ok(isBinary(got[2].parts[0]), "nested binary came back as non-binary");
       assert.deepEqual(normalizeBinary(got), normalizeBinary(args));
 
-      const acked = await new Promise((resolve) => socket.emit("message-with-ack", ...args, (...a) => resolve(a)));
+      const acked = await emitAck(socket, "message-with-ack", args);
       assert.ok(isBinary(acked[0]));
       assert.deepEqual(normalizeBinary(acked), normalizeBinary(args));
 
@@ -421,9 +423,7 @@ for (const mode of MODES) {
       );
       // Binary-only event with a plain ArrayBuffer.
       const ab = new Uint8Array([9, 8, 7]).buffer;
-      const back2 = next(socket, "message-back");
-      socket.emit("message", ab);
-      assert.deepEqual(normalizeBinary(await back2), [Buffer.from([9, 8, 7])]);
+      assert.deepEqual(normalizeBinary(await emitAndWait(socket, "message", [ab], "message-back")), [Buffer.from([9, 8, 7])]);
     });
   });
 }

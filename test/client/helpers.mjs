@@ -106,6 +106,32 @@ export function next(emitter, event, ms = 5000, { failOn = [] } = {}) {
   });
 }
 
+/**
+ * Emits `event` with `args` and a plain ack callback; resolves with the ack's argument
+ * list. Fails on timeout or when the socket disconnects first.
+ */
+export function emitAck(socket, event, args, ms = 5000) {
+  return new Promise((resolve, reject) => {
+    const onDisconnect = (reason) => finish(new Error(`disconnected ("${reason}") before the ack of "${event}"`));
+    const timer = startTimer(() => finish(new Error(`timed out after ${ms} ms waiting for the ack of "${event}"`)), ms);
+    function finish(err, value) {
+      stopTimer(timer);
+      socket.off("disconnect", onDisconnect);
+      if (err) reject(err);
+      else resolve(value);
+    }
+    socket.on("disconnect", onDisconnect);
+    socket.emit(event, ...args, (...a) => finish(null, a));
+  });
+}
+
+/** Emits `event` with `args` and resolves with the arguments of the next `reply` event. */
+export function emitAndWait(socket, event, args, reply, ms = 5000) {
+  const p = next(socket, reply, ms, { failOn: ["disconnect"] });
+  socket.emit(event, ...args);
+  return p;
+}
+
 /** Records every occurrence of `event` on `emitter` as an argument list. */
 export function record(emitter, event) {
   const seen = [];

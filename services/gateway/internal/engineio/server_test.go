@@ -615,3 +615,41 @@ func TestBackpressureInsteadOfDisconnect(t *testing.T) {
 	default:
 	}
 }
+
+// TestMessagesExtendThePongDeadlineOnce: a client busy sending may have its
+// pong queued behind its messages; one message while the pong is awaited
+// moves the deadline once, but messages alone never keep a session alive.
+func TestMessagesExtendThePongDeadlineOnce(t *testing.T) {
+	const interval, timeout = 100 * time.Millisecond, 300 * time.Millisecond
+	f := start(t, engineio.Config{PingInterval: interval, PingTimeout: timeout})
+	c := dial(t, f.wsURL("transport=websocket"))
+	readText(t, c)
+	if p := readText(t, c); p != "2" {
+		t.Fatalf("got %q, want ping", p)
+	}
+	pinged := time.Now()
+	// Just before the deadline, a message: the deadline moves to ~2×timeout.
+	time.Sleep(timeout * 2 / 3)
+	send(t, c, "4busy")
+	// Keep sending without a pong: the session must still close, at most
+	// one extra timeout later.
+	stop := make(chan struct{})
+	defer close(stop)
+	go func() {
+		for {
+			select {
+			case <-stop:
+				return
+			case <-time.After(20 * time.Millisecond):
+				c.WriteMessage(websocket.TextMessage, []byte("4busy"))
+			}
+		}
+	}()
+	if r := waitClose(t, f.echo); r != engineio.ReasonPingTimeout {
+		t.Fatalf("reason %q", r)
+	}
+	took := time.Since(pinged)
+	if took < timeout+timeout/3 || took > 3*timeout {
+		t.Errorf("closed %v after the ping; want between %v and %v", took, timeout+timeout/3, 3*timeout)
+	}
+}

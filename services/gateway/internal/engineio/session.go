@@ -65,6 +65,8 @@ type Session struct {
 	probe      *websocket.Conn
 	pingTimer  *time.Timer
 	pongTimer  *time.Timer
+	awaiting   bool // a ping is out and its pong not back
+	refreshed  bool // the pong deadline was moved once for this ping
 }
 
 func newSession(srv *Server, id string, t transportKind, r *http.Request) *Session {
@@ -248,6 +250,7 @@ func (s *Session) deliver(p Packet) {
 		return
 	}
 	s.delivering = true
+	s.alive()
 	s.mu.Unlock()
 
 	s.handler.OnMessage(p.Data, p.Binary)
@@ -307,11 +310,22 @@ func (s *Session) ping() {
 	} else {
 		s.pongTimer.Reset(s.srv.cfg.PingTimeout)
 	}
+	s.awaiting, s.refreshed = true, false
 	s.mu.Unlock()
 	s.Send(TextPacket(Ping, nil))
 }
 
 func (s *Session) pingTimedOut() { s.close(ReasonPingTimeout, Close) }
+
+// alive moves the pong deadline once per ping when a message arrives while
+// the pong is awaited: a busy client's pong may queue behind its messages
+// (the reference server does the same). The caller holds s.mu.
+func (s *Session) alive() {
+	if s.awaiting && !s.refreshed && s.pongTimer.Stop() {
+		s.refreshed = true
+		s.pongTimer.Reset(s.srv.cfg.PingTimeout)
+	}
+}
 
 func (s *Session) onPong() {
 	s.mu.Lock()
@@ -320,5 +334,6 @@ func (s *Session) onPong() {
 		// An unsolicited pong, or one that came after the timeout fired.
 		return
 	}
+	s.awaiting = false
 	s.pingTimer.Reset(s.srv.cfg.PingInterval)
 }
