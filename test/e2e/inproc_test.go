@@ -2,7 +2,6 @@ package e2e
 
 import (
 	"context"
-	"log/slog"
 	"net/http/httptest"
 	"sync"
 	"testing"
@@ -13,6 +12,7 @@ import (
 
 	"github.com/natter/natter/kit/natstest"
 	"github.com/natter/natter/kit/nodetest"
+	"github.com/natter/natter/kit/testlog"
 	"github.com/natter/natter/services/gateway"
 	"github.com/natter/natter/services/history"
 	"github.com/natter/natter/services/presence"
@@ -27,24 +27,13 @@ type system struct {
 	wg       sync.WaitGroup
 }
 
-func logger(tb testing.TB) *slog.Logger {
-	return slog.New(slog.NewTextHandler(testWriter{tb}, &slog.HandlerOptions{Level: slog.LevelWarn}))
-}
-
-type testWriter struct{ tb testing.TB }
-
-func (w testWriter) Write(p []byte) (int, error) {
-	w.tb.Log(string(p))
-	return len(p), nil
-}
-
 // startSystem runs history, presence (with store) and n gateways.
 func startSystem(tb testing.TB, store presence.Store, n int) *system {
 	tb.Helper()
 	ns := natstest.Run(tb)
 	ctx, cancel := context.WithCancel(context.Background())
 	s := &system{nats: ns, cancel: cancel}
-	log := logger(tb)
+	log := testlog.Logger(tb, "")
 	connect := func() *nats.Conn { return natstest.Connect(tb, ns.ClientURL(), nats.MaxReconnects(-1)) }
 	run := func(f func(context.Context) error) {
 		s.wg.Add(1)
