@@ -41,7 +41,7 @@ type chat struct {
 	stream   jetstream.Stream // found on first need: the history service creates it
 
 	mu    sync.Mutex
-	rooms map[string]*room  // by room name
+	rooms map[string]*group // by room name
 	users map[string]*group // by name key
 	leave sync.WaitGroup    // presence leaves under way
 }
@@ -80,8 +80,6 @@ type group struct {
 	sub     *nats.Subscription
 	members atomic.Pointer[[]*member] // copied on write; read by fan-out
 }
-
-type room = group
 
 func (g *group) load() []*member {
 	if p := g.members.Load(); p != nil {
@@ -125,7 +123,7 @@ func newChat(id string, nc *nats.Conn, log *slog.Logger, m *chatMetrics, cfg Con
 		reqTimeout: cfg.RequestTimeout,
 		rateLimit:  rate.Limit(cfg.MessageRate),
 		rateBurst:  cfg.MessageBurst,
-		rooms:      make(map[string]*room),
+		rooms:      make(map[string]*group),
 		users:      make(map[string]*group),
 	}, nil
 }
@@ -155,7 +153,7 @@ func (c *chat) close() {
 	for _, u := range c.users {
 		u.sub.Unsubscribe()
 	}
-	c.rooms, c.users = map[string]*room{}, map[string]*group{}
+	c.rooms, c.users = map[string]*group{}, map[string]*group{}
 }
 
 func connOf(s *socketio.Socket) *conn {
@@ -276,46 +274,43 @@ func (c *chat) place(cn *conn, m *member) {
 	if old := cn.cur.Swap(m); old != nil {
 		c.removeLocked(old)
 	}
-	r := c.rooms[m.room]
-	if r == nil {
-		r = &room{}
-		sub, err := c.nc.Subscribe(proto.RoomLiveSubject(m.room), func(msg *nats.Msg) { c.fanOutRoom(r, msg) })
-		if err != nil {
-			c.log.Error("subscribe room", "err", err)
-		}
-		r.sub = sub
-		c.rooms[m.room] = r
-	}
-	r.add(m)
-	u := c.users[m.key]
-	if u == nil {
-		u = &group{}
-		sub, err := c.nc.Subscribe(proto.UserWhisperSubject(m.key), func(msg *nats.Msg) { c.fanOutUser(u, msg) })
-		if err != nil {
-			c.log.Error("subscribe user", "err", err)
-		}
-		u.sub = sub
-		c.users[m.key] = u
-	}
-	u.add(m)
+	c.enter(c.rooms, m.room, proto.RoomLiveSubject(m.room), m, c.fanOutRoom)
+	c.enter(c.users, m.key, proto.UserWhisperSubject(m.key), m, c.fanOutUser)
 	c.metrics.rooms.Set(float64(len(c.rooms)))
+}
+
+// enter adds m to groups[key], subscribing to subject for the group's
+// first member. The caller holds c.mu.
+func (c *chat) enter(groups map[string]*group, key, subject string, m *member, fanOut func(*group, *nats.Msg)) {
+	g := groups[key]
+	if g == nil {
+		g = &group{}
+		sub, err := c.nc.Subscribe(subject, func(msg *nats.Msg) { fanOut(g, msg) })
+		if err != nil {
+			c.log.Error("subscribe", "err", err)
+		}
+		g.sub = sub
+		groups[key] = g
+	}
+	g.add(m)
+}
+
+// exit takes m out of groups[key], unsubscribing with the last member.
+// The caller holds c.mu.
+func exit(groups map[string]*group, key string, m *member) {
+	if g := groups[key]; g != nil && g.remove(m) {
+		if g.sub != nil {
+			g.sub.Unsubscribe()
+		}
+		delete(groups, key)
+	}
 }
 
 // removeLocked takes m out of its groups, dropping a group's subscription
 // with its last member. The caller holds c.mu.
 func (c *chat) removeLocked(m *member) {
-	if r := c.rooms[m.room]; r != nil && r.remove(m) {
-		if r.sub != nil {
-			r.sub.Unsubscribe()
-		}
-		delete(c.rooms, m.room)
-	}
-	if u := c.users[m.key]; u != nil && u.remove(m) {
-		if u.sub != nil {
-			u.sub.Unsubscribe()
-		}
-		delete(c.users, m.key)
-	}
+	exit(c.rooms, m.room, m)
+	exit(c.users, m.key, m)
 	c.metrics.rooms.Set(float64(len(c.rooms)))
 }
 
@@ -361,6 +356,21 @@ func joined(s *socketio.Socket, e *socketio.EventMessage) (*conn, *member) {
 	return cn, m
 }
 
+// admit checks a message's text and the connection's rate, failing e when
+// either is wrong.
+func (c *chat) admit(e *socketio.EventMessage, cn *conn, text string) bool {
+	if err := proto.ValidateMessage(text); err != nil {
+		fail(e, err)
+		return false
+	}
+	if !cn.limiter.Allow() {
+		c.metrics.rateLimited.Inc()
+		fail(e, proto.ErrRateLimited)
+		return false
+	}
+	return true
+}
+
 func (c *chat) onMessage(s *socketio.Socket, e *socketio.EventMessage) {
 	cn, m := joined(s, e)
 	if m == nil {
@@ -371,13 +381,7 @@ func (c *chat) onMessage(s *socketio.Socket, e *socketio.EventMessage) {
 		fail(e, err)
 		return
 	}
-	if err := proto.ValidateMessage(req.Message); err != nil {
-		fail(e, err)
-		return
-	}
-	if !cn.limiter.Allow() {
-		c.metrics.rateLimited.Inc()
-		fail(e, proto.ErrRateLimited)
+	if !c.admit(e, cn, req.Message) {
 		return
 	}
 	msg := proto.Message{
@@ -451,13 +455,7 @@ func (c *chat) onWhisper(s *socketio.Socket, e *socketio.EventMessage) {
 		fail(e, proto.ErrNoSuchUser)
 		return
 	}
-	if err := proto.ValidateMessage(req.Message); err != nil {
-		fail(e, err)
-		return
-	}
-	if !cn.limiter.Allow() {
-		c.metrics.rateLimited.Inc()
-		fail(e, proto.ErrRateLimited)
+	if !c.admit(e, cn, req.Message) {
 		return
 	}
 	var lr proto.PresenceLookupReply
@@ -544,7 +542,7 @@ func (c *chat) onMembers(s *socketio.Socket, e *socketio.EventMessage) {
 
 // fanOutRoom delivers one live room message to the room's local members:
 // a stored chat message to all, a notice to all but the user concerned.
-func (c *chat) fanOutRoom(r *room, msg *nats.Msg) {
+func (c *chat) fanOutRoom(r *group, msg *nats.Msg) {
 	var event string
 	var skipKey string
 	var seq uint64
