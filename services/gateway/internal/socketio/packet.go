@@ -37,6 +37,10 @@ type Packet struct {
 	ID          int64 // ack id; -1 when absent
 	Attachments int   // binary attachments that follow the packet
 	Data        json.RawMessage
+	// For events and acks, Decode splits Data: Elems are the array's
+	// elements (an event's name first), and Name is an event's name.
+	Elems []json.RawMessage
+	Name  string
 }
 
 // ErrBadPacket is returned for input that is not a valid Socket.IO packet.
@@ -117,9 +121,18 @@ func (p *Packet) validate() error {
 			return fmt.Errorf("%w: DISCONNECT has no payload", ErrBadPacket)
 		}
 	case Event, BinaryEvent:
-		if _, err := EventName(p.Data); err != nil {
+		if !isArray(p.Data) {
+			return fmt.Errorf("%w: event payload must be an array", ErrBadPacket)
+		}
+		p.Elems = splitValid(p.Data)
+		if len(p.Elems) == 0 {
+			return fmt.Errorf("%w: event without a name", ErrBadPacket)
+		}
+		name, err := nameOf(p.Elems[0])
+		if err != nil {
 			return err
 		}
+		p.Name = name
 	case Ack, BinaryAck:
 		if p.ID < 0 {
 			return fmt.Errorf("%w: ACK without id", ErrBadPacket)
@@ -127,6 +140,7 @@ func (p *Packet) validate() error {
 		if !isArray(p.Data) {
 			return fmt.Errorf("%w: ACK payload must be an array", ErrBadPacket)
 		}
+		p.Elems = splitValid(p.Data)
 	case ConnectError:
 		return fmt.Errorf("%w: CONNECT_ERROR from a client", ErrBadPacket)
 	}
@@ -153,6 +167,11 @@ func EventName(data []byte) (string, error) {
 	if err != nil || first == nil {
 		return "", fmt.Errorf("%w: event without a name", ErrBadPacket)
 	}
+	return nameOf(first)
+}
+
+// nameOf reads an event name from the first element of a valid array.
+func nameOf(first []byte) (string, error) {
 	switch first[0] {
 	case '"':
 		var name string
@@ -175,15 +194,17 @@ func SplitArray(data []byte) ([]json.RawMessage, error) {
 	if !isArray(data) {
 		return nil, fmt.Errorf("%w: not an array", ErrBadPacket)
 	}
-	var out []json.RawMessage
+	return splitValid(data), nil
+}
+
+// splitValid splits an array already known to be valid JSON.
+func splitValid(data []byte) []json.RawMessage {
+	out := make([]json.RawMessage, 0, 4)
 	i := skipOpen(data)
 	for {
 		el, next, err := nextElement(data, i)
-		if err != nil {
-			return nil, err
-		}
-		if el == nil {
-			return out, nil
+		if err != nil || el == nil {
+			return out
 		}
 		out = append(out, el)
 		i = next

@@ -121,29 +121,15 @@ func (e *EventMessage) AckRaw(args []json.RawMessage, attachments [][]byte) erro
 }
 
 func (s *Socket) onEvent(p Packet, attachments [][]byte) {
-	elems, err := SplitArray(p.Data)
-	if err != nil || len(elems) == 0 {
-		s.client.fail()
-		return
-	}
-	name, err := EventName(p.Data)
-	if err != nil {
-		s.client.fail()
-		return
-	}
-	h := s.nsp.handler(name)
+	h := s.nsp.handler(p.Name)
 	if h == nil {
 		return
 	}
-	h(s, &EventMessage{Name: name, Args: elems[1:], Attachments: attachments, socket: s, ackID: p.ID})
+	h(s, &EventMessage{Name: p.Name, Args: p.Elems[1:], Attachments: attachments, socket: s, ackID: p.ID})
 }
 
 func (s *Socket) onAck(p Packet, attachments [][]byte) {
-	args, err := SplitArray(p.Data)
-	if err != nil {
-		s.client.fail()
-		return
-	}
+	args := p.Elems
 	s.mu.Lock()
 	pa := s.acks[p.ID]
 	delete(s.acks, p.ID)
