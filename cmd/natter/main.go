@@ -62,10 +62,10 @@ func run(log *slog.Logger) error {
 	}
 	defer ns.WaitForShutdown()
 	defer ns.Shutdown()
-	connect := func(name string) (*nats.Conn, error) {
-		return nats.Connect("", nats.InProcessServer(ns), nats.Name(name), nats.MaxReconnects(-1))
-	}
 	reg := ops.Registry()
+	connect := func(name string) (*nats.Conn, error) {
+		return nats.Connect("", append(ops.NATSOptions(reg, log, name), nats.InProcessServer(ns))...)
+	}
 
 	hnc, err := connect("history")
 	if err != nil {

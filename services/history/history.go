@@ -209,6 +209,7 @@ func (s *Service) apply(m jetstream.Msg) {
 	if meta.Sequence.Stream <= s.applied {
 		return // redelivered after the ordered consumer was reset
 	}
+	s.metrics.messages.Inc()
 	if rerr == nil && msg.ID != "" {
 		l := s.rooms[room]
 		if l == nil {

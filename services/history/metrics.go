@@ -10,12 +10,17 @@ import (
 
 // metrics are the history service's Prometheus metrics; see docs/metrics.md.
 type metrics struct {
+	messages prometheus.Counter
 	queries  *prometheus.CounterVec
 	duration prometheus.Histogram
 }
 
 func newMetrics(reg prometheus.Registerer) *metrics {
 	m := &metrics{
+		messages: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "natter_history_messages_total",
+			Help: "Messages read from the stream since start (each stored message once).",
+		}),
 		queries: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "natter_history_queries_total",
 			Help: "History queries answered, by result code (ok or an error code).",
@@ -27,7 +32,7 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		}),
 	}
 	if reg != nil {
-		reg.MustRegister(m.queries, m.duration)
+		reg.MustRegister(m.messages, m.queries, m.duration)
 	}
 	return m
 }

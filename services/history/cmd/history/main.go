@@ -38,12 +38,12 @@ func run(log *slog.Logger) error {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 
-	nc, err := nats.Connect(ops.Env("NATS_URL", nats.DefaultURL), nats.Name("natter-history"), nats.MaxReconnects(-1))
+	reg := ops.Registry()
+	nc, err := nats.Connect(ops.Env("NATS_URL", nats.DefaultURL), ops.NATSOptions(reg, log, "history")...)
 	if err != nil {
 		return err
 	}
 	defer nc.Drain()
-	reg := ops.Registry()
 	svc, err := history.New(cfg, nc, log, reg)
 	if err != nil {
 		return err

@@ -40,13 +40,13 @@ func run(log *slog.Logger) error {
 	}
 	rdb := redis.NewClient(ropts)
 	defer rdb.Close()
-	nc, err := nats.Connect(ops.Env("NATS_URL", nats.DefaultURL), nats.Name("natter-presence"), nats.MaxReconnects(-1))
+	reg := ops.Registry()
+	nc, err := nats.Connect(ops.Env("NATS_URL", nats.DefaultURL), ops.NATSOptions(reg, log, "presence")...)
 	if err != nil {
 		return err
 	}
 	defer nc.Drain()
 
-	reg := ops.Registry()
 	store := presence.NewRedisStore(rdb, ops.Env("NATTER_REDIS_PREFIX", "natter:"), ttl)
 	svc := presence.New(presence.Config{}, nc, store, log, reg)
 	g, ctx := errgroup.WithContext(ctx)
