@@ -152,6 +152,32 @@ for (const mode of MODES) {
       assert.deepEqual(leavesA.find((x) => x.username === nameC), { username: nameC, room });
     });
 
+    test("a later join moves the connection to another room", async (t) => {
+      const s = suffix();
+      const [r1, r2] = [`one-${s}`, `two-${s}`];
+      const A = chatClient(t, BASE, mode);
+      const B = chatClient(t, BASE, mode);
+      const C = chatClient(t, URL2, mode);
+      const a = await joined(A, { username: `Mover${s}`, room: r1 });
+      await joined(B, { username: `Stay${s}`, room: r1 });
+      await joined(C, { username: `There${s}`, room: r2 });
+      const leavesB = collect(B, "leave");
+      const joinsC = collect(C, "join");
+      const moved = await joined(A, { username: `Mover${s}`, room: r2, token: a.token });
+      assert.equal(moved.room, r2);
+      assert.equal(moved.color, a.color);
+      assert.ok(moved.members.some((m) => m.username === `There${s}`));
+      assert.ok(!moved.members.some((m) => m.username === `Stay${s}`));
+      await until(B, "leave", leavesB, (l) => l.some((x) => x.username === `Mover${s}` && x.room === r1), "B told A left");
+      await until(C, "join", joinsC, (j) => j.some((x) => x.username === `Mover${s}` && x.room === r2), "C told A came");
+      // A hears room two, not room one.
+      const heardA = collect(A, "server message");
+      const inOne = await ack(B, "client message", { message: `in one ${s}` });
+      const inTwo = await ack(C, "client message", { message: `in two ${s}` });
+      await until(A, "server message", heardA, (m) => m.some((x) => x.id === inTwo.id), "A hears room two");
+      assert.ok(!heardA.some((x) => x.id === inOne.id), "A still hears room one");
+    });
+
     test("history on join: the newest 50 messages, oldest first", async (t) => {
       const s = suffix();
       const room = `hist-${s}`;
