@@ -76,3 +76,9 @@ type HistoryReply struct {
 	// than them. A gateway delivers live only what comes after it.
 	Through uint64 `json:"through"`
 }
+
+// GatewayHeartbeat says a gateway is alive, every Interval milliseconds.
+type GatewayHeartbeat struct {
+	Gateway  string `json:"gateway"`
+	Interval int64  `json:"interval"`
+}

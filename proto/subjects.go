@@ -24,6 +24,9 @@ const (
 	PresenceLookupSubject  = "natter.presence.lookup"
 	PresenceMembersSubject = "natter.presence.members"
 	HistoryQuerySubject    = "natter.history.query"
+	// GatewayHeartbeatSubject carries every gateway's heartbeat, to every
+	// presence replica (no queue group).
+	GatewayHeartbeatSubject = "natter.gateway.heartbeat"
 )
 
 // Wildcards of the stream's subjects.

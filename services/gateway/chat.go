@@ -40,6 +40,11 @@ type chat struct {
 	streamMu sync.Mutex
 	stream   jetstream.Stream // found on first need: the history service creates it
 
+	heartbeat time.Duration
+	stop      chan struct{}  // closed by close: the heartbeat ends
+	closeOnce sync.Once
+	beating   sync.WaitGroup // the heartbeat goroutine
+
 	mu    sync.Mutex
 	rooms map[string]*group // by room name
 	users map[string]*group // by name key
@@ -114,7 +119,9 @@ func newChat(id string, nc *nats.Conn, log *slog.Logger, m *chatMetrics, cfg Con
 	if err != nil {
 		return nil, err
 	}
-	return &chat{
+	c := &chat{
+		heartbeat:  cfg.HeartbeatInterval,
+		stop:       make(chan struct{}),
 		id:         id,
 		nc:         nc,
 		js:         js,
@@ -125,7 +132,27 @@ func newChat(id string, nc *nats.Conn, log *slog.Logger, m *chatMetrics, cfg Con
 		rateBurst:  cfg.MessageBurst,
 		rooms:      make(map[string]*group),
 		users:      make(map[string]*group),
-	}, nil
+	}
+	c.beating.Add(1)
+	go c.beat()
+	return c, nil
+}
+
+// beat tells presence, every heartbeat interval, that this gateway lives:
+// when the beats stop, presence lets its connections go.
+func (c *chat) beat() {
+	defer c.beating.Done()
+	hb, _ := json.Marshal(proto.GatewayHeartbeat{Gateway: c.id, Interval: c.heartbeat.Milliseconds()})
+	t := time.NewTicker(c.heartbeat)
+	defer t.Stop()
+	for {
+		c.nc.Publish(proto.GatewayHeartbeatSubject, hb)
+		select {
+		case <-t.C:
+		case <-c.stop:
+			return
+		}
+	}
 }
 
 // register installs the chat's handlers on a namespace.
@@ -144,6 +171,8 @@ func (c *chat) register(n *socketio.Namespace) {
 // close waits for the presence leaves under way and drops the
 // subscriptions.
 func (c *chat) close() {
+	c.closeOnce.Do(func() { close(c.stop) })
+	c.beating.Wait()
 	c.leave.Wait()
 	c.mu.Lock()
 	defer c.mu.Unlock()

@@ -36,6 +36,8 @@ type Config struct {
 	RequestTimeout  time.Duration // for a request to presence, history or JetStream; 3s
 	MessageRate     float64       // messages and whispers per second per connection; 10
 	MessageBurst    int           // above the rate, at once; 20
+	// HeartbeatInterval is how often the gateway tells presence it lives; 2s.
+	HeartbeatInterval time.Duration
 }
 
 // ConfigFromEnv reads NATTER_HTTP_ADDR, NATTER_GATEWAY_ID,
@@ -103,6 +105,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.MessageBurst <= 0 {
 		c.MessageBurst = 20
+	}
+	if c.HeartbeatInterval <= 0 {
+		c.HeartbeatInterval = 2 * time.Second
 	}
 	return c
 }

@@ -1,0 +1,254 @@
+#!/usr/bin/env bash
+# The docker compose topology (deploy/compose/docker-compose.yml) as local
+# processes on 127.0.0.1, for a machine without Docker:
+#
+#   nats-server -js, redis-server (AOF), 4 gateways, 2 presence, 1 history,
+#   nginx from deploy/nginx/natter.conf.template, and with PROMETHEUS=1 a
+#   Prometheus from deploy/prometheus/prometheus.yml.
+#
+#   scripts/cluster.sh up      start it, wait until every service is ready, print the URL
+#   scripts/cluster.sh down    stop everything it started
+#   scripts/cluster.sh status  what runs
+#
+# Settings (environment):
+#   NATTER_HTTP_ADDR          where nginx listens (default 127.0.0.1:8080)
+#   NATTER_CLUSTER_DIR        pids, logs, data, rendered configs (default ./data/cluster)
+#   NATTER_BIN                a folder with built gateway, presence, history
+#                             (default: built into $NATTER_CLUSTER_DIR/bin)
+#   PROMETHEUS=1              also run Prometheus, on NATTER_CLUSTER_PROMETHEUS_PORT
+#   NATTER_CLUSTER_NATS_PORT, NATTER_CLUSTER_REDIS_PORT, NATTER_CLUSTER_HISTORY_PORT,
+#   NATTER_CLUSTER_GATEWAY_PORTS (four), NATTER_CLUSTER_PRESENCE_PORTS (two),
+#   NATTER_CLUSTER_PROMETHEUS_PORT
+#                             ports; the defaults stay clear of the standard ones
+#                             (4222, 6379, 9090) so a cluster can run beside them.
+set -euo pipefail
+
+root=$(cd "$(dirname "$0")/.." && pwd)
+dir=${NATTER_CLUSTER_DIR:-$root/data/cluster}
+mkdir -p "$dir"
+dir=$(cd "$dir" && pwd)
+
+# The topology. TestComposeMatchesTopology checks the compose file against
+# these lines.
+GATEWAYS=4
+PRESENCES=2
+HISTORIES=1
+
+listen=${NATTER_HTTP_ADDR:-127.0.0.1:8080}
+nats_port=${NATTER_CLUSTER_NATS_PORT:-14222}
+redis_port=${NATTER_CLUSTER_REDIS_PORT:-16379}
+history_port=${NATTER_CLUSTER_HISTORY_PORT:-18090}
+read -r -a gateway_ports <<<"${NATTER_CLUSTER_GATEWAY_PORTS:-18081 18082 18083 18084}"
+read -r -a presence_ports <<<"${NATTER_CLUSTER_PRESENCE_PORTS:-18091 18092}"
+prometheus_port=${NATTER_CLUSTER_PROMETHEUS_PORT:-19090}
+
+die() {
+	echo "cluster: $*" >&2
+	exit 1
+}
+
+# server finds a server program on PATH or in /usr/sbin.
+server() {
+	if command -v "$1" >/dev/null 2>&1; then
+		command -v "$1"
+	elif [ -x "/usr/sbin/$1" ]; then
+		echo "/usr/sbin/$1"
+	else
+		return 1
+	fi
+}
+
+# need returns the path of a server program, installing its package when missing.
+need() {
+	server "$1" && return 0
+	echo "cluster: $1 is missing; installing it" >&2
+	bash "$root/scripts/install-deps.sh" "$1" >&2 || die "cannot install $1"
+	server "$1" || die "$1 still missing"
+}
+
+alive() { [ -f "$dir/pids/$1.pid" ] && kill -0 "$(cat "$dir/pids/$1.pid")" 2>/dev/null; }
+
+# spawn NAME COMMAND...: runs the command in a session of its own, output to
+# logs/NAME.log, and records its pid (setsid execs, so the pid is the command's).
+spawn() {
+	local name=$1
+	shift
+	setsid "$@" >>"$dir/logs/$name.log" 2>&1 </dev/null &
+	echo $! >"$dir/pids/$name.pid"
+}
+
+# wait_for NAME URL: polls URL until it answers 2xx, failing after 60 s or
+# when the process has died.
+wait_for() {
+	local name=$1 url=$2 deadline=$((SECONDS + 60))
+	until curl -fsS -o /dev/null --max-time 2 "$url" 2>/dev/null; do
+		alive "$name" || { tail -n 20 "$dir/logs/$name.log" >&2; die "$name exited (log: $dir/logs/$name.log)"; }
+		[ $SECONDS -lt $deadline ] || die "$name not ready at $url (log: $dir/logs/$name.log)"
+		sleep 0.1
+	done
+}
+
+wait_tcp() {
+	local name=$1 port=$2 deadline=$((SECONDS + 30))
+	until (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; do
+		alive "$name" || { tail -n 20 "$dir/logs/$name.log" >&2; die "$name exited (log: $dir/logs/$name.log)"; }
+		[ $SECONDS -lt $deadline ] || die "$name not listening on $port"
+		sleep 0.1
+	done
+}
+
+# render_nginx writes the nginx configuration: a main file for an
+# unprivileged, foreground nginx whose files all live in $dir, including the
+# shared template rendered with local ports.
+render_nginx() {
+	local conf=$dir/nginx
+	mkdir -p "$conf/tmp"
+	sed -e "s|\${NGINX_LISTEN}|$listen|g" \
+		-e "s|\${NATTER_GATEWAY_1}|127.0.0.1:${gateway_ports[0]}|g" \
+		-e "s|\${NATTER_GATEWAY_2}|127.0.0.1:${gateway_ports[1]}|g" \
+		-e "s|\${NATTER_GATEWAY_3}|127.0.0.1:${gateway_ports[2]}|g" \
+		-e "s|\${NATTER_GATEWAY_4}|127.0.0.1:${gateway_ports[3]}|g" \
+		"$root/deploy/nginx/natter.conf.template" >"$conf/natter.conf"
+	if grep -n '\${' "$conf/natter.conf" >&2; then
+		die "placeholders left in $conf/natter.conf"
+	fi
+	# As root, nginx's workers would run as nobody, who cannot enter a
+	# private folder like a test's temporary one: keep them as the caller.
+	local user=""
+	[ "$(id -u)" != "0" ] || user="user $(id -un) $(id -gn);"
+	cat >"$conf/nginx.conf" <<EOF
+# Written by scripts/cluster.sh; the server is deploy/nginx/natter.conf.template.
+$user
+worker_processes 2;
+daemon off;
+pid $conf/nginx.pid;
+error_log $dir/logs/nginx.log warn;
+events { worker_connections 4096; }
+http {
+    access_log $dir/logs/nginx-access.log;
+    client_body_temp_path $conf/tmp/body;
+    proxy_temp_path $conf/tmp/proxy;
+    fastcgi_temp_path $conf/tmp/fastcgi;
+    uwsgi_temp_path $conf/tmp/uwsgi;
+    scgi_temp_path $conf/tmp/scgi;
+    include $conf/natter.conf;
+}
+EOF
+}
+
+# render_prometheus rewrites the compose Prometheus configuration's targets
+# (service:port inside the compose network) to the local ports.
+render_prometheus() {
+	local args=() i
+	for i in $(seq 1 $GATEWAYS); do args+=(-e "s|gateway$i:8080|127.0.0.1:${gateway_ports[$((i - 1))]}|g"); done
+	for i in $(seq 1 $PRESENCES); do args+=(-e "s|presence$i:8081|127.0.0.1:${presence_ports[$((i - 1))]}|g"); done
+	args+=(-e "s|history:8082|127.0.0.1:$history_port|g" -e "s|localhost:9090|127.0.0.1:$prometheus_port|g")
+	sed "${args[@]}" "$root/deploy/prometheus/prometheus.yml" >"$dir/prometheus.yml"
+}
+
+up() {
+	[ ${#gateway_ports[@]} -eq $GATEWAYS ] || die "NATTER_CLUSTER_GATEWAY_PORTS needs $GATEWAYS ports"
+	[ ${#presence_ports[@]} -eq $PRESENCES ] || die "NATTER_CLUSTER_PRESENCE_PORTS needs $PRESENCES ports"
+	for f in "$dir"/pids/*.pid; do
+		[ -e "$f" ] || continue
+		alive "$(basename "$f" .pid)" && die "already up ($dir); run: make cluster-down"
+	done
+	command -v curl >/dev/null 2>&1 || bash "$root/scripts/install-deps.sh" curl >&2 || die "curl missing"
+	local nats redis nginx prometheus="" bin
+	nats=$(need nats-server)
+	redis=$(need redis-server)
+	nginx=$(need nginx)
+	[ "${PROMETHEUS:-}" != "1" ] || prometheus=$(need prometheus)
+
+	rm -rf "$dir/pids" "$dir/logs"
+	mkdir -p "$dir/pids" "$dir/logs" "$dir/nats" "$dir/redis"
+	if [ -n "${NATTER_BIN:-}" ]; then
+		bin=$NATTER_BIN
+	else
+		bin=$dir/bin
+		echo "cluster: building the services into $bin"
+		(cd "$root" && go build -o "$bin/" ./services/gateway/cmd/gateway ./services/presence/cmd/presence ./services/history/cmd/history)
+	fi
+	render_nginx
+	"$nginx" -t -q -p "$dir/nginx" -c "$dir/nginx/nginx.conf" -e "$dir/logs/nginx.log" || die "nginx -t failed"
+	[ -z "$prometheus" ] || render_prometheus
+
+	local nats_url=nats://127.0.0.1:$nats_port redis_url=redis://127.0.0.1:$redis_port
+	{
+		echo "NATTER_URL=http://$listen"
+		echo "NATS_URL=$nats_url"
+		echo "REDIS_URL=$redis_url"
+	} >"$dir/cluster.env"
+
+	spawn nats "$nats" -a 127.0.0.1 -p "$nats_port" -js -sd "$dir/nats"
+	spawn redis "$redis" --bind 127.0.0.1 --port "$redis_port" --dir "$dir/redis" --appendonly yes --save ""
+	wait_tcp nats "$nats_port"
+	wait_tcp redis "$redis_port"
+
+	local i name port
+	spawn history env NATS_URL="$nats_url" NATTER_HTTP_ADDR="127.0.0.1:$history_port" "$bin/history"
+	echo "history=http://127.0.0.1:$history_port" >>"$dir/cluster.env"
+	for i in $(seq 1 $PRESENCES); do
+		name=presence$i port=${presence_ports[$((i - 1))]}
+		spawn "$name" env NATS_URL="$nats_url" REDIS_URL="$redis_url" NATTER_HTTP_ADDR="127.0.0.1:$port" "$bin/presence"
+		echo "$name=http://127.0.0.1:$port" >>"$dir/cluster.env"
+	done
+	for i in $(seq 1 $GATEWAYS); do
+		name=gateway$i port=${gateway_ports[$((i - 1))]}
+		spawn "$name" env NATS_URL="$nats_url" NATTER_HTTP_ADDR="127.0.0.1:$port" NATTER_GATEWAY_ID="$name" "$bin/gateway"
+		echo "$name=http://127.0.0.1:$port" >>"$dir/cluster.env"
+	done
+	wait_for history "http://127.0.0.1:$history_port/readyz"
+	for i in $(seq 1 $PRESENCES); do wait_for "presence$i" "http://127.0.0.1:${presence_ports[$((i - 1))]}/readyz"; done
+	for i in $(seq 1 $GATEWAYS); do wait_for "gateway$i" "http://127.0.0.1:${gateway_ports[$((i - 1))]}/readyz"; done
+
+	spawn nginx "$nginx" -p "$dir/nginx" -c "$dir/nginx/nginx.conf" -e "$dir/logs/nginx.log"
+	wait_for nginx "http://$listen/"
+	if [ -n "$prometheus" ]; then
+		spawn prometheus "$prometheus" --config.file="$dir/prometheus.yml" --storage.tsdb.path="$dir/prometheus" \
+			--web.listen-address="127.0.0.1:$prometheus_port"
+		wait_for prometheus "http://127.0.0.1:$prometheus_port/-/ready"
+		echo "prometheus=http://127.0.0.1:$prometheus_port" >>"$dir/cluster.env"
+		echo "cluster: Prometheus at http://127.0.0.1:$prometheus_port"
+	fi
+	echo "cluster: logs and pids in $dir"
+	echo "natter is up: http://$listen"
+}
+
+# down stops every process up started: TERM, then KILL after 5 s. nginx
+# goes first so that clients are not sent to stopped gateways.
+down() {
+	[ -d "$dir/pids" ] || { echo "cluster: nothing to stop in $dir"; return 0; }
+	local name f pid
+	for name in nginx prometheus gateway1 gateway2 gateway3 gateway4 presence1 presence2 history redis nats; do
+		f=$dir/pids/$name.pid
+		[ -f "$f" ] || continue
+		pid=$(cat "$f")
+		if kill -0 "$pid" 2>/dev/null; then
+			kill -TERM "$pid" 2>/dev/null || true
+			for _ in $(seq 1 50); do
+				kill -0 "$pid" 2>/dev/null || break
+				sleep 0.1
+			done
+			kill -KILL "$pid" 2>/dev/null || true
+		fi
+		rm -f "$f"
+	done
+	echo "cluster: down"
+}
+
+status() {
+	local f name
+	for f in "$dir"/pids/*.pid; do
+		[ -e "$f" ] || { echo "cluster: not running ($dir)"; return 0; }
+		name=$(basename "$f" .pid)
+		if alive "$name"; then echo "$name up (pid $(cat "$f"))"; else echo "$name DOWN"; fi
+	done
+}
+
+case "${1:-}" in
+up) up ;;
+down) down ;;
+status) status ;;
+*) die "usage: $0 up|down|status" ;;
+esac
