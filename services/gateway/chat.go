@@ -41,7 +41,7 @@ type chat struct {
 	stream   jetstream.Stream // found on first need: the history service creates it
 
 	heartbeat time.Duration
-	stop      chan struct{}  // closed by close: the heartbeat ends
+	stop      chan struct{} // closed by close: the heartbeat ends
 	closeOnce sync.Once
 	beating   sync.WaitGroup // the heartbeat goroutine
 
