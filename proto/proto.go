@@ -12,6 +12,8 @@ const (
 	EventLeave         = "leave"          // server → others in the room
 	EventWhisper       = "whisper"        // both ways
 	EventTyping        = "typing"         // both ways
+	EventMembers       = "members"        // client → server, acked
+	EventRooms         = "rooms"          // client → server, acked
 )
 
 // DefaultRoom is the room of a join that names none.

@@ -82,3 +82,15 @@ type GatewayHeartbeat struct {
 	Gateway  string `json:"gateway"`
 	Interval int64  `json:"interval"`
 }
+
+// RoomCount is a room and how many users are in it.
+type RoomCount struct {
+	Room  string `json:"room"`
+	Count int    `json:"count"`
+}
+
+// PresenceRoomsReply answers a request on PresenceRoomsSubject.
+type PresenceRoomsReply struct {
+	Error *Error      `json:"error,omitempty"`
+	Rooms []RoomCount `json:"rooms"`
+}

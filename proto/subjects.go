@@ -23,6 +23,7 @@ const (
 	PresenceLeaveSubject   = "natter.presence.leave"
 	PresenceLookupSubject  = "natter.presence.lookup"
 	PresenceMembersSubject = "natter.presence.members"
+	PresenceRoomsSubject   = "natter.presence.rooms"
 	HistoryQuerySubject    = "natter.history.query"
 	// GatewayHeartbeatSubject carries every gateway's heartbeat, to every
 	// presence replica (no queue group).

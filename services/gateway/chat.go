@@ -165,7 +165,8 @@ func (c *chat) register(n *socketio.Namespace) {
 	n.On(proto.EventClientMessage, c.onMessage)
 	n.On(proto.EventWhisper, c.onWhisper)
 	n.On(proto.EventTyping, c.onTyping)
-	n.On("members", c.onMembers)
+	n.On(proto.EventMembers, c.onMembers)
+	n.On(proto.EventRooms, c.onRooms)
 }
 
 // close waits for the presence leaves under way and drops the
@@ -567,6 +568,25 @@ func (c *chat) onMembers(s *socketio.Socket, e *socketio.EventMessage) {
 		Room    string         `json:"room"`
 		Members []proto.Member `json:"members"`
 	}{true, room, mr.Members})
+}
+
+func (c *chat) onRooms(_ *socketio.Socket, e *socketio.EventMessage) {
+	var rr proto.PresenceRoomsReply
+	if err := c.request(proto.PresenceRoomsSubject, struct{}{}, &rr); err != nil {
+		fail(e, err)
+		return
+	}
+	if rr.Error != nil {
+		fail(e, rr.Error)
+		return
+	}
+	if rr.Rooms == nil {
+		rr.Rooms = []proto.RoomCount{}
+	}
+	reply(e, struct {
+		OK    bool              `json:"ok"`
+		Rooms []proto.RoomCount `json:"rooms"`
+	}{true, rr.Rooms})
 }
 
 // fanOutRoom delivers one live room message to the room's local members:
