@@ -14,7 +14,11 @@ const (
 	EventTyping        = "typing"         // both ways
 	EventMembers       = "members"        // client → server, acked
 	EventRooms         = "rooms"          // client → server, acked
+	EventHistory       = "history"        // client → server, acked
 )
+
+// MaxHistoryPage bounds the limit of a history request.
+const MaxHistoryPage = 100
 
 // DefaultRoom is the room of a join that names none.
 const DefaultRoom = "lobby"
@@ -109,6 +113,23 @@ type JoinNotice struct {
 type LeaveNotice struct {
 	Username string `json:"username"`
 	Room     string `json:"room"`
+}
+
+// HistoryRequest is the payload of a client's "history": the newest
+// Limit (at most MaxHistoryPage; default HistoryOnJoin) messages of Room
+// (default: the room joined) before the message with id Before (default:
+// the newest).
+type HistoryRequest struct {
+	Room   string `json:"room,omitempty"`
+	Before string `json:"before,omitempty"`
+	Limit  int    `json:"limit,omitempty"`
+}
+
+// HistoryAck answers a history request.
+type HistoryAck struct {
+	OK       bool      `json:"ok"`
+	Room     string    `json:"room"`
+	Messages []Message `json:"messages"`
 }
 
 // ErrorAck answers a request that failed.

@@ -167,6 +167,7 @@ func (c *chat) register(n *socketio.Namespace) {
 	n.On(proto.EventTyping, c.onTyping)
 	n.On(proto.EventMembers, c.onMembers)
 	n.On(proto.EventRooms, c.onRooms)
+	n.On(proto.EventHistory, c.onHistory)
 }
 
 // close waits for the presence leaves under way and drops the
@@ -568,6 +569,45 @@ func (c *chat) onMembers(s *socketio.Socket, e *socketio.EventMessage) {
 		Room    string         `json:"room"`
 		Members []proto.Member `json:"members"`
 	}{true, room, mr.Members})
+}
+
+func (c *chat) onHistory(s *socketio.Socket, e *socketio.EventMessage) {
+	var req proto.HistoryRequest
+	if len(e.Args) > 0 {
+		if err := decodeArg(e, &req); err != nil {
+			fail(e, err)
+			return
+		}
+	}
+	if req.Room == "" {
+		if cn := connOf(s); cn != nil {
+			if m := cn.cur.Load(); m != nil {
+				req.Room = m.room
+			}
+		}
+	}
+	room, err := proto.NormalizeRoom(req.Room)
+	if err != nil {
+		fail(e, err)
+		return
+	}
+	if req.Limit < 0 || req.Limit > proto.MaxHistoryPage {
+		fail(e, proto.Errorf(proto.CodeBadRequest, "limit is 1 to %d", proto.MaxHistoryPage))
+		return
+	}
+	var hr proto.HistoryReply
+	if err := c.request(proto.HistoryQuerySubject, proto.HistoryQuery{Room: room, Before: req.Before, Limit: req.Limit}, &hr); err != nil {
+		fail(e, err)
+		return
+	}
+	if hr.Error != nil {
+		fail(e, hr.Error)
+		return
+	}
+	if hr.Messages == nil {
+		hr.Messages = []proto.Message{}
+	}
+	reply(e, proto.HistoryAck{OK: true, Room: room, Messages: hr.Messages})
 }
 
 func (c *chat) onRooms(_ *socketio.Socket, e *socketio.EventMessage) {

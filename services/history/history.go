@@ -10,7 +10,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"sort"
 	"strings"
 	"sync"
 	"time"
@@ -287,7 +286,8 @@ func (s *Service) catchUp(ctx context.Context, room string) error {
 
 // page returns up to limit messages of room before the message with id
 // before (all of the newest when before is ""), oldest first, and the
-// stream sequence the cache is complete through.
+// stream sequence the cache is complete through. Pages reach back through
+// the cache (CachePerRoom messages); an id older than that gives none.
 func (s *Service) page(room, before string, limit int) ([]proto.Message, uint64) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -297,7 +297,15 @@ func (s *Service) page(room, before string, limit int) ([]proto.Message, uint64)
 	}
 	end := len(l.msgs)
 	if before != "" {
-		end = sort.Search(len(l.msgs), func(i int) bool { return l.msgs[i].msg.ID >= before })
+		// Stream order, not id order: ids from different gateways may
+		// interleave within a millisecond.
+		end = 0
+		for i := len(l.msgs) - 1; i >= 0; i-- {
+			if l.msgs[i].msg.ID == before {
+				end = i
+				break
+			}
+		}
 	}
 	start := max(end-limit, 0)
 	out := make([]proto.Message, 0, end-start)

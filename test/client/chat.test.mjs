@@ -199,6 +199,21 @@ for (const mode of MODES) {
       assert.equal(r.history.length, 50);
       assert.deepEqual(r.history.map((m) => m.id), ids.slice(10));
       assert.deepEqual(r.history.map((m) => m.message), ids.slice(10).map((_, i) => `n${i + 10}`));
+
+      // Paging back: the ten before the oldest the join carried.
+      const older = await ack(R, "history", { before: r.history[0].id, limit: 10 });
+      assert.equal(older.ok, true, JSON.stringify(older));
+      assert.equal(older.room, room);
+      assert.deepEqual(older.messages.map((m) => m.id), ids.slice(0, 10));
+      const none = await ack(R, "history", { before: ids[0] });
+      assert.deepEqual(none.messages, []);
+      const tooMany = await ack(R, "history", { limit: 101 });
+      assert.equal(tooMany.ok, false);
+      assert.equal(tooMany.error.code, "bad_request");
+
+      // Who is here.
+      const members = await ack(R, "members", {});
+      assert.deepEqual(members.members.map((m) => m.username).sort(), [`Reader${s}`, `Writer${s}`].sort());
     });
 
     test("bad input gets its error code and the connection stays usable", async (t) => {
