@@ -18,7 +18,10 @@ const (
 
 // NormalizeName returns a user name as natter keeps it: trimmed, in NFC,
 // 1–32 characters of letters (Hangul included), marks, digits, space, "_"
-// and "-". Anything else is ErrInvalidName.
+// and "-". Anything else is ErrInvalidName, in particular control, format,
+// bidi and zero-width characters, invisible letters such as the Hangul
+// filler, enclosing marks, and marks that do not follow a letter or digit
+// or come more than maxMarks in a row.
 func NormalizeName(s string) (string, error) {
 	name, ok := normalize(s, MaxNameRunes, true)
 	if !ok {
@@ -41,29 +44,132 @@ func NormalizeRoom(s string) (string, error) {
 	return room, nil
 }
 
+// maxMarks is how many combining marks may follow one letter or digit:
+// enough for the accents of living scripts in NFC, too few to stack a
+// glyph over its neighbours.
+const maxMarks = 2
+
 func normalize(s string, max int, spaces bool) (string, bool) {
 	if !utf8.ValidString(s) || len(s) > 4*max*4 {
 		return "", false
 	}
 	s = norm.NFC.String(strings.TrimSpace(s))
-	n := 0
+	n, marks := 0, -1 // marks: in a row; -1 after anything but a letter or digit
 	for _, r := range s {
 		n++
 		switch {
-		case unicode.IsLetter(r), unicode.IsDigit(r), unicode.IsMark(r), r == '_', r == '-':
+		case ignorable(r):
+			return "", false
+		case unicode.Is(unicode.Me, r):
+			// Enclosing marks draw a circle or a box around their
+			// neighbours, the way no name needs.
+			return "", false
+		case unicode.IsMark(r):
+			if marks < 0 || marks == maxMarks {
+				return "", false
+			}
+			marks++
+			continue
+		case unicode.IsLetter(r), unicode.IsDigit(r):
+			marks = 0
+			continue
+		case r == '_', r == '-':
 		case r == ' ' && spaces:
 		default:
 			return "", false
 		}
+		marks = -1
 	}
 	return s, n >= 1 && n <= max
 }
 
 // NameKey returns the key under which a name is unique: names with the
-// same key are the same name. It folds case and compatibility forms
-// (fullwidth letters, ligatures).
+// same key are the same name. It drops invisible characters (zero-width,
+// bidi, other format and default-ignorable ones), folds compatibility
+// forms (fullwidth letters, ligatures), maps letters that look like Latin
+// ones to them (see confusables), folds case, and returns NFC. Digits are
+// not mapped to letters: "alice1" and "alicel" stay apart.
 func NameKey(name string) string {
-	return cases.Fold().String(norm.NFKC.String(name))
+	name = strings.Map(func(r rune) rune {
+		if ignorable(r) {
+			return -1
+		}
+		return r
+	}, name)
+	// NFD splits accented letters, so that a Cyrillic ё maps as е plus
+	// its diaeresis and ends up a Latin ë.
+	name = norm.NFD.String(norm.NFKC.String(name))
+	name = strings.Map(func(r rune) rune {
+		if l, ok := confusables[r]; ok {
+			return l
+		}
+		return r
+	}, name)
+	return norm.NFC.String(cases.Fold().String(name))
+}
+
+// ignorable reports whether r is invisible or steers the text's layout
+// rather than being part of it: a control or format character (bidi
+// controls, zero-width space, joiners, BOM), or a default-ignorable code
+// point that Unicode classes as a letter or mark (Hangul fillers,
+// variation selectors).
+func ignorable(r rune) bool {
+	return unicode.IsControl(r) || unicode.Is(unicode.Cf, r) || unicode.Is(defaultIgnorable, r)
+}
+
+// defaultIgnorable is Unicode's Default_Ignorable_Code_Point (as of
+// Unicode 15), which overlaps the format characters.
+var defaultIgnorable = &unicode.RangeTable{
+	R16: []unicode.Range16{
+		{Lo: 0x00AD, Hi: 0x00AD, Stride: 1}, // soft hyphen
+		{Lo: 0x034F, Hi: 0x034F, Stride: 1}, // combining grapheme joiner
+		{Lo: 0x061C, Hi: 0x061C, Stride: 1}, // Arabic letter mark
+		{Lo: 0x115F, Hi: 0x1160, Stride: 1}, // Hangul choseong and jungseong fillers
+		{Lo: 0x17B4, Hi: 0x17B5, Stride: 1}, // Khmer inherent vowels
+		{Lo: 0x180B, Hi: 0x180F, Stride: 1}, // Mongolian variation selectors, vowel separator
+		{Lo: 0x200B, Hi: 0x200F, Stride: 1}, // zero-width space, non-joiner, joiner; LRM, RLM
+		{Lo: 0x202A, Hi: 0x202E, Stride: 1}, // bidi embeddings and overrides
+		{Lo: 0x2060, Hi: 0x206F, Stride: 1}, // word joiner, invisible operators, bidi isolates
+		{Lo: 0x3164, Hi: 0x3164, Stride: 1}, // Hangul filler
+		{Lo: 0xFE00, Hi: 0xFE0F, Stride: 1}, // variation selectors
+		{Lo: 0xFEFF, Hi: 0xFEFF, Stride: 1}, // zero-width no-break space (BOM)
+		{Lo: 0xFFA0, Hi: 0xFFA0, Stride: 1}, // halfwidth Hangul filler
+		{Lo: 0xFFF0, Hi: 0xFFF8, Stride: 1}, // unassigned specials
+	},
+	R32: []unicode.Range32{
+		{Lo: 0x1BCA0, Hi: 0x1BCA3, Stride: 1}, // shorthand format controls
+		{Lo: 0x1D173, Hi: 0x1D17A, Stride: 1}, // musical formatting
+		{Lo: 0xE0000, Hi: 0xE0FFF, Stride: 1}, // tags, variation selectors supplement
+	},
+}
+
+// confusables maps letters that render like a basic Latin letter in
+// common fonts to that letter. Its scope is deliberately small: Cyrillic,
+// Greek and Armenian letters, and a few Latin ones (dotless i, script g),
+// each in both cases where both look Latin, since the map is applied
+// before case folding (Greek Ν looks like N but ν like v). Accented
+// letters need no entry: NameKey maps their base letter. Digits are left
+// alone, and so are letters that only resemble a Latin one loosely. It is
+// not Unicode's confusables.txt (UTS #39), whose thousands of entries
+// would also merge names that people tell apart easily.
+var confusables = map[rune]rune{
+	// Cyrillic capitals.
+	'А': 'A', 'В': 'B', 'Е': 'E', 'К': 'K', 'М': 'M', 'Н': 'H', 'О': 'O', 'Р': 'P',
+	'С': 'C', 'Т': 'T', 'У': 'Y', 'Х': 'X', 'Ѕ': 'S', 'І': 'I', 'Ј': 'J', 'Ԁ': 'D',
+	'Ԛ': 'Q', 'Ԝ': 'W', 'Ү': 'Y', 'Ӏ': 'I',
+	// Cyrillic small letters.
+	'а': 'a', 'е': 'e', 'о': 'o', 'р': 'p', 'с': 'c', 'у': 'y', 'х': 'x', 'ѕ': 's',
+	'і': 'i', 'ј': 'j', 'ԁ': 'd', 'һ': 'h', 'ԛ': 'q', 'ԝ': 'w', 'ү': 'y', 'ӏ': 'l',
+	// Greek capitals.
+	'Α': 'A', 'Β': 'B', 'Ε': 'E', 'Ζ': 'Z', 'Η': 'H', 'Ι': 'I', 'Κ': 'K', 'Μ': 'M',
+	'Ν': 'N', 'Ο': 'O', 'Ρ': 'P', 'Τ': 'T', 'Υ': 'Y', 'Χ': 'X', 'Ϲ': 'C', 'Ϳ': 'J',
+	// Greek small letters.
+	'α': 'a', 'ι': 'i', 'κ': 'k', 'ν': 'v', 'ο': 'o', 'ρ': 'p', 'τ': 't', 'υ': 'u',
+	'χ': 'x', 'η': 'n', 'ϲ': 'c', 'ϳ': 'j',
+	// Armenian small letters.
+	'օ': 'o', 'ս': 'u', 'հ': 'h', 'ո': 'n',
+	// Latin letters outside ASCII.
+	'ı': 'i', 'ȷ': 'j', 'ɑ': 'a', 'ɡ': 'g', 'ɩ': 'i',
 }
 
 // ValidateMessage checks a chat or whisper text: valid UTF-8, not blank,

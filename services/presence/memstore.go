@@ -25,6 +25,9 @@ type MemoryStore struct {
 	rooms    map[string]map[*memSession]int // room → session → its connections there
 	colors   map[string]int                 // colour → online sessions that have it
 	expiry   expiryQueue                    // every session, the soonest to expire first
+	// lingering holds the connections whose transport was lost, each
+	// with when Reap may remove it.
+	lingering map[proto.ConnRef]time.Time
 }
 
 var _ Store = (*MemoryStore)(nil)
@@ -53,6 +56,8 @@ func NewMemoryStore(ttl time.Duration, now func() time.Time) *MemoryStore {
 		conns:    make(map[proto.ConnRef]*memSession),
 		rooms:    make(map[string]map[*memSession]int),
 		colors:   make(map[string]int),
+
+		lingering: make(map[proto.ConnRef]time.Time),
 	}
 }
 
@@ -84,9 +89,11 @@ func (m *MemoryStore) Join(_ context.Context, p JoinParams) (JoinResult, error) 
 	here := false
 	if prev := m.conns[p.Conn]; prev != nil {
 		if prev == s && prev.conns[p.Conn] == p.Room {
+			// Back before its grace ran out: no longer lingering.
 			here = true
+			delete(m.lingering, p.Conn)
 		} else {
-			if room, left := m.unlink(prev, p.Conn); left {
+			if room, left := m.depart(prev, p.Conn); left {
 				res.LeftRoom, res.LeftSession = room, prev.Session
 			}
 			if prev != s {
@@ -122,9 +129,84 @@ func (m *MemoryStore) Leave(_ context.Context, c proto.ConnRef) (LeaveResult, er
 	if s == nil {
 		return LeaveResult{}, ErrUnknownConn
 	}
-	room, left := m.unlink(s, c)
+	room, left := m.depart(s, c)
 	m.touch(s, now)
 	return LeaveResult{Session: s.Session, Room: room, Left: left}, nil
+}
+
+// Linger implements Store.
+func (m *MemoryStore) Linger(ctx context.Context, c proto.ConnRef, grace time.Duration) (LeaveResult, error) {
+	if grace <= 0 {
+		return m.Leave(ctx, c)
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	now := m.now()
+	m.expire(now)
+
+	s := m.conns[c]
+	if s == nil {
+		return LeaveResult{}, ErrUnknownConn
+	}
+	m.linger(c, now.Add(grace))
+	m.touch(s, now)
+	return LeaveResult{Session: s.Session, Room: s.conns[c]}, nil
+}
+
+// Reap implements Store.
+func (m *MemoryStore) Reap(context.Context) ([]LeaveResult, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	now := m.now()
+	m.expire(now)
+
+	var out []LeaveResult
+	for c, deadline := range m.lingering {
+		if now.Before(deadline) {
+			continue
+		}
+		s := m.conns[c]
+		if s == nil { // cannot happen: unlink forgets lingering connections
+			delete(m.lingering, c)
+			continue
+		}
+		if room, left := m.unlink(s, c); left {
+			out = append(out, LeaveResult{Session: s.Session, Room: room, Left: true})
+		}
+	}
+	sortLeaves(out)
+	return out, nil
+}
+
+// DropGateway implements Store.
+func (m *MemoryStore) DropGateway(_ context.Context, gateway string, grace time.Duration) (int, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	now := m.now()
+	m.expire(now)
+
+	n := 0
+	for c := range m.conns {
+		if c.Gateway == gateway {
+			m.linger(c, now.Add(max(grace, 0)))
+			n++
+		}
+	}
+	return n, nil
+}
+
+// Rooms implements Store.
+func (m *MemoryStore) Rooms(context.Context) ([]RoomCount, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.expire(m.now())
+
+	out := make([]RoomCount, 0, len(m.rooms))
+	for room, in := range m.rooms {
+		out = append(out, RoomCount{Room: room, Count: len(in)})
+	}
+	slices.SortFunc(out, func(a, b RoomCount) int { return strings.Compare(a.Room, b.Room) })
+	return out, nil
 }
 
 // Members implements Store.
@@ -184,12 +266,46 @@ func (m *MemoryStore) link(s *memSession, c proto.ConnRef, room string) bool {
 	return in[s] == 1
 }
 
+// linger marks connection c to be reaped at deadline, or sooner if it is
+// marked so already.
+func (m *MemoryStore) linger(c proto.ConnRef, deadline time.Time) {
+	if d, ok := m.lingering[c]; !ok || deadline.Before(d) {
+		m.lingering[c] = deadline
+	}
+}
+
+// depart removes connection c of session s deliberately. When the
+// session's other connections in the room are all lingering, they go too:
+// the user left on purpose, and the room is told now rather than when
+// their grace runs out.
+func (m *MemoryStore) depart(s *memSession, c proto.ConnRef) (room string, left bool) {
+	room, left = m.unlink(s, c)
+	if left {
+		return room, true
+	}
+	var rest []proto.ConnRef
+	for o, r := range s.conns {
+		if r != room {
+			continue
+		}
+		if _, ok := m.lingering[o]; !ok {
+			return room, false
+		}
+		rest = append(rest, o)
+	}
+	for _, o := range rest {
+		_, left = m.unlink(s, o)
+	}
+	return room, left
+}
+
 // unlink removes connection c from session s, and returns its room and
 // whether it was the session's last connection there.
 func (m *MemoryStore) unlink(s *memSession, c proto.ConnRef) (room string, left bool) {
 	room = s.conns[c]
 	delete(s.conns, c)
 	delete(m.conns, c)
+	delete(m.lingering, c)
 	if len(s.conns) == 0 {
 		m.colors[s.Color]--
 	}
@@ -235,6 +351,17 @@ func (m *MemoryStore) members(room string) []proto.Member {
 		members[i] = proto.Member{Username: s.Username, Color: s.Color}
 	}
 	return members
+}
+
+// sortLeaves orders leaves by room, then name key, so that a batch of them
+// is announced in the same order whichever store reaped it.
+func sortLeaves(ls []LeaveResult) {
+	slices.SortFunc(ls, func(a, b LeaveResult) int {
+		if c := strings.Compare(a.Room, b.Room); c != 0 {
+			return c
+		}
+		return strings.Compare(a.Session.Key, b.Session.Key)
+	})
 }
 
 // expiryQueue is a heap of sessions ordered by expiry.

@@ -13,6 +13,8 @@ type metrics struct {
 	ops       *prometheus.CounterVec
 	duration  *prometheus.HistogramVec
 	announced *prometheus.CounterVec
+	// gatewaysDropped counts gateways whose heartbeats stopped.
+	gatewaysDropped prometheus.Counter
 }
 
 func newMetrics(reg prometheus.Registerer) *metrics {
@@ -30,9 +32,13 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Name: "natter_presence_announcements_total",
 			Help: "Join and leave notices published to rooms.",
 		}, []string{"event"}),
+		gatewaysDropped: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "natter_presence_gateways_dropped_total",
+			Help: "Gateways whose heartbeats stopped; their connections were let go.",
+		}),
 	}
 	if reg != nil {
-		reg.MustRegister(m.ops, m.duration, m.announced)
+		reg.MustRegister(m.ops, m.duration, m.announced, m.gatewaysDropped)
 	}
 	return m
 }
@@ -47,6 +53,8 @@ func (m *metrics) observe(op string, start time.Time, reply any) {
 	case proto.PresenceLookupReply:
 		e = r.Error
 	case proto.PresenceMembersReply:
+		e = r.Error
+	case proto.PresenceRoomsReply:
 		e = r.Error
 	case proto.ErrorAck:
 		e = r.Error

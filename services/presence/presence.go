@@ -12,6 +12,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -20,10 +21,44 @@ import (
 	"github.com/natter/natter/proto"
 )
 
+// Defaults for the zero values of Config.
+const (
+	DefaultOpTimeout      = 2 * time.Second
+	DefaultGrace          = 5 * time.Second
+	DefaultGatewayTimeout = 6 * time.Second
+	DefaultReapInterval   = 500 * time.Millisecond
+)
+
 // Config configures the service. The zero value of every field means its default.
 type Config struct {
-	// OpTimeout bounds one Store operation; 2s.
-	OpTimeout time.Duration
+	OpTimeout time.Duration // bounds one Store operation; 2s
+	// Grace is how long a connection whose transport was lost keeps its
+	// user in the room: a reload or a reconnect within it announces
+	// nothing; 5s.
+	Grace time.Duration
+	// GatewayTimeout is how long a gateway may go without a heartbeat
+	// before its connections are let go (they then linger for Grace); 6s,
+	// three of the gateways' 2s beats.
+	GatewayTimeout time.Duration
+	// ReapInterval is how often lingering connections past their grace
+	// are removed and their leaves announced; 500ms.
+	ReapInterval time.Duration
+}
+
+func (c Config) withDefaults() Config {
+	if c.OpTimeout <= 0 {
+		c.OpTimeout = DefaultOpTimeout
+	}
+	if c.Grace <= 0 {
+		c.Grace = DefaultGrace
+	}
+	if c.GatewayTimeout <= 0 {
+		c.GatewayTimeout = DefaultGatewayTimeout
+	}
+	if c.ReapInterval <= 0 {
+		c.ReapInterval = DefaultReapInterval
+	}
+	return c
 }
 
 // Service is the presence service.
@@ -33,14 +68,21 @@ type Service struct {
 	store   Store
 	log     *slog.Logger
 	metrics *metrics
+
+	mu       sync.Mutex
+	gateways map[string]time.Time // when each gateway was last heard from
 }
 
 // New returns the service on the NATS connection nc with store; Run serves it.
 func New(cfg Config, nc *nats.Conn, store Store, log *slog.Logger, reg prometheus.Registerer) *Service {
-	if cfg.OpTimeout <= 0 {
-		cfg.OpTimeout = 2 * time.Second
+	return &Service{
+		cfg:      cfg.withDefaults(),
+		nc:       nc,
+		store:    store,
+		log:      log,
+		metrics:  newMetrics(reg),
+		gateways: make(map[string]time.Time),
 	}
-	return &Service{cfg: cfg, nc: nc, store: store, log: log, metrics: newMetrics(reg)}
 }
 
 // Ready reports whether the service can answer.
@@ -59,6 +101,7 @@ func (s *Service) Run(ctx context.Context) error {
 		proto.PresenceLeaveSubject:   s.handle("leave", s.leave),
 		proto.PresenceLookupSubject:  s.handle("lookup", s.lookup),
 		proto.PresenceMembersSubject: s.handle("members", s.members),
+		proto.PresenceRoomsSubject:   s.handle("rooms", s.rooms),
 	}
 	var subs []*nats.Subscription
 	defer func() {
@@ -73,9 +116,81 @@ func (s *Service) Run(ctx context.Context) error {
 		}
 		subs = append(subs, sub)
 	}
+	// Every replica hears every gateway: no queue group.
+	hb, err := s.nc.Subscribe(proto.GatewayHeartbeatSubject, s.heard)
+	if err != nil {
+		return fmt.Errorf("presence: subscribe heartbeats: %w", err)
+	}
+	subs = append(subs, hb)
 	s.log.Info("presence serving")
-	<-ctx.Done()
-	return nil
+	t := time.NewTicker(s.cfg.ReapInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+			s.dropSilentGateways(ctx)
+			s.reap(ctx)
+		}
+	}
+}
+
+// heard notes a gateway's heartbeat.
+func (s *Service) heard(m *nats.Msg) {
+	var hb proto.GatewayHeartbeat
+	if json.Unmarshal(m.Data, &hb) != nil || !proto.ValidGatewayID(hb.Gateway) {
+		return
+	}
+	s.mu.Lock()
+	s.gateways[hb.Gateway] = time.Now()
+	s.mu.Unlock()
+}
+
+// dropSilentGateways lets go of the connections of every gateway not heard
+// from within GatewayTimeout: they linger for Grace, so that users who
+// reconnect elsewhere meanwhile are not announced as leaving.
+func (s *Service) dropSilentGateways(ctx context.Context) {
+	var silent []string
+	now := time.Now()
+	s.mu.Lock()
+	for gw, seen := range s.gateways {
+		if now.Sub(seen) > s.cfg.GatewayTimeout {
+			silent = append(silent, gw)
+			delete(s.gateways, gw)
+		}
+	}
+	s.mu.Unlock()
+	for _, gw := range silent {
+		octx, cancel := context.WithTimeout(ctx, s.cfg.OpTimeout)
+		n, err := s.store.DropGateway(octx, gw, s.cfg.Grace)
+		cancel()
+		if err != nil {
+			s.log.Warn("presence: drop gateway", "gateway", gw, "err", err)
+			s.mu.Lock()
+			s.gateways[gw] = time.Time{} // try again at the next tick
+			s.mu.Unlock()
+			continue
+		}
+		s.metrics.gatewaysDropped.Inc()
+		s.log.Warn("presence: gateway silent, its connections let go", "gateway", gw, "connections", n)
+	}
+}
+
+// reap removes lingering connections past their grace and announces the
+// leaves; with several replicas, each leave is announced by one of them.
+func (s *Service) reap(ctx context.Context) {
+	octx, cancel := context.WithTimeout(ctx, s.cfg.OpTimeout)
+	defer cancel()
+	leaves, err := s.store.Reap(octx)
+	for _, l := range leaves {
+		if l.Left {
+			s.announce(l.Room, "leave", proto.LeaveNotice{Username: l.Session.Username, Room: l.Room})
+		}
+	}
+	if err != nil && ctx.Err() == nil {
+		s.log.Warn("presence: reap", "err", err)
+	}
 }
 
 // handle wraps an operation: it times it, counts its errors, and sends its
@@ -152,7 +267,13 @@ func (s *Service) leave(ctx context.Context, data []byte) any {
 	if err := json.Unmarshal(data, &req); err != nil {
 		return proto.ErrorAck{Error: proto.ErrBadRequest}
 	}
-	res, err := s.store.Leave(ctx, req.ConnRef)
+	var res LeaveResult
+	var err error
+	if req.Deliberate {
+		res, err = s.store.Leave(ctx, req.ConnRef)
+	} else {
+		res, err = s.store.Linger(ctx, req.ConnRef, s.cfg.Grace)
+	}
 	if errors.Is(err, ErrUnknownConn) {
 		return struct {
 			OK bool `json:"ok"`
@@ -205,6 +326,18 @@ func (s *Service) members(ctx context.Context, data []byte) any {
 		members = []proto.Member{}
 	}
 	return proto.PresenceMembersReply{Members: members}
+}
+
+func (s *Service) rooms(ctx context.Context, _ []byte) any {
+	rooms, err := s.store.Rooms(ctx)
+	if err != nil {
+		return proto.PresenceRoomsReply{Error: s.storeError("rooms", err)}
+	}
+	out := make([]proto.RoomCount, len(rooms))
+	for i, r := range rooms {
+		out[i] = proto.RoomCount{Room: r.Room, Count: r.Count}
+	}
+	return proto.PresenceRoomsReply{Rooms: out}
 }
 
 // announce tells a room's gateways of a join or a leave.

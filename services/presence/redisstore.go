@@ -31,9 +31,19 @@ import (
 //	                     the room, each scored with the Unix ms at which the session expires
 //	color:<colour>       sorted set: the <token>s of the online sessions with the colour,
 //	                     scored like room
+//	rooms                set: the <room>s whose sorted set may have members
+//	linger               sorted set: the <gateway>:<conn> of the lingering connections,
+//	                     each scored with the Unix ms at which Reap may remove it
+//	gw:<gateway>         set: the gateway's <gateway>:<conn>s; expires ttl after the last
+//	                     use of a session with a connection there
 //
 // The sorted sets are what a session's expiry cannot delete: their members
 // are ignored once their score has passed, and pruned by the next write.
+// Likewise rooms, pruned by Rooms; linger, pruned by Reap; and gw:, pruned
+// by DropGateway: an entry whose connection has expired is dropped there.
+//
+// All times are Redis's (TIME), so replicas with skewed clocks agree on
+// when a session expires and when a lingering connection is due.
 //
 // The scripts touch keys they derive from others, so on Redis Cluster the
 // prefix must carry a hash tag, such as "{natter}:", putting every key in
@@ -114,10 +124,23 @@ func (r *RedisStore) Join(ctx context.Context, p JoinParams) (JoinResult, error)
 
 // Leave implements Store.
 func (r *RedisStore) Leave(ctx context.Context, c proto.ConnRef) (LeaveResult, error) {
+	return r.leave(ctx, c, 0)
+}
+
+// Linger implements Store.
+func (r *RedisStore) Linger(ctx context.Context, c proto.ConnRef, grace time.Duration) (LeaveResult, error) {
+	return r.leave(ctx, c, grace)
+}
+
+func (r *RedisStore) leave(ctx context.Context, c proto.ConnRef, grace time.Duration) (LeaveResult, error) {
+	op := "leave"
+	if grace > 0 {
+		op = "linger"
+	}
 	reply, err := leaveScript.Run(ctx, r.rdb, []string{r.connKey(c)},
-		r.prefix, r.ttl.Milliseconds(), connField(c)).Slice()
+		r.prefix, r.ttl.Milliseconds(), connField(c), graceMillis(grace)).Slice()
 	if err != nil {
-		return LeaveResult{}, fmt.Errorf("presence: leave %s/%s: %w", c.Gateway, c.Conn, err)
+		return LeaveResult{}, fmt.Errorf("presence: %s %s/%s: %w", op, c.Gateway, c.Conn, err)
 	}
 	// ok, session (4), room, left
 	switch status(reply) {
@@ -125,16 +148,79 @@ func (r *RedisStore) Leave(ctx context.Context, c proto.ConnRef) (LeaveResult, e
 	case "unknown":
 		return LeaveResult{}, ErrUnknownConn
 	default:
-		return LeaveResult{}, fmt.Errorf("presence: leave %s/%s: unexpected reply %v", c.Gateway, c.Conn, reply)
+		return LeaveResult{}, fmt.Errorf("presence: %s %s/%s: unexpected reply %v", op, c.Gateway, c.Conn, reply)
 	}
 	if len(reply) != 7 {
-		return LeaveResult{}, fmt.Errorf("presence: leave %s/%s: short reply %v", c.Gateway, c.Conn, reply)
+		return LeaveResult{}, fmt.Errorf("presence: %s %s/%s: short reply %v", op, c.Gateway, c.Conn, reply)
 	}
 	room, err := decode(str(reply[5]))
 	if err != nil {
-		return LeaveResult{}, fmt.Errorf("presence: leave %s/%s: room: %w", c.Gateway, c.Conn, err)
+		return LeaveResult{}, fmt.Errorf("presence: %s %s/%s: room: %w", op, c.Gateway, c.Conn, err)
 	}
 	return LeaveResult{Session: session(reply[1:5]), Room: room, Left: reply[6] == int64(1)}, nil
+}
+
+// reapBatch is how many lingering connections one reap script removes at
+// most, so that a long backlog does not block Redis for long.
+const reapBatch = 500
+
+// Reap implements Store.
+func (r *RedisStore) Reap(ctx context.Context) ([]LeaveResult, error) {
+	var out []LeaveResult
+	for {
+		reply, err := reapScript.Run(ctx, r.rdb, []string{r.prefix + "linger"},
+			r.prefix, r.ttl.Milliseconds(), reapBatch).Slice()
+		if err != nil {
+			return out, fmt.Errorf("presence: reap: %w", err)
+		}
+		// removed, then session (4) and room for each leave
+		if len(reply) < 1 || (len(reply)-1)%5 != 0 {
+			return out, fmt.Errorf("presence: reap: unexpected reply %v", reply)
+		}
+		for i := 1; i < len(reply); i += 5 {
+			room, err := decode(str(reply[i+4]))
+			if err != nil {
+				return out, fmt.Errorf("presence: reap: room: %w", err)
+			}
+			out = append(out, LeaveResult{Session: session(reply[i : i+4]), Room: room, Left: true})
+		}
+		if n, _ := reply[0].(int64); n < reapBatch {
+			sortLeaves(out)
+			return out, nil
+		}
+	}
+}
+
+// DropGateway implements Store.
+func (r *RedisStore) DropGateway(ctx context.Context, gateway string, grace time.Duration) (int, error) {
+	egw := encode(gateway)
+	n, err := dropGatewayScript.Run(ctx, r.rdb, []string{r.prefix + "gw:" + egw},
+		r.prefix, r.ttl.Milliseconds(), egw, graceMillis(grace)).Int()
+	if err != nil {
+		return 0, fmt.Errorf("presence: drop gateway %q: %w", gateway, err)
+	}
+	return n, nil
+}
+
+// Rooms implements Store.
+func (r *RedisStore) Rooms(ctx context.Context) ([]RoomCount, error) {
+	reply, err := roomsScript.Run(ctx, r.rdb, []string{r.prefix + "rooms"},
+		r.prefix, r.ttl.Milliseconds()).Slice()
+	if err != nil {
+		return nil, fmt.Errorf("presence: rooms: %w", err)
+	}
+	// room, count, ...
+	out := make([]RoomCount, 0, len(reply)/2)
+	for i := 0; i+1 < len(reply); i += 2 {
+		room, err := decode(str(reply[i]))
+		if err != nil {
+			return nil, fmt.Errorf("presence: rooms: %w", err)
+		}
+		n, _ := reply[i+1].(int64)
+		out = append(out, RoomCount{Room: room, Count: int(n)})
+	}
+	slices.SortFunc(out, func(a, b RoomCount) int { return strings.Compare(a.Room, b.Room) })
+	return out, nil
 }
 
 // Members implements Store.
@@ -182,6 +268,16 @@ func decode(s string) (string, error) {
 }
 
 func connField(c proto.ConnRef) string { return encode(c.Gateway) + ":" + encode(c.Conn) }
+
+// graceMillis is a grace period in whole milliseconds, at least 1 unless
+// it is none (0): a grace shorter than Redis's clock can tell still
+// lingers.
+func graceMillis(d time.Duration) int64 {
+	if d <= 0 {
+		return 0
+	}
+	return max(d.Milliseconds(), 1)
+}
 
 // status is the first element of a script's reply.
 func status(reply []any) string {
@@ -233,6 +329,12 @@ local function connsKey(tok) return prefix .. 'conns:' .. tok end
 local function connKey(ec) return prefix .. 'conn:' .. ec end
 local function roomKey(room) return prefix .. 'room:' .. room end
 local function colorKey(color) return prefix .. 'color:' .. color end
+local function gwKey(egw) return prefix .. 'gw:' .. egw end
+local roomsKey = prefix .. 'rooms'
+local lingerKey = prefix .. 'linger'
+
+-- gwOf is the gateway of connection ec, both encoded.
+local function gwOf(ec) return string.match(ec, '^[^:]*') end
 
 -- hasConnIn tells whether session tok has a connection in room.
 local function hasConnIn(tok, room)
@@ -258,7 +360,11 @@ local function touch(tok)
   redis.call('PEXPIRE', ck, ttl)
   for i = 1, #conns, 2 do
     redis.call('PEXPIRE', connKey(conns[i]), ttl)
+    -- Every session lives ttl, so the one touched last outlives the
+    -- others: the gateway's set expires with it.
+    redis.call('PEXPIRE', gwKey(gwOf(conns[i])), ttl)
     redis.call('ZADD', roomKey(conns[i + 1]), expires, tok)
+    redis.call('SADD', roomsKey, conns[i + 1])
   end
   redis.call('ZADD', colorKey(s[2]), expires, tok)
 end
@@ -271,16 +377,53 @@ local function unlink(tok, ec)
   local room = redis.call('HGET', ck, ec)
   if not room then return false, false end
   redis.call('HDEL', ck, ec)
+  redis.call('ZREM', lingerKey, ec)
+  redis.call('SREM', gwKey(gwOf(ec)), ec)
   local left = not hasConnIn(tok, room)
   if left then
-    redis.call('ZREM', roomKey(room), tok)
-    redis.call('ZREMRANGEBYSCORE', roomKey(room), '-inf', now)
+    local rk = roomKey(room)
+    redis.call('ZREM', rk, tok)
+    redis.call('ZREMRANGEBYSCORE', rk, '-inf', now)
+    if redis.call('EXISTS', rk) == 0 then redis.call('SREM', roomsKey, room) end
   end
   if redis.call('EXISTS', ck) == 0 then
     local color = redis.call('HGET', sessKey(tok), 'c')
     if color then redis.call('ZREM', colorKey(color), tok) end
   end
   return room, left
+end
+
+-- depart removes connection ec of session tok deliberately, with its own
+-- key. When the session's other connections in the room all linger, they
+-- go too: the user left on purpose, and the room is told now rather than
+-- when their grace runs out. It returns what unlink does.
+local function depart(tok, ec)
+  redis.call('DEL', connKey(ec))
+  local room, left = unlink(tok, ec)
+  if not room or left then return room, left end
+  local rest = {}
+  local conns = redis.call('HGETALL', connsKey(tok))
+  for i = 1, #conns, 2 do
+    if conns[i + 1] == room then
+      if not redis.call('ZSCORE', lingerKey, conns[i]) then return room, false end
+      rest[#rest + 1] = conns[i]
+    end
+  end
+  for _, c in ipairs(rest) do
+    redis.call('DEL', connKey(c))
+    left = select(2, unlink(tok, c))
+  end
+  return room, left
+end
+
+-- linger marks connection ec to be reaped grace ms from now, or sooner if
+-- it is marked so already.
+local function linger(ec, grace)
+  local deadline = now + grace
+  local cur = redis.call('ZSCORE', lingerKey, ec)
+  if not cur or deadline < tonumber(cur) then
+    redis.call('ZADD', lingerKey, deadline, ec)
+  end
 end
 
 -- members lists the live sessions with a connection in room as username,
@@ -330,9 +473,11 @@ local leftRoom, left = '', {'', '', '', ''}
 local prev = redis.call('GET', connKey(ec))
 if prev then
   if prev == tok and redis.call('HGET', connsKey(prev), ec) == room then
+    -- Back before its grace ran out: no longer lingering.
     here = true
+    redis.call('ZREM', lingerKey, ec)
   else
-    local r, gone = unlink(prev, ec)
+    local r, gone = depart(prev, ec)
     local s = redis.call('HMGET', sessKey(prev), 't', 'u', 'k', 'c')
     if gone and s[1] then leftRoom, left = r, s end
     if prev ~= tok then touch(prev) end
@@ -361,6 +506,9 @@ if not here then
   if not hasConnIn(tok, room) then joined = 1 end
   redis.call('HSET', connsKey(tok), ec, room)
   redis.call('SET', connKey(ec), tok)
+  redis.call('SADD', gwKey(gwOf(ec)), ec)
+  -- A connection whose session expired while it lingered may be listed.
+  redis.call('ZREM', lingerKey, ec)
 end
 touch(tok)
 
@@ -370,18 +518,79 @@ for _, v in ipairs(members(room)) do reply[#reply + 1] = v end
 return reply
 `)
 
-// leaveScript: ARGV[3] connection. It replies ok, the session's t u k c,
-// the room, left (0/1); or unknown.
+// leaveScript: ARGV[3] connection, [4] grace in ms: 0 removes the
+// connection now, more makes it linger. It replies ok, the session's t u
+// k c, the room, left (0/1); or unknown.
 var leaveScript = redis.NewScript(luaPrelude + `
-local ec = ARGV[3]
+local ec, grace = ARGV[3], tonumber(ARGV[4])
 local tok = redis.call('GET', connKey(ec))
 if not tok then return {'unknown'} end
-redis.call('DEL', connKey(ec))
-local room, left = unlink(tok, ec)
+local room, left
+if grace > 0 then
+  room, left = redis.call('HGET', connsKey(tok), ec), false
+  if room then linger(ec, grace) end
+else
+  room, left = depart(tok, ec)
+end
 local s = redis.call('HMGET', sessKey(tok), 't', 'u', 'k', 'c')
 if not room or not s[1] then return {'unknown'} end
 touch(tok)
 return {'ok', s[1], s[2], s[3], s[4], room, left and 1 or 0}
+`)
+
+// reapScript: ARGV[3] the most connections to remove. It removes the
+// lingering connections that are due, and replies how many it removed,
+// then the t u k c and room of each session that left a room.
+var reapScript = redis.NewScript(luaPrelude + `
+local out = {0}
+for _, ec in ipairs(redis.call('ZRANGEBYSCORE', lingerKey, '-inf', now, 'LIMIT', 0, tonumber(ARGV[3]))) do
+  out[1] = out[1] + 1
+  redis.call('ZREM', lingerKey, ec)
+  -- Gone already if its session expired.
+  local tok = redis.call('GET', connKey(ec))
+  if tok then
+    redis.call('DEL', connKey(ec))
+    local room, left = unlink(tok, ec)
+    local s = redis.call('HMGET', sessKey(tok), 't', 'u', 'k', 'c')
+    if left and s[1] then
+      for _, v in ipairs({s[1], s[2], s[3], s[4], room}) do out[#out + 1] = v end
+    end
+  end
+end
+return out
+`)
+
+// dropGatewayScript: ARGV[3] gateway, [4] grace in ms. It makes the
+// gateway's connections linger, and replies how many.
+var dropGatewayScript = redis.NewScript(luaPrelude + `
+local gk, grace = gwKey(ARGV[3]), tonumber(ARGV[4])
+local n = 0
+for _, ec in ipairs(redis.call('SMEMBERS', gk)) do
+  if redis.call('EXISTS', connKey(ec)) == 1 then
+    linger(ec, grace)
+    n = n + 1
+  else
+    redis.call('SREM', gk, ec)
+  end
+end
+return n
+`)
+
+// roomsScript replies room, count, ... for every room with a live session.
+var roomsScript = redis.NewScript(luaPrelude + `
+local out = {}
+for _, room in ipairs(redis.call('SMEMBERS', roomsKey)) do
+  local rk = roomKey(room)
+  redis.call('ZREMRANGEBYSCORE', rk, '-inf', now)
+  local n = redis.call('ZCARD', rk)
+  if n == 0 then
+    redis.call('SREM', roomsKey, room)
+  else
+    out[#out + 1] = room
+    out[#out + 1] = n
+  end
+end
+return out
 `)
 
 // membersScript: ARGV[3] room. It replies username, name key, colour, ...

@@ -53,6 +53,12 @@ type LeaveResult struct {
 	Left bool
 }
 
+// RoomCount is a room and how many users are in it.
+type RoomCount struct {
+	Room  string
+	Count int
+}
+
 // Store keeps sessions, name reservations, colours and room membership.
 // Every method is atomic: concurrent calls, from one process or from
 // several presence replicas sharing a Redis, never see half an update.
@@ -66,9 +72,35 @@ type Store interface {
 	// order). Joining refreshes the session's time to live.
 	// ErrNoSession if p.Username is empty and p.Token resumes nothing.
 	Join(ctx context.Context, p JoinParams) (JoinResult, error)
-	// Leave removes a connection. ErrUnknownConn if there is no such
-	// connection.
+	// Leave removes a connection at once: the client left deliberately.
+	// If the user's other connections in the room are all lingering, they
+	// are removed too, so the leave is announced now rather than when
+	// they are reaped. ErrUnknownConn if there is no such connection.
 	Leave(ctx context.Context, c proto.ConnRef) (LeaveResult, error)
+	// Linger marks a connection whose transport was lost: it stays, and
+	// keeps its user online and in the room, until Reap removes it grace
+	// from now, unless it joins again first. Left is false: nothing is
+	// announced yet. A join by the same session in the room meanwhile is
+	// no join (Joined false): a reload or a reconnect through another
+	// gateway announces nothing. A connection marked twice keeps the
+	// sooner deadline; grace <= 0 is Leave. ErrUnknownConn if there is no
+	// such connection.
+	Linger(ctx context.Context, c proto.ConnRef, grace time.Duration) (LeaveResult, error)
+	// Reap removes the lingering connections whose grace has passed, by
+	// the store's clock, and returns a leave (Left true) for each user
+	// and room that they left empty. When replicas reap at once, each
+	// leave is returned by exactly one call. With an error it may still
+	// return leaves: those were reaped, and must be announced.
+	Reap(ctx context.Context) ([]LeaveResult, error)
+	// DropGateway makes every connection of a gateway that has stopped
+	// linger for grace (see Linger), and returns how many it marked:
+	// users who reconnect elsewhere within grace are not told as
+	// leaving; Reap announces the others. grace <= 0 leaves them to the
+	// next Reap.
+	DropGateway(ctx context.Context, gateway string, grace time.Duration) (int, error)
+	// Rooms returns the rooms that have users, ordered by name, with how
+	// many users each has (each user once, however many connections).
+	Rooms(ctx context.Context) ([]RoomCount, error)
 	// Members returns a room's members, each user once, ordered by name key.
 	Members(ctx context.Context, room string) ([]proto.Member, error)
 	// Lookup returns the live session whose name key is key, and whether

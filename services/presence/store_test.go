@@ -50,6 +50,27 @@ func TestRedisStoreReplicas(t *testing.T) {
 	}
 	t.Run("same new name", func(t *testing.T) { testNameRace(t, replicas(t)) })
 	t.Run("distinct users", func(t *testing.T) { testUsersRace(t, replicas(t)) })
+	t.Run("reap", func(t *testing.T) { testReapRace(t, replicas(t), time.Sleep) })
+}
+
+// TestRedisStoreReapBatches checks that one Reap removes more lingering
+// connections than one script does.
+func TestRedisStoreReapBatches(t *testing.T) {
+	rdb := redisClient(t)
+	s := NewRedisStore(rdb, testPrefix(t, rdb), time.Hour)
+	const users = reapBatch + reapBatch/2
+	for u := range users {
+		c := conn(fmt.Sprint("u", u))
+		join(t, s, JoinParams{Conn: c, Username: fmt.Sprint("user", u), Room: "lobby", NewToken: fmt.Sprint("t", u)})
+		lingering(t, s, c, time.Millisecond)
+	}
+	time.Sleep(2 * time.Millisecond)
+	if got := reap(t, s); len(got) != users {
+		t.Errorf("Reap returned %d leaves, want %d", len(got), users)
+	}
+	if got := rooms(t, s); len(got) != 0 {
+		t.Errorf("Rooms = %v, want none", got)
+	}
 }
 
 // TestRedisStoreKeys checks the key layout: user-chosen strings only
@@ -62,6 +83,7 @@ func TestRedisStoreKeys(t *testing.T) {
 	s := NewRedisStore(rdb, prefix, time.Hour)
 	join(t, s, JoinParams{Conn: proto.ConnRef{Gateway: "g:1", Conn: "x"}, Username: "김철수", Room: "a:b", NewToken: "tok:1"})
 	join(t, s, JoinParams{Conn: proto.ConnRef{Gateway: "g", Conn: "1:x"}, Room: "로비", Token: "tok:1"})
+	lingering(t, s, proto.ConnRef{Gateway: "g:1", Conn: "x"}, time.Hour)
 
 	keys, err := rdb.Keys(ctx, prefix+"*").Result()
 	if err != nil {
@@ -69,12 +91,15 @@ func TestRedisStoreKeys(t *testing.T) {
 	}
 	b64 := `[A-Za-z0-9_-]+`
 	layout := map[string]*regexp.Regexp{
-		"sess":  regexp.MustCompile(`^sess:` + b64 + `$`),
-		"name":  regexp.MustCompile(`^name:` + b64 + `$`),
-		"conns": regexp.MustCompile(`^conns:` + b64 + `$`),
-		"conn":  regexp.MustCompile(`^conn:` + b64 + `:` + b64 + `$`),
-		"room":  regexp.MustCompile(`^room:` + b64 + `$`),
-		"color": regexp.MustCompile(`^color:#[0-9a-f]{6}$`),
+		"sess":   regexp.MustCompile(`^sess:` + b64 + `$`),
+		"name":   regexp.MustCompile(`^name:` + b64 + `$`),
+		"conns":  regexp.MustCompile(`^conns:` + b64 + `$`),
+		"conn":   regexp.MustCompile(`^conn:` + b64 + `:` + b64 + `$`),
+		"room":   regexp.MustCompile(`^room:` + b64 + `$`),
+		"color":  regexp.MustCompile(`^color:#[0-9a-f]{6}$`),
+		"rooms":  regexp.MustCompile(`^rooms$`),
+		"linger": regexp.MustCompile(`^linger$`),
+		"gw":     regexp.MustCompile(`^gw:` + b64 + `$`),
 	}
 	kinds := map[string]int{}
 	for _, key := range keys {
@@ -98,13 +123,32 @@ func TestRedisStoreKeys(t *testing.T) {
 			if err != nil || !slices.Equal(tokens, []string{encode("tok:1")}) {
 				t.Errorf("key %q holds %q, %v; want the session's encoded token", key, tokens, err)
 			}
+		case "rooms":
+			if ttl >= 0 {
+				t.Errorf("key %q expires in %v; Rooms prunes it", key, ttl)
+			}
+			rooms, err := rdb.SMembers(ctx, key).Result()
+			want := []string{encode("a:b"), encode("로비")}
+			slices.Sort(rooms)
+			slices.Sort(want)
+			if err != nil || !slices.Equal(rooms, want) {
+				t.Errorf("key %q holds %q, %v; want the encoded rooms %q", key, rooms, err, want)
+			}
+		case "linger":
+			if ttl >= 0 {
+				t.Errorf("key %q expires in %v; Reap prunes it", key, ttl)
+			}
+			conns, err := rdb.ZRange(ctx, key, 0, -1).Result()
+			if want := []string{connField(proto.ConnRef{Gateway: "g:1", Conn: "x"})}; err != nil || !slices.Equal(conns, want) {
+				t.Errorf("key %q holds %q, %v; want the lingering connection %q", key, conns, err, want)
+			}
 		default:
 			if ttl < 59*time.Minute || ttl > time.Hour {
 				t.Errorf("key %q expires in %v, want about an hour", key, ttl)
 			}
 		}
 	}
-	want := map[string]int{"sess": 1, "name": 1, "conns": 1, "conn": 2, "room": 2, "color": 1}
+	want := map[string]int{"sess": 1, "name": 1, "conns": 1, "conn": 2, "room": 2, "color": 1, "rooms": 1, "linger": 1, "gw": 2}
 	if !maps.Equal(kinds, want) {
 		t.Errorf("keys by kind %v, want %v", kinds, want)
 	}
@@ -283,6 +327,9 @@ func testStore(t *testing.T, open openStore) {
 		eventually(t, func() error {
 			if got := roomNames(t, s, "lobby"); len(got) != 0 {
 				return fmt.Errorf("Members = %v, want none", got)
+			}
+			if got := rooms(t, s); len(got) != 0 {
+				return fmt.Errorf("Rooms = %v, want none", got)
 			}
 			return nil
 		})
@@ -522,6 +569,44 @@ func testStore(t *testing.T, open openStore) {
 		s, _ := open(t, hour)
 		testNameRace(t, []Store{s})
 	})
+
+	t.Run("rooms", func(t *testing.T) {
+		s, _ := open(t, hour)
+		if got := rooms(t, s); len(got) != 0 {
+			t.Fatalf("Rooms of an empty store = %v, want none", got)
+		}
+		join(t, s, JoinParams{Conn: conn("a1"), Username: "Alice", Room: "lobby", NewToken: "ta"})
+		join(t, s, JoinParams{Conn: conn("a2"), Room: "lobby", Token: "ta"})
+		join(t, s, JoinParams{Conn: conn("a3"), Room: "로비", Token: "ta"})
+		join(t, s, JoinParams{Conn: conn("b"), Username: "Bob", Room: "lobby", NewToken: "tb"})
+		join(t, s, JoinParams{Conn: conn("c1"), Username: "Carol", Room: "a:b", NewToken: "tc"})
+		join(t, s, JoinParams{Conn: conn("c2"), Room: "a:b", Token: "tc"})
+		steps := []struct {
+			name  string
+			leave string
+			want  []RoomCount
+		}{
+			{"each user once", "", []RoomCount{{"a:b", 1}, {"lobby", 2}, {"로비", 1}}},
+			{"one of two tabs", "c1", []RoomCount{{"a:b", 1}, {"lobby", 2}, {"로비", 1}}},
+			{"an emptied room is gone", "c2", []RoomCount{{"lobby", 2}, {"로비", 1}}},
+			{"a user leaves", "b", []RoomCount{{"lobby", 1}, {"로비", 1}}},
+		}
+		for _, st := range steps {
+			if st.leave != "" {
+				leave(t, s, conn(st.leave))
+			}
+			if got := rooms(t, s); !slices.Equal(got, st.want) {
+				t.Errorf("%s: Rooms = %v, want %v", st.name, got, st.want)
+			}
+		}
+		// Moving the last connection out of a room empties it.
+		join(t, s, JoinParams{Conn: conn("a3"), Room: "lobby", Token: "ta"})
+		if got, want := rooms(t, s), []RoomCount{{"lobby", 1}}; !slices.Equal(got, want) {
+			t.Errorf("after a move: Rooms = %v, want %v", got, want)
+		}
+	})
+
+	testLinger(t, open)
 
 	t.Run("distinct users at once", func(t *testing.T) {
 		s, _ := open(t, hour)
@@ -840,4 +925,355 @@ func testPrefix(tb testing.TB, rdb redis.UniversalClient) string {
 		}
 	})
 	return prefix
+}
+
+// testLinger is the contract of lingering connections: Linger, Reap and
+// DropGateway.
+func testLinger(t *testing.T, open openStore) {
+	ctx := context.Background()
+	const grace = 400 * time.Millisecond
+
+	t.Run("a lost connection lingers", func(t *testing.T) {
+		s, elapse := open(t, time.Hour)
+		alice := join(t, s, JoinParams{Conn: conn("a"), Username: "Alice", Room: "lobby", NewToken: "ta"})
+		join(t, s, JoinParams{Conn: conn("b"), Username: "Bob", Room: "lobby", NewToken: "tb"})
+		res := lingering(t, s, conn("a"), grace)
+		if res.Left || res.Room != "lobby" || res.Session != alice.Session {
+			t.Errorf("Linger = %+v, want Alice in lobby, not left", res)
+		}
+		// Marked again with a longer grace, it keeps the sooner deadline.
+		lingering(t, s, conn("a"), time.Hour)
+		if got := roomNames(t, s, "lobby"); !slices.Equal(got, []string{"Alice", "Bob"}) {
+			t.Errorf("Members while Alice lingers = %v, want [Alice Bob]", got)
+		}
+		if got, want := rooms(t, s), []RoomCount{{"lobby", 2}}; !slices.Equal(got, want) {
+			t.Errorf("Rooms while Alice lingers = %v, want %v", got, want)
+		}
+		if _, online, err := s.Lookup(ctx, "alice"); err != nil || !online {
+			t.Errorf("Lookup(alice) while she lingers: online %v, %v; want online", online, err)
+		}
+		if got := reap(t, s); len(got) != 0 {
+			t.Errorf("Reap before the grace ran out = %v, want none", leaves(got))
+		}
+
+		elapse(grace)
+		got := reap(t, s)
+		if want := []string{"Alice left lobby"}; !slices.Equal(leaves(got), want) {
+			t.Fatalf("Reap = %v, want %v", leaves(got), want)
+		}
+		if got[0].Session != alice.Session {
+			t.Errorf("Reap's session %+v, want %+v", got[0].Session, alice.Session)
+		}
+		if got := reap(t, s); len(got) != 0 {
+			t.Errorf("Reap again = %v, want none", leaves(got))
+		}
+		if got := roomNames(t, s, "lobby"); !slices.Equal(got, []string{"Bob"}) {
+			t.Errorf("Members = %v, want [Bob]", got)
+		}
+		if _, online, err := s.Lookup(ctx, "alice"); err != nil || online {
+			t.Errorf("Lookup(alice) online %v, %v; want offline", online, err)
+		}
+		if _, err := s.Leave(ctx, conn("a")); !errors.Is(err, ErrUnknownConn) {
+			t.Errorf("Leave(reaped) = %v, want ErrUnknownConn", err)
+		}
+		if _, err := s.Linger(ctx, conn("a"), grace); !errors.Is(err, ErrUnknownConn) {
+			t.Errorf("Linger(reaped) = %v, want ErrUnknownConn", err)
+		}
+	})
+
+	t.Run("no grace is a leave", func(t *testing.T) {
+		s, _ := open(t, time.Hour)
+		join(t, s, JoinParams{Conn: conn("a"), Username: "Alice", Room: "lobby", NewToken: "ta"})
+		if res := lingering(t, s, conn("a"), 0); !res.Left || res.Room != "lobby" {
+			t.Errorf("Linger(0) = %+v, want left lobby", res)
+		}
+		if got := roomNames(t, s, "lobby"); len(got) != 0 {
+			t.Errorf("Members = %v, want none", got)
+		}
+	})
+
+	t.Run("three tabs, one reloads, then all close", func(t *testing.T) {
+		s, elapse := open(t, time.Hour)
+		if res := join(t, s, JoinParams{Conn: conn("a1"), Username: "Alice", Room: "lobby", NewToken: "ta"}); !res.Joined {
+			t.Errorf("first tab: Joined false")
+		}
+		for _, c := range []string{"a2", "a3"} {
+			if res := join(t, s, JoinParams{Conn: conn(c), Room: "lobby", Token: "ta"}); res.Joined {
+				t.Errorf("tab %s: Joined true", c)
+			}
+		}
+		// Tab a1 reloads: its transport is lost, and the page comes back
+		// through another gateway.
+		if res := lingering(t, s, conn("a1"), grace); res.Left {
+			t.Errorf("reload: Linger's Left true")
+		}
+		reloaded := proto.ConnRef{Gateway: "gw2", Conn: "a1"}
+		res := join(t, s, JoinParams{Conn: reloaded, Room: "lobby", Token: "ta"})
+		if res.Joined {
+			t.Errorf("reload: Joined true, want no announcement")
+		}
+		if got := usernames(res.Members); !slices.Equal(got, []string{"Alice"}) {
+			t.Errorf("reload: Members %v, want [Alice]", got)
+		}
+		elapse(grace)
+		if got := reap(t, s); len(got) != 0 {
+			t.Errorf("Reap after the reload = %v, want none", leaves(got))
+		}
+		if got := roomNames(t, s, "lobby"); !slices.Equal(got, []string{"Alice"}) {
+			t.Errorf("Members after the reload = %v, want [Alice]", got)
+		}
+		if got, want := rooms(t, s), []RoomCount{{"lobby", 1}}; !slices.Equal(got, want) {
+			t.Errorf("Rooms after the reload = %v, want %v", got, want)
+		}
+
+		// All three close: one loses its transport, the others close
+		// deliberately, the last of them at once announces the leave.
+		if res := leave(t, s, conn("a2")); res.Left {
+			t.Errorf("close a2: Left true")
+		}
+		if res := lingering(t, s, conn("a3"), grace); res.Left {
+			t.Errorf("lose a3: Left true")
+		}
+		if res := leave(t, s, reloaded); !res.Left || res.Room != "lobby" {
+			t.Errorf("close the last real tab: %+v, want left lobby at once", res)
+		}
+		if got := roomNames(t, s, "lobby"); len(got) != 0 {
+			t.Errorf("Members = %v, want none", got)
+		}
+		if got := rooms(t, s); len(got) != 0 {
+			t.Errorf("Rooms = %v, want none", got)
+		}
+		if _, err := s.Leave(ctx, conn("a3")); !errors.Is(err, ErrUnknownConn) {
+			t.Errorf("Leave(a3) = %v, want ErrUnknownConn: it went with the last tab", err)
+		}
+		elapse(grace)
+		if got := reap(t, s); len(got) != 0 {
+			t.Errorf("Reap = %v, want none: the leave was announced", leaves(got))
+		}
+	})
+
+	t.Run("three tabs, all lost", func(t *testing.T) {
+		s, elapse := open(t, time.Hour)
+		join(t, s, JoinParams{Conn: conn("a1"), Username: "Alice", Room: "lobby", NewToken: "ta"})
+		join(t, s, JoinParams{Conn: conn("a2"), Room: "lobby", Token: "ta"})
+		join(t, s, JoinParams{Conn: conn("a3"), Room: "lobby", Token: "ta"})
+		lingering(t, s, conn("a1"), grace)
+		elapse(grace / 2)
+		lingering(t, s, conn("a2"), grace)
+		lingering(t, s, conn("a3"), grace)
+		elapse(grace / 2)
+		if got := reap(t, s); len(got) != 0 {
+			t.Errorf("Reap of the first lost tab = %v, want none", leaves(got))
+		}
+		if _, err := s.Leave(ctx, conn("a1")); !errors.Is(err, ErrUnknownConn) {
+			t.Errorf("Leave(a1) = %v, want ErrUnknownConn: it was reaped", err)
+		}
+		if got := roomNames(t, s, "lobby"); !slices.Equal(got, []string{"Alice"}) {
+			t.Errorf("Members = %v, want [Alice]", got)
+		}
+		elapse(grace / 2)
+		if got, want := leaves(reap(t, s)), []string{"Alice left lobby"}; !slices.Equal(got, want) {
+			t.Errorf("Reap of the last lost tabs = %v, want %v", got, want)
+		}
+		if got := roomNames(t, s, "lobby"); len(got) != 0 {
+			t.Errorf("Members = %v, want none", got)
+		}
+	})
+
+	t.Run("the lost connection itself comes back", func(t *testing.T) {
+		s, elapse := open(t, time.Hour)
+		join(t, s, JoinParams{Conn: conn("a"), Username: "Alice", Room: "lobby", NewToken: "ta"})
+		lingering(t, s, conn("a"), grace)
+		if res := join(t, s, JoinParams{Conn: conn("a"), Room: "lobby", Token: "ta"}); res.Joined {
+			t.Errorf("rejoin: Joined true")
+		}
+		elapse(grace)
+		if got := reap(t, s); len(got) != 0 {
+			t.Errorf("Reap = %v, want none: the connection came back", leaves(got))
+		}
+		if res := leave(t, s, conn("a")); !res.Left {
+			t.Errorf("Leave = %+v, want left", res)
+		}
+	})
+
+	t.Run("a deliberate leave takes only its room's lingering tabs", func(t *testing.T) {
+		s, elapse := open(t, time.Hour)
+		join(t, s, JoinParams{Conn: conn("a1"), Username: "Alice", Room: "lobby", NewToken: "ta"})
+		join(t, s, JoinParams{Conn: conn("a2"), Room: "lobby", Token: "ta"})
+		join(t, s, JoinParams{Conn: conn("h"), Room: "hall", Token: "ta"})
+		lingering(t, s, conn("a1"), grace)
+		if res := leave(t, s, conn("h")); !res.Left || res.Room != "hall" {
+			t.Errorf("Leave(h) = %+v, want left hall", res)
+		}
+		if got := roomNames(t, s, "lobby"); !slices.Equal(got, []string{"Alice"}) {
+			t.Errorf("Members(lobby) = %v, want [Alice]", got)
+		}
+		// Moving the last real tab out of lobby is deliberate too.
+		res := join(t, s, JoinParams{Conn: conn("a2"), Room: "hall", Token: "ta"})
+		if !res.Joined || res.LeftRoom != "lobby" {
+			t.Errorf("move a2 to hall: Joined %v, LeftRoom %q; want true, lobby", res.Joined, res.LeftRoom)
+		}
+		if got := roomNames(t, s, "lobby"); len(got) != 0 {
+			t.Errorf("Members(lobby) = %v, want none", got)
+		}
+		elapse(grace)
+		if got := reap(t, s); len(got) != 0 {
+			t.Errorf("Reap = %v, want none", leaves(got))
+		}
+		if got, want := rooms(t, s), []RoomCount{{"hall", 1}}; !slices.Equal(got, want) {
+			t.Errorf("Rooms = %v, want %v", got, want)
+		}
+	})
+
+	t.Run("a gateway stops", func(t *testing.T) {
+		s, elapse := open(t, time.Hour)
+		at := func(gw, id string) proto.ConnRef { return proto.ConnRef{Gateway: gw, Conn: id} }
+		join(t, s, JoinParams{Conn: at("g1", "a"), Username: "Alice", Room: "lobby", NewToken: "ta"})
+		join(t, s, JoinParams{Conn: at("g1", "b"), Username: "Bob", Room: "lobby", NewToken: "tb"})
+		join(t, s, JoinParams{Conn: at("g1", "c1"), Username: "Carol", Room: "lobby", NewToken: "tc"})
+		join(t, s, JoinParams{Conn: at("g2", "c2"), Room: "lobby", Token: "tc"})
+		join(t, s, JoinParams{Conn: at("g2", "d"), Username: "Dave", Room: "lobby", NewToken: "td"})
+		join(t, s, JoinParams{Conn: at("g1:x", "e"), Username: "Eve", Room: "hall", NewToken: "te"})
+		all := []string{"Alice", "Bob", "Carol", "Dave"}
+
+		if n, err := s.DropGateway(ctx, "g1", grace); err != nil || n != 3 {
+			t.Fatalf("DropGateway(g1) = %d, %v; want 3", n, err)
+		}
+		if got := roomNames(t, s, "lobby"); !slices.Equal(got, all) {
+			t.Errorf("Members within the grace = %v, want %v", got, all)
+		}
+		// Alice reconnects through g2 within the grace.
+		if res := join(t, s, JoinParams{Conn: at("g2", "a2"), Room: "lobby", Token: "ta"}); res.Joined {
+			t.Errorf("Alice reconnects: Joined true")
+		}
+		elapse(grace)
+		if got, want := leaves(reap(t, s)), []string{"Bob left lobby"}; !slices.Equal(got, want) {
+			t.Errorf("Reap = %v, want %v", got, want)
+		}
+		if got, want := roomNames(t, s, "lobby"), []string{"Alice", "Carol", "Dave"}; !slices.Equal(got, want) {
+			t.Errorf("Members = %v, want %v", got, want)
+		}
+		if got := roomNames(t, s, "hall"); !slices.Equal(got, []string{"Eve"}) {
+			t.Errorf("Members(hall) = %v, want [Eve]: her gateway is another", got)
+		}
+		for _, gw := range []string{"g1", "nobody"} {
+			if n, err := s.DropGateway(ctx, gw, grace); err != nil || n != 0 {
+				t.Errorf("DropGateway(%s) = %d, %v; want 0", gw, n, err)
+			}
+		}
+
+		// With no grace, the next Reap removes them all.
+		if n, err := s.DropGateway(ctx, "g2", 0); err != nil || n != 3 {
+			t.Fatalf("DropGateway(g2, 0) = %d, %v; want 3", n, err)
+		}
+		want := []string{"Alice left lobby", "Carol left lobby", "Dave left lobby"}
+		if got := leaves(reap(t, s)); !slices.Equal(got, want) {
+			t.Errorf("Reap = %v, want %v", got, want)
+		}
+		if got, want := rooms(t, s), []RoomCount{{"hall", 1}}; !slices.Equal(got, want) {
+			t.Errorf("Rooms = %v, want %v", got, want)
+		}
+	})
+
+	t.Run("reap at once", func(t *testing.T) {
+		s, elapse := open(t, time.Hour)
+		testReapRace(t, []Store{s}, elapse)
+	})
+}
+
+// testReapRace has users with two lost tabs each, and several reapers
+// at once, spread over stores that share their data: each user's leave
+// is reaped exactly once.
+func testReapRace(t *testing.T, stores []Store, elapse func(time.Duration)) {
+	ctx := context.Background()
+	const users, reapers, grace = 300, 8, 200 * time.Millisecond
+	s := stores[0]
+	join(t, s, JoinParams{Conn: conn("stay"), Username: "Stay", Room: "lobby", NewToken: "stay"})
+	for u := range users {
+		for k := range 2 {
+			c := conn(fmt.Sprintf("u%d-%d", u, k))
+			join(t, s, JoinParams{Conn: c, Username: fmt.Sprint("user", u), Room: "lobby", Token: fmt.Sprint("t", u), NewToken: fmt.Sprint("t", u)})
+			lingering(t, s, c, grace)
+		}
+	}
+	elapse(grace)
+
+	var mu sync.Mutex
+	var reaped []LeaveResult
+	start := make(chan struct{})
+	var wg sync.WaitGroup
+	for i := range reapers {
+		wg.Go(func() {
+			<-start
+			res, err := stores[i%len(stores)].Reap(ctx)
+			if err != nil {
+				t.Errorf("reaper %d: %v", i, err)
+			}
+			mu.Lock()
+			reaped = append(reaped, res...)
+			mu.Unlock()
+		})
+	}
+	close(start)
+	wg.Wait()
+	reaped = append(reaped, reap(t, s)...)
+
+	count := map[string]int{}
+	for _, r := range reaped {
+		if !r.Left || r.Room != "lobby" {
+			t.Errorf("reaped %+v, want a leave of lobby", r)
+		}
+		count[r.Session.Username]++
+	}
+	for u := range users {
+		if n := count[fmt.Sprint("user", u)]; n != 1 {
+			t.Errorf("user %d: reaped %d times, want once", u, n)
+		}
+	}
+	if len(count) != users {
+		t.Errorf("reaped %d users, want %d", len(count), users)
+	}
+	if got := roomNames(t, s, "lobby"); !slices.Equal(got, []string{"Stay"}) {
+		t.Errorf("Members = %v, want [Stay]", got)
+	}
+}
+
+func lingering(tb testing.TB, s Store, c proto.ConnRef, grace time.Duration) LeaveResult {
+	tb.Helper()
+	res, err := s.Linger(context.Background(), c, grace)
+	if err != nil {
+		tb.Fatalf("Linger(%+v, %v): %v", c, grace, err)
+	}
+	return res
+}
+
+func reap(tb testing.TB, s Store) []LeaveResult {
+	tb.Helper()
+	res, err := s.Reap(context.Background())
+	if err != nil {
+		tb.Fatalf("Reap: %v", err)
+	}
+	return res
+}
+
+func rooms(tb testing.TB, s Store) []RoomCount {
+	tb.Helper()
+	rs, err := s.Rooms(context.Background())
+	if err != nil {
+		tb.Fatalf("Rooms: %v", err)
+	}
+	return rs
+}
+
+// leaves describes reaped leaves, one "<user> left <room>" each.
+func leaves(rs []LeaveResult) []string {
+	var out []string
+	for _, r := range rs {
+		verb := "left"
+		if !r.Left {
+			verb = "stayed in"
+		}
+		out = append(out, fmt.Sprintf("%s %s %s", r.Session.Username, verb, r.Room))
+	}
+	return out
 }

@@ -211,9 +211,12 @@ for (const mode of MODES) {
       assert.equal(tooMany.ok, false);
       assert.equal(tooMany.error.code, "bad_request");
 
-      // Who is here.
+      // Who is here, and which rooms are busy.
       const members = await ack(R, "members", {});
       assert.deepEqual(members.members.map((m) => m.username).sort(), [`Reader${s}`, `Writer${s}`].sort());
+      const rooms = await ack(R, "rooms", {});
+      assert.equal(rooms.ok, true, JSON.stringify(rooms));
+      assert.deepEqual(rooms.rooms.find((x) => x.room === room), { room, count: 2 });
     });
 
     test("bad input gets its error code and the connection stays usable", async (t) => {

@@ -164,6 +164,6 @@ func chatInBrowser(t *testing.T, urls [2]string, shot string) {
 // TestBrowserChat runs the embedded web client in headless Chromium: two
 // users in two tabs, on two gateways of one system.
 func TestBrowserChat(t *testing.T) {
-	s := startSystem(t, presence.NewMemoryStore(0, nil), 2)
+	s := startSystem(t, presence.NewMemoryStore(0, nil), 2, presence.Config{})
 	chatInBrowser(t, [2]string{s.gateways[0].URL, s.gateways[1].URL}, "browser-chat.png")
 }

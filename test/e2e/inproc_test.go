@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"context"
+	"fmt"
 	"net/http/httptest"
 	"sync"
 	"testing"
@@ -28,7 +29,7 @@ type system struct {
 }
 
 // startSystem runs history, presence (with store) and n gateways.
-func startSystem(tb testing.TB, store presence.Store, n int) *system {
+func startSystem(tb testing.TB, store presence.Store, n int, pcfg presence.Config) *system {
 	tb.Helper()
 	ns := natstest.Run(tb)
 	ctx, cancel := context.WithCancel(context.Background())
@@ -51,7 +52,7 @@ func startSystem(tb testing.TB, store presence.Store, n int) *system {
 	}
 	run(hist.Run)
 	waitReady(tb, hist.Ready)
-	pres := presence.New(presence.Config{}, connect(), store, log, prometheus.NewRegistry())
+	pres := presence.New(pcfg, connect(), store, log, prometheus.NewRegistry())
 	run(pres.Run)
 	for i := range n {
 		gw, err := gateway.New(gateway.Config{ID: "gw" + string(rune('1'+i))}, connect(), log, prometheus.NewRegistry())
@@ -86,7 +87,16 @@ func waitReady(tb testing.TB, ready func() error) {
 // TestChatInProcess runs the chat scenarios of test/client/chat.test.mjs
 // with A and B on one gateway and C on another.
 func TestChatInProcess(t *testing.T) {
-	s := startSystem(t, presence.NewMemoryStore(0, nil), 2)
+	s := startSystem(t, presence.NewMemoryStore(0, nil), 2, presence.Config{})
 	nodetest.Run(t, "chat.test.mjs", 5*time.Minute,
 		"NATTER_URL="+s.gateways[0].URL, "NATTER_URL_2="+s.gateways[1].URL)
+}
+
+// TestPresenceInProcess runs test/client/presence.test.mjs: tabs, reloads,
+// grace periods and impostor names, on two gateways.
+func TestPresenceInProcess(t *testing.T) {
+	const grace = time.Second
+	s := startSystem(t, presence.NewMemoryStore(0, nil), 2, presence.Config{Grace: grace})
+	nodetest.Run(t, "presence.test.mjs", 2*time.Minute, "NATTER_URL="+s.gateways[0].URL,
+		"NATTER_URL_2="+s.gateways[1].URL, fmt.Sprintf("NATTER_GRACE_MS=%d", grace.Milliseconds()))
 }
