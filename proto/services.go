@@ -16,6 +16,11 @@ type PresenceJoin struct {
 	Username string `json:"username"`
 	Room     string `json:"room"`
 	Token    string `json:"token,omitempty"`
+	// Resync is set when a gateway announces a live connection again
+	// after presence lost its state: the session is opened with Token and
+	// Color, and the room is not told (it knew).
+	Resync bool   `json:"resync,omitempty"`
+	Color  string `json:"color,omitempty"`
 }
 
 // PresenceJoinReply answers PresenceJoin.

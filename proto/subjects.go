@@ -24,7 +24,10 @@ const (
 	PresenceLookupSubject  = "natter.presence.lookup"
 	PresenceMembersSubject = "natter.presence.members"
 	PresenceRoomsSubject   = "natter.presence.rooms"
-	HistoryQuerySubject    = "natter.history.query"
+	// PresenceResyncSubject asks every gateway to announce its live
+	// connections again: presence lost its state.
+	PresenceResyncSubject = "natter.presence.resync"
+	HistoryQuerySubject   = "natter.history.query"
 	// GatewayHeartbeatSubject carries every gateway's heartbeat, to every
 	// presence replica (no queue group).
 	GatewayHeartbeatSubject = "natter.gateway.heartbeat"

@@ -43,12 +43,16 @@ type chat struct {
 	heartbeat time.Duration
 	stop      chan struct{} // closed by close: the heartbeat ends
 	closeOnce sync.Once
+	resyncSub *nats.Subscription
+	resyncs   chan struct{}  // cap 1: a resync waits to run
+	resyncMu  sync.Mutex     // one resync at a time
 	beating   sync.WaitGroup // the heartbeat goroutine
 
-	mu    sync.Mutex
-	rooms map[string]*group // by room name
-	users map[string]*group // by name key
-	leave sync.WaitGroup    // presence leaves under way
+	mu     sync.Mutex
+	closed bool
+	rooms  map[string]*group // by room name
+	users  map[string]*group // by name key
+	leave  sync.WaitGroup    // presence leaves under way
 }
 
 // member is a connection joined to a room. It does not change: a new join
@@ -58,6 +62,7 @@ type member struct {
 	username string
 	key      string // proto.NameKey(username)
 	color    string
+	token    string
 	room     string
 	origin   string // gateway/conn, for HeaderOrigin
 
@@ -121,6 +126,7 @@ func newChat(id string, nc *nats.Conn, log *slog.Logger, m *chatMetrics, cfg Con
 	}
 	c := &chat{
 		heartbeat:  cfg.HeartbeatInterval,
+		resyncs:    make(chan struct{}, 1),
 		stop:       make(chan struct{}),
 		id:         id,
 		nc:         nc,
@@ -135,7 +141,65 @@ func newChat(id string, nc *nats.Conn, log *slog.Logger, m *chatMetrics, cfg Con
 	}
 	c.beating.Add(1)
 	go c.beat()
+	resync, err := nc.Subscribe(proto.PresenceResyncSubject, func(*nats.Msg) { c.resync() })
+	if err != nil {
+		return nil, err
+	}
+	c.resyncSub = resync
 	return c, nil
+}
+
+// resync announces every local connection to presence again, after
+// presence lost its state. One resync runs at a time; one asked for
+// meanwhile runs after it.
+func (c *chat) resync() {
+	select {
+	case c.resyncs <- struct{}{}:
+	default:
+		return // one is waiting to run already
+	}
+	c.mu.Lock()
+	if c.closed {
+		c.mu.Unlock()
+		return
+	}
+	c.beating.Add(1) // before close's Wait: close sets closed under c.mu first
+	c.mu.Unlock()
+	go func() {
+		defer c.beating.Done()
+		c.resyncMu.Lock()
+		defer c.resyncMu.Unlock()
+		<-c.resyncs
+		c.mu.Lock()
+		var members []*member
+		for _, g := range c.rooms {
+			members = append(members, g.load()...)
+		}
+		c.mu.Unlock()
+		for _, m := range members {
+			select {
+			case <-c.stop:
+				return
+			default:
+			}
+			var pr proto.PresenceJoinReply
+			err := c.request(proto.PresenceJoinSubject, proto.PresenceJoin{
+				ConnRef:  proto.ConnRef{Gateway: c.id, Conn: m.sock.ID()},
+				Username: m.username,
+				Room:     m.room,
+				Token:    m.token,
+				Color:    m.color,
+				Resync:   true,
+			}, &pr)
+			if err == nil && pr.Error != nil {
+				err = pr.Error
+			}
+			if err != nil {
+				c.log.Warn("resync", "err", err)
+			}
+		}
+		c.log.Info("resynced with presence", "connections", len(members))
+	}()
 }
 
 // beat tells presence, every heartbeat interval, that this gateway lives:
@@ -173,7 +237,15 @@ func (c *chat) register(n *socketio.Namespace) {
 // close waits for the presence leaves under way and drops the
 // subscriptions.
 func (c *chat) close() {
-	c.closeOnce.Do(func() { close(c.stop) })
+	c.closeOnce.Do(func() {
+		c.mu.Lock()
+		c.closed = true
+		c.mu.Unlock()
+		close(c.stop)
+		if c.resyncSub != nil {
+			c.resyncSub.Unsubscribe()
+		}
+	})
 	c.beating.Wait()
 	c.leave.Wait()
 	c.mu.Lock()
@@ -266,6 +338,7 @@ func (c *chat) onJoin(s *socketio.Socket, e *socketio.EventMessage) {
 		username: pr.Username,
 		key:      proto.NameKey(pr.Username),
 		color:    pr.Color,
+		token:    pr.Token,
 		room:     pr.Room,
 		origin:   c.id + "/" + s.ID(),
 	}

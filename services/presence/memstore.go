@@ -104,7 +104,7 @@ func (m *MemoryStore) Join(_ context.Context, p JoinParams) (JoinResult, error) 
 	if s == nil {
 		// Chosen after the connection left its old session, which may
 		// have gone offline and so freed its colour.
-		s = m.open(p.NewToken, p.Username, key, now)
+		s = m.open(p.NewToken, p.Username, key, p.palette(), now)
 	}
 	if !here {
 		res.Joined = m.link(s, p.Conn, p.Room)
@@ -230,10 +230,14 @@ func (m *MemoryStore) Lookup(_ context.Context, key string) (Session, bool, erro
 	return s.Session, len(s.conns) > 0, nil
 }
 
-// open registers a new, offline session with the least used colour.
-func (m *MemoryStore) open(token, username, key string, now time.Time) *memSession {
-	color := Palette[0]
-	for _, c := range Palette[1:] {
+// Epoch implements Store: memory never loses its state while it lives.
+func (m *MemoryStore) Epoch(context.Context) (string, error) { return "memory", nil }
+
+// open registers a new, offline session with the least used colour of
+// palette.
+func (m *MemoryStore) open(token, username, key string, palette []string, now time.Time) *memSession {
+	color := palette[0]
+	for _, c := range palette[1:] {
 		if m.colors[c] < m.colors[color] {
 			color = c
 		}

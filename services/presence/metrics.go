@@ -15,6 +15,7 @@ type metrics struct {
 	announced *prometheus.CounterVec
 	// gatewaysDropped counts gateways whose heartbeats stopped.
 	gatewaysDropped prometheus.Counter
+	resyncs         prometheus.Counter
 }
 
 func newMetrics(reg prometheus.Registerer) *metrics {
@@ -36,9 +37,13 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Name: "natter_presence_gateways_dropped_total",
 			Help: "Gateways whose heartbeats stopped; their connections were let go.",
 		}),
+		resyncs: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "natter_presence_resyncs_total",
+			Help: "Times the store was found to have lost its state and the gateways were asked to resync.",
+		}),
 	}
 	if reg != nil {
-		reg.MustRegister(m.ops, m.duration, m.announced, m.gatewaysDropped)
+		reg.MustRegister(m.ops, m.duration, m.announced, m.gatewaysDropped, m.resyncs)
 	}
 	return m
 }

@@ -71,6 +71,7 @@ type Service struct {
 
 	mu       sync.Mutex
 	gateways map[string]time.Time // when each gateway was last heard from
+	epoch    string               // the store's, when last seen; "" before
 }
 
 // New returns the service on the NATS connection nc with store; Run serves it.
@@ -130,9 +131,32 @@ func (s *Service) Run(ctx context.Context) error {
 		case <-ctx.Done():
 			return nil
 		case <-t.C:
+			s.checkEpoch(ctx)
 			s.dropSilentGateways(ctx)
 			s.reap(ctx)
 		}
+	}
+}
+
+// checkEpoch notices a store that lost its state (a Redis restarted
+// empty) and asks the gateways to announce their connections again, so
+// that presence converges to the truth. Replicas may each ask: announcing
+// a connection twice changes nothing.
+func (s *Service) checkEpoch(ctx context.Context) {
+	octx, cancel := context.WithTimeout(ctx, s.cfg.OpTimeout)
+	defer cancel()
+	e, err := s.store.Epoch(octx)
+	if err != nil {
+		return // the store is down; joins answer unavailable meanwhile
+	}
+	s.mu.Lock()
+	lost := s.epoch != "" && s.epoch != e
+	s.epoch = e
+	s.mu.Unlock()
+	if lost {
+		s.log.Warn("presence: the store lost its state; asking gateways to resync")
+		s.metrics.resyncs.Inc()
+		s.nc.Publish(proto.PresenceResyncSubject, nil)
 	}
 }
 
@@ -230,6 +254,9 @@ func (s *Service) join(ctx context.Context, data []byte) any {
 		return proto.PresenceJoinReply{Error: proto.ErrBadRequest}
 	}
 	p := JoinParams{Conn: req.ConnRef, Token: req.Token, NewToken: newToken()}
+	if req.Resync && req.Token != "" {
+		p.NewToken, p.Color = req.Token, req.Color
+	}
 	var err error
 	if req.Username != "" || req.Token == "" {
 		if p.Username, err = proto.NormalizeName(req.Username); err != nil {
@@ -247,10 +274,10 @@ func (s *Service) join(ctx context.Context, data []byte) any {
 	if err != nil {
 		return proto.PresenceJoinReply{Error: s.storeError("join", err)}
 	}
-	if res.LeftRoom != "" {
+	if res.LeftRoom != "" && !req.Resync {
 		s.announce(res.LeftRoom, "leave", proto.LeaveNotice{Username: res.LeftSession.Username, Room: res.LeftRoom})
 	}
-	if res.Joined {
+	if res.Joined && !req.Resync {
 		s.announce(p.Room, "join", proto.JoinNotice{Username: res.Session.Username, Color: res.Session.Color, Room: p.Room})
 	}
 	return proto.PresenceJoinReply{

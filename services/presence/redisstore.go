@@ -2,7 +2,9 @@ package presence
 
 import (
 	"context"
+	"crypto/rand"
 	"encoding/base64"
+	"encoding/hex"
 	"fmt"
 	"slices"
 	"strings"
@@ -86,7 +88,7 @@ func (r *RedisStore) Join(ctx context.Context, p JoinParams) (JoinResult, error)
 		connField(p.Conn), encode(p.Room), etok,
 		p.Username, key, ekey, p.NewToken, enew,
 	}
-	for _, c := range Palette {
+	for _, c := range p.palette() {
 		args = append(args, c)
 	}
 	reply, err := joinScript.Run(ctx, r.rdb, []string{r.connKey(p.Conn)}, args...).Slice()
@@ -441,6 +443,25 @@ local function members(room)
   return out
 end
 `
+
+// Epoch implements Store: a random id kept in Redis, set when missing.
+func (r *RedisStore) Epoch(ctx context.Context) (string, error) {
+	key := r.prefix + "epoch"
+	if err := r.rdb.SetNX(ctx, key, randomEpoch(), 0).Err(); err != nil {
+		return "", fmt.Errorf("presence: epoch: %w", err)
+	}
+	e, err := r.rdb.Get(ctx, key).Result()
+	if err != nil {
+		return "", fmt.Errorf("presence: epoch: %w", err)
+	}
+	return e, nil
+}
+
+func randomEpoch() string {
+	var b [12]byte
+	rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
 
 // joinScript: ARGV[3] connection, [4] room, [5] token or "", [6]
 // username, [7] its name key, [8] that encoded, [9] new token, [10] that

@@ -25,6 +25,20 @@ type JoinParams struct {
 	Room     string // normalized
 	Token    string // optional
 	NewToken string // the token of the session, if a new one is opened
+	// Color, when it is one of Palette, is the colour of a new session
+	// instead of the least used: a resync keeps users' colours.
+	Color string
+}
+
+// palette returns the colours a new session may take: p.Color alone when
+// it is one of Palette, else all of Palette.
+func (p JoinParams) palette() []string {
+	for _, c := range Palette {
+		if c == p.Color {
+			return []string{c}
+		}
+	}
+	return Palette
 }
 
 // JoinResult is what a join changed.
@@ -101,6 +115,11 @@ type Store interface {
 	// Rooms returns the rooms that have users, ordered by name, with how
 	// many users each has (each user once, however many connections).
 	Rooms(ctx context.Context) ([]RoomCount, error)
+	// Epoch returns the id of the store's contents, making one if there is
+	// none: a different answer later means the store lost its state (a
+	// Redis that came back empty), and the gateways must announce their
+	// connections again.
+	Epoch(ctx context.Context) (string, error)
 	// Members returns a room's members, each user once, ordered by name key.
 	Members(ctx context.Context, room string) ([]proto.Member, error)
 	// Lookup returns the live session whose name key is key, and whether

@@ -1277,3 +1277,41 @@ func leaves(rs []LeaveResult) []string {
 	}
 	return out
 }
+
+func TestJoinKeepsAColorAskedFor(t *testing.T) {
+	open := map[string]func(t *testing.T) Store{
+		"memory": func(*testing.T) Store { return NewMemoryStore(0, nil) },
+		"redis": func(t *testing.T) Store {
+			rdb := redisClient(t)
+			return NewRedisStore(rdb, testPrefix(t, rdb), 0)
+		},
+	}
+	for name, newStore := range open {
+		t.Run(name, func(t *testing.T) {
+			st := newStore(t)
+			ctx := context.Background()
+			res, err := st.Join(ctx, JoinParams{Conn: proto.ConnRef{Gateway: "g", Conn: "c1"}, Username: "first", Room: "r", NewToken: "tok-first-0123456789"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if res.Session.Color != Palette[0] {
+				t.Fatalf("first colour %s", res.Session.Color)
+			}
+			// Palette[0] is the most used now; asked for, it is given anyway.
+			res, err = st.Join(ctx, JoinParams{Conn: proto.ConnRef{Gateway: "g", Conn: "c2"}, Username: "second", Room: "r", NewToken: "tok-second-012345678", Color: Palette[0]})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if res.Session.Color != Palette[0] {
+				t.Errorf("asked for %s, got %s", Palette[0], res.Session.Color)
+			}
+			e1, err := st.Epoch(ctx)
+			if err != nil || e1 == "" {
+				t.Fatalf("epoch %q %v", e1, err)
+			}
+			if e2, _ := st.Epoch(ctx); e2 != e1 {
+				t.Errorf("epoch changed from %q to %q", e1, e2)
+			}
+		})
+	}
+}

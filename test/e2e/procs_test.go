@@ -110,16 +110,24 @@ func start(tb testing.TB, name, path string, args []string, env ...string) *proc
 
 func (p *proc) start(tb testing.TB) {
 	tb.Helper()
+	if err := p.startErr(); err != nil {
+		tb.Fatal(err)
+	}
+}
+
+// startErr starts the process; it may be called from any goroutine.
+func (p *proc) startErr() error {
 	f, err := os.OpenFile(p.log, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
 	if err != nil {
-		tb.Fatal(err)
+		return err
 	}
 	cmd := exec.Command(p.path, p.args...)
 	cmd.Env = append(os.Environ(), p.env...)
 	cmd.Stdout, cmd.Stderr = f, f
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	if err := cmd.Start(); err != nil {
-		tb.Fatalf("start %s: %v", p.name, err)
+		f.Close()
+		return fmt.Errorf("start %s: %w", p.name, err)
 	}
 	go func() {
 		cmd.Wait()
@@ -128,6 +136,7 @@ func (p *proc) start(tb testing.TB) {
 	p.mu.Lock()
 	p.cmd = cmd
 	p.mu.Unlock()
+	return nil
 }
 
 // kill ends the process at once (kill -9), as a crash would.
@@ -273,4 +282,39 @@ func TestHistorySurvivesRestarts(t *testing.T) {
 	c.nats.restart(t)
 	c.waitReady(t) // the services' NATS connections come back on their own
 	nodetest.Run(t, "history-restart.test.mjs", 2*time.Minute, append(env, "NATTER_PHASE=read")...)
+}
+
+// TestPresenceConvergesAfterRedisRestartsEmpty restarts Redis with nothing
+// in it while users chat: within 30 s the member lists equal the truth
+// again (presence notices the lost state; the gateways announce their
+// connections again).
+func TestPresenceConvergesAfterRedisRestartsEmpty(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and starts processes")
+	}
+	c := startCluster(t, 2)
+	dir := t.TempDir()
+	ready, restarted := filepath.Join(dir, "ready"), filepath.Join(dir, "restarted")
+	errc := make(chan error, 1)
+	go func() {
+		for !fileExists(ready) {
+			time.Sleep(20 * time.Millisecond)
+		}
+		c.redis.kill()
+		if err := c.redis.startErr(); err != nil {
+			errc <- err
+			return
+		}
+		errc <- os.WriteFile(restarted, nil, 0o644)
+	}()
+	nodetest.Run(t, "resync.test.mjs", 3*time.Minute, "NATTER_URL="+c.gatewayURLs[0], "NATTER_URL_2="+c.gatewayURLs[1],
+		"NATTER_READY="+ready, "NATTER_RESTARTED="+restarted)
+	select {
+	case err := <-errc:
+		if err != nil {
+			t.Fatal(err)
+		}
+	default:
+		t.Fatal("the test never asked for the restart")
+	}
 }

@@ -1,0 +1,70 @@
+// Presence converges after Redis comes back empty. A Go test restarts Redis
+// between the phases, told by files:
+//
+//   NATTER_URL, NATTER_URL_2  two gateways
+//   NATTER_READY              this test creates it when its users are in
+//   NATTER_RESTARTED          the Go test creates it once Redis restarted
+
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { existsSync, writeFileSync } from "node:fs";
+import { io } from "socket.io-client";
+import { BASE, BASE_OPTS, withTimeout } from "./helpers.mjs";
+
+const URL2 = (process.env.NATTER_URL_2 || BASE).replace(/\/+$/, "");
+const opts = { ...BASE_OPTS, transports: ["websocket"] };
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+test("member lists equal the truth within 30 s of Redis restarting empty", async (t) => {
+  const s = Math.random().toString(36).slice(2, 8);
+  const room = `resync-${s}`;
+  const users = [];
+  for (let i = 0; i < 20; i++) {
+    const socket = io(i % 2 ? URL2 : BASE, opts);
+    t.after(() => socket.disconnect());
+    const res = await withTimeout(socket.emitWithAck("join", { username: `U${i}x${s}`, room }), 5000, "join");
+    assert.equal(res.ok, true, JSON.stringify(res));
+    users.push({ socket, name: `U${i}x${s}`, color: res.color });
+  }
+  const truth = users.map((u) => u.name).sort();
+
+  // Load: a user talks all along.
+  let talking = true;
+  const acks = [];
+  const talk = (async () => {
+    while (talking) {
+      try {
+        acks.push(await withTimeout(users[0].socket.emitWithAck("client message", { message: "still here" }), 5000, "ack"));
+      } catch (e) {
+        acks.push({ ok: false, error: { code: String(e.message) } });
+      }
+      await sleep(150);
+    }
+  })();
+
+  writeFileSync(process.env.NATTER_READY, "");
+  while (!existsSync(process.env.NATTER_RESTARTED)) await sleep(20);
+  const restarted = Date.now();
+
+  let members = [];
+  while (Date.now() - restarted < 30000) {
+    const res = await withTimeout(users[1].socket.emitWithAck("members", {}), 5000, "members").catch(() => null);
+    members = res?.ok ? res.members : [];
+    if (JSON.stringify(members.map((m) => m.username).sort()) === JSON.stringify(truth)) break;
+    await sleep(200);
+  }
+  talking = false;
+  await talk;
+  assert.deepEqual(members.map((m) => m.username).sort(), truth, "members after the restart");
+  for (const m of members) {
+    assert.equal(m.color, users.find((u) => u.name === m.username).color, `${m.username} kept the colour`);
+  }
+  // Chat went on among joined users: messages kept being stored.
+  assert.ok(acks.filter((a) => a.ok).length > 0);
+  // Names are still held: nobody can take one.
+  const other = io(BASE, opts);
+  t.after(() => other.disconnect());
+  const taken = await withTimeout(other.emitWithAck("join", { username: users[3].name, room }), 5000, "join");
+  assert.equal(taken.ok, false);
+  assert.equal(taken.error.code, "name_taken");
+});
