@@ -1,5 +1,7 @@
 // Command presence runs natter's presence service against NATS (NATS_URL)
-// and Redis (REDIS_URL).
+// and Redis (REDIS_URL). NATTER_PRESENCE_GRACE (5s) is how long a lost
+// connection keeps its user in the room; NATTER_GATEWAY_TIMEOUT (6s) how long
+// a gateway may miss heartbeats before its connections are let go.
 package main
 
 import (
@@ -31,6 +33,13 @@ func run(log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
+	var cfg presence.Config
+	if cfg.Grace, err = ops.EnvDuration("NATTER_PRESENCE_GRACE"); err != nil {
+		return err
+	}
+	if cfg.GatewayTimeout, err = ops.EnvDuration("NATTER_GATEWAY_TIMEOUT"); err != nil {
+		return err
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 
@@ -48,7 +57,7 @@ func run(log *slog.Logger) error {
 	defer nc.Drain()
 
 	store := presence.NewRedisStore(rdb, ops.Env("NATTER_REDIS_PREFIX", "natter:"), ttl)
-	svc := presence.New(presence.Config{}, nc, store, log, reg)
+	svc := presence.New(cfg, nc, store, log, reg)
 	g, ctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return svc.Run(ctx) })
 	g.Go(func() error {
