@@ -16,6 +16,8 @@ type metrics struct {
 	// gatewaysDropped counts gateways whose heartbeats stopped.
 	gatewaysDropped prometheus.Counter
 	resyncs         prometheus.Counter
+	rooms           prometheus.Gauge
+	roomUsers       prometheus.Gauge
 }
 
 func newMetrics(reg prometheus.Registerer) *metrics {
@@ -37,13 +39,21 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Name: "natter_presence_gateways_dropped_total",
 			Help: "Gateways whose heartbeats stopped; their connections were let go.",
 		}),
+		rooms: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "natter_presence_rooms",
+			Help: "Rooms with users, as the store says (updated every few seconds).",
+		}),
+		roomUsers: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "natter_presence_room_users",
+			Help: "Users in rooms, each user counted once per room (updated every few seconds).",
+		}),
 		resyncs: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "natter_presence_resyncs_total",
 			Help: "Times the store was found to have lost its state and the gateways were asked to resync.",
 		}),
 	}
 	if reg != nil {
-		reg.MustRegister(m.ops, m.duration, m.announced, m.gatewaysDropped, m.resyncs)
+		reg.MustRegister(m.ops, m.duration, m.announced, m.gatewaysDropped, m.resyncs, m.rooms, m.roomUsers)
 	}
 	return m
 }

@@ -126,6 +126,8 @@ func (s *Service) Run(ctx context.Context) error {
 	s.log.Info("presence serving")
 	t := time.NewTicker(s.cfg.ReapInterval)
 	defer t.Stop()
+	census := time.NewTicker(5 * time.Second)
+	defer census.Stop()
 	for {
 		select {
 		case <-ctx.Done():
@@ -134,8 +136,26 @@ func (s *Service) Run(ctx context.Context) error {
 			s.checkEpoch(ctx)
 			s.dropSilentGateways(ctx)
 			s.reap(ctx)
+		case <-census.C:
+			s.census(ctx)
 		}
 	}
+}
+
+// census updates the gauges of rooms and their users.
+func (s *Service) census(ctx context.Context) {
+	octx, cancel := context.WithTimeout(ctx, s.cfg.OpTimeout)
+	defer cancel()
+	rooms, err := s.store.Rooms(octx)
+	if err != nil {
+		return
+	}
+	users := 0
+	for _, r := range rooms {
+		users += r.Count
+	}
+	s.metrics.rooms.Set(float64(len(rooms)))
+	s.metrics.roomUsers.Set(float64(users))
 }
 
 // checkEpoch notices a store that lost its state (a Redis restarted
