@@ -6,7 +6,8 @@ GO       ?= go
 PKGS     := ./proto/... ./kit/... ./services/gateway/... ./services/presence/... ./services/history/... ./cmd/natter/... ./test/e2e/...
 FUZZTIME ?= 10s
 
-.PHONY: all build lint test test-go test-deps fuzz fuzz-long run conformance clean
+.PHONY: all build lint test test-go test-deps fuzz fuzz-long run conformance clean \
+	compose-up compose-down compose-logs cluster-up cluster-down
 
 all: build
 
@@ -41,6 +42,27 @@ run:
 # The app the protocol specifications' test suites run against (their settings).
 conformance:
 	NATTER_HTTP_ADDR=$${NATTER_HTTP_ADDR:-127.0.0.1:3000} $(GO) run ./services/gateway/cmd/conformance -ping-interval 300ms -ping-timeout 200ms
+
+# The full stack in Docker: nginx on :8080 over four gateways, Grafana on :3000.
+COMPOSE ?= docker compose -f deploy/compose/docker-compose.yml
+
+compose-up:
+	$(COMPOSE) up -d --build
+	@echo "natter: http://localhost:8080  Grafana: http://localhost:3000 (admin/admin)  Prometheus: http://localhost:9090"
+
+compose-down:
+	$(COMPOSE) down
+
+compose-logs:
+	$(COMPOSE) logs -f --tail=100
+
+# The same topology as local processes (no Docker): nginx on NATTER_HTTP_ADDR
+# (127.0.0.1:8080); PROMETHEUS=1 adds Prometheus. Files in ./data/cluster.
+cluster-up:
+	bash scripts/cluster.sh up
+
+cluster-down:
+	bash scripts/cluster.sh down
 
 clean:
 	rm -rf bin

@@ -26,6 +26,8 @@ set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 dir=${NATTER_CLUSTER_DIR:-$root/data/cluster}
 mkdir -p "$dir"
+# Nothing in it belongs in git (it defaults to a folder of the repository).
+[ -e "$dir/.gitignore" ] || echo "*" >"$dir/.gitignore"
 dir=$(cd "$dir" && pwd)
 
 # The topology. TestComposeMatchesTopology checks the compose file against
@@ -109,7 +111,7 @@ render_nginx() {
 		-e "s|\${NATTER_GATEWAY_3}|127.0.0.1:${gateway_ports[2]}|g" \
 		-e "s|\${NATTER_GATEWAY_4}|127.0.0.1:${gateway_ports[3]}|g" \
 		"$root/deploy/nginx/natter.conf.template" >"$conf/natter.conf"
-	if grep -n '\${' "$conf/natter.conf" >&2; then
+	if grep -v '^[[:space:]]*#' "$conf/natter.conf" | grep '\${' >&2; then
 		die "placeholders left in $conf/natter.conf"
 	fi
 	# As root, nginx's workers would run as nobody, who cannot enter a
@@ -215,24 +217,31 @@ up() {
 	echo "natter is up: http://$listen"
 }
 
-# down stops every process up started: TERM, then KILL after 5 s. nginx
-# goes first so that clients are not sent to stopped gateways.
+# down stops every process up started, in stages so that nothing is sent to
+# a stopped service: nginx and Prometheus, then the gateways (they tell their
+# clients to reconnect), then presence and history, then Redis and NATS. Each
+# stage gets TERM, then KILL after 5 s.
 down() {
 	[ -d "$dir/pids" ] || { echo "cluster: nothing to stop in $dir"; return 0; }
-	local name f pid
-	for name in nginx prometheus gateway1 gateway2 gateway3 gateway4 presence1 presence2 history redis nats; do
-		f=$dir/pids/$name.pid
-		[ -f "$f" ] || continue
-		pid=$(cat "$f")
-		if kill -0 "$pid" 2>/dev/null; then
-			kill -TERM "$pid" 2>/dev/null || true
-			for _ in $(seq 1 50); do
-				kill -0 "$pid" 2>/dev/null || break
-				sleep 0.1
-			done
-			kill -KILL "$pid" 2>/dev/null || true
-		fi
-		rm -f "$f"
+	local stage name f pid pids alive_pids
+	for stage in "nginx prometheus" "gateway1 gateway2 gateway3 gateway4" "presence1 presence2 history" "redis nats"; do
+		pids=()
+		for name in $stage; do
+			f=$dir/pids/$name.pid
+			[ -f "$f" ] || continue
+			pid=$(cat "$f")
+			rm -f "$f"
+			kill -TERM "$pid" 2>/dev/null && pids+=("$pid")
+		done
+		for _ in $(seq 1 50); do
+			[ ${#pids[@]} -gt 0 ] || break
+			alive_pids=()
+			for pid in "${pids[@]}"; do kill -0 "$pid" 2>/dev/null && alive_pids+=("$pid"); done
+			pids=("${alive_pids[@]+"${alive_pids[@]}"}")
+			[ ${#pids[@]} -gt 0 ] || break
+			sleep 0.1
+		done
+		for pid in "${pids[@]+"${pids[@]}"}"; do kill -KILL "$pid" 2>/dev/null || true; done
 	done
 	echo "cluster: down"
 }

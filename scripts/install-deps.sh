@@ -14,7 +14,7 @@ have() { command -v "$1" >/dev/null 2>&1 || [ -x "/usr/sbin/$1" ]; }
 # command -> Debian package
 package_of() {
 	case "$1" in
-	nginx) echo nginx-light ;;
+	nginx) echo nginx ;;
 	nats-server) echo nats-server ;;
 	redis-server) echo redis-server ;;
 	curl) echo curl ;;

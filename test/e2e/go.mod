@@ -11,6 +11,7 @@ require (
 	github.com/natter/natter/services/history v0.0.0
 	github.com/natter/natter/services/presence v0.0.0
 	github.com/prometheus/client_golang v1.25.0
+	gopkg.in/yaml.v3 v3.0.1
 )
 
 require (

@@ -251,7 +251,10 @@
     return;
   }
 
-  const socket = window.io();
+  // WebSocket first: it needs no sticky sessions behind a balancer. Where it
+  // cannot open (a proxy that blocks upgrades), the client falls back to
+  // HTTP long-polling (tryAllTransports).
+  const socket = window.io({ transports: ['websocket', 'polling'], tryAllTransports: true });
   const watchedEngines = new WeakSet();
 
   function watchEngine() {
