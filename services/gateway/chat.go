@@ -301,6 +301,21 @@ func (c *chat) request(subject string, req, resp any) error {
 	return nil
 }
 
+// ask makes a request on behalf of event e, whose reply carries its error
+// in *replyErr; it fails e, and returns false, if the request or its reply
+// failed.
+func (c *chat) ask(e *socketio.EventMessage, subject string, req, resp any, replyErr **proto.Error) bool {
+	err := c.request(subject, req, resp)
+	if err == nil && *replyErr != nil {
+		err = *replyErr
+	}
+	if err != nil {
+		fail(e, err)
+		return false
+	}
+	return true
+}
+
 func (c *chat) onJoin(s *socketio.Socket, e *socketio.EventMessage) {
 	cn := connOf(s)
 	var req proto.JoinRequest
@@ -320,17 +335,13 @@ func (c *chat) onJoin(s *socketio.Socket, e *socketio.EventMessage) {
 		return
 	}
 	var pr proto.PresenceJoinReply
-	err = c.request(proto.PresenceJoinSubject, proto.PresenceJoin{
+	join := proto.PresenceJoin{
 		ConnRef:  proto.ConnRef{Gateway: c.id, Conn: s.ID()},
 		Username: req.Username,
 		Room:     roomName,
 		Token:    req.Token,
-	}, &pr)
-	if err == nil && pr.Error != nil {
-		err = pr.Error
 	}
-	if err != nil {
-		fail(e, err)
+	if !c.ask(e, proto.PresenceJoinSubject, join, &pr, &pr.Error) {
 		return
 	}
 	m := &member{
@@ -563,12 +574,7 @@ func (c *chat) onWhisper(s *socketio.Socket, e *socketio.EventMessage) {
 		return
 	}
 	var lr proto.PresenceLookupReply
-	if err := c.request(proto.PresenceLookupSubject, proto.PresenceLookup{Username: to}, &lr); err != nil {
-		fail(e, err)
-		return
-	}
-	if lr.Error != nil {
-		fail(e, lr.Error)
+	if !c.ask(e, proto.PresenceLookupSubject, proto.PresenceLookup{Username: to}, &lr, &lr.Error) {
 		return
 	}
 	if !lr.Online {
@@ -611,30 +617,35 @@ func (c *chat) onTyping(s *socketio.Socket, e *socketio.EventMessage) {
 	c.nc.Publish(proto.RoomTypingSubject(m.room), data)
 }
 
+// roomOf returns the room a query names, by default the connection's;
+// it fails e, and returns false, for an invalid room.
+func roomOf(s *socketio.Socket, e *socketio.EventMessage, room string) (string, bool) {
+	if room == "" {
+		if cn := connOf(s); cn != nil {
+			if m := cn.cur.Load(); m != nil {
+				room = m.room
+			}
+		}
+	}
+	room, err := proto.NormalizeRoom(room)
+	if err != nil {
+		fail(e, err)
+		return "", false
+	}
+	return room, true
+}
+
 func (c *chat) onMembers(s *socketio.Socket, e *socketio.EventMessage) {
 	var req proto.PresenceMembers
 	if len(e.Args) > 0 {
 		json.Unmarshal(e.Args[0], &req)
 	}
-	if req.Room == "" {
-		if cn := connOf(s); cn != nil {
-			if m := cn.cur.Load(); m != nil {
-				req.Room = m.room
-			}
-		}
-	}
-	room, err := proto.NormalizeRoom(req.Room)
-	if err != nil {
-		fail(e, err)
+	room, ok := roomOf(s, e, req.Room)
+	if !ok {
 		return
 	}
 	var mr proto.PresenceMembersReply
-	if err := c.request(proto.PresenceMembersSubject, proto.PresenceMembers{Room: room}, &mr); err != nil {
-		fail(e, err)
-		return
-	}
-	if mr.Error != nil {
-		fail(e, mr.Error)
+	if !c.ask(e, proto.PresenceMembersSubject, proto.PresenceMembers{Room: room}, &mr, &mr.Error) {
 		return
 	}
 	reply(e, struct {
@@ -652,16 +663,8 @@ func (c *chat) onHistory(s *socketio.Socket, e *socketio.EventMessage) {
 			return
 		}
 	}
-	if req.Room == "" {
-		if cn := connOf(s); cn != nil {
-			if m := cn.cur.Load(); m != nil {
-				req.Room = m.room
-			}
-		}
-	}
-	room, err := proto.NormalizeRoom(req.Room)
-	if err != nil {
-		fail(e, err)
+	room, ok := roomOf(s, e, req.Room)
+	if !ok {
 		return
 	}
 	if req.Limit < 0 || req.Limit > proto.MaxHistoryPage {
@@ -669,12 +672,7 @@ func (c *chat) onHistory(s *socketio.Socket, e *socketio.EventMessage) {
 		return
 	}
 	var hr proto.HistoryReply
-	if err := c.request(proto.HistoryQuerySubject, proto.HistoryQuery{Room: room, Before: req.Before, Limit: req.Limit}, &hr); err != nil {
-		fail(e, err)
-		return
-	}
-	if hr.Error != nil {
-		fail(e, hr.Error)
+	if !c.ask(e, proto.HistoryQuerySubject, proto.HistoryQuery{Room: room, Before: req.Before, Limit: req.Limit}, &hr, &hr.Error) {
 		return
 	}
 	if hr.Messages == nil {
@@ -685,12 +683,7 @@ func (c *chat) onHistory(s *socketio.Socket, e *socketio.EventMessage) {
 
 func (c *chat) onRooms(_ *socketio.Socket, e *socketio.EventMessage) {
 	var rr proto.PresenceRoomsReply
-	if err := c.request(proto.PresenceRoomsSubject, struct{}{}, &rr); err != nil {
-		fail(e, err)
-		return
-	}
-	if rr.Error != nil {
-		fail(e, rr.Error)
+	if !c.ask(e, proto.PresenceRoomsSubject, struct{}{}, &rr, &rr.Error) {
 		return
 	}
 	if rr.Rooms == nil {
