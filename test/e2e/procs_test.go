@@ -214,8 +214,9 @@ func startCluster(tb testing.TB, gateways int) *cluster {
 	return startClusterWith(tb, gateways, 1)
 }
 
-// startClusterWith starts a cluster with presences presence replicas.
-func startClusterWith(tb testing.TB, gateways, presences int) *cluster {
+// startClusterWith starts a cluster with presences presence replicas,
+// which get presenceEnv besides their usual environment.
+func startClusterWith(tb testing.TB, gateways, presences int, presenceEnv ...string) *cluster {
 	tb.Helper()
 	bin := binaries(tb)
 	c := &cluster{}
@@ -234,8 +235,8 @@ func startClusterWith(tb testing.TB, gateways, presences int) *cluster {
 	c.history = start(tb, "history", filepath.Join(bin, "history"), nil, natsURL, fmt.Sprintf("NATTER_HTTP_ADDR=127.0.0.1:%d", hp))
 	for i := range presences {
 		pp := freePort(tb)
-		p := start(tb, fmt.Sprintf("presence%d", i+1), filepath.Join(bin, "presence"), nil, natsURL, redisURL,
-			fmt.Sprintf("NATTER_HTTP_ADDR=127.0.0.1:%d", pp))
+		env := append([]string{natsURL, redisURL, fmt.Sprintf("NATTER_HTTP_ADDR=127.0.0.1:%d", pp)}, presenceEnv...)
+		p := start(tb, fmt.Sprintf("presence%d", i+1), filepath.Join(bin, "presence"), nil, env...)
 		c.presences = append(c.presences, p)
 		c.presenceURLs = append(c.presenceURLs, fmt.Sprintf("http://127.0.0.1:%d", pp))
 		waitHTTP(tb, c.presenceURLs[i]+"/readyz")
@@ -366,4 +367,15 @@ func TestPresenceReplicasUnderChurn(t *testing.T) {
 	}
 	c := startClusterWith(t, 2, 2)
 	nodetest.Run(t, "churn.test.mjs", 3*time.Minute, "NATTER_URL="+c.gatewayURLs[0], "NATTER_URL_2="+c.gatewayURLs[1])
+}
+
+// TestPresenceProcesses runs test/client/presence.test.mjs (tabs, reloads,
+// grace, impostor names) against presence on a real Redis.
+func TestPresenceProcesses(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and starts processes")
+	}
+	c := startClusterWith(t, 2, 1, "NATTER_PRESENCE_GRACE=1s")
+	nodetest.Run(t, "presence.test.mjs", 2*time.Minute, "NATTER_URL="+c.gatewayURLs[0],
+		"NATTER_URL_2="+c.gatewayURLs[1], "NATTER_GRACE_MS=1000")
 }
