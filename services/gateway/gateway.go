@@ -118,6 +118,7 @@ type Service struct {
 	log     *slog.Logger
 	eio     *engineio.Server
 	chat    *chat
+	fwd     *forwarder
 	nc      *nats.Conn
 	handler http.Handler
 }
@@ -139,13 +140,22 @@ func New(cfg Config, nc *nats.Conn, log *slog.Logger, reg prometheus.Registerer)
 	if len(cfg.AllowedOrigins) > 0 {
 		ecfg.CheckOrigin = engineio.AllowOrigins(cfg.AllowedOrigins)
 	}
+	fwd := newForwarder(cfg.ID, nc, cfg.MaxPayload, 0, log, reg)
+	ecfg.NewID, ecfg.Forward = fwd.newSID, fwd.forward
 	sio := socketio.NewServer(socketio.Config{MaxAttachmentBytes: cfg.MaxPayload})
 	ch, err := newChat(cfg.ID, nc, log, newChatMetrics(reg), cfg)
 	if err != nil {
 		return nil, err
 	}
 	ch.register(sio.Of("/"))
-	s := &Service{cfg: cfg, log: log, eio: engineio.NewServer(ecfg, sio), chat: ch, nc: nc}
+	s := &Service{cfg: cfg, log: log, eio: engineio.NewServer(ecfg, sio), chat: ch, nc: nc, fwd: fwd}
+	// A forwarded poll may wait as long as a direct one: until the next ping.
+	ec := s.eio.Config()
+	fwd.eio, fwd.maxPayload = s.eio, ec.MaxPayload
+	fwd.wait = ec.PingInterval + ec.PingTimeout + 5*time.Second
+	if err := fwd.start(); err != nil {
+		return nil, fmt.Errorf("gateway: forwarding: %w", err)
+	}
 
 	mux := http.NewServeMux()
 	mux.Handle("/socket.io/", s.eio)
@@ -198,5 +208,6 @@ func (s *Service) Run(ctx context.Context, g prometheus.Gatherer) error {
 func (s *Service) Drain() {
 	s.log.Info("gateway draining", "sessions", s.eio.Len())
 	s.eio.Close(engineio.ReasonServerShutdown)
+	s.fwd.close()
 	s.chat.close()
 }

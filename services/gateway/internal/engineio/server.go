@@ -45,6 +45,11 @@ type Config struct {
 	NewID func() string
 	// Observer is told of session events, for metrics. Nil: nobody.
 	Observer Observer
+	// Forward, when set, is offered every request for a session this
+	// server does not have: it may answer it (by passing it on to the
+	// server that has the session) and return true. Nil, or false: the
+	// request is refused as for an unknown session.
+	Forward func(w http.ResponseWriter, r *http.Request, sid string) bool
 }
 
 func (c Config) withDefaults() Config {
@@ -233,7 +238,9 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	sess := s.session(sid)
 	if sess == nil {
-		s.refuse(w, r, codeUnknownSID)
+		if s.cfg.Forward == nil || !s.cfg.Forward(w, r, sid) {
+			s.refuse(w, r, codeUnknownSID)
+		}
 		return
 	}
 	if isWS {
@@ -396,6 +403,12 @@ func (s *Server) preflight(w http.ResponseWriter, r *http.Request) {
 	}
 	h.Set("Access-Control-Max-Age", "86400")
 	w.WriteHeader(http.StatusNoContent)
+}
+
+// RefuseUnknownSession answers a request for a session that no server
+// has, as the reference server does.
+func RefuseUnknownSession(w http.ResponseWriter, r *http.Request) {
+	(&Server{}).refuse(w, r, codeUnknownSID)
 }
 
 // RandomID returns 20 characters of base64url from 15 random bytes.
