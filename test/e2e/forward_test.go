@@ -1,8 +1,10 @@
 package e2e
 
 import (
+	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/http/httputil"
@@ -17,24 +19,52 @@ import (
 )
 
 // roundRobin is a balancer with no sticky sessions: each request goes to
-// the next gateway, WebSocket upgrades included.
-func roundRobin(tb testing.TB, backends []*httptest.Server) *httptest.Server {
+// the next gateway, WebSocket upgrades included. Like nginx with
+// proxy_next_upstream error, a gateway that refuses the connection is
+// skipped for the next one.
+func roundRobin(tb testing.TB, backends []string) *httptest.Server {
 	tb.Helper()
-	var next atomic.Uint64
-	targets := make([]*url.URL, len(backends))
-	for i, b := range backends {
-		targets[i], _ = url.Parse(b.URL)
+	// A connection per request: a pooled connection to a gateway that died
+	// would fail after the request went out, which cannot be retried.
+	base := http.DefaultTransport.(*http.Transport).Clone()
+	base.DisableKeepAlives = true
+	rr := &rrTransport{base: base}
+	for _, b := range backends {
+		u, _ := url.Parse(b)
+		rr.targets = append(rr.targets, u)
 	}
 	proxy := &httputil.ReverseProxy{
-		Rewrite: func(r *httputil.ProxyRequest) {
-			r.SetURL(targets[next.Add(1)%uint64(len(targets))])
-			r.Out.Host = r.In.Host
-		},
+		Rewrite:       func(r *httputil.ProxyRequest) { r.Out.Host = r.In.Host },
+		Transport:     rr,
 		FlushInterval: -1,
 	}
 	hs := httptest.NewServer(proxy)
 	tb.Cleanup(hs.Close)
 	return hs
+}
+
+type rrTransport struct {
+	base    http.RoundTripper
+	targets []*url.URL
+	next    atomic.Uint64
+}
+
+func (t *rrTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+	var err error
+	for range t.targets {
+		u := t.targets[t.next.Add(1)%uint64(len(t.targets))]
+		out := r.Clone(r.Context())
+		out.URL.Scheme, out.URL.Host = u.Scheme, u.Host
+		var resp *http.Response
+		if resp, err = t.base.RoundTrip(out); err == nil {
+			return resp, nil
+		}
+		var op *net.OpError
+		if !errors.As(err, &op) || op.Op != "dial" {
+			return nil, err // it reached the gateway: not safe to send again
+		}
+	}
+	return nil, err
 }
 
 // TestPollingAcrossGatewaysInProcess runs the chat scenarios in every
@@ -43,7 +73,11 @@ func roundRobin(tb testing.TB, backends []*httptest.Server) *httptest.Server {
 // is passed to the owner.
 func TestPollingAcrossGatewaysInProcess(t *testing.T) {
 	s := startSystem(t, presence.NewMemoryStore(0, nil), 4, presence.Config{})
-	lb := roundRobin(t, s.gateways)
+	var urls []string
+	for _, g := range s.gateways {
+		urls = append(urls, g.URL)
+	}
+	lb := roundRobin(t, urls)
 
 	// One polling session's requests are answered by several gateways.
 	resp, err := http.Get(lb.URL + "/socket.io/?EIO=4&transport=polling")
@@ -102,4 +136,5 @@ func TestPollingAcrossGatewaysInProcess(t *testing.T) {
 	}
 
 	nodetest.Run(t, "chat.test.mjs", 5*time.Minute, "NATTER_URL="+lb.URL, "NATTER_URL_2="+lb.URL)
+	nodetest.Run(t, "polling-fanout.test.mjs", 3*time.Minute, "NATTER_URL="+lb.URL)
 }
