@@ -78,6 +78,9 @@ func newForwarder(id string, nc *nats.Conn, maxPayload int, wait time.Duration, 
 			Buckets: prometheus.ExponentialBuckets(0.0001, 2, 16),
 		}),
 	}
+	for _, result := range []string{"ok", "no_owner", "abandoned", "too_large", "error"} {
+		f.forwarded.WithLabelValues(result) // a series from the start, at 0
+	}
 	if reg != nil {
 		reg.MustRegister(f.forwarded, f.latency)
 	}
