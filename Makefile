@@ -6,7 +6,7 @@ GO       ?= go
 PKGS     := ./proto/... ./kit/... ./services/gateway/... ./services/presence/... ./services/history/... ./cmd/natter/... ./test/e2e/...
 FUZZTIME ?= 10s
 
-.PHONY: all build lint test test-go test-load test-deps fuzz fuzz-long run conformance clean \
+.PHONY: all build lint test test-go test-load test-deps fuzz run conformance clean \
 	compose-up compose-down compose-logs cluster-up cluster-down
 
 all: build

@@ -395,3 +395,17 @@ func TestPresenceProcesses(t *testing.T) {
 	nodetest.Run(t, "presence.test.mjs", 2*time.Minute, "NATTER_URL="+c.gatewayURLs[0],
 		"NATTER_URL_2="+c.gatewayURLs[1], "NATTER_GRACE_MS=1000")
 }
+
+// TestRedisDown kills Redis: joins fail fast with "unavailable", and joined
+// users chat on.
+func TestRedisDown(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and starts processes")
+	}
+	c := startCluster(t, 1)
+	env, errc := signal(t, func() error { c.redis.kill(); return nil })
+	nodetest.Run(t, "redis-down.test.mjs", time.Minute, append(env, "NATTER_URL="+c.gatewayURLs[0])...)
+	if err := <-errc; err != nil {
+		t.Fatal(err)
+	}
+}
