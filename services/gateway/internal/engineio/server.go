@@ -148,7 +148,6 @@ type Server struct {
 	cfg      Config
 	handler  Handler
 	upgrader websocket.Upgrader
-	open     []byte // the open packet's JSON, less the sid
 
 	mu       sync.Mutex
 	sessions map[string]*Session

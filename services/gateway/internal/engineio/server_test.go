@@ -17,10 +17,8 @@ import (
 	"github.com/natter/natter/services/gateway/internal/engineio"
 )
 
-// echo is a Handler that sends every message back and records closes.
+// echo is a Handler that sends every message back and reports closes.
 type echo struct {
-	mu     sync.Mutex
-	closed []string
 	closes chan string
 }
 
