@@ -15,6 +15,7 @@ const (
 	EventMembers       = "members"        // client → server, acked
 	EventRooms         = "rooms"          // client → server, acked
 	EventHistory       = "history"        // client → server, acked
+	EventWhispers      = "whispers"       // client → server, acked
 )
 
 // MaxHistoryPage bounds the limit of a history request.
@@ -31,6 +32,9 @@ type JoinRequest struct {
 	Username string `json:"username"`
 	Room     string `json:"room,omitempty"`
 	Token    string `json:"token,omitempty"`
+	// Since is the id of the last message of Room the client has: the ack's
+	// history is then what came after it (see JoinAck.Gap).
+	Since string `json:"since,omitempty"`
 }
 
 // Member is a user in a room.
@@ -48,6 +52,11 @@ type JoinAck struct {
 	Room     string    `json:"room"`
 	Members  []Member  `json:"members"`
 	History  []Message `json:"history"`
+	// Gap is set when the join named Since but what came after it is no
+	// longer all there (older than the retention, or more than a page):
+	// History is then the newest page, and the client should show it in
+	// place of what it had.
+	Gap bool `json:"gap,omitempty"`
 }
 
 // ClientMessage is the payload of a client's "client message".
@@ -123,6 +132,22 @@ type HistoryRequest struct {
 	Room   string `json:"room,omitempty"`
 	Before string `json:"before,omitempty"`
 	Limit  int    `json:"limit,omitempty"`
+}
+
+// WhispersRequest is the payload of a client's "whispers": the newest
+// Limit (at most MaxHistoryPage; default HistoryOnJoin) whispers to or
+// from the user joined on the connection — only with the user With, if
+// set — before the whisper with id Before (default: the newest).
+type WhispersRequest struct {
+	With   string `json:"with,omitempty"`
+	Before string `json:"before,omitempty"`
+	Limit  int    `json:"limit,omitempty"`
+}
+
+// WhispersAck answers a whispers request, oldest first.
+type WhispersAck struct {
+	OK       bool      `json:"ok"`
+	Whispers []Whisper `json:"whispers"`
 }
 
 // HistoryAck answers a history request.

@@ -69,7 +69,10 @@ type PresenceMembersReply struct {
 type HistoryQuery struct {
 	Room   string `json:"room"`
 	Before string `json:"before,omitempty"`
-	Limit  int    `json:"limit"`
+	// After, instead of Before, asks for what came after the message with
+	// this id, oldest first, up to Limit: a client catching up.
+	After string `json:"after,omitempty"`
+	Limit int    `json:"limit"`
 }
 
 // HistoryReply answers HistoryQuery.
@@ -80,6 +83,38 @@ type HistoryReply struct {
 	// message of the room stored at or before it is in Messages or older
 	// than them. A gateway delivers live only what comes after it.
 	Through uint64 `json:"through"`
+	// Gap answers a query with After: the message After is no longer held,
+	// or more than Limit messages came after it. Messages is then the
+	// newest page.
+	Gap bool `json:"gap,omitempty"`
+}
+
+// WhispersQuery asks for the whispers of the user with name key User
+// (with the user whose name key is With, if set), like HistoryQuery. Only
+// a gateway asks it, for the user joined on a connection: User never
+// comes from a client.
+type WhispersQuery struct {
+	User   string `json:"user"`
+	With   string `json:"with,omitempty"`
+	Before string `json:"before,omitempty"`
+	Limit  int    `json:"limit"`
+}
+
+// WhispersReply answers WhispersQuery.
+type WhispersReply struct {
+	Error    *Error    `json:"error,omitempty"`
+	Whispers []Whisper `json:"whispers"`
+}
+
+// RecoveryState is what a gateway keeps, in RecoveryBucket, of a
+// connection joined to a room, so that any gateway can restore it when
+// the client comes back with its pid: who it was, where, and through which
+// stream sequence its join's history went (those messages it has).
+type RecoveryState struct {
+	Username string `json:"username"`
+	Token    string `json:"token"`
+	Room     string `json:"room"`
+	Through  uint64 `json:"through"`
 }
 
 // GatewayHeartbeat says a gateway is alive, every Interval milliseconds.

@@ -28,18 +28,43 @@ const (
 	// connections again: presence lost its state.
 	PresenceResyncSubject = "natter.presence.resync"
 	HistoryQuerySubject   = "natter.history.query"
+	// WhispersQuerySubject asks for one user's whispers; only a gateway,
+	// for the user joined on a connection, asks it.
+	WhispersQuerySubject = "natter.history.whispers"
 	// GatewayHeartbeatSubject carries every gateway's heartbeat, to every
 	// presence replica (no queue group).
 	GatewayHeartbeatSubject = "natter.gateway.heartbeat"
 )
 
-// Wildcards of the stream's subjects.
+// The messages stream stores everything a user says: room messages under
+// natter.msg.room.<room token> and whispers under natter.msg.dm.<key
+// token>.<key token>, the two name keys in order, so that one subject holds
+// one conversation. A room's history is read from its own subject only, so
+// no whisper can appear in it. The stream republishes what it has stored
+// under natter.stored.> (natter.stored.room.… and natter.stored.dm.…, with
+// the sequence in the Nats-Sequence header): gateways fan out only what is
+// stored, once, in the stream's order.
 const (
 	// MessagesStreamSubjects is what the messages stream stores.
-	MessagesStreamSubjects = "natter.msg.*"
-	// LiveMessagesTemplate is where the stream republishes what it stored:
-	// natter.live.<room token>.msg.
-	LiveMessagesTemplate = "natter.live.{{wildcard(1)}}.msg"
+	MessagesStreamSubjects = "natter.msg.>"
+	// StoredSubjects is where the stream republishes what it stored.
+	StoredSubjects = "natter.stored.>"
+	// RoomMsgPrefix and WhisperMsgPrefix begin the stream's subjects.
+	RoomMsgPrefix    = "natter.msg.room."
+	WhisperMsgPrefix = "natter.msg.dm."
+	// StoredRoomPrefix and StoredWhisperPrefix begin the republished ones.
+	StoredRoomPrefix    = "natter.stored.room."
+	StoredWhisperPrefix = "natter.stored.dm."
+)
+
+// JetStream key-value buckets, owned (created) by the history service.
+const (
+	// RecoveryBucket maps a hash of a connection's private id (Socket.IO's
+	// pid) to what recovering it needs: see RecoveryState.
+	RecoveryBucket = "natter_recovery"
+	// DedupBucket maps a message's deduplication id to its stream
+	// sequence, for longer than JetStream's own deduplication window.
+	DedupBucket = "natter_dedup"
 )
 
 // Token encodes a user-chosen string for a subject.
@@ -55,15 +80,53 @@ func FromToken(t string) (string, error) {
 }
 
 // RoomMsgSubject is where a room's messages are published to be stored.
-func RoomMsgSubject(room string) string { return "natter.msg." + Token(room) }
+func RoomMsgSubject(room string) string { return RoomMsgPrefix + Token(room) }
 
-// RoomLiveSubject is the wildcard of everything live in a room: stored
-// messages, presence notices and typing. A gateway holds one subscription
-// to it for each room with local members.
+// RoomStoredSubject is where the stream republishes a room's messages.
+func RoomStoredSubject(room string) string { return StoredRoomPrefix + Token(room) }
+
+// WhisperMsgSubject is where the whispers between the users with name keys
+// a and b (in either direction) are published to be stored.
+func WhisperMsgSubject(a, b string) string {
+	ta, tb := Token(a), Token(b)
+	if tb < ta {
+		ta, tb = tb, ta
+	}
+	return WhisperMsgPrefix + ta + "." + tb
+}
+
+// UserWhisperFilters are the stream subjects of every whisper to or from
+// the user with name key key.
+func UserWhisperFilters(key string) []string {
+	t := Token(key)
+	return []string{WhisperMsgPrefix + t + ".*", WhisperMsgPrefix + "*." + t}
+}
+
+// UserStoredWhisperSubjects are the republished subjects of every whisper
+// to or from the user with name key key. A whisper to oneself matches both.
+func UserStoredWhisperSubjects(key string) []string {
+	t := Token(key)
+	return []string{StoredWhisperPrefix + t + ".*", StoredWhisperPrefix + "*." + t}
+}
+
+// WhisperParties returns the tokens of the two name keys in a whisper
+// subject, stored or republished: rest is what follows the prefix.
+func WhisperParties(rest string) (a, b string, ok bool) {
+	for i := 0; i < len(rest); i++ {
+		if rest[i] == '.' {
+			return rest[:i], rest[i+1:], i > 0 && i < len(rest)-1
+		}
+	}
+	return "", "", false
+}
+
+// RoomLiveSubject is the wildcard of a room's notices: presence and
+// typing. A gateway holds one subscription to it for each room with local
+// members (and one to RoomStoredSubject for its messages).
 func RoomLiveSubject(room string) string { return "natter.live." + Token(room) + ".*" }
 
-// RoomLiveKind returns the last token of a live subject: LiveMsg,
-// LivePresence or LiveTyping.
+// RoomLiveKind returns the last token of a live subject: LivePresence or
+// LiveTyping.
 func RoomLiveKind(subject string) string {
 	for i := len(subject) - 1; i >= 0; i-- {
 		if subject[i] == '.' {
@@ -75,7 +138,6 @@ func RoomLiveKind(subject string) string {
 
 // Kinds of live room subjects.
 const (
-	LiveMsg      = "msg"
 	LivePresence = "presence"
 	LiveTyping   = "typing"
 )
@@ -88,10 +150,6 @@ func RoomPresenceSubject(room string) string {
 // RoomTypingSubject carries a room's typing notices.
 func RoomTypingSubject(room string) string { return "natter.live." + Token(room) + "." + LiveTyping }
 
-// UserWhisperSubject carries the whispers of the user whose NameKey is key:
-// those to them, and those they sent (for their other connections).
-func UserWhisperSubject(key string) string { return "natter.user." + Token(key) + ".whisper" }
-
 var gatewayIDPattern = regexp.MustCompile(`^[A-Za-z0-9_-]{1,64}$`)
 
 // ValidGatewayID reports whether id may name a gateway in a subject.
@@ -102,6 +160,7 @@ const (
 	// HeaderEvent names the event of a room presence notice: "join" or "leave".
 	HeaderEvent = "Natter-Event"
 	// HeaderOrigin names the connection a whisper or typing notice came
-	// from, as gateway/conn, so that it is not echoed to it.
+	// from, as gateway/conn, so that it is not echoed to it. The stream
+	// keeps it, and republishes it with the whisper.
 	HeaderOrigin = "Natter-Origin"
 )

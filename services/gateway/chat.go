@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"log/slog"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -23,10 +24,18 @@ import (
 // is being made; past it the connection is closed as a slow consumer.
 const maxPending = 1024
 
-// chat is the gateway's chat layer: proto's events over NATS. It holds one
-// NATS subscription per room with local members and one per local user
-// (for whispers), encodes each outgoing frame once and writes the same
-// bytes to every local member.
+// storedQueue bounds the stored messages waiting for the delivery
+// goroutine; NATS drops what would overflow it (see deliver).
+const storedQueue = 1 << 16
+
+// chat is the gateway's chat layer: proto's events over NATS. For each
+// room with local members it holds a subscription to the room's notices
+// and one to its stored messages; for each local user, two to their
+// stored whispers. Stored messages and whispers all arrive on one channel,
+// in the stream's order, and one goroutine fans them out, so that every
+// connection receives them in that order: the order recovery offsets
+// assume. Each outgoing frame is encoded once, and the same bytes go to
+// every local member.
 type chat struct {
 	id         string
 	nc         *nats.Conn
@@ -37,8 +46,16 @@ type chat struct {
 	rateLimit  rate.Limit
 	rateBurst  int
 
-	streamMu sync.Mutex
-	stream   jetstream.Stream // found on first need: the history service creates it
+	// offsets appends each stored message's stream sequence to its event,
+	// as Socket.IO's recovery offset.
+	offsets bool
+
+	jsMu    sync.Mutex
+	stream  jetstream.Stream              // found on first need: the history service creates it
+	buckets map[string]jetstream.KeyValue // likewise
+
+	stored  chan *nats.Msg // stored messages and whispers, in stream order
+	lastSeq uint64         // of the last one fanned out; owned by deliver
 
 	heartbeat time.Duration
 	stop      chan struct{} // closed by close: the heartbeat ends
@@ -46,12 +63,12 @@ type chat struct {
 	resyncSub *nats.Subscription
 	resyncs   chan struct{}  // cap 1: a resync waits to run
 	resyncMu  sync.Mutex     // one resync at a time
-	beating   sync.WaitGroup // the heartbeat goroutine
+	beating   sync.WaitGroup // the heartbeat, delivery and resync goroutines
 
-	mu     sync.Mutex
+	mu     sync.RWMutex
 	closed bool
-	rooms  map[string]*group // by room name
-	users  map[string]*group // by name key
+	rooms  map[string]*group // by room token
+	users  map[string]*group // by name key token
 	leave  sync.WaitGroup    // presence leaves under way
 }
 
@@ -74,20 +91,24 @@ type member struct {
 }
 
 type pendingFrame struct {
-	frame []byte
-	seq   uint64 // stream sequence of a message; 0 for notices
+	frame   []byte
+	seq     uint64 // stream sequence of a stored message; 0 for notices
+	whisper bool
 }
 
 // conn is the chat state of one Socket.IO socket.
 type conn struct {
 	limiter *rate.Limiter
 	cur     atomic.Pointer[member] // nil until joined
+	// resume is what a recovered connection missed, to be sent once its
+	// CONNECT is answered.
+	resume *resumption
 }
 
-// group is a set of local members that share one NATS subscription: a
+// group is a set of local members that share NATS subscriptions: a
 // room's, or a user's connections.
 type group struct {
-	sub     *nats.Subscription
+	subs    []*nats.Subscription
 	members atomic.Pointer[[]*member] // copied on write; read by fan-out
 }
 
@@ -138,9 +159,13 @@ func newChat(id string, nc *nats.Conn, log *slog.Logger, m *chatMetrics, cfg Con
 		rateBurst:  cfg.MessageBurst,
 		rooms:      make(map[string]*group),
 		users:      make(map[string]*group),
+		buckets:    make(map[string]jetstream.KeyValue),
+		stored:     make(chan *nats.Msg, storedQueue),
+		offsets:    !cfg.NoRecovery,
 	}
-	c.beating.Add(1)
+	c.beating.Add(2)
 	go c.beat()
+	go c.deliver()
 	resync, err := nc.Subscribe(proto.PresenceResyncSubject, func(*nats.Msg) { c.resync() })
 	if err != nil {
 		return nil, err
@@ -221,10 +246,11 @@ func (c *chat) beat() {
 
 // register installs the chat's handlers on a namespace.
 func (c *chat) register(n *socketio.Namespace) {
-	n.OnConnect(func(s *socketio.Socket) {
-		s.SetData(&conn{limiter: rate.NewLimiter(c.rateLimit, c.rateBurst)})
-	})
+	n.OnConnect(c.onConnect)
 	n.OnDisconnect(c.onDisconnect)
+	if c.offsets {
+		n.SetRecovery(c)
+	}
 	n.On(proto.EventJoin, c.onJoin)
 	n.On(proto.EventClientMessage, c.onMessage)
 	n.On(proto.EventWhisper, c.onWhisper)
@@ -232,6 +258,21 @@ func (c *chat) register(n *socketio.Namespace) {
 	n.On(proto.EventMembers, c.onMembers)
 	n.On(proto.EventRooms, c.onRooms)
 	n.On(proto.EventHistory, c.onHistory)
+	n.On(proto.EventWhispers, c.onWhispers)
+}
+
+func (c *chat) newConn() *conn { return &conn{limiter: rate.NewLimiter(c.rateLimit, c.rateBurst)} }
+
+func (c *chat) onConnect(s *socketio.Socket) {
+	cn := connOf(s)
+	if cn == nil {
+		s.SetData(c.newConn())
+		return
+	}
+	if r := cn.resume; r != nil {
+		cn.resume = nil
+		r.finish()
+	}
 }
 
 // close waits for the presence leaves under way and drops the
@@ -250,11 +291,10 @@ func (c *chat) close() {
 	c.leave.Wait()
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	for _, r := range c.rooms {
-		r.sub.Unsubscribe()
-	}
-	for _, u := range c.users {
-		u.sub.Unsubscribe()
+	for _, groups := range []map[string]*group{c.rooms, c.users} {
+		for _, g := range groups {
+			g.unsubscribe()
+		}
 	}
 	c.rooms, c.users = map[string]*group{}, map[string]*group{}
 }
@@ -344,22 +384,18 @@ func (c *chat) onJoin(s *socketio.Socket, e *socketio.EventMessage) {
 	if !c.ask(e, proto.PresenceJoinSubject, join, &pr, &pr.Error) {
 		return
 	}
-	m := &member{
-		sock:     s,
-		username: pr.Username,
-		key:      proto.NameKey(pr.Username),
-		color:    pr.Color,
-		token:    pr.Token,
-		room:     pr.Room,
-		origin:   c.id + "/" + s.ID(),
-	}
+	m := c.newMember(s, pr.Username, pr.Color, pr.Token, pr.Room)
 	if !s.Connected() {
 		return // gone while presence answered; its leave is on the way
 	}
 	c.place(cn, m)
 
 	var hr proto.HistoryReply
-	if err := c.request(proto.HistoryQuerySubject, proto.HistoryQuery{Room: pr.Room, Limit: proto.HistoryOnJoin}, &hr); err != nil || hr.Error != nil {
+	q := proto.HistoryQuery{Room: pr.Room, After: req.Since, Limit: proto.HistoryOnJoin}
+	if req.Since != "" {
+		q.Limit = proto.MaxHistoryPage
+	}
+	if err := c.request(proto.HistoryQuerySubject, q, &hr); err != nil || hr.Error != nil {
 		c.log.Warn("join without history", "err", err)
 		hr = proto.HistoryReply{}
 	}
@@ -369,6 +405,7 @@ func (c *chat) onJoin(s *socketio.Socket, e *socketio.EventMessage) {
 	if pr.Members == nil {
 		pr.Members = []proto.Member{}
 	}
+	c.keepForRecovery(s, m, hr.Through)
 	reply(e, proto.JoinAck{
 		OK:       true,
 		Username: pr.Username,
@@ -377,46 +414,89 @@ func (c *chat) onJoin(s *socketio.Socket, e *socketio.EventMessage) {
 		Room:     pr.Room,
 		Members:  pr.Members,
 		History:  hr.Messages,
+		Gap:      hr.Gap,
 	})
-	m.goLive(hr.Through)
+	m.goLive(hr.Through, 0)
 }
 
-// place makes m the connection's member: in its room's group and its
-// user's group, out of the previous ones.
+func (c *chat) newMember(s *socketio.Socket, username, color, token, room string) *member {
+	return &member{
+		sock:     s,
+		username: username,
+		key:      proto.NameKey(username),
+		color:    color,
+		token:    token,
+		room:     room,
+		origin:   c.id + "/" + s.ID(),
+	}
+}
+
+// place makes m the connection's member: in its room's groups and its
+// user's, out of the previous ones.
 func (c *chat) place(cn *conn, m *member) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if old := cn.cur.Swap(m); old != nil {
 		c.removeLocked(old)
 	}
-	c.enter(c.rooms, m.room, proto.RoomLiveSubject(m.room), m, c.fanOutRoom)
-	c.enter(c.users, m.key, proto.UserWhisperSubject(m.key), m, c.fanOutUser)
+	room := proto.Token(m.room)
+	c.enter(c.rooms, room, m, func() []*nats.Subscription {
+		return []*nats.Subscription{
+			c.subscribe(proto.RoomLiveSubject(m.room), nil),
+			c.subscribe(proto.RoomStoredSubject(m.room), c.stored),
+		}
+	})
+	c.enter(c.users, proto.Token(m.key), m, func() []*nats.Subscription {
+		var subs []*nats.Subscription
+		for _, subject := range proto.UserStoredWhisperSubjects(m.key) {
+			subs = append(subs, c.subscribe(subject, c.stored))
+		}
+		return subs
+	})
 	c.metrics.rooms.Set(float64(len(c.rooms)))
 }
 
-// enter adds m to groups[key], subscribing to subject for the group's
-// first member. The caller holds c.mu.
-func (c *chat) enter(groups map[string]*group, key, subject string, m *member, fanOut func(*group, *nats.Msg)) {
+// subscribe subscribes to subject: onto ch, or, for nil, to a room's
+// notices, fanned out as they come.
+func (c *chat) subscribe(subject string, ch chan *nats.Msg) *nats.Subscription {
+	var sub *nats.Subscription
+	var err error
+	if ch != nil {
+		sub, err = c.nc.ChanSubscribe(subject, ch)
+	} else {
+		sub, err = c.nc.Subscribe(subject, c.fanOutNotice)
+	}
+	if err != nil {
+		c.log.Error("subscribe", "err", err)
+		return nil
+	}
+	return sub
+}
+
+// enter adds m to groups[key], subscribing for the group's first member.
+// The caller holds c.mu.
+func (c *chat) enter(groups map[string]*group, key string, m *member, subscribe func() []*nats.Subscription) {
 	g := groups[key]
 	if g == nil {
-		g = &group{}
-		sub, err := c.nc.Subscribe(subject, func(msg *nats.Msg) { fanOut(g, msg) })
-		if err != nil {
-			c.log.Error("subscribe", "err", err)
-		}
-		g.sub = sub
+		g = &group{subs: subscribe()}
 		groups[key] = g
 	}
 	g.add(m)
+}
+
+func (g *group) unsubscribe() {
+	for _, sub := range g.subs {
+		if sub != nil {
+			sub.Unsubscribe()
+		}
+	}
 }
 
 // exit takes m out of groups[key], unsubscribing with the last member.
 // The caller holds c.mu.
 func exit(groups map[string]*group, key string, m *member) {
 	if g := groups[key]; g != nil && g.remove(m) {
-		if g.sub != nil {
-			g.sub.Unsubscribe()
-		}
+		g.unsubscribe()
 		delete(groups, key)
 	}
 }
@@ -424,8 +504,8 @@ func exit(groups map[string]*group, key string, m *member) {
 // removeLocked takes m out of its groups, dropping a group's subscription
 // with its last member. The caller holds c.mu.
 func (c *chat) removeLocked(m *member) {
-	exit(c.rooms, m.room, m)
-	exit(c.users, m.key, m)
+	exit(c.rooms, proto.Token(m.room), m)
+	exit(c.users, proto.Token(m.key), m)
 	c.metrics.rooms.Set(float64(len(c.rooms)))
 }
 
@@ -441,14 +521,18 @@ func (c *chat) onDisconnect(s *socketio.Socket, reason string) {
 	c.mu.Lock()
 	c.removeLocked(m)
 	c.mu.Unlock()
+	deliberate := reason == "client namespace disconnect"
 	// Tell presence without holding up the transport that is closing.
 	c.leave.Add(1)
 	go func() {
 		defer c.leave.Done()
+		if deliberate {
+			c.forget(s) // a client that left on purpose does not come back
+		}
 		var resp proto.ErrorAck
 		err := c.request(proto.PresenceLeaveSubject, proto.PresenceLeave{
 			ConnRef:    proto.ConnRef{Gateway: c.id, Conn: s.ID()},
-			Deliberate: reason == "client namespace disconnect",
+			Deliberate: deliberate,
 		}, &resp)
 		if err != nil {
 			c.log.Warn("presence leave", "err", err)
@@ -508,51 +592,112 @@ func (c *chat) onMessage(s *socketio.Socket, e *socketio.EventMessage) {
 		TS:       time.Now().UnixMilli(),
 	}
 	data, _ := json.Marshal(msg)
-	dedup := msg.ID
-	if req.ClientID != "" {
-		// Scoped to the user, so that clients cannot collide by choice.
-		h := sha256.Sum256([]byte(m.key + "\x00" + req.ClientID))
-		dedup = hex.EncodeToString(h[:16])
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), c.reqTimeout)
-	defer cancel()
-	ack, err := c.js.Publish(ctx, proto.RoomMsgSubject(m.room), data, jetstream.WithMsgID(dedup))
+	out := nats.NewMsg(proto.RoomMsgSubject(m.room))
+	out.Data = data
+	stored, err := c.store(out, m, req.ClientID, msg.ID)
 	if err != nil {
-		c.metrics.publishErrors.Inc()
-		c.log.Warn("publish message", "err", err)
-		fail(e, proto.ErrUnavailable)
+		fail(e, err)
 		return
 	}
-	c.metrics.messagesIn.Inc()
-	if ack.Duplicate {
-		// A retry: answer with the message that was stored the first time.
-		if orig, err := c.storedMessage(ctx, ack.Sequence); err == nil {
+	if stored != nil {
+		// A resend: answer with the message stored the first time.
+		var orig proto.Message
+		if json.Unmarshal(stored, &orig) == nil && orig.ID != "" {
 			msg = orig
 		}
 	}
+	c.metrics.messagesIn.Inc()
 	reply(e, proto.SentAck{OK: true, ID: msg.ID, TS: msg.TS})
 }
 
-// storedMessage reads a message back from the stream by sequence.
-func (c *chat) storedMessage(ctx context.Context, seq uint64) (proto.Message, error) {
-	c.streamMu.Lock()
+// store stores out in the stream, at most once for one clientID of one
+// user: JetStream's deduplication catches a resend within its window, the
+// dedup bucket one after it. For a resend, it returns the data stored the
+// first time. A failure is proto.ErrUnavailable: the client may resend.
+func (c *chat) store(out *nats.Msg, m *member, clientID, id string) ([]byte, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), c.reqTimeout)
+	defer cancel()
+	dedup := id
+	var guard jetstream.KeyValue
+	if clientID != "" {
+		// Scoped to the user, so that clients cannot collide by choice.
+		h := sha256.Sum256([]byte(m.key + "\x00" + clientID))
+		dedup = hex.EncodeToString(h[:16])
+		guard = c.bucket(ctx, proto.DedupBucket)
+		if guard != nil {
+			if e, err := guard.Get(ctx, dedup); err == nil {
+				seq, _ := strconv.ParseUint(string(e.Value()), 10, 64)
+				if data, err := c.storedData(ctx, seq); err == nil {
+					c.metrics.dedupHits.WithLabelValues("bucket").Inc()
+					return data, nil
+				}
+			}
+		}
+	}
+	ack, err := c.js.PublishMsg(ctx, out, jetstream.WithMsgID(dedup))
+	if err != nil {
+		c.metrics.publishErrors.Inc()
+		c.log.Warn("store", "err", err)
+		return nil, proto.ErrUnavailable
+	}
+	if ack.Duplicate {
+		c.metrics.dedupHits.WithLabelValues("jetstream").Inc()
+		data, err := c.storedData(ctx, ack.Sequence)
+		if err != nil {
+			return out.Data, nil // stored once; the first answer is lost
+		}
+		return data, nil
+	}
+	if guard != nil {
+		if _, err := guard.Put(ctx, dedup, []byte(strconv.FormatUint(ack.Sequence, 10))); err != nil {
+			c.log.Warn("dedup guard", "err", err)
+		}
+	}
+	return nil, nil
+}
+
+// messages returns the stream, found on first need.
+func (c *chat) messages(ctx context.Context) (jetstream.Stream, error) {
+	c.jsMu.Lock()
+	defer c.jsMu.Unlock()
 	if c.stream == nil {
 		st, err := c.js.Stream(ctx, proto.MessagesStream)
 		if err != nil {
-			c.streamMu.Unlock()
-			return proto.Message{}, err
+			return nil, err
 		}
 		c.stream = st
 	}
-	st := c.stream
-	c.streamMu.Unlock()
+	return c.stream, nil
+}
+
+// bucket returns the key-value bucket called name, or nil when it cannot
+// be had (the history service, which creates it, has not yet run).
+func (c *chat) bucket(ctx context.Context, name string) jetstream.KeyValue {
+	c.jsMu.Lock()
+	defer c.jsMu.Unlock()
+	if kv := c.buckets[name]; kv != nil {
+		return kv
+	}
+	kv, err := c.js.KeyValue(ctx, name)
+	if err != nil {
+		c.log.Warn("bucket", "bucket", name, "err", err)
+		return nil
+	}
+	c.buckets[name] = kv
+	return kv
+}
+
+// storedData reads a message's data back from the stream by sequence.
+func (c *chat) storedData(ctx context.Context, seq uint64) ([]byte, error) {
+	st, err := c.messages(ctx)
+	if err != nil {
+		return nil, err
+	}
 	raw, err := st.GetMsg(ctx, seq)
 	if err != nil {
-		return proto.Message{}, err
+		return nil, err
 	}
-	var msg proto.Message
-	err = json.Unmarshal(raw.Data, &msg)
-	return msg, err
+	return raw.Data, nil
 }
 
 func (c *chat) onWhisper(s *socketio.Socket, e *socketio.EventMessage) {
@@ -583,21 +728,59 @@ func (c *chat) onWhisper(s *socketio.Socket, e *socketio.EventMessage) {
 	}
 	w := proto.Whisper{ID: newID(), From: m.username, To: lr.Username, Message: req.Message, TS: time.Now().UnixMilli()}
 	data, _ := json.Marshal(w)
-	toKey := proto.NameKey(lr.Username)
-	for _, key := range []string{toKey, m.key} {
-		msg := nats.NewMsg(proto.UserWhisperSubject(key))
-		msg.Header.Set(proto.HeaderOrigin, m.origin)
-		msg.Data = data
-		if err := c.nc.PublishMsg(msg); err != nil {
-			fail(e, proto.ErrUnavailable)
-			return
-		}
-		if key == toKey && toKey == m.key {
-			break // a whisper to oneself goes to one's other connections once
+	out := nats.NewMsg(proto.WhisperMsgSubject(m.key, proto.NameKey(lr.Username)))
+	out.Header.Set(proto.HeaderOrigin, m.origin)
+	out.Data = data
+	stored, err := c.store(out, m, req.ClientID, w.ID)
+	if err != nil {
+		fail(e, err)
+		return
+	}
+	if stored != nil {
+		var orig proto.Whisper
+		if json.Unmarshal(stored, &orig) == nil && orig.ID != "" {
+			w = orig
 		}
 	}
 	c.metrics.whispers.Inc()
 	reply(e, proto.SentAck{OK: true, ID: w.ID, TS: w.TS})
+}
+
+// onWhispers answers a user's query of their own whispers: the user is
+// the one joined on the connection, never a parameter.
+func (c *chat) onWhispers(s *socketio.Socket, e *socketio.EventMessage) {
+	_, m := joined(s, e)
+	if m == nil {
+		return
+	}
+	var req proto.WhispersRequest
+	if len(e.Args) > 0 {
+		if err := decodeArg(e, &req); err != nil {
+			fail(e, err)
+			return
+		}
+	}
+	if req.Limit < 0 || req.Limit > proto.MaxHistoryPage {
+		fail(e, proto.Errorf(proto.CodeBadRequest, "limit is 1 to %d", proto.MaxHistoryPage))
+		return
+	}
+	q := proto.WhispersQuery{User: m.key, Before: req.Before, Limit: req.Limit}
+	if req.With != "" {
+		with, err := proto.NormalizeName(req.With)
+		if err != nil {
+			fail(e, err)
+			return
+		}
+		q.With = proto.NameKey(with)
+	}
+	var wr proto.WhispersReply
+	if !c.ask(e, proto.WhispersQuerySubject, q, &wr, &wr.Error) {
+		return
+	}
+	if wr.Whispers == nil {
+		wr.Whispers = []proto.Whisper{}
+	}
+	reply(e, proto.WhispersAck{OK: true, Whispers: wr.Whispers})
 }
 
 func (c *chat) onTyping(s *socketio.Socket, e *socketio.EventMessage) {
@@ -695,25 +878,18 @@ func (c *chat) onRooms(_ *socketio.Socket, e *socketio.EventMessage) {
 	}{true, rr.Rooms})
 }
 
-// fanOutRoom delivers one live room message to the room's local members:
-// a stored chat message to all, a notice to all but the user concerned.
-func (c *chat) fanOutRoom(r *group, msg *nats.Msg) {
+// fanOutNotice delivers a room's presence or typing notice to its local
+// members but the user concerned.
+func (c *chat) fanOutNotice(msg *nats.Msg) {
 	var event string
-	var skipKey string
-	var seq uint64
 	switch proto.RoomLiveKind(msg.Subject) {
-	case proto.LiveMsg:
-		event = proto.EventServerMessage
-		seq, _ = strconv.ParseUint(msg.Header.Get(jetstream.SequenceHeader), 10, 64)
 	case proto.LivePresence:
 		event = msg.Header.Get(proto.HeaderEvent)
 		if event != proto.EventJoin && event != proto.EventLeave {
 			return
 		}
-		skipKey = userKey(msg.Data)
 	case proto.LiveTyping:
 		event = proto.EventTyping
-		skipKey = userKey(msg.Data)
 	default:
 		return
 	}
@@ -721,33 +897,108 @@ func (c *chat) fanOutRoom(r *group, msg *nats.Msg) {
 	if err != nil {
 		return
 	}
-	n := 0
-	for _, m := range r.load() {
-		if skipKey != "" && m.key == skipKey {
-			continue
-		}
-		m.send(frame, seq)
-		n++
+	skipKey := userKey(msg.Data)
+	c.mu.RLock()
+	g := c.rooms[roomToken(msg.Subject)]
+	c.mu.RUnlock()
+	if g == nil {
+		return
 	}
-	if event == proto.EventServerMessage {
-		c.metrics.messagesOut.Add(float64(n))
-		c.metrics.observeFanOut(msg.Header.Get(jetstream.TimeStampHeaer))
+	for _, m := range g.load() {
+		if m.key != skipKey {
+			m.send(frame, 0, false)
+		}
 	}
 }
 
-// fanOutUser delivers a whisper to a user's local connections, but the
-// one it came from.
-func (c *chat) fanOutUser(u *group, msg *nats.Msg) {
-	frame, err := socketio.EncodeEvent("/", proto.EventWhisper, -1, []json.RawMessage{msg.Data}, 0)
-	if err != nil {
-		return
+// roomToken returns the room token of natter.live.<token>.<kind>.
+func roomToken(subject string) string {
+	rest := subject[len("natter.live."):]
+	if i := strings.IndexByte(rest, '.'); i >= 0 {
+		return rest[:i]
 	}
-	origin := msg.Header.Get(proto.HeaderOrigin)
-	for _, m := range u.load() {
-		if m.origin != origin {
-			m.send(frame, 0)
+	return rest
+}
+
+// deliver fans out the stored messages and whispers, one at a time, in
+// the order the stream stored them, until the chat closes.
+func (c *chat) deliver() {
+	defer c.beating.Done()
+	for {
+		select {
+		case msg := <-c.stored:
+			c.fanOutStored(msg)
+		case <-c.stop:
+			return
 		}
 	}
+}
+
+// fanOutStored delivers one stored message to the local members of its
+// room, or one whisper to the local connections of its two users but the
+// one it came from.
+func (c *chat) fanOutStored(msg *nats.Msg) {
+	seq, _ := strconv.ParseUint(msg.Header.Get(jetstream.SequenceHeader), 10, 64)
+	if seq != 0 && seq == c.lastSeq {
+		return // a whisper to oneself, which both of its subscriptions saw
+	}
+	c.lastSeq = seq
+	switch {
+	case strings.HasPrefix(msg.Subject, proto.StoredRoomPrefix):
+		frame := c.encodeStored(proto.EventServerMessage, msg.Data, seq)
+		c.mu.RLock()
+		g := c.rooms[msg.Subject[len(proto.StoredRoomPrefix):]]
+		c.mu.RUnlock()
+		if g == nil || frame == nil {
+			return
+		}
+		members := g.load()
+		for _, m := range members {
+			m.send(frame, seq, false)
+		}
+		c.metrics.messagesOut.Add(float64(len(members)))
+		c.metrics.observeFanOut(msg.Header.Get(jetstream.TimeStampHeaer))
+	case strings.HasPrefix(msg.Subject, proto.StoredWhisperPrefix):
+		a, b, ok := proto.WhisperParties(msg.Subject[len(proto.StoredWhisperPrefix):])
+		frame := c.encodeStored(proto.EventWhisper, msg.Data, seq)
+		if !ok || frame == nil {
+			return
+		}
+		origin := msg.Header.Get(proto.HeaderOrigin)
+		parties := []string{a, b}
+		if a == b {
+			parties = parties[:1]
+		}
+		c.mu.RLock()
+		groups := make([]*group, 0, 2)
+		for _, key := range parties {
+			if g := c.users[key]; g != nil {
+				groups = append(groups, g)
+			}
+		}
+		c.mu.RUnlock()
+		for _, g := range groups {
+			for _, m := range g.load() {
+				if m.origin != origin {
+					m.send(frame, seq, true)
+				}
+			}
+		}
+	}
+}
+
+// encodeStored encodes the event of a stored message or whisper, with its
+// sequence as the recovery offset.
+func (c *chat) encodeStored(event string, data []byte, seq uint64) []byte {
+	args := []json.RawMessage{data}
+	if c.offsets {
+		args = append(args, json.RawMessage(`"`+strconv.FormatUint(seq, 10)+`"`))
+	}
+	frame, err := socketio.EncodeEvent("/", event, -1, args, 0)
+	if err != nil {
+		return nil
+	}
+	return frame
 }
 
 // userKey returns the name key of the "username" of a notice.
@@ -760,8 +1011,9 @@ func userKey(data []byte) string {
 }
 
 // send writes frame to the member, or holds it while the member's join is
-// being answered.
-func (m *member) send(frame []byte, seq uint64) {
+// being answered; seq is the stream sequence of a stored message or
+// whisper (0 for a notice), which the join's answer may already hold.
+func (m *member) send(frame []byte, seq uint64, whisper bool) {
 	if m.live.Load() {
 		m.sock.SendFrame(frame, nil)
 		return
@@ -773,7 +1025,7 @@ func (m *member) send(frame []byte, seq uint64) {
 			m.sock.CloseSession()
 			return
 		}
-		m.pending = append(m.pending, pendingFrame{frame, seq})
+		m.pending = append(m.pending, pendingFrame{frame, seq, whisper})
 		m.mu.Unlock()
 		return
 	}
@@ -781,13 +1033,17 @@ func (m *member) send(frame []byte, seq uint64) {
 	m.sock.SendFrame(frame, nil)
 }
 
-// goLive sends what waited during the join, except messages that the
-// join's history (complete through the stream sequence through) carried,
-// and from then on sends directly.
-func (m *member) goLive(through uint64) {
+// goLive sends what waited during the join, except what the join's answer
+// carried: room messages through the stream sequence rooms, whispers
+// through whispers. From then on it sends directly.
+func (m *member) goLive(rooms, whispers uint64) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	for _, p := range m.pending {
+		through := rooms
+		if p.whisper {
+			through = whispers
+		}
 		if p.seq != 0 && p.seq <= through {
 			continue
 		}

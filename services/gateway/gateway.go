@@ -38,17 +38,28 @@ type Config struct {
 	MessageBurst    int           // above the rate, at once; 20
 	// HeartbeatInterval is how often the gateway tells presence it lives; 2s.
 	HeartbeatInterval time.Duration
+	// NoRecovery turns Socket.IO's connection state recovery off: no pid
+	// in CONNECT answers, no offsets on events.
+	NoRecovery bool
 }
 
 // ConfigFromEnv reads NATTER_HTTP_ADDR, NATTER_GATEWAY_ID,
 // NATTER_PING_INTERVAL, NATTER_PING_TIMEOUT (durations such as 25s),
 // NATTER_MAX_PAYLOAD, NATTER_SEND_QUEUE_BYTES, NATTER_ALLOWED_ORIGINS
-// (comma-separated), NATTER_MESSAGE_RATE and NATTER_MESSAGE_BURST. Unset
-// variables keep their defaults.
+// (comma-separated), NATTER_MESSAGE_RATE, NATTER_MESSAGE_BURST and
+// NATTER_RECOVERY ("off" turns recovery off). Unset variables keep their
+// defaults.
 func ConfigFromEnv() (Config, error) {
 	c := Config{
 		HTTPAddr: os.Getenv("NATTER_HTTP_ADDR"),
 		ID:       os.Getenv("NATTER_GATEWAY_ID"),
+	}
+	switch v := os.Getenv("NATTER_RECOVERY"); v {
+	case "", "on":
+	case "off":
+		c.NoRecovery = true
+	default:
+		return c, fmt.Errorf("NATTER_RECOVERY=%q: on or off", v)
 	}
 	var err error
 	if c.PingInterval, err = ops.EnvDuration("NATTER_PING_INTERVAL"); err != nil {

@@ -75,7 +75,18 @@ type chatMetrics struct {
 	publishErrors prometheus.Counter
 	rateLimited   prometheus.Counter
 	fanOut        prometheus.Histogram
+	dedupHits     *prometheus.CounterVec
+	recoveries    *prometheus.CounterVec
 }
+
+// Results of a recovery, as the label of natter_gateway_recoveries_total.
+const (
+	recoveryOK      = "recovered"
+	recoveryUnknown = "unknown"     // no state for the pid (expired, or forged)
+	recoveryGap     = "gap"         // what was missed is no longer all stored
+	recoveryRefused = "refused"     // presence would not take the user back
+	recoveryError   = "unavailable" // NATS, JetStream or presence failed
+)
 
 func newChatMetrics(reg prometheus.Registerer) *chatMetrics {
 	m := &chatMetrics{
@@ -93,11 +104,11 @@ func newChatMetrics(reg prometheus.Registerer) *chatMetrics {
 		}),
 		whispers: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "natter_gateway_whispers_total",
-			Help: "Whispers sent by local clients.",
+			Help: "Whispers sent by local clients and stored.",
 		}),
 		publishErrors: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "natter_gateway_publish_errors_total",
-			Help: "Chat messages that JetStream did not store (acked unavailable).",
+			Help: "Chat messages and whispers that JetStream did not store (acked unavailable).",
 		}),
 		rateLimited: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "natter_gateway_rate_limited_total",
@@ -108,9 +119,24 @@ func newChatMetrics(reg prometheus.Registerer) *chatMetrics {
 			Help:    "From JetStream storing a message to its frames being queued for local clients.",
 			Buckets: prometheus.ExponentialBuckets(0.0001, 2, 16),
 		}),
+		dedupHits: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "natter_gateway_dedup_hits_total",
+			Help: "Resent messages (same clientId) answered with the stored one instead of being stored again, by what caught them: jetstream (its window) or bucket (the guard past it).",
+		}, []string{"guard"}),
+		recoveries: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "natter_gateway_recoveries_total",
+			Help: "Connection state recovery attempts (a CONNECT with pid and offset), by result.",
+		}, []string{"result"}),
+	}
+	for _, g := range []string{"jetstream", "bucket"} {
+		m.dedupHits.WithLabelValues(g) // a series from the start, at 0
+	}
+	for _, r := range []string{recoveryOK, recoveryUnknown, recoveryGap, recoveryRefused, recoveryError} {
+		m.recoveries.WithLabelValues(r)
 	}
 	if reg != nil {
-		reg.MustRegister(m.rooms, m.messagesIn, m.messagesOut, m.whispers, m.publishErrors, m.rateLimited, m.fanOut)
+		reg.MustRegister(m.rooms, m.messagesIn, m.messagesOut, m.whispers, m.publishErrors, m.rateLimited, m.fanOut,
+			m.dedupHits, m.recoveries)
 	}
 	return m
 }

@@ -1,7 +1,9 @@
-// Package history is natter's history service. It owns the JetStream
-// stream of room messages — creating it and setting its retention — and
-// answers history queries from a per-room cache that it builds by reading
-// the stream, so that a restart of the service or of NATS loses nothing.
+// Package history is natter's history service. It owns natter's JetStream
+// resources — the stream of room messages and whispers, with its
+// retention, and the key-value buckets of connection recovery and of
+// deduplication — and answers history and whispers queries from caches it
+// builds by reading the stream, so that a restart of the service or of
+// NATS loses nothing.
 package history
 
 import (
@@ -10,6 +12,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -25,19 +28,31 @@ import (
 const (
 	DefaultMaxAge         = 30 * 24 * time.Hour
 	DefaultMaxPerRoom     = 10_000
-	DefaultCachePerRoom   = 1000
 	DefaultDuplicates     = 2 * time.Minute
+	DefaultDedupTTL       = 24 * time.Hour
+	DefaultRecoveryTTL    = 24 * time.Hour
 	DefaultCatchUpTimeout = 2 * time.Second
 )
 
 // Config configures the service. The zero value of every field means its default.
 type Config struct {
-	MaxAge       time.Duration // how long messages are kept; 30 days
-	MaxPerRoom   int64         // messages kept per room; 10,000
-	CachePerRoom int           // newest messages held in memory per room; 1,000
+	MaxAge time.Duration // how long messages and whispers are kept; 30 days
+	// MaxPerRoom is how many messages are kept per room, and whispers per
+	// pair of users; 10,000.
+	MaxPerRoom int64
+	// CachePerRoom is how many of the newest messages of a room, and
+	// whispers of a user, are held in memory to answer queries; pages
+	// reach back that far. MaxPerRoom: all that is kept.
+	CachePerRoom int
 	// Duplicates is JetStream's deduplication window for message ids; 2m.
 	Duplicates time.Duration
-	Replicas   int // stream replicas, for a NATS cluster; 1
+	// DedupTTL is how long the deduplication bucket remembers a message
+	// id past that window; 24h.
+	DedupTTL time.Duration
+	// RecoveryTTL is how long a connection can be recovered after its
+	// last join; 24h.
+	RecoveryTTL time.Duration
+	Replicas    int // stream replicas, for a NATS cluster; 1
 }
 
 func (c Config) withDefaults() Config {
@@ -48,10 +63,16 @@ func (c Config) withDefaults() Config {
 		c.MaxPerRoom = DefaultMaxPerRoom
 	}
 	if c.CachePerRoom <= 0 {
-		c.CachePerRoom = DefaultCachePerRoom
+		c.CachePerRoom = int(c.MaxPerRoom)
 	}
 	if c.Duplicates <= 0 {
 		c.Duplicates = DefaultDuplicates
+	}
+	if c.DedupTTL <= 0 {
+		c.DedupTTL = DefaultDedupTTL
+	}
+	if c.RecoveryTTL <= 0 {
+		c.RecoveryTTL = DefaultRecoveryTTL
 	}
 	if c.Replicas <= 0 {
 		c.Replicas = 1
@@ -60,14 +81,15 @@ func (c Config) withDefaults() Config {
 }
 
 // StreamConfig returns the configuration of the messages stream: file
-// storage, retention by age and per room, deduplication, and republishing
-// of every stored message to the room's live subject, so that gateways
-// fan out only what is stored, once.
+// storage, retention by age and per room (and per pair of users, for
+// whispers), deduplication, and republishing of every stored message
+// under natter.stored.>, so that gateways fan out only what is stored,
+// once, in order.
 func (c Config) StreamConfig() jetstream.StreamConfig {
 	c = c.withDefaults()
 	return jetstream.StreamConfig{
 		Name:              proto.MessagesStream,
-		Description:       "natter room messages",
+		Description:       "natter room messages and whispers",
 		Subjects:          []string{proto.MessagesStreamSubjects},
 		Storage:           jetstream.FileStorage,
 		Retention:         jetstream.LimitsPolicy,
@@ -78,7 +100,29 @@ func (c Config) StreamConfig() jetstream.StreamConfig {
 		Replicas:          c.Replicas,
 		RePublish: &jetstream.RePublish{
 			Source:      proto.MessagesStreamSubjects,
-			Destination: proto.LiveMessagesTemplate,
+			Destination: proto.StoredSubjects,
+		},
+	}
+}
+
+// BucketConfigs returns the configurations of the recovery and
+// deduplication buckets.
+func (c Config) BucketConfigs() []jetstream.KeyValueConfig {
+	c = c.withDefaults()
+	return []jetstream.KeyValueConfig{
+		{
+			Bucket:      proto.RecoveryBucket,
+			Description: "natter: connection recovery, by a hash of the pid",
+			TTL:         c.RecoveryTTL,
+			Storage:     jetstream.FileStorage,
+			Replicas:    c.Replicas,
+		},
+		{
+			Bucket:      proto.DedupBucket,
+			Description: "natter: message deduplication ids past the stream's window",
+			TTL:         c.DedupTTL,
+			Storage:     jetstream.FileStorage,
+			Replicas:    c.Replicas,
 		},
 	}
 }
@@ -92,20 +136,33 @@ type Service struct {
 	stream  jetstream.Stream // set by Run before queries are served
 	metrics *metrics
 
-	mu      sync.Mutex
-	rooms   map[string]*roomLog
-	applied uint64        // the stream sequence the cache has reached
-	changed chan struct{} // closed and replaced when applied moves
-	ready   bool
+	mu       sync.Mutex
+	rooms    map[string]*timeline // by room name
+	whispers map[string]*timeline // by the token of a user's name key
+	applied  uint64               // the stream sequence the caches have reached
+	changed  chan struct{}        // closed and replaced when applied moves
+	ready    bool
 }
 
-type roomLog struct {
-	msgs []entry // oldest first, at most CachePerRoom
+// timeline is the newest stored messages of a room, or whispers of a user,
+// oldest first, at most CachePerRoom.
+type timeline struct {
+	entries []entry
 }
 
 type entry struct {
-	seq uint64
-	msg proto.Message
+	seq     uint64
+	id      string
+	msg     *proto.Message // a room message
+	whisper *proto.Whisper // or a whisper
+	with    string         // for a whisper: the other user's name key token
+}
+
+func (l *timeline) add(e entry, limit int) {
+	l.entries = append(l.entries, e)
+	if over := len(l.entries) - limit; over > 0 {
+		l.entries = append(l.entries[:0], l.entries[over:]...)
+	}
 }
 
 // New returns the service on the NATS connection nc; Run serves it.
@@ -115,13 +172,14 @@ func New(cfg Config, nc *nats.Conn, log *slog.Logger, reg prometheus.Registerer)
 		return nil, fmt.Errorf("history: jetstream: %w", err)
 	}
 	return &Service{
-		cfg:     cfg.withDefaults(),
-		log:     log,
-		nc:      nc,
-		js:      js,
-		metrics: newMetrics(reg),
-		rooms:   make(map[string]*roomLog),
-		changed: make(chan struct{}),
+		cfg:      cfg.withDefaults(),
+		log:      log,
+		nc:       nc,
+		js:       js,
+		metrics:  newMetrics(reg),
+		rooms:    make(map[string]*timeline),
+		whispers: make(map[string]*timeline),
+		changed:  make(chan struct{}),
 	}, nil
 }
 
@@ -138,10 +196,10 @@ func (s *Service) Ready() error {
 	return nil
 }
 
-// Run creates or updates the stream, reads it into the cache and answers
-// queries until ctx is cancelled.
+// Run creates or updates the stream and the buckets, reads the stream
+// into the caches and answers queries until ctx is cancelled.
 func (s *Service) Run(ctx context.Context) error {
-	stream, err := s.ensureStream(ctx)
+	stream, err := s.ensure(ctx)
 	if err != nil {
 		return err
 	}
@@ -159,11 +217,16 @@ func (s *Service) Run(ctx context.Context) error {
 	}
 	defer cc.Stop()
 
-	sub, err := s.nc.QueueSubscribe(proto.HistoryQuerySubject, proto.HistoryQueue, s.serveQuery)
-	if err != nil {
-		return fmt.Errorf("history: subscribe: %w", err)
+	for subject, serve := range map[string]nats.MsgHandler{
+		proto.HistoryQuerySubject:  s.serveQuery,
+		proto.WhispersQuerySubject: s.serveWhispers,
+	} {
+		sub, err := s.nc.QueueSubscribe(subject, proto.HistoryQueue, serve)
+		if err != nil {
+			return fmt.Errorf("history: subscribe: %w", err)
+		}
+		defer sub.Drain()
 	}
-	defer sub.Drain()
 	s.mu.Lock()
 	s.ready = true
 	s.mu.Unlock()
@@ -172,13 +235,11 @@ func (s *Service) Run(ctx context.Context) error {
 	return nil
 }
 
-// ensureStream creates the stream or updates its configuration. NATS may
-// still be starting: it retries until ctx ends.
-func (s *Service) ensureStream(ctx context.Context) (jetstream.Stream, error) {
+// ensure creates the stream and the buckets or updates their
+// configuration. NATS may still be starting: it retries until ctx ends.
+func (s *Service) ensure(ctx context.Context) (jetstream.Stream, error) {
 	for {
-		cctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-		stream, err := s.js.CreateOrUpdateStream(cctx, s.cfg.StreamConfig())
-		cancel()
+		stream, err := s.create(ctx)
 		if err == nil {
 			return stream, nil
 		}
@@ -191,38 +252,80 @@ func (s *Service) ensureStream(ctx context.Context) (jetstream.Stream, error) {
 	}
 }
 
-// apply adds one stored message to the cache.
+func (s *Service) create(ctx context.Context) (jetstream.Stream, error) {
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	stream, err := s.js.CreateOrUpdateStream(ctx, s.cfg.StreamConfig())
+	if err != nil {
+		return nil, err
+	}
+	for _, kv := range s.cfg.BucketConfigs() {
+		if _, err := s.js.CreateOrUpdateKeyValue(ctx, kv); err != nil {
+			return nil, fmt.Errorf("bucket %s: %w", kv.Bucket, err)
+		}
+	}
+	return stream, nil
+}
+
+// apply adds one stored message to the caches.
 func (s *Service) apply(m jetstream.Msg) {
 	meta, err := m.Metadata()
 	if err != nil {
 		return
 	}
-	var msg proto.Message
-	if err := json.Unmarshal(m.Data(), &msg); err != nil {
-		s.log.Warn("history: undecodable message", "seq", meta.Sequence.Stream)
-		msg = proto.Message{}
+	seq := meta.Sequence.Stream
+	subject := m.Subject()
+	var room string
+	var w *proto.Whisper
+	var msg *proto.Message
+	var a, b string
+	switch {
+	case strings.HasPrefix(subject, proto.RoomMsgPrefix):
+		msg = new(proto.Message)
+		r, err := proto.FromToken(subject[len(proto.RoomMsgPrefix):])
+		if json.Unmarshal(m.Data(), msg) != nil || err != nil || msg.ID == "" {
+			s.log.Warn("history: undecodable message", "seq", seq)
+			msg = nil
+		}
+		room = r
+	case strings.HasPrefix(subject, proto.WhisperMsgPrefix):
+		w = new(proto.Whisper)
+		var ok bool
+		a, b, ok = proto.WhisperParties(subject[len(proto.WhisperMsgPrefix):])
+		if json.Unmarshal(m.Data(), w) != nil || !ok || w.ID == "" {
+			s.log.Warn("history: undecodable whisper", "seq", seq)
+			w = nil
+		}
 	}
-	room, rerr := proto.FromToken(strings.TrimPrefix(m.Subject(), "natter.msg."))
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if meta.Sequence.Stream <= s.applied {
+	if seq <= s.applied {
 		return // redelivered after the ordered consumer was reset
 	}
-	s.metrics.messages.Inc()
-	if rerr == nil && msg.ID != "" {
-		l := s.rooms[room]
-		if l == nil {
-			l = &roomLog{}
-			s.rooms[room] = l
-		}
-		l.msgs = append(l.msgs, entry{seq: meta.Sequence.Stream, msg: msg})
-		if over := len(l.msgs) - s.cfg.CachePerRoom; over > 0 {
-			l.msgs = append(l.msgs[:0], l.msgs[over:]...)
+	switch {
+	case msg != nil:
+		s.metrics.messages.WithLabelValues(kindRoom).Inc()
+		s.logOf(s.rooms, room).add(entry{seq: seq, id: msg.ID, msg: msg}, s.cfg.CachePerRoom)
+	case w != nil:
+		s.metrics.messages.WithLabelValues(kindWhisper).Inc()
+		s.logOf(s.whispers, a).add(entry{seq: seq, id: w.ID, whisper: w, with: b}, s.cfg.CachePerRoom)
+		if b != a {
+			s.logOf(s.whispers, b).add(entry{seq: seq, id: w.ID, whisper: w, with: a}, s.cfg.CachePerRoom)
 		}
 	}
-	s.applied = meta.Sequence.Stream
+	s.applied = seq
 	close(s.changed)
 	s.changed = make(chan struct{})
+}
+
+// logOf returns logs[key], making it. The caller holds s.mu.
+func (s *Service) logOf(logs map[string]*timeline, key string) *timeline {
+	l := logs[key]
+	if l == nil {
+		l = &timeline{}
+		logs[key] = l
+	}
+	return l
 }
 
 func (s *Service) serveQuery(m *nats.Msg) {
@@ -234,7 +337,7 @@ func (s *Service) serveQuery(m *nats.Msg) {
 		}
 		b, _ := json.Marshal(r)
 		m.Respond(b)
-		s.metrics.observeQuery(start, r.Error)
+		s.metrics.observeQuery(kindRoom, start, r.Error)
 	}
 	if err := json.Unmarshal(m.Data, &q); err != nil {
 		reply(proto.HistoryReply{Error: proto.ErrBadRequest})
@@ -245,72 +348,155 @@ func (s *Service) serveQuery(m *nats.Msg) {
 		reply(proto.HistoryReply{Error: proto.AsError(err)})
 		return
 	}
-	if q.Limit <= 0 || q.Limit > 100 {
+	if q.Limit <= 0 || q.Limit > proto.MaxHistoryPage {
 		q.Limit = proto.HistoryOnJoin
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), DefaultCatchUpTimeout)
-	defer cancel()
-	if err := s.catchUp(ctx, room); err != nil {
+	if err := s.catchUp(proto.RoomMsgSubject(room)); err != nil {
 		s.log.Warn("history: behind the stream", "err", err)
 		reply(proto.HistoryReply{Error: proto.ErrUnavailable})
 		return
 	}
-	msgs, through := s.page(room, q.Before, q.Limit)
-	reply(proto.HistoryReply{Messages: msgs, Through: through})
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var r proto.HistoryReply
+	var entries []entry
+	if l := s.rooms[room]; l != nil {
+		entries = l.entries
+	}
+	if q.After != "" {
+		var ok bool
+		entries, ok = after(entries, q.After, q.Limit)
+		r.Gap = !ok
+	}
+	if q.After == "" || r.Gap {
+		entries = before(entries, q.Before, q.Limit, nil)
+	}
+	r.Messages = make([]proto.Message, 0, len(entries))
+	for _, e := range entries {
+		r.Messages = append(r.Messages, *e.msg)
+	}
+	r.Through = s.applied
+	reply(r)
 }
 
-// catchUp waits until the cache holds the room's newest stored message, so
-// that an answer never misses a message that was acked before the query.
-func (s *Service) catchUp(ctx context.Context, room string) error {
-	raw, err := s.stream.GetLastMsgForSubject(ctx, proto.RoomMsgSubject(room))
-	if errors.Is(err, jetstream.ErrMsgNotFound) {
-		return nil
+func (s *Service) serveWhispers(m *nats.Msg) {
+	start := time.Now()
+	var q proto.WhispersQuery
+	reply := func(r proto.WhispersReply) {
+		if r.Whispers == nil {
+			r.Whispers = []proto.Whisper{}
+		}
+		b, _ := json.Marshal(r)
+		m.Respond(b)
+		s.metrics.observeQuery(kindWhisper, start, r.Error)
 	}
-	if err != nil {
-		return err
+	if err := json.Unmarshal(m.Data, &q); err != nil || q.User == "" {
+		reply(proto.WhispersReply{Error: proto.ErrBadRequest})
+		return
+	}
+	if q.Limit <= 0 || q.Limit > proto.MaxHistoryPage {
+		q.Limit = proto.HistoryOnJoin
+	}
+	if err := s.catchUp(""); err != nil {
+		s.log.Warn("history: behind the stream", "err", err)
+		reply(proto.WhispersReply{Error: proto.ErrUnavailable})
+		return
+	}
+	user := proto.Token(q.User)
+	var keep func(entry) bool
+	if q.With != "" {
+		with := proto.Token(q.With)
+		keep = func(e entry) bool { return e.with == with }
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var entries []entry
+	if l := s.whispers[user]; l != nil {
+		entries = before(l.entries, q.Before, q.Limit, keep)
+	}
+	r := proto.WhispersReply{Whispers: make([]proto.Whisper, 0, len(entries))}
+	for _, e := range entries {
+		r.Whispers = append(r.Whispers, *e.whisper)
+	}
+	reply(r)
+}
+
+// catchUp waits until the caches hold the newest stored message of
+// subject (of the whole stream, for ""), so that an answer never misses a
+// message that was acked before the query.
+func (s *Service) catchUp(subject string) error {
+	ctx, cancel := context.WithTimeout(context.Background(), DefaultCatchUpTimeout)
+	defer cancel()
+	var last uint64
+	if subject == "" {
+		info, err := s.stream.Info(ctx)
+		if err != nil {
+			return err
+		}
+		last = info.State.LastSeq
+	} else {
+		raw, err := s.stream.GetLastMsgForSubject(ctx, subject)
+		if errors.Is(err, jetstream.ErrMsgNotFound) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		last = raw.Sequence
 	}
 	for {
 		s.mu.Lock()
 		applied, changed := s.applied, s.changed
 		s.mu.Unlock()
-		if applied >= raw.Sequence {
+		if applied >= last {
 			return nil
 		}
 		select {
 		case <-changed:
 		case <-ctx.Done():
-			return fmt.Errorf("cache at %d, stream at %d: %w", applied, raw.Sequence, ctx.Err())
+			return fmt.Errorf("cache at %d, stream at %d: %w", applied, last, ctx.Err())
 		}
 	}
 }
 
-// page returns up to limit messages of room before the message with id
-// before (all of the newest when before is ""), oldest first, and the
-// stream sequence the cache is complete through. Pages reach back through
-// the cache (CachePerRoom messages); an id older than that gives none.
-func (s *Service) page(room, before string, limit int) ([]proto.Message, uint64) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	l := s.rooms[room]
-	if l == nil {
-		return nil, s.applied
-	}
-	end := len(l.msgs)
+// before returns up to limit of the entries that keep accepts (all, for
+// nil) before the one with id before (the newest, when before is ""),
+// oldest first. The order is the stream's, not the ids': ids from
+// different gateways may interleave within a millisecond. An id that is
+// not held gives none.
+func before(entries []entry, before string, limit int, keep func(entry) bool) []entry {
+	end := len(entries)
 	if before != "" {
-		// Stream order, not id order: ids from different gateways may
-		// interleave within a millisecond.
 		end = 0
-		for i := len(l.msgs) - 1; i >= 0; i-- {
-			if l.msgs[i].msg.ID == before {
+		for i := len(entries) - 1; i >= 0; i-- {
+			if entries[i].id == before {
 				end = i
 				break
 			}
 		}
 	}
-	start := max(end-limit, 0)
-	out := make([]proto.Message, 0, end-start)
-	for _, e := range l.msgs[start:end] {
-		out = append(out, e.msg)
+	if keep == nil {
+		return entries[max(end-limit, 0):end]
 	}
-	return out, s.applied
+	var out []entry
+	for i := end - 1; i >= 0 && len(out) < limit; i-- {
+		if keep(entries[i]) {
+			out = append(out, entries[i])
+		}
+	}
+	slices.Reverse(out)
+	return out
+}
+
+// after returns the entries after the one with id after, oldest first,
+// and true; or false when that id is not held or more than limit entries
+// follow it.
+func after(entries []entry, after string, limit int) ([]entry, bool) {
+	for i := len(entries) - 1; i >= 0; i-- {
+		if entries[i].id == after {
+			rest := entries[i+1:]
+			return rest, len(rest) <= limit
+		}
+	}
+	return nil, false
 }

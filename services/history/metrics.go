@@ -10,26 +10,37 @@ import (
 
 // metrics are the history service's Prometheus metrics; see docs/metrics.md.
 type metrics struct {
-	messages prometheus.Counter
+	messages *prometheus.CounterVec
 	queries  *prometheus.CounterVec
-	duration prometheus.Histogram
+	duration *prometheus.HistogramVec
 }
+
+// Kinds of messages and queries, as metric labels.
+const (
+	kindRoom    = "room"
+	kindWhisper = "whisper"
+)
 
 func newMetrics(reg prometheus.Registerer) *metrics {
 	m := &metrics{
-		messages: prometheus.NewCounter(prometheus.CounterOpts{
+		messages: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "natter_history_messages_total",
-			Help: "Messages read from the stream since start (each stored message once).",
-		}),
+			Help: "Messages read from the stream since start (each stored message once), by kind: room or whisper.",
+		}, []string{"kind"}),
 		queries: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "natter_history_queries_total",
-			Help: "History queries answered, by result code (ok or an error code).",
-		}, []string{"result"}),
-		duration: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Help: "Queries answered, by kind (room history or whisper) and result code (ok or an error code).",
+		}, []string{"kind", "result"}),
+		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name:    "natter_history_query_duration_seconds",
-			Help:    "Time to answer a history query.",
+			Help:    "Time to answer a query, by kind: room or whisper.",
 			Buckets: prometheus.ExponentialBuckets(0.0001, 4, 10),
-		}),
+		}, []string{"kind"}),
+	}
+	for _, kind := range []string{kindRoom, kindWhisper} {
+		m.messages.WithLabelValues(kind) // a series from the start, at 0
+		m.queries.WithLabelValues(kind, "ok")
+		m.duration.WithLabelValues(kind)
 	}
 	if reg != nil {
 		reg.MustRegister(m.messages, m.queries, m.duration)
@@ -37,11 +48,11 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 	return m
 }
 
-func (m *metrics) observeQuery(start time.Time, err *proto.Error) {
+func (m *metrics) observeQuery(kind string, start time.Time, err *proto.Error) {
 	result := "ok"
 	if err != nil {
 		result = err.Code
 	}
-	m.queries.WithLabelValues(result).Inc()
-	m.duration.Observe(time.Since(start).Seconds())
+	m.queries.WithLabelValues(kind, result).Inc()
+	m.duration.WithLabelValues(kind).Observe(time.Since(start).Seconds())
 }

@@ -109,6 +109,34 @@ type Namespace struct {
 	handlers     map[string]EventHandler
 	onConnect    func(*Socket)
 	onDisconnect func(*Socket, string)
+	recovery     Recovery
+}
+
+// Recovery is Socket.IO's connection state recovery, done by the
+// application: with it, every CONNECT answer carries a private id (pid)
+// besides the socket id, the application appends an offset (a string) to
+// the events it wants a reconnecting client not to miss, and a client that
+// reconnects sends its pid and the last offset it received in its CONNECT
+// payload. The official client then reports the socket as recovered when
+// the answer carries the same pid.
+type Recovery interface {
+	// NewPID returns a new private id: unguessable, as it stands for the
+	// socket's state.
+	NewPID() string
+	// Recover is offered a connection whose CONNECT payload carries a pid
+	// and an offset, before the CONNECT is answered; it restores the
+	// previous socket's state on s and returns true, or returns false
+	// and s is a new socket. Whatever it restores must wait for the
+	// namespace's OnConnect to be sent: the CONNECT answer goes first.
+	Recover(s *Socket, pid, offset string) bool
+}
+
+// SetRecovery turns connection state recovery on for the namespace, with
+// r doing it.
+func (n *Namespace) SetRecovery(r Recovery) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	n.recovery = r
 }
 
 // Name returns the namespace's name, such as "/".
@@ -254,6 +282,7 @@ func (c *client) connect(p Packet) {
 	nsp.mu.RLock()
 	mws := nsp.middlewares
 	onConnect := nsp.onConnect
+	recovery := nsp.recovery
 	nsp.mu.RUnlock()
 	for _, m := range mws {
 		if err := m(s); err != nil {
@@ -265,9 +294,25 @@ func (c *client) connect(p Packet) {
 			return
 		}
 	}
+	if recovery != nil {
+		var prev struct {
+			PID    string `json:"pid"`
+			Offset string `json:"offset"`
+		}
+		json.Unmarshal(auth, &prev)
+		if prev.PID != "" && prev.Offset != "" && recovery.Recover(s, prev.PID, prev.Offset) {
+			s.pid, s.recovered = prev.PID, true
+		} else {
+			s.pid = recovery.NewPID()
+		}
+	}
 	c.mu.Lock()
 	if c.closed {
 		c.mu.Unlock()
+		if s.recovered {
+			// Recover restored state that only a disconnect undoes.
+			s.disconnected(engineio.ReasonTransportClose)
+		}
 		return
 	}
 	c.sockets[p.Namespace] = s
@@ -276,7 +321,8 @@ func (c *client) connect(p Packet) {
 
 	hs, _ := json.Marshal(struct {
 		SID string `json:"sid"`
-	}{s.id})
+		PID string `json:"pid,omitempty"`
+	}{s.id, s.pid})
 	frame := AppendHeader(nil, Connect, p.Namespace, 0, -1)
 	c.send(engineio.TextPacket(engineio.Message, append(frame, hs...)))
 	if onConnect != nil {

@@ -26,6 +26,10 @@ type Socket struct {
 	nsp    *Namespace
 	client *client
 	auth   json.RawMessage
+	// pid is the socket's private id, with recovery on; recovered tells
+	// whether the socket took up a previous one's state.
+	pid       string
+	recovered bool
 
 	mu        sync.Mutex
 	connected bool
@@ -45,6 +49,15 @@ func newSocket(c *client, nsp *Namespace, auth json.RawMessage) *Socket {
 
 // ID returns the socket's id, the "sid" of its CONNECT answer.
 func (s *Socket) ID() string { return s.id }
+
+// PID returns the socket's private id, "" without connection state
+// recovery. A client that reconnects presents it to recover the socket's
+// state.
+func (s *Socket) PID() string { return s.pid }
+
+// Recovered reports whether the socket took up the state of a previous
+// socket of the client's (see Recovery).
+func (s *Socket) Recovered() bool { return s.recovered }
 
 // Namespace returns the name of the socket's namespace.
 func (s *Socket) Namespace() string { return s.nsp.name }

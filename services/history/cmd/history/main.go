@@ -1,4 +1,12 @@
 // Command history runs natter's history service against NATS (NATS_URL).
+//
+// Retention and the other settings come from NATTER_HISTORY_MAX_AGE (a
+// duration; 720h), NATTER_HISTORY_MAX_PER_ROOM (messages per room and
+// whispers per pair of users; 10000), NATTER_HISTORY_CACHE_PER_ROOM (held
+// in memory; all that is kept), NATTER_HISTORY_DUPLICATES (JetStream's
+// deduplication window; 2m), NATTER_HISTORY_DEDUP_TTL (the guard past it;
+// 24h) and NATTER_RECOVERY_TTL (how long after its last join a connection
+// can be recovered; 24h).
 package main
 
 import (
@@ -35,6 +43,18 @@ func run(log *slog.Logger) error {
 		return err
 	}
 	cfg.MaxPerRoom = int64(perRoom)
+	if cfg.CachePerRoom, err = ops.EnvInt("NATTER_HISTORY_CACHE_PER_ROOM"); err != nil {
+		return err
+	}
+	if cfg.Duplicates, err = ops.EnvDuration("NATTER_HISTORY_DUPLICATES"); err != nil {
+		return err
+	}
+	if cfg.DedupTTL, err = ops.EnvDuration("NATTER_HISTORY_DEDUP_TTL"); err != nil {
+		return err
+	}
+	if cfg.RecoveryTTL, err = ops.EnvDuration("NATTER_RECOVERY_TTL"); err != nil {
+		return err
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 

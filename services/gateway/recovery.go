@@ -1,0 +1,247 @@
+package gateway
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"slices"
+	"strconv"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/natter/natter/proto"
+	"github.com/natter/natter/services/gateway/internal/socketio"
+)
+
+// Connection state recovery. Every stored message and whisper reaches a
+// client with its stream sequence as the Socket.IO offset, and in the
+// stream's order. A connection joined to a room is kept in the recovery
+// bucket under a hash of its pid: who, where, and through which sequence
+// its join's history went. A client that comes back, to any gateway, with
+// its pid and last offset is joined again as the same user, in the same
+// room, and is sent exactly what the stream stored for it after the
+// offset: its room's messages and its whispers. When that is no longer
+// all stored, or too much to replay, the client is told by a new pid (it
+// is not recovered) and joins again, with the id of its last message.
+
+// maxReplay bounds what a recovery sends; a longer gap is a gap.
+const maxReplay = 1000
+
+// resumption is what a recovered connection missed, sent once its CONNECT
+// has been answered.
+type resumption struct {
+	m       *member
+	frames  [][]byte
+	through uint64 // the stream sequence the frames are complete through
+}
+
+// finish sends the missed frames, then what came meanwhile.
+func (r *resumption) finish() {
+	for _, f := range r.frames {
+		r.m.sock.SendFrame(f, nil)
+	}
+	r.m.goLive(r.through, r.through)
+}
+
+// NewPID implements socketio.Recovery.
+func (c *chat) NewPID() string { return newSecret() }
+
+// Recover implements socketio.Recovery.
+func (c *chat) Recover(s *socketio.Socket, pid, offset string) bool {
+	result := c.recover(s, pid, offset)
+	c.metrics.recoveries.WithLabelValues(result).Inc()
+	return result == recoveryOK
+}
+
+func (c *chat) recover(s *socketio.Socket, pid, offset string) string {
+	from, err := strconv.ParseUint(offset, 10, 64)
+	if err != nil {
+		return recoveryUnknown
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*c.reqTimeout)
+	defer cancel()
+	kv := c.bucket(ctx, proto.RecoveryBucket)
+	if kv == nil {
+		return recoveryError
+	}
+	entry, err := kv.Get(ctx, recoveryKey(pid))
+	if errors.Is(err, jetstream.ErrKeyNotFound) {
+		return recoveryUnknown
+	}
+	if err != nil {
+		return recoveryError
+	}
+	var st proto.RecoveryState
+	if json.Unmarshal(entry.Value(), &st) != nil || st.Token == "" {
+		return recoveryUnknown
+	}
+	stream, err := c.messages(ctx)
+	if err != nil {
+		return recoveryError
+	}
+	info, err := stream.Info(ctx)
+	if err != nil {
+		return recoveryError
+	}
+	if from > info.State.LastSeq || info.State.FirstSeq > from+1 {
+		return recoveryGap // another stream's offset, or older than what is kept
+	}
+	key := proto.NameKey(st.Username)
+	// What was missed until now; then, once the connection receives live
+	// again, what came meanwhile.
+	missed := &replay{c: c, stream: stream, room: st.Room, key: key}
+	if err := missed.read(ctx, max(from, st.Through), from, info.State.LastSeq); err != nil {
+		return recoveryError
+	}
+	if len(missed.frames) > maxReplay ||
+		(info.Config.MaxMsgsPerSubject > 0 && missed.roomMsgs >= info.Config.MaxMsgsPerSubject) {
+		return recoveryGap
+	}
+
+	var pr proto.PresenceJoinReply
+	err = c.request(proto.PresenceJoinSubject, proto.PresenceJoin{
+		ConnRef:  proto.ConnRef{Gateway: c.id, Conn: s.ID()},
+		Username: st.Username,
+		Room:     st.Room,
+		Token:    st.Token,
+	}, &pr)
+	if err != nil {
+		return recoveryError
+	}
+	if pr.Error != nil {
+		return recoveryRefused
+	}
+	m := c.newMember(s, pr.Username, pr.Color, pr.Token, pr.Room)
+	cn := c.newConn()
+	s.SetData(cn)
+	c.place(cn, m)
+	now, err := stream.Info(ctx)
+	if err == nil {
+		err = missed.read(ctx, info.State.LastSeq, info.State.LastSeq, now.State.LastSeq)
+	}
+	if err != nil {
+		// Joined but not caught up: let the disconnect undo it.
+		cn.resume = &resumption{m: m, through: ^uint64(0)}
+		s.CloseSession()
+		return recoveryError
+	}
+	cn.resume = &resumption{m: m, frames: missed.sorted(), through: now.State.LastSeq}
+	c.keep(pid, m, now.State.LastSeq)
+	return recoveryOK
+}
+
+// replay collects a room's stored messages and a user's whispers.
+type replay struct {
+	c        *chat
+	stream   jetstream.Stream
+	room     string
+	key      string
+	frames   []seqFrame
+	roomMsgs int64
+}
+
+type seqFrame struct {
+	seq   uint64
+	frame []byte
+}
+
+// read adds the room's messages after roomFrom and the whispers after
+// whispersFrom, through the stream sequence to.
+func (r *replay) read(ctx context.Context, roomFrom, whispersFrom, to uint64) error {
+	n, err := r.readSubject(ctx, proto.RoomMsgSubject(r.room), proto.EventServerMessage, roomFrom, to)
+	if err != nil {
+		return err
+	}
+	r.roomMsgs += n
+	for _, filter := range proto.UserWhisperFilters(r.key) {
+		if _, err := r.readSubject(ctx, filter, proto.EventWhisper, whispersFrom, to); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (r *replay) readSubject(ctx context.Context, filter, event string, from, to uint64) (int64, error) {
+	var n int64
+	for seq := from + 1; seq <= to && len(r.frames) <= maxReplay; {
+		raw, err := r.stream.GetMsg(ctx, seq, jetstream.WithGetMsgSubject(filter))
+		if errors.Is(err, jetstream.ErrMsgNotFound) {
+			break
+		}
+		if err != nil {
+			return n, err
+		}
+		if raw.Sequence > to {
+			break
+		}
+		r.frames = append(r.frames, seqFrame{raw.Sequence, r.c.encodeStored(event, raw.Data, raw.Sequence)})
+		n++
+		seq = raw.Sequence + 1
+	}
+	return n, nil
+}
+
+// sorted returns the frames in stream order, each once (a whisper to
+// oneself matches both whisper filters).
+func (r *replay) sorted() [][]byte {
+	slices.SortFunc(r.frames, func(a, b seqFrame) int {
+		switch {
+		case a.seq < b.seq:
+			return -1
+		case a.seq > b.seq:
+			return 1
+		}
+		return 0
+	})
+	out := make([][]byte, 0, len(r.frames))
+	var last uint64
+	for _, f := range r.frames {
+		if f.seq != last && f.frame != nil {
+			out = append(out, f.frame)
+		}
+		last = f.seq
+	}
+	return out
+}
+
+// keepForRecovery records a connection's join, if the client has a pid.
+func (c *chat) keepForRecovery(s *socketio.Socket, m *member, through uint64) {
+	if pid := s.PID(); pid != "" {
+		c.keep(pid, m, through)
+	}
+}
+
+func (c *chat) keep(pid string, m *member, through uint64) {
+	ctx, cancel := context.WithTimeout(context.Background(), c.reqTimeout)
+	defer cancel()
+	kv := c.bucket(ctx, proto.RecoveryBucket)
+	if kv == nil {
+		return
+	}
+	st, _ := json.Marshal(proto.RecoveryState{Username: m.username, Token: m.token, Room: m.room, Through: through})
+	if _, err := kv.Put(ctx, recoveryKey(pid), st); err != nil {
+		c.log.Warn("recovery state", "err", err)
+	}
+}
+
+// forget drops a connection's recovery state: it left on purpose.
+func (c *chat) forget(s *socketio.Socket) {
+	pid := s.PID()
+	if pid == "" {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), c.reqTimeout)
+	defer cancel()
+	if kv := c.bucket(ctx, proto.RecoveryBucket); kv != nil {
+		kv.Delete(ctx, recoveryKey(pid))
+	}
+}
+
+// recoveryKey is the bucket key of a pid: a hash, so that the bucket's
+// keys do not hand out pids.
+func recoveryKey(pid string) string {
+	h := sha256.Sum256([]byte(pid))
+	return hex.EncodeToString(h[:])
+}
