@@ -364,11 +364,14 @@ func (s *Service) serveQuery(m *nats.Msg) {
 		entries = l.entries
 	}
 	if q.After != "" {
-		var ok bool
-		entries, ok = after(entries, q.After, q.Limit)
-		r.Gap = !ok
-	}
-	if q.After == "" || r.Gap {
+		rest, ok := after(entries, q.After, q.Limit)
+		if ok {
+			entries = rest
+		} else {
+			r.Gap = true
+			entries = before(entries, "", q.Limit, nil)
+		}
+	} else {
 		entries = before(entries, q.Before, q.Limit, nil)
 	}
 	r.Messages = make([]proto.Message, 0, len(entries))

@@ -31,6 +31,12 @@ type system struct {
 // startSystem runs history, presence (with store) and n gateways.
 func startSystem(tb testing.TB, store presence.Store, n int, pcfg presence.Config) *system {
 	tb.Helper()
+	return startSystemWith(tb, store, n, pcfg, history.Config{})
+}
+
+// startSystemWith is startSystem with the history service configured by hcfg.
+func startSystemWith(tb testing.TB, store presence.Store, n int, pcfg presence.Config, hcfg history.Config) *system {
+	tb.Helper()
 	ns := natstest.Run(tb)
 	ctx, cancel := context.WithCancel(context.Background())
 	s := &system{nats: ns, cancel: cancel}
@@ -46,7 +52,7 @@ func startSystem(tb testing.TB, store presence.Store, n int, pcfg presence.Confi
 		}()
 	}
 
-	hist, err := history.New(history.Config{}, connect(), log, prometheus.NewRegistry())
+	hist, err := history.New(hcfg, connect(), log, prometheus.NewRegistry())
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -99,4 +105,15 @@ func TestPresenceInProcess(t *testing.T) {
 	s := startSystem(t, presence.NewMemoryStore(0, nil), 2, presence.Config{Grace: grace})
 	nodetest.Run(t, "presence.test.mjs", 2*time.Minute, "NATTER_URL="+s.gateways[0].URL,
 		"NATTER_URL_2="+s.gateways[1].URL, fmt.Sprintf("NATTER_GRACE_MS=%d", grace.Milliseconds()))
+}
+
+// TestDeliveryInProcess runs test/client/delivery.test.mjs on two
+// gateways: resends stored once (within JetStream's deduplication window,
+// shortened here to a second, and past it), whispers private, joins that
+// resume, and connections recovered.
+func TestDeliveryInProcess(t *testing.T) {
+	const window = time.Second
+	s := startSystemWith(t, presence.NewMemoryStore(0, nil), 2, presence.Config{}, history.Config{Duplicates: window})
+	nodetest.Run(t, "delivery.test.mjs", 3*time.Minute, "NATTER_URL="+s.gateways[0].URL,
+		"NATTER_URL_2="+s.gateways[1].URL, fmt.Sprintf("NATTER_DEDUP_WINDOW_MS=%d", window.Milliseconds()))
 }

@@ -1,0 +1,207 @@
+// Delivery you can count on, with the official socket.io-client: a resend
+// is stored once, whispers stay between their two users, a join resumes
+// after the last message seen, and a dropped connection is recovered with
+// exactly what it missed. Each scenario runs in every transport mode.
+//
+//   NATTER_URL              a gateway
+//   NATTER_URL_2            another gateway of the same system; default NATTER_URL
+//   NATTER_DEDUP_WINDOW_MS  JetStream's deduplication window of the system under test
+
+import { test, describe } from "node:test";
+import assert from "node:assert/strict";
+import { io } from "socket.io-client";
+import { BASE, BASE_OPTS, MODES, envInt, sleep, withTimeout } from "./helpers.mjs";
+
+const URL2 = (process.env.NATTER_URL_2 || BASE).replace(/\/+$/, "");
+const WINDOW = envInt("NATTER_DEDUP_WINDOW_MS", 0);
+
+function chatClient(t, url, mode, opts = {}) {
+  const socket = io(url, { ...BASE_OPTS, ...mode.opts, ...opts });
+  t.after(() => {
+    socket.io.reconnection(false);
+    socket.disconnect();
+  });
+  return socket;
+}
+
+const ack = (socket, event, payload, ms = 5000) =>
+  withTimeout(socket.emitWithAck(event, payload), ms, `ack of ${event}`);
+
+async function joined(socket, payload) {
+  const res = await ack(socket, "join", payload);
+  assert.equal(res.ok, true, `join ${JSON.stringify(payload)}: ${JSON.stringify(res)}`);
+  return res;
+}
+
+async function sent(socket, event, payload) {
+  const res = await ack(socket, event, payload);
+  assert.equal(res.ok, true, `${event} ${JSON.stringify(payload)}: ${JSON.stringify(res)}`);
+  return res;
+}
+
+/** Collects [payload, offset] of event on socket. */
+function collect(socket, event) {
+  const seen = [];
+  socket.on(event, (p, offset) => seen.push([p, offset]));
+  return seen;
+}
+
+async function until(pred, what, ms = 5000) {
+  const deadline = Date.now() + ms;
+  while (!pred()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await sleep(10);
+  }
+}
+
+/** Every message of room, paging back through history. */
+async function wholeHistory(socket, room) {
+  const all = [];
+  let before;
+  for (;;) {
+    const page = await ack(socket, "history", { room, before, limit: 100 });
+    assert.equal(page.ok, true, JSON.stringify(page));
+    all.unshift(...page.messages);
+    if (page.messages.length < 100) return all;
+    before = page.messages[0].id;
+  }
+}
+
+for (const mode of MODES) {
+  describe(`delivery (${mode.name})`, () => {
+    const s = () => Math.random().toString(36).slice(2, 8);
+
+    test("a resend with the same clientId is stored and delivered once, within and past JetStream's window", async (t) => {
+      const x = s();
+      const room = `once-${x}`;
+      const a = chatClient(t, BASE, mode);
+      const b = chatClient(t, URL2, mode);
+      await joined(a, { username: `A${x}`, room });
+      await joined(b, { username: `B${x}`, room });
+      const seen = collect(b, "server message");
+
+      const first = await sent(a, "client message", { message: "only once", clientId: `k-${x}` });
+      const again = await sent(a, "client message", { message: "only once", clientId: `k-${x}` });
+      assert.equal(again.id, first.id, "a resend within the window answers with the stored message");
+      if (WINDOW > 0) {
+        await sleep(WINDOW + 500); // past JetStream's window: only the bucket remembers
+        const late = await sent(a, "client message", { message: "only once", clientId: `k-${x}` });
+        assert.equal(late.id, first.id, "a resend past the window answers with the stored message");
+      }
+      // The same clientId from another user is another message.
+      const other = await sent(b, "client message", { message: "only once", clientId: `k-${x}` });
+      assert.notEqual(other.id, first.id);
+
+      await sent(a, "client message", { message: "marker" });
+      await until(() => seen.some(([m]) => m.message === "marker"), "the marker");
+      assert.deepEqual(seen.filter(([m]) => m.id === first.id).length, 1, "delivered once");
+      const history = await wholeHistory(a, room);
+      assert.equal(history.filter((m) => m.id === first.id).length, 1, "stored once");
+      assert.equal(history.filter((m) => m.message === "only once").length, 2, "A's and B's");
+    });
+
+    test("whispers reach only their two users; nobody else can read them by any request", async (t) => {
+      const x = s();
+      const room = `private-${x}`;
+      const [A, B, C] = [`A${x}`, `B${x}`, `C${x}`];
+      const a = chatClient(t, BASE, mode);
+      const b = chatClient(t, URL2, mode);
+      const c = chatClient(t, URL2, mode);
+      await joined(a, { username: A, room });
+      await joined(b, { username: B, room });
+      await joined(c, { username: C, room });
+      const cGot = [];
+      c.onAny((event, ...args) => cGot.push(JSON.stringify([event, ...args])));
+      const bWhispers = collect(b, "whisper");
+
+      const secret = `secret ${x} <b>between A and B</b>`;
+      const w = await sent(a, "whisper", { to: B, message: secret });
+      await until(() => bWhispers.length === 1, "B's whisper");
+      assert.equal(bWhispers[0][0].message, secret);
+      assert.equal(typeof bWhispers[0][1], "string", "a whisper carries its recovery offset");
+
+      // A and B read it back; only them.
+      const mine = await sent(a, "whispers", {});
+      assert.deepEqual(mine.whispers.map((v) => v.id), [w.id]);
+      const withA = await sent(b, "whispers", { with: A });
+      assert.deepEqual(withA.whispers.map((v) => v.id), [w.id]);
+      assert.deepEqual((await sent(b, "whispers", { with: C })).whispers, []);
+
+      const answers = [];
+      for (const q of [{}, { with: A }, { with: B }, { with: A.toUpperCase() }, { user: B }, { user: A, with: B }, { limit: 100 }]) {
+        answers.push(await ack(c, "whispers", q));
+      }
+      for (const q of [{}, { room }, { room, limit: 100 }, { room: "lobby" }, { room: B }, { room: `${A}/${B}` }]) {
+        answers.push(await ack(c, "history", q));
+      }
+      answers.push(await ack(c, "join", { username: B, room })); // B's name: refused
+      answers.push(await ack(c, "join", { username: C, room, since: w.id }));
+      // A recovery with made-up pids, from a new connection of C's.
+      for (const pid of [A, B, w.id, "", "0"]) {
+        const r = chatClient(t, URL2, mode, { auth: { pid, offset: "0" } });
+        r.onAny((event, ...args) => cGot.push(JSON.stringify([event, ...args])));
+        await withTimeout(new Promise((ok) => r.on("connect", ok)), 5000, "connect");
+        assert.equal(r.recovered, false, `pid ${JSON.stringify(pid)} recovered nothing`);
+        answers.push(await ack(r, "whispers", {}));
+        answers.push(await ack(r, "history", { room }));
+      }
+      await sent(a, "client message", { message: `marker ${x}` });
+      await until(() => cGot.some((e) => e.includes(`marker ${x}`)), "C's marker");
+      const leaked = [...answers.map((v) => JSON.stringify(v)), ...cGot].filter((v) => v.includes(`secret ${x}`));
+      assert.deepEqual(leaked, [], "C saw the whisper");
+      assert.ok(!(await wholeHistory(a, room)).some((m) => m.message === secret), "a whisper in room history");
+    });
+
+    test("a join with since gets what came after it, or a gap and the newest page", async (t) => {
+      const x = s();
+      const room = `since-${x}`;
+      const a = chatClient(t, BASE, mode);
+      await joined(a, { username: `A${x}`, room });
+      const ids = [];
+      for (let i = 0; i < 5; i++) ids.push((await sent(a, "client message", { message: `m${i}` })).id);
+
+      const b = chatClient(t, URL2, mode);
+      const res = await joined(b, { username: `B${x}`, room, since: ids[1] });
+      assert.deepEqual(res.history.map((m) => m.id), ids.slice(2));
+      assert.equal(res.gap ?? false, false);
+
+      const c = chatClient(t, URL2, mode);
+      const gap = await joined(c, { username: `C${x}`, room, since: "01NOTANIDTHATWASEVERSTORED" });
+      assert.equal(gap.gap, true);
+      assert.deepEqual(gap.history.map((m) => m.id), ids, "the newest page");
+    });
+
+    test("a dropped connection is recovered with exactly what it missed, whispers included", async (t) => {
+      const x = s();
+      const room = `recover-${x}`;
+      const a = chatClient(t, BASE, mode);
+      await joined(a, { username: `A${x}`, room });
+      const r = chatClient(t, URL2, mode, { reconnection: true, reconnectionDelay: 1500, randomizationFactor: 0 });
+      const rj = await joined(r, { username: `R${x}`, room });
+      const got = collect(r, "server message");
+      const whispers = collect(r, "whisper");
+      const before = await sent(a, "client message", { message: "before" });
+      await until(() => got.length === 1, "the first message");
+
+      const dropped = new Promise((ok) => r.once("disconnect", ok));
+      r.io.engine.close(); // the transport is lost; the client reconnects
+      await dropped;
+      const missed = [];
+      for (let i = 0; i < 10; i++) missed.push((await sent(a, "client message", { message: `missed ${i}` })).id);
+      const wm = await sent(a, "whisper", { to: `R${x}`, message: "missed whisper" });
+      await withTimeout(new Promise((ok) => r.once("connect", ok)), 10000, "reconnect");
+      assert.equal(r.recovered, true, "recovered");
+      const after = await sent(a, "client message", { message: "after" });
+      await until(() => got.some(([m]) => m.id === after.id), "the message after");
+
+      assert.deepEqual(got.map(([m]) => m.id), [before.id, ...missed, after.id], "each message once, in order");
+      assert.deepEqual(whispers.map(([w]) => w.id), [wm.id]);
+      // Still joined, as the same user: no join needed to talk.
+      const mine = await sent(r, "client message", { message: "still here" });
+      assert.ok(mine.id);
+      const members = await sent(r, "members", {});
+      assert.deepEqual(members.members.map((m) => m.username).sort(), [`A${x}`, `R${x}`].sort());
+      assert.equal(rj.username, `R${x}`);
+    });
+  });
+}
