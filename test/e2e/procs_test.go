@@ -234,6 +234,20 @@ func startCluster(tb testing.TB, gateways int) *cluster {
 // which get presenceEnv besides their usual environment.
 func startClusterWith(tb testing.TB, gateways, presences int, presenceEnv ...string) *cluster {
 	tb.Helper()
+	return startClusterSpec(tb, clusterSpec{gateways: gateways, presences: presences, presenceEnv: presenceEnv})
+}
+
+// clusterSpec says what startClusterSpec starts: how many gateways and
+// presence replicas, and what each kind of service gets in its
+// environment besides its usual one.
+type clusterSpec struct {
+	gateways, presences                 int
+	presenceEnv, historyEnv, gatewayEnv []string
+}
+
+func startClusterSpec(tb testing.TB, spec clusterSpec) *cluster {
+	tb.Helper()
+	gateways, presences, presenceEnv := spec.gateways, spec.presences, spec.presenceEnv
 	bin := binaries(tb)
 	c := &cluster{}
 	natsPort, redisPort := freePort(tb), freePort(tb)
@@ -248,7 +262,8 @@ func startClusterWith(tb testing.TB, gateways, presences int, presenceEnv ...str
 
 	hp := freePort(tb)
 	c.historyURL = fmt.Sprintf("http://127.0.0.1:%d", hp)
-	c.history = start(tb, "history", filepath.Join(bin, "history"), nil, natsURL, fmt.Sprintf("NATTER_HTTP_ADDR=127.0.0.1:%d", hp))
+	c.history = start(tb, "history", filepath.Join(bin, "history"), nil,
+		append([]string{natsURL, fmt.Sprintf("NATTER_HTTP_ADDR=127.0.0.1:%d", hp)}, spec.historyEnv...)...)
 	for i := range presences {
 		pp := freePort(tb)
 		env := append([]string{natsURL, redisURL, fmt.Sprintf("NATTER_HTTP_ADDR=127.0.0.1:%d", pp)}, presenceEnv...)
@@ -261,8 +276,9 @@ func startClusterWith(tb testing.TB, gateways, presences int, presenceEnv ...str
 	for i := range gateways {
 		port := freePort(tb)
 		url := fmt.Sprintf("http://127.0.0.1:%d", port)
-		g := start(tb, fmt.Sprintf("gateway%d", i+1), filepath.Join(bin, "gateway"), nil, natsURL,
-			fmt.Sprintf("NATTER_HTTP_ADDR=127.0.0.1:%d", port), fmt.Sprintf("NATTER_GATEWAY_ID=gw%d", i+1))
+		g := start(tb, fmt.Sprintf("gateway%d", i+1), filepath.Join(bin, "gateway"), nil,
+			append([]string{natsURL, fmt.Sprintf("NATTER_HTTP_ADDR=127.0.0.1:%d", port),
+				fmt.Sprintf("NATTER_GATEWAY_ID=gw%d", i+1)}, spec.gatewayEnv...)...)
 		waitHTTP(tb, url+"/readyz")
 		c.gateways = append(c.gateways, g)
 		c.gatewayURLs = append(c.gatewayURLs, url)

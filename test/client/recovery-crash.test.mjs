@@ -1,0 +1,62 @@
+// Recovery when the gateway a client was on dies: R connects through a
+// round-robin balancer over two gateways, A talks on a third. The Go test kills -9 R's gateway once
+// NATTER_READY exists, and creates NATTER_DONE. R reconnects through the
+// balancer to the other gateway, is recovered (the official client's
+// socket.recovered), and gets exactly what it missed, whispers included.
+//
+//   NATTER_URL    the balancer (R)
+//   NATTER_URL_2  the third gateway (A)
+
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { existsSync, writeFileSync } from "node:fs";
+import { io } from "socket.io-client";
+import { BASE, sleep, withTimeout } from "./helpers.mjs";
+
+const URL2 = process.env.NATTER_URL_2.replace(/\/+$/, "");
+
+async function until(pred, what, ms = 10000) {
+  const deadline = Date.now() + ms;
+  while (!pred()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await sleep(10);
+  }
+}
+
+test("a client whose gateway is killed is recovered on another with exactly what it missed", async (t) => {
+  const x = Math.random().toString(36).slice(2, 8);
+  const room = `crash-recover-${x}`;
+  const a = io(URL2, { forceNew: true, transports: ["websocket"] });
+  const r = io(BASE, { forceNew: true, transports: ["websocket"], reconnectionDelay: 1500, randomizationFactor: 0 });
+  t.after(() => [a, r].forEach((s) => s.disconnect()));
+  const send = async (event, payload) => {
+    const res = await withTimeout(a.emitWithAck(event, payload), 5000, event);
+    assert.equal(res.ok, true, JSON.stringify(res));
+    return res;
+  };
+  assert.equal((await withTimeout(a.emitWithAck("join", { username: `A${x}`, room }), 5000, "join")).ok, true);
+  assert.equal((await withTimeout(r.emitWithAck("join", { username: `R${x}`, room }), 5000, "join")).ok, true);
+  const got = [];
+  const whispers = [];
+  r.on("server message", (m) => got.push(m.id));
+  r.on("whisper", (w) => whispers.push(w.id));
+  const first = await send("client message", { message: "before" });
+  await until(() => got.length === 1, "the first message");
+
+  const dropped = new Promise((ok) => r.once("disconnect", ok));
+  const back = new Promise((ok) => r.once("connect", ok));
+  writeFileSync(process.env.NATTER_READY, "");
+  await withTimeout(dropped, 30000, "R's disconnect");
+  const missed = [];
+  for (let i = 0; i < 15; i++) missed.push((await send("client message", { message: `missed ${i}` })).id);
+  const w = await send("whisper", { to: `R${x}`, message: "while you were away" });
+  await withTimeout(back, 20000, "R's reconnect");
+  assert.equal(r.recovered, true, "recovered");
+  while (!existsSync(process.env.NATTER_DONE)) await sleep(10);
+  const last = await send("client message", { message: "after" });
+  await until(() => got.includes(last.id), "the message after");
+  assert.deepEqual(got, [first.id, ...missed, last.id], "each message once, in order");
+  assert.deepEqual(whispers, [w.id]);
+  const mine = await withTimeout(r.emitWithAck("client message", { message: "still joined" }), 5000, "send");
+  assert.equal(mine.ok, true, JSON.stringify(mine));
+});

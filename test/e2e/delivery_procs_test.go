@@ -1,0 +1,124 @@
+package e2e
+
+import (
+	"bufio"
+	"fmt"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/natter/natter/kit/nodetest"
+)
+
+// TestAckedMeansStoredThroughFaults has three clients send 10,000
+// numbered messages, resending each until it is acked ok, while the
+// history service is killed and restarted, then NATS, then the history
+// service again: every acked message is in history exactly once.
+func TestAckedMeansStoredThroughFaults(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and starts processes")
+	}
+	const total = 10000
+	c := startClusterSpec(t, clusterSpec{
+		gateways: 2, presences: 1,
+		historyEnv: []string{"NATTER_HISTORY_MAX_PER_ROOM=50000"},
+		// The rate limit is not under test: let the clients go as fast as acks come.
+		gatewayEnv: []string{"NATTER_MESSAGE_RATE=1000000", "NATTER_MESSAGE_BURST=1000000"},
+	})
+	progress := filepath.Join(t.TempDir(), "progress")
+	acked := func() int {
+		b, _ := os.ReadFile(progress)
+		n, _ := strconv.Atoi(strings.TrimSpace(string(b)))
+		return n
+	}
+	// Each fault comes once the clients have got that far, and while they
+	// are still sending.
+	faults := []struct {
+		at   int
+		what string
+		p    *proc
+	}{{total * 15 / 100, "history", c.history}, {total * 40 / 100, "nats", c.nats}, {total * 65 / 100, "history", c.history}}
+	env, errc := signal(t, func() error {
+		for _, f := range faults {
+			for deadline := time.Now().Add(3 * time.Minute); acked() < f.at; time.Sleep(5 * time.Millisecond) {
+				if time.Now().After(deadline) {
+					return fmt.Errorf("the clients never reached %d acks (at %d)", f.at, acked())
+				}
+			}
+			if n := acked(); n >= total {
+				return fmt.Errorf("all %d messages were sent before the %s fault", n, f.what)
+			}
+			t.Logf("kill -9 %s at %d acks", f.what, acked())
+			f.p.kill()
+			if err := f.p.startErr(); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	nodetest.Run(t, "faults.test.mjs", 8*time.Minute, append(env,
+		"NATTER_URL="+c.gatewayURLs[0], "NATTER_URL_2="+c.gatewayURLs[1],
+		"NATTER_PROGRESS="+progress, fmt.Sprintf("NATTER_TOTAL=%d", total))...)
+	if err := <-errc; err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestRecoveryWhenGatewayKilled: a client on a gateway that is killed -9
+// reconnects through the balancer to another and is recovered with
+// exactly what it missed.
+func TestRecoveryWhenGatewayKilled(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and starts processes")
+	}
+	c := startCluster(t, 3)
+	lb := roundRobin(t, c.gatewayURLs[:2])
+	env, errc := signal(t, func() error {
+		for i, u := range c.gatewayURLs[:2] {
+			if sessions(t, u) > 0 {
+				t.Logf("kill -9 gateway%d, which holds the client", i+1)
+				c.gateways[i].kill()
+				return nil
+			}
+		}
+		return fmt.Errorf("neither balanced gateway holds a session")
+	})
+	nodetest.Run(t, "recovery-crash.test.mjs", 2*time.Minute, append(env,
+		"NATTER_URL="+lb.URL, "NATTER_URL_2="+c.gatewayURLs[2])...)
+	if err := <-errc; err != nil {
+		t.Fatal(err)
+	}
+	if n := metricSum(t, c.gatewayURLs[2], "natter_gateway_recoveries_total"); n != 0 {
+		t.Errorf("the talker's gateway counted %v recoveries", n)
+	}
+}
+
+// sessions returns the open sessions of the gateway at url.
+func sessions(tb testing.TB, url string) float64 {
+	return metricSum(tb, url, "natter_gateway_sessions")
+}
+
+// metricSum adds up the samples of a metric that the service at url exports.
+func metricSum(tb testing.TB, url, name string) float64 {
+	tb.Helper()
+	resp, err := http.Get(url + "/metrics")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var sum float64
+	sc := bufio.NewScanner(resp.Body)
+	for sc.Scan() {
+		line := sc.Text()
+		if rest, ok := strings.CutPrefix(line, name); ok && (strings.HasPrefix(rest, " ") || strings.HasPrefix(rest, "{")) {
+			f := strings.Fields(line)
+			v, _ := strconv.ParseFloat(f[len(f)-1], 64)
+			sum += v
+		}
+	}
+	return sum
+}
