@@ -275,6 +275,16 @@
     state.attempt = 0;
     state.transport = socket.io.engine && socket.io.engine.transport ? socket.io.engine.transport.name : null;
     renderStatus();
+    if (socket.recovered && state.view === 'chat' && state.desired) {
+      // The server restored our connection (Socket.IO's connection state
+      // recovery): still joined, and what we missed follows as events.
+      state.joined = true;
+      if (state.lostConnection) addSystem('Reconnected.');
+      state.lostConnection = false;
+      requestMembers();
+      renderControls();
+      return;
+    }
     if (state.desired) join(state.desired, { auto: true });
   });
 
@@ -375,6 +385,9 @@
     const payload = { username: target.username, room: target.room || DEFAULT_ROOM };
     // The token proves we are the earlier holder of this name.
     if (state.token && store.get(NAME_KEY) === target.username) payload.token = state.token;
+    // Back in the room we were in: ask only for what came after the last
+    // message we have.
+    if (opts.auto && state.view === 'chat' && state.lastId && payload.room === state.room) payload.since = state.lastId;
     state.joining = true;
     state.joiningRoom = payload.room;
     state.early = [];
@@ -404,12 +417,17 @@
     state.rejoinAttempt = 0;
 
     const roomChanged = previousRoom !== state.room || !wasChat;
-    if (roomChanged) clearRoom();
+    // A gap: what came after our last message is no longer all there; the
+    // ack holds the newest page, shown in place of what we had.
+    const gap = !roomChanged && payload.since && ack.gap === true;
+    if (roomChanged || gap) clearRoom();
 
     showChat();
     ui.messages.setAttribute('aria-busy', 'true');
     if (roomChanged) {
       addSystem('You joined #' + state.room + ' as ' + state.username + '.');
+    } else if (gap) {
+      addSystem('Reconnected. Older messages are no longer available; showing the newest.', 'system-error');
     } else if (state.lostConnection) {
       addSystem('Reconnected.');
     }
