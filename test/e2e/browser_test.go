@@ -14,7 +14,11 @@ import (
 	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/chromedp"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/natter/natter/kit/nodetest"
+	"github.com/natter/natter/services/gateway"
+	"github.com/natter/natter/services/history"
 	"github.com/natter/natter/services/presence"
 )
 
@@ -166,4 +170,82 @@ func chatInBrowser(t *testing.T, urls [2]string, shot string) {
 func TestBrowserChat(t *testing.T) {
 	s := startSystem(t, presence.NewMemoryStore(0, nil), 2, presence.Config{})
 	chatInBrowser(t, [2]string{s.gateways[0].URL, s.gateways[1].URL}, "browser-chat.png")
+}
+
+// TestBrowserReconnects drops every connection of the gateway a web page
+// is on while another user talks: the page comes back with each missed
+// message once — recovered by Socket.IO's connection state recovery, or,
+// with recovery off, by joining again with the id of its last message.
+func TestBrowserReconnects(t *testing.T) {
+	for _, recovery := range []bool{true, false} {
+		t.Run(fmt.Sprintf("recovery=%v", recovery), func(t *testing.T) {
+			s := startSystemWith(t, presence.NewMemoryStore(0, nil), 2, presence.Config{}, history.Config{},
+				gateway.Config{NoRecovery: !recovery})
+			var dialogs atomic.Int32
+			minji, sam := tab(t, &dialogs), tab(t, &dialogs)
+			x := fmt.Sprintf("%d", time.Now().UnixNano()%100000)
+			join(t, minji, s.gateways[0].URL, "민지"+x)
+			network := startTCPProxy(t, s.gateways[1].Listener.Addr().String())
+			join(t, sam, network.URL(), "Sam"+x)
+			say(t, minji, "before "+x)
+			waitText(t, sam, "before "+x)
+
+			network.cut() // Sam's connection is lost
+			run(t, sam, "notice the loss", chromedp.Poll(
+				`document.querySelector('[data-testid="messages"]').textContent.includes('Connection lost')`, nil))
+			var missed []string
+			for i := range 3 {
+				missed = append(missed, fmt.Sprintf("missed %d %s", i, x))
+				say(t, minji, missed[i])
+				waitText(t, minji, missed[i])
+			}
+			for _, m := range append(missed, "Reconnected.") {
+				waitText(t, sam, m)
+			}
+			say(t, minji, "after "+x)
+			waitText(t, sam, "after "+x)
+			var texts []string
+			run(t, sam, "read the messages", chromedp.Evaluate(
+				`Array.from(document.querySelectorAll('[data-testid="messages"] li .text')).map(e => e.textContent)`, &texts))
+			want := append(append([]string{"before " + x}, missed...), "after "+x)
+			var got []string
+			for _, tx := range texts {
+				if strings.HasSuffix(tx, x) {
+					got = append(got, tx)
+				}
+			}
+			if strings.Join(got, "|") != strings.Join(want, "|") {
+				t.Errorf("Sam's page shows %q, want %q", got, want)
+			}
+			if n := counter(t, s.metrics[1], "natter_gateway_recoveries_total", "recovered"); recovery && n != 1 {
+				t.Errorf("%v recoveries, want 1", n)
+			} else if !recovery && n != 0 {
+				t.Errorf("%v recoveries with recovery off", n)
+			}
+			artifact(t, sam, fmt.Sprintf("browser-reconnect-recovery-%v.png", recovery))
+		})
+	}
+}
+
+// counter returns the value of the counter name with the label value
+// label, from reg.
+func counter(tb testing.TB, reg *prometheus.Registry, name, label string) float64 {
+	tb.Helper()
+	mfs, err := reg.Gather()
+	if err != nil {
+		tb.Fatal(err)
+	}
+	for _, mf := range mfs {
+		if mf.GetName() != name {
+			continue
+		}
+		for _, m := range mf.GetMetric() {
+			for _, l := range m.GetLabel() {
+				if l.GetValue() == label {
+					return m.GetCounter().GetValue()
+				}
+			}
+		}
+	}
+	return 0
 }

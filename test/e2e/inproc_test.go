@@ -24,6 +24,7 @@ import (
 type system struct {
 	nats     *natstest.Server
 	gateways []*httptest.Server
+	metrics  []*prometheus.Registry // of each gateway
 	cancel   context.CancelFunc
 	wg       sync.WaitGroup
 }
@@ -31,11 +32,12 @@ type system struct {
 // startSystem runs history, presence (with store) and n gateways.
 func startSystem(tb testing.TB, store presence.Store, n int, pcfg presence.Config) *system {
 	tb.Helper()
-	return startSystemWith(tb, store, n, pcfg, history.Config{})
+	return startSystemWith(tb, store, n, pcfg, history.Config{}, gateway.Config{})
 }
 
-// startSystemWith is startSystem with the history service configured by hcfg.
-func startSystemWith(tb testing.TB, store presence.Store, n int, pcfg presence.Config, hcfg history.Config) *system {
+// startSystemWith is startSystem with the history service configured by
+// hcfg and the gateways by gcfg (their IDs aside).
+func startSystemWith(tb testing.TB, store presence.Store, n int, pcfg presence.Config, hcfg history.Config, gcfg gateway.Config) *system {
 	tb.Helper()
 	ns := natstest.Run(tb)
 	ctx, cancel := context.WithCancel(context.Background())
@@ -61,12 +63,16 @@ func startSystemWith(tb testing.TB, store presence.Store, n int, pcfg presence.C
 	pres := presence.New(pcfg, connect(), store, log, prometheus.NewRegistry())
 	run(pres.Run)
 	for i := range n {
-		gw, err := gateway.New(gateway.Config{ID: "gw" + string(rune('1'+i))}, connect(), log, prometheus.NewRegistry())
+		cfg := gcfg
+		cfg.ID = "gw" + string(rune('1'+i))
+		reg := prometheus.NewRegistry()
+		gw, err := gateway.New(cfg, connect(), log, reg)
 		if err != nil {
 			tb.Fatal(err)
 		}
 		hs := httptest.NewServer(gw.Handler())
 		s.gateways = append(s.gateways, hs)
+		s.metrics = append(s.metrics, reg)
 		tb.Cleanup(func() {
 			gw.Drain()
 			hs.Close()
@@ -113,7 +119,7 @@ func TestPresenceInProcess(t *testing.T) {
 // resume, and connections recovered.
 func TestDeliveryInProcess(t *testing.T) {
 	const window = time.Second
-	s := startSystemWith(t, presence.NewMemoryStore(0, nil), 2, presence.Config{}, history.Config{Duplicates: window})
+	s := startSystemWith(t, presence.NewMemoryStore(0, nil), 2, presence.Config{}, history.Config{Duplicates: window}, gateway.Config{})
 	nodetest.Run(t, "delivery.test.mjs", 3*time.Minute, "NATTER_URL="+s.gateways[0].URL,
 		"NATTER_URL_2="+s.gateways[1].URL, fmt.Sprintf("NATTER_DEDUP_WINDOW_MS=%d", window.Milliseconds()))
 }
