@@ -70,6 +70,8 @@ type chat struct {
 	rooms  map[string]*group // by room token
 	users  map[string]*group // by name key token
 	leave  sync.WaitGroup    // presence leaves under way
+
+	background sync.WaitGroup // bucket writes under way
 }
 
 // member is a connection joined to a room. It does not change: a new join
@@ -289,6 +291,7 @@ func (c *chat) close() {
 	})
 	c.beating.Wait()
 	c.leave.Wait()
+	c.background.Wait()
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	for _, groups := range []map[string]*group{c.rooms, c.users} {
@@ -594,7 +597,7 @@ func (c *chat) onMessage(s *socketio.Socket, e *socketio.EventMessage) {
 	data, _ := json.Marshal(msg)
 	out := nats.NewMsg(proto.RoomMsgSubject(m.room))
 	out.Data = data
-	stored, err := c.store(out, m, req.ClientID, msg.ID)
+	stored, remember, err := c.store(out, m, req.ClientID, msg.ID)
 	if err != nil {
 		fail(e, err)
 		return
@@ -608,15 +611,20 @@ func (c *chat) onMessage(s *socketio.Socket, e *socketio.EventMessage) {
 	}
 	c.metrics.messagesIn.Inc()
 	reply(e, proto.SentAck{OK: true, ID: msg.ID, TS: msg.TS})
+	remember()
 }
 
 // store stores out in the stream, at most once for one clientID of one
 // user: JetStream's deduplication catches a resend within its window, the
 // dedup bucket one after it. For a resend, it returns the data stored the
 // first time. A failure is proto.ErrUnavailable: the client may resend.
-func (c *chat) store(out *nats.Msg, m *member, clientID, id string) ([]byte, error) {
+// The caller calls remember once it has acked: it writes the bucket in the
+// background, off the ack's path and the connection's (within the window
+// JetStream catches a resend anyway).
+func (c *chat) store(out *nats.Msg, m *member, clientID, id string) (stored []byte, remember func(), err error) {
 	ctx, cancel := context.WithTimeout(context.Background(), c.reqTimeout)
 	defer cancel()
+	remember = func() {}
 	dedup := id
 	var guard jetstream.KeyValue
 	if clientID != "" {
@@ -629,7 +637,7 @@ func (c *chat) store(out *nats.Msg, m *member, clientID, id string) ([]byte, err
 				seq, _ := strconv.ParseUint(string(e.Value()), 10, 64)
 				if data, err := c.storedData(ctx, seq); err == nil {
 					c.metrics.dedupHits.WithLabelValues("bucket").Inc()
-					return data, nil
+					return data, remember, nil
 				}
 			}
 		}
@@ -638,22 +646,30 @@ func (c *chat) store(out *nats.Msg, m *member, clientID, id string) ([]byte, err
 	if err != nil {
 		c.metrics.publishErrors.Inc()
 		c.log.Warn("store", "err", err)
-		return nil, proto.ErrUnavailable
+		return nil, remember, proto.ErrUnavailable
 	}
 	if ack.Duplicate {
 		c.metrics.dedupHits.WithLabelValues("jetstream").Inc()
 		data, err := c.storedData(ctx, ack.Sequence)
 		if err != nil {
-			return out.Data, nil // stored once; the first answer is lost
+			return out.Data, remember, nil // stored once; the first answer is lost
 		}
-		return data, nil
+		return data, remember, nil
 	}
 	if guard != nil {
-		if _, err := guard.Put(ctx, dedup, []byte(strconv.FormatUint(ack.Sequence, 10))); err != nil {
-			c.log.Warn("dedup guard", "err", err)
+		remember = func() {
+			c.background.Add(1)
+			go func() {
+				defer c.background.Done()
+				ctx, cancel := context.WithTimeout(context.Background(), c.reqTimeout)
+				defer cancel()
+				if _, err := guard.Put(ctx, dedup, []byte(strconv.FormatUint(ack.Sequence, 10))); err != nil {
+					c.log.Warn("dedup guard", "err", err)
+				}
+			}()
 		}
 	}
-	return nil, nil
+	return nil, remember, nil
 }
 
 // messages returns the stream, found on first need.
@@ -731,7 +747,7 @@ func (c *chat) onWhisper(s *socketio.Socket, e *socketio.EventMessage) {
 	out := nats.NewMsg(proto.WhisperMsgSubject(m.key, proto.NameKey(lr.Username)))
 	out.Header.Set(proto.HeaderOrigin, m.origin)
 	out.Data = data
-	stored, err := c.store(out, m, req.ClientID, w.ID)
+	stored, remember, err := c.store(out, m, req.ClientID, w.ID)
 	if err != nil {
 		fail(e, err)
 		return
@@ -744,6 +760,7 @@ func (c *chat) onWhisper(s *socketio.Socket, e *socketio.EventMessage) {
 	}
 	c.metrics.whispers.Inc()
 	reply(e, proto.SentAck{OK: true, ID: w.ID, TS: w.TS})
+	remember()
 }
 
 // onWhispers answers a user's query of their own whispers: the user is
