@@ -56,9 +56,13 @@ func (c *chat) Recover(s *socketio.Socket, pid, offset string) bool {
 }
 
 func (c *chat) recover(s *socketio.Socket, pid, offset string) string {
-	from, err := strconv.ParseUint(offset, 10, 64)
-	if err != nil {
-		return recoveryUnknown
+	// No offset: the client has received nothing stored since it joined.
+	var from uint64
+	if offset != "" {
+		var err error
+		if from, err = strconv.ParseUint(offset, 10, 64); err != nil {
+			return recoveryUnknown
+		}
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 2*c.reqTimeout)
 	defer cancel()
@@ -76,6 +80,9 @@ func (c *chat) recover(s *socketio.Socket, pid, offset string) string {
 	var st proto.RecoveryState
 	if json.Unmarshal(entry.Value(), &st) != nil || st.Token == "" {
 		return recoveryUnknown
+	}
+	if offset == "" {
+		from = st.Through
 	}
 	stream, err := c.messages(ctx)
 	if err != nil {

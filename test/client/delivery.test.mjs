@@ -203,5 +203,25 @@ for (const mode of MODES) {
       assert.deepEqual(members.members.map((m) => m.username).sort(), [`A${x}`, `R${x}`].sort());
       assert.equal(rj.username, `R${x}`);
     });
+
+    test("a connection dropped before it received any message is recovered too", async (t) => {
+      const x = s();
+      const room = `fresh-${x}`;
+      const a = chatClient(t, BASE, mode);
+      await joined(a, { username: `A${x}`, room });
+      const old = await sent(a, "client message", { message: "from before R came" });
+      const r = chatClient(t, URL2, mode, { reconnection: true, reconnectionDelay: 1000, randomizationFactor: 0 });
+      const rj = await joined(r, { username: `R${x}`, room });
+      assert.deepEqual(rj.history.map((m) => m.id), [old.id]);
+      const got = collect(r, "server message");
+      const dropped = new Promise((ok) => r.once("disconnect", ok));
+      r.io.engine.close();
+      await dropped;
+      const missed = (await sent(a, "client message", { message: "missed" })).id;
+      await withTimeout(new Promise((ok) => r.once("connect", ok)), 10000, "reconnect");
+      assert.equal(r.recovered, true, "recovered without an offset");
+      await until(() => got.length === 1, "the missed message");
+      assert.deepEqual(got.map(([m]) => m.id), [missed], "only what came after the join");
+    });
   });
 }

@@ -55,7 +55,7 @@ func TestRecovery(t *testing.T) {
 		{"new connection", `40`, "fresh", false, ""},
 		{"known pid", `40{"pid":"known","offset":"17"}`, "known", true, "known 17"},
 		{"unknown pid", `40{"pid":"forged","offset":"17"}`, "fresh", false, "forged 17"},
-		{"pid without offset", `40{"pid":"known"}`, "fresh", false, ""},
+		{"pid without offset", `40{"pid":"known"}`, "known", true, "known "},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

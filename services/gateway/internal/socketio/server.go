@@ -124,7 +124,8 @@ type Recovery interface {
 	// socket's state.
 	NewPID() string
 	// Recover is offered a connection whose CONNECT payload carries a pid
-	// and an offset, before the CONNECT is answered; it restores the
+	// and, if the client received any event with one, an offset (else
+	// ""), before the CONNECT is answered; it restores the
 	// previous socket's state on s and returns true, or returns false
 	// and s is a new socket. Whatever it restores must wait for the
 	// namespace's OnConnect to be sent: the CONNECT answer goes first.
@@ -300,7 +301,7 @@ func (c *client) connect(p Packet) {
 			Offset string `json:"offset"`
 		}
 		json.Unmarshal(auth, &prev)
-		if prev.PID != "" && prev.Offset != "" && recovery.Recover(s, prev.PID, prev.Offset) {
+		if prev.PID != "" && recovery.Recover(s, prev.PID, prev.Offset) {
 			s.pid, s.recovered = prev.PID, true
 		} else {
 			s.pid = recovery.NewPID()
