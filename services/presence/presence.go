@@ -97,6 +97,9 @@ func (s *Service) Ready() error {
 // Run answers presence requests, in the presence queue group, until ctx is
 // cancelled; then it drains its subscriptions.
 func (s *Service) Run(ctx context.Context) error {
+	// The store's epoch as it is before any join is served: a store that
+	// loses its state from here on is noticed at the next tick.
+	s.checkEpoch(ctx)
 	handlers := map[string]nats.MsgHandler{
 		proto.PresenceJoinSubject:    s.handle("join", s.join),
 		proto.PresenceLeaveSubject:   s.handle("leave", s.leave),

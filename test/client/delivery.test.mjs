@@ -180,6 +180,8 @@ for (const mode of MODES) {
       const rj = await joined(r, { username: `R${x}`, room });
       const got = collect(r, "server message");
       const whispers = collect(r, "whisper");
+      const notices = [];
+      for (const ev of ["join", "leave"]) a.on(ev, (n) => notices.push(`${ev} ${n.username}`));
       const before = await sent(a, "client message", { message: "before" });
       await until(() => got.length === 1, "the first message");
 
@@ -202,6 +204,7 @@ for (const mode of MODES) {
       const members = await sent(r, "members", {});
       assert.deepEqual(members.members.map((m) => m.username).sort(), [`A${x}`, `R${x}`].sort());
       assert.equal(rj.username, `R${x}`);
+      assert.deepEqual(notices, [], "the room was told nothing: R never left");
     });
 
     test("a connection dropped before it received any message is recovered too", async (t) => {
