@@ -3,6 +3,7 @@ package e2e
 import (
 	"context"
 	"fmt"
+	"net"
 	"net/http/httptest"
 	"sync"
 	"testing"
@@ -24,6 +25,8 @@ import (
 type system struct {
 	nats     *natstest.Server
 	gateways []*httptest.Server
+	services []*gateway.Service     // the gateways, as gateways[i] serves them
+	metrics  []*prometheus.Registry // theirs
 	cancel   context.CancelFunc
 	wg       sync.WaitGroup
 }
@@ -55,12 +58,24 @@ func startSystem(tb testing.TB, store presence.Store, n int, pcfg presence.Confi
 	pres := presence.New(pcfg, connect(), store, log, prometheus.NewRegistry())
 	run(pres.Run)
 	for i := range n {
-		gw, err := gateway.New(gateway.Config{ID: "gw" + string(rune('1'+i))}, connect(), log, prometheus.NewRegistry())
+		// The listener first: the gateway advertises its address.
+		l, err := net.Listen("tcp", "127.0.0.1:0")
 		if err != nil {
 			tb.Fatal(err)
 		}
-		hs := httptest.NewServer(gw.Handler())
+		reg := prometheus.NewRegistry()
+		cfg := gateway.Config{ID: "gw" + string(rune('1'+i)), AdvertiseAddr: l.Addr().String()}
+		gw, err := gateway.New(cfg, connect(), log, reg)
+		if err != nil {
+			tb.Fatal(err)
+		}
+		hs := httptest.NewUnstartedServer(gw.Handler())
+		hs.Listener.Close()
+		hs.Listener = l
+		hs.Start()
 		s.gateways = append(s.gateways, hs)
+		s.services = append(s.services, gw)
+		s.metrics = append(s.metrics, reg)
 		tb.Cleanup(func() {
 			gw.Drain()
 			hs.Close()
