@@ -27,6 +27,7 @@ type system struct {
 	gateways []*httptest.Server
 	services []*gateway.Service     // the gateways, as gateways[i] serves them
 	metrics  []*prometheus.Registry // theirs
+	conns    []*nats.Conn           // their NATS connections
 	cancel   context.CancelFunc
 	wg       sync.WaitGroup
 }
@@ -65,7 +66,8 @@ func startSystem(tb testing.TB, store presence.Store, n int, pcfg presence.Confi
 		}
 		reg := prometheus.NewRegistry()
 		cfg := gateway.Config{ID: "gw" + string(rune('1'+i)), AdvertiseAddr: l.Addr().String()}
-		gw, err := gateway.New(cfg, connect(), log, reg)
+		nc := connect()
+		gw, err := gateway.New(cfg, nc, log, reg)
 		if err != nil {
 			tb.Fatal(err)
 		}
@@ -76,6 +78,7 @@ func startSystem(tb testing.TB, store presence.Store, n int, pcfg presence.Confi
 		s.gateways = append(s.gateways, hs)
 		s.services = append(s.services, gw)
 		s.metrics = append(s.metrics, reg)
+		s.conns = append(s.conns, nc)
 		tb.Cleanup(func() {
 			gw.Drain()
 			hs.Close()
