@@ -68,12 +68,16 @@ type forwarder struct {
 	serving        sync.WaitGroup
 
 	ws wsProxy
+
+	liveMu sync.Mutex
+	live   map[string]liveness // by gateway id, see gone
 }
 
 func newForwarder(id, advertise string, nc *nats.Conn, maxPayload int, wait time.Duration, log *slog.Logger, reg prometheus.Registerer) *forwarder {
 	f := &forwarder{
 		id: id, advertise: advertise, nc: nc, maxPayload: maxPayload, wait: wait, log: log,
 		pending: make(map[string]context.CancelFunc),
+		live:    make(map[string]liveness),
 		forwarded: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "natter_gateway_forwarded_requests_total",
 			Help: "Long-polling requests passed to the gateway owning their session, by result.",
@@ -261,12 +265,30 @@ func (f *forwarder) request(ctx context.Context, gw string, data []byte) (*nats.
 }
 
 // gone reports whether gateway gw has left NATS: nobody answers on its
-// address subject. A slow answer is not taken for an absent one.
+// address subject. A slow answer is not taken for an absent one. An answer
+// serves every request waiting on gw for half a livenessInterval, so that
+// thousands of waiting polls cost a few checks a second, not thousands.
 func (f *forwarder) gone(gw string) bool {
+	f.liveMu.Lock()
+	l, ok := f.live[gw]
+	f.liveMu.Unlock()
+	if ok && time.Since(l.at) < livenessInterval/2 {
+		return l.gone
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), addrTimeout)
 	defer cancel()
 	_, err := f.nc.RequestWithContext(ctx, addrSubject(gw), nil)
-	return errors.Is(err, nats.ErrNoResponders)
+	gone := errors.Is(err, nats.ErrNoResponders)
+	f.liveMu.Lock()
+	f.live[gw] = liveness{at: time.Now(), gone: gone}
+	f.liveMu.Unlock()
+	return gone
+}
+
+// liveness is the last check of a gateway.
+type liveness struct {
+	at   time.Time
+	gone bool
 }
 
 // serve answers a request that another gateway passed here, on a
