@@ -106,6 +106,7 @@ render_nginx() {
 	local conf=$dir/nginx
 	mkdir -p "$conf/tmp"
 	sed -e "s|\${NGINX_LISTEN}|$listen|g" \
+		-e "s|\${NGINX_ACCESS_LOG}|$dir/logs/nginx-access.log|g" \
 		-e "s|\${NATTER_GATEWAY_1}|127.0.0.1:${gateway_ports[0]}|g" \
 		-e "s|\${NATTER_GATEWAY_2}|127.0.0.1:${gateway_ports[1]}|g" \
 		-e "s|\${NATTER_GATEWAY_3}|127.0.0.1:${gateway_ports[2]}|g" \
@@ -127,7 +128,6 @@ pid $conf/nginx.pid;
 error_log $dir/logs/nginx.log warn;
 events { worker_connections 4096; }
 http {
-    access_log $dir/logs/nginx-access.log;
     client_body_temp_path $conf/tmp/body;
     proxy_temp_path $conf/tmp/proxy;
     fastcgi_temp_path $conf/tmp/fastcgi;
@@ -197,7 +197,8 @@ up() {
 	done
 	for i in $(seq 1 $GATEWAYS); do
 		name=gateway$i port=${gateway_ports[$((i - 1))]}
-		spawn "$name" env NATS_URL="$nats_url" NATTER_HTTP_ADDR="127.0.0.1:$port" NATTER_GATEWAY_ID="$name" "$bin/gateway"
+		spawn "$name" env NATS_URL="$nats_url" NATTER_HTTP_ADDR="127.0.0.1:$port" NATTER_ADVERTISE_ADDR="127.0.0.1:$port" \
+			NATTER_GATEWAY_ID="$name" "$bin/gateway"
 		echo "$name=http://127.0.0.1:$port" >>"$dir/cluster.env"
 	done
 	wait_for history "http://127.0.0.1:$history_port/readyz"

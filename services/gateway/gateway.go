@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/http"
 	"os"
 	"strings"
@@ -25,7 +26,11 @@ import (
 
 // Config configures a gateway. The zero value of every field means its default.
 type Config struct {
-	HTTPAddr        string        // listen address; ":8080"
+	HTTPAddr string // listen address; ":8080"
+	// AdvertiseAddr is where other gateways reach this one over TCP
+	// (host:port), to pass on a WebSocket for a session that lives here:
+	// HTTPAddr when it names a host, else the host name with HTTPAddr's port.
+	AdvertiseAddr   string
 	ID              string        // this gateway's id; the host name
 	PingInterval    time.Duration // Engine.IO; 25s
 	PingTimeout     time.Duration // Engine.IO; 20s
@@ -43,7 +48,7 @@ type Config struct {
 	NoRecovery bool
 }
 
-// ConfigFromEnv reads NATTER_HTTP_ADDR, NATTER_GATEWAY_ID,
+// ConfigFromEnv reads NATTER_HTTP_ADDR, NATTER_ADVERTISE_ADDR, NATTER_GATEWAY_ID,
 // NATTER_PING_INTERVAL, NATTER_PING_TIMEOUT (durations such as 25s),
 // NATTER_MAX_PAYLOAD, NATTER_SEND_QUEUE_BYTES, NATTER_ALLOWED_ORIGINS
 // (comma-separated), NATTER_MESSAGE_RATE, NATTER_MESSAGE_BURST and
@@ -51,8 +56,9 @@ type Config struct {
 // defaults.
 func ConfigFromEnv() (Config, error) {
 	c := Config{
-		HTTPAddr: os.Getenv("NATTER_HTTP_ADDR"),
-		ID:       os.Getenv("NATTER_GATEWAY_ID"),
+		HTTPAddr:      os.Getenv("NATTER_HTTP_ADDR"),
+		AdvertiseAddr: os.Getenv("NATTER_ADVERTISE_ADDR"),
+		ID:            os.Getenv("NATTER_GATEWAY_ID"),
 	}
 	switch v := os.Getenv("NATTER_RECOVERY"); v {
 	case "", "on":
@@ -105,6 +111,9 @@ func (c Config) withDefaults() Config {
 			return r
 		}, host)
 	}
+	if c.AdvertiseAddr == "" {
+		c.AdvertiseAddr = advertiseAddr(c.HTTPAddr)
+	}
 	if c.ShutdownTimeout <= 0 {
 		c.ShutdownTimeout = 10 * time.Second
 	}
@@ -121,6 +130,24 @@ func (c Config) withDefaults() Config {
 		c.HeartbeatInterval = 2 * time.Second
 	}
 	return c
+}
+
+// advertiseAddr is the default AdvertiseAddr for a listen address: itself
+// when it names a host, else the host name with its port (":8080" and
+// "0.0.0.0:8080" listen everywhere, so they say nothing of where to call).
+func advertiseAddr(listen string) string {
+	host, port, err := net.SplitHostPort(listen)
+	if err != nil {
+		return listen
+	}
+	if ip := net.ParseIP(host); host != "" && (ip == nil || !ip.IsUnspecified()) {
+		return listen
+	}
+	name, err := os.Hostname()
+	if err != nil || name == "" {
+		name = "localhost"
+	}
+	return net.JoinHostPort(name, port)
 }
 
 // Service is a gateway.
@@ -151,7 +178,7 @@ func New(cfg Config, nc *nats.Conn, log *slog.Logger, reg prometheus.Registerer)
 	if len(cfg.AllowedOrigins) > 0 {
 		ecfg.CheckOrigin = engineio.AllowOrigins(cfg.AllowedOrigins)
 	}
-	fwd := newForwarder(cfg.ID, nc, cfg.MaxPayload, 0, log, reg)
+	fwd := newForwarder(cfg.ID, cfg.AdvertiseAddr, nc, cfg.MaxPayload, 0, log, reg)
 	ecfg.NewID, ecfg.Forward = fwd.newSID, fwd.forward
 	sio := socketio.NewServer(socketio.Config{MaxAttachmentBytes: cfg.MaxPayload})
 	ch, err := newChat(cfg.ID, nc, log, newChatMetrics(reg), cfg)
@@ -214,8 +241,8 @@ func (s *Service) Run(ctx context.Context, g prometheus.Gatherer) error {
 }
 
 // Drain closes every session, so that clients reconnect (through the
-// balancer, to another gateway), and waits for the chat layer to have told
-// presence.
+// balancer, to another gateway), closes the WebSockets it passes on to
+// other gateways, and waits for the chat layer to have told presence.
 func (s *Service) Drain() {
 	s.log.Info("gateway draining", "sessions", s.eio.Len())
 	s.eio.Close(engineio.ReasonServerShutdown)

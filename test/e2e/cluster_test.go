@@ -29,10 +29,9 @@ import (
 // The full stack: deploy/compose/docker-compose.yml, its local twin
 // scripts/cluster.sh (make cluster-up), and tests over the twin.
 //
-// Through nginx the clients here use transports: ["websocket"]: with plain
-// round-robin and no sticky sessions, a long-polling session's requests land
-// on gateways that do not know it. Making any gateway serve any polling
-// session is issue 7.
+// The clients here use transports: ["websocket"]; cluster_polling_test.go
+// runs the other transport modes through nginx (any gateway serves any
+// session: issue 7).
 
 // composeFile is the part of a compose file these tests read.
 type composeFile struct {
@@ -889,9 +888,7 @@ func checkPrometheus(tb testing.TB, s *stack) {
 }
 
 // TestBrowserThroughNginx has two users chat in headless Chromium through
-// the cluster's nginx. The web client opens with long-polling (the official
-// client's default), which needs every request of a session on one gateway
-// until issue 7 makes any gateway serve any session.
+// the cluster's nginx, without sticky sessions.
 func TestBrowserThroughNginx(t *testing.T) {
 	chromium(t)
 	s := clusterUp(t, false)

@@ -4,9 +4,12 @@ import (
 	"io"
 	"net/http"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/gorilla/websocket"
 
 	"github.com/natter/natter/services/presence"
 )
@@ -47,6 +50,49 @@ func BenchmarkPollingForward(b *testing.B) {
 				r.Body.Close()
 				if r.StatusCode != 200 {
 					b.Fatal(r.Status)
+				}
+				took = append(took, time.Since(start))
+			}
+			slices.Sort(took)
+			b.ReportMetric(float64(took[len(took)/2].Microseconds()), "p50-µs")
+			b.ReportMetric(float64(took[len(took)*99/100].Microseconds()), "p99-µs")
+		})
+	}
+}
+
+// BenchmarkWebSocketForward measures what passing a WebSocket on to the
+// gateway that owns its session adds: a Socket.IO event with an ack, over
+// a session opened by polling on gateway 1 and upgraded with a WebSocket
+// sent to gateway 1 (direct) or to gateway 2 (forwarded: gateway 2 proxies
+// the TCP connection to gateway 1). The event is a chat message from a
+// connection that has not joined, which the gateway acks at once
+// (not_joined): what is timed is the transport, not JetStream. It reports
+// the median and 99th percentile of the round trip.
+//
+//	cd test/e2e && go test -run '^$' -bench WebSocketForward -benchtime 20000x
+func BenchmarkWebSocketForward(b *testing.B) {
+	s := startSystem(b, presence.NewMemoryStore(0, nil), 2, presence.Config{})
+	for _, bc := range []struct {
+		name string
+		via  string
+	}{
+		{"direct", s.gateways[0].URL},
+		{"forwarded", s.gateways[1].URL},
+	} {
+		b.Run(bc.name, func(b *testing.B) {
+			sid := pollOpen(b, s.gateways[0].URL)
+			ws := wsUpgrade(b, bc.via, sid)
+			took := make([]time.Duration, 0, b.N)
+			id := 0
+			for b.Loop() {
+				id++
+				ack := "43" + strconv.Itoa(id) + "["
+				start := time.Now()
+				if err := ws.WriteMessage(websocket.TextMessage, []byte("42"+strconv.Itoa(id)+`["client message",{"message":"x"}]`)); err != nil {
+					b.Fatal(err)
+				}
+				for !strings.HasPrefix(wsRead(b, ws), ack) { // pings are answered
+					continue
 				}
 				took = append(took, time.Since(start))
 			}

@@ -9,6 +9,7 @@ import (
 	"net/http/httptest"
 	"net/http/httputil"
 	"net/url"
+	"runtime/pprof"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -137,4 +138,84 @@ func TestPollingAcrossGatewaysInProcess(t *testing.T) {
 
 	nodetest.Run(t, "chat.test.mjs", 5*time.Minute, "NATTER_URL="+lb.URL, "NATTER_URL_2="+lb.URL)
 	nodetest.Run(t, "polling-fanout.test.mjs", 3*time.Minute, "NATTER_URL="+lb.URL)
+}
+
+// TestForwardedPollGatewayDies: a gateway leaves NATS (as when it is
+// killed) while a long-polling GET waits across it. The poll must not hang
+// until the next ping, nor have its answer written to a gateway that cannot
+// pass it on: when the owner dies, the gateway that forwarded the GET
+// answers "Session ID unknown" (the session died with its owner); when the
+// forwarding gateway dies, the owner abandons the poll and ends the session
+// as for a broken poll connection. Either way the client's request fails
+// and it starts a new session.
+func TestForwardedPollGatewayDies(t *testing.T) {
+	s := startSystem(t, presence.NewMemoryStore(0, nil), 3, presence.Config{})
+	g1, g2, g3 := s.gateways[0].URL, s.gateways[1].URL, s.gateways[2].URL
+
+	t.Run("forwarding gateway dies", func(t *testing.T) {
+		sid := pollOpen(t, g2)
+		done := make(chan string, 1)
+		go func() {
+			r, err := http.Get(g3 + "/socket.io/?EIO=4&transport=polling&sid=" + sid)
+			if err != nil {
+				done <- err.Error()
+				return
+			}
+			r.Body.Close()
+			done <- r.Status
+		}()
+		waitFor(t, "gw2 to hold the GET", func() bool { return pollsWaiting() == 1 })
+		start := time.Now()
+		s.conns[2].Close() // gw3 leaves NATS
+		<-done
+		waitFor(t, "gw2 to end the session", func() bool {
+			return metricValue(t, s.metrics[1], "natter_gateway_sessions_closed_total", "transport", "polling", "reason", "transport error") == 1
+		})
+		t.Logf("gw2 ended the session %v after gw3 left", time.Since(start).Round(time.Millisecond))
+		if got := pollGet(t, g1, sid); !strings.Contains(got, "Session ID unknown") {
+			t.Errorf("GET after the session ended: %q", got)
+		}
+	})
+
+	t.Run("owner dies", func(t *testing.T) {
+		sid := pollOpen(t, g1)
+		type answer struct {
+			status int
+			body   string
+		}
+		done := make(chan answer, 1)
+		go func() {
+			r, err := http.Get(g2 + "/socket.io/?EIO=4&transport=polling&sid=" + sid)
+			if err != nil {
+				done <- answer{0, err.Error()}
+				return
+			}
+			b, _ := io.ReadAll(r.Body)
+			r.Body.Close()
+			done <- answer{r.StatusCode, string(b)}
+		}()
+		waitFor(t, "gw1 to hold the GET", func() bool { return pollsWaiting() == 1 })
+		start := time.Now()
+		s.conns[0].Close() // gw1 leaves NATS
+		select {
+		case a := <-done:
+			if a.status != 400 || !strings.Contains(a.body, "Session ID unknown") {
+				t.Errorf("the waiting GET got %d %q", a.status, a.body)
+			}
+			if took := time.Since(start); took > 3*time.Second {
+				t.Errorf("the waiting GET took %v to fail", took)
+			}
+			t.Logf("the waiting GET failed %v after the owner left", time.Since(start).Round(time.Millisecond))
+		case <-time.After(10 * time.Second):
+			t.Fatal("the GET still waits on a gateway that is gone")
+		}
+	})
+}
+
+// pollsWaiting counts the long-polling GETs that sessions of this process
+// hold, whichever gateway.
+func pollsWaiting() int {
+	var b strings.Builder
+	pprof.Lookup("goroutine").WriteTo(&b, 2)
+	return strings.Count(b.String(), "engineio.(*Session).servePoll(")
 }

@@ -3,6 +3,7 @@ package e2e
 import (
 	"context"
 	"fmt"
+	"net"
 	"net/http/httptest"
 	"sync"
 	"testing"
@@ -24,7 +25,9 @@ import (
 type system struct {
 	nats     *natstest.Server
 	gateways []*httptest.Server
-	metrics  []*prometheus.Registry // of each gateway
+	services []*gateway.Service     // the gateways, as gateways[i] serves them
+	metrics  []*prometheus.Registry // theirs
+	conns    []*nats.Conn           // their NATS connections
 	cancel   context.CancelFunc
 	wg       sync.WaitGroup
 }
@@ -63,16 +66,27 @@ func startSystemWith(tb testing.TB, store presence.Store, n int, pcfg presence.C
 	pres := presence.New(pcfg, connect(), store, log, prometheus.NewRegistry())
 	run(pres.Run)
 	for i := range n {
-		cfg := gcfg
-		cfg.ID = "gw" + string(rune('1'+i))
-		reg := prometheus.NewRegistry()
-		gw, err := gateway.New(cfg, connect(), log, reg)
+		// The listener first: the gateway advertises its address.
+		l, err := net.Listen("tcp", "127.0.0.1:0")
 		if err != nil {
 			tb.Fatal(err)
 		}
-		hs := httptest.NewServer(gw.Handler())
+		reg := prometheus.NewRegistry()
+		cfg := gcfg
+		cfg.ID, cfg.AdvertiseAddr = "gw"+string(rune('1'+i)), l.Addr().String()
+		nc := connect()
+		gw, err := gateway.New(cfg, nc, log, reg)
+		if err != nil {
+			tb.Fatal(err)
+		}
+		hs := httptest.NewUnstartedServer(gw.Handler())
+		hs.Listener.Close()
+		hs.Listener = l
+		hs.Start()
 		s.gateways = append(s.gateways, hs)
+		s.services = append(s.services, gw)
 		s.metrics = append(s.metrics, reg)
+		s.conns = append(s.conns, nc)
 		tb.Cleanup(func() {
 			gw.Drain()
 			hs.Close()

@@ -10,7 +10,16 @@ import (
 // when something is, or with a noop when the session upgrades. A second
 // GET while one waits, or a GET that the client abandons, ends the session,
 // as the reference server does.
+//
+// A GET is idempotent, as HTTP says and as proxies assume: one that
+// carries the "t" of the GET answered last (every official client sends a
+// random t with each request) is that GET sent again by a proxy that lost
+// the answer, and gets the same answer; one that carries the t of the GET
+// still waiting takes over the wait, and the first returns. So a gateway
+// or proxy that dies while passing on a poll loses no packet when the
+// request is retried elsewhere (nginx retries a GET whose upstream fails).
 func (s *Session) servePoll(w http.ResponseWriter, r *http.Request) {
+	t := r.URL.Query().Get("t")
 	s.mu.Lock()
 	switch {
 	case s.closed:
@@ -21,15 +30,29 @@ func (s *Session) servePoll(w http.ResponseWriter, r *http.Request) {
 		s.mu.Unlock()
 		s.srv.refuse(w, r, codeBadRequest)
 		return
+	case t != "" && t == s.pollT && !s.polling && s.answer != nil:
+		body := s.answer
+		s.mu.Unlock()
+		s.writePoll(w, r, body)
+		return
+	case t != "" && t == s.pollT && s.polling:
+		close(s.pollStop) // the first GET returns; this one waits instead
 	case s.polling:
 		s.mu.Unlock()
 		s.close(ReasonTransportError, Close) // answers the first GET
 		s.srv.refuse(w, r, codeBadRequest)
 		return
 	}
-	s.polling = true
+	stop := make(chan struct{})
+	s.polling, s.pollT, s.answer, s.pollStop = true, t, nil, stop
 	var packets []Packet
 	for {
+		if isClosed(stop) {
+			// A retry took over; it may need the wake this GET took.
+			s.mu.Unlock()
+			s.signal()
+			return
+		}
 		if s.closed {
 			packets = append(s.take(), TextPacket(s.last, nil))
 			break
@@ -46,8 +69,14 @@ func (s *Session) servePoll(w http.ResponseWriter, r *http.Request) {
 		select {
 		case <-s.pollWake:
 		case <-s.done:
+		case <-stop:
 		case <-r.Context().Done():
 			s.mu.Lock()
+			if isClosed(stop) {
+				s.mu.Unlock()
+				s.signal()
+				return
+			}
 			s.polling = false
 			s.mu.Unlock()
 			s.close(ReasonTransportError, Close)
@@ -55,10 +84,23 @@ func (s *Session) servePoll(w http.ResponseWriter, r *http.Request) {
 		}
 		s.mu.Lock()
 	}
-	s.polling = false
-	s.mu.Unlock()
-
+	// The answer is kept, under the lock, before anyone can ask again.
 	body := AppendPayload(make([]byte, 0, payloadSize(packets)), packets)
+	s.polling, s.answer = false, body
+	s.mu.Unlock()
+	s.writePoll(w, r, body)
+}
+
+func isClosed(c chan struct{}) bool {
+	select {
+	case <-c:
+		return true
+	default:
+		return false
+	}
+}
+
+func (s *Session) writePoll(w http.ResponseWriter, r *http.Request, body []byte) {
 	s.srv.setCORS(w, r)
 	h := w.Header()
 	h.Set("Content-Type", "text/plain; charset=UTF-8")

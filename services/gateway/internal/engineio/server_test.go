@@ -1,6 +1,7 @@
 package engineio_test
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -650,4 +651,81 @@ func TestMessagesExtendThePongDeadlineOnce(t *testing.T) {
 	if took < timeout+timeout/3 || took > 3*timeout {
 		t.Errorf("closed %v after the ping; want between %v and %v", took, timeout+timeout/3, 3*timeout)
 	}
+}
+
+// TestPollRetriedByAProxy: a GET sent again with the same "t" (a proxy
+// retrying a request whose path broke) gets the same answer, or takes over
+// the wait; nothing is lost and the session lives. Two GETs with different
+// t's at once still end the session.
+func TestPollRetriedByAProxy(t *testing.T) {
+	f := start(t, engineio.Config{})
+	sid := f.openPolling(t).SID
+	q := "transport=polling&sid=" + sid + "&t="
+
+	// An answer lost on its way: the retry gets it again.
+	f.post(t, q+"p1", "4one")
+	_, first := f.get(t, q+"a")
+	if first != "4one" {
+		t.Fatalf("GET got %q", first)
+	}
+	f.post(t, q+"p2", "4two")
+	if _, again := f.get(t, q+"a"); again != first {
+		t.Errorf("the retried GET got %q, want the same answer %q", again, first)
+	}
+	if _, next := f.get(t, q+"b"); next != "4two" {
+		t.Errorf("the next GET got %q, want 4two", next)
+	}
+
+	// A GET whose path broke while it waited: its retry takes over.
+	lost := make(chan struct{})
+	ctx, cancel := context.WithCancel(context.Background())
+	go func() {
+		defer close(lost)
+		req, _ := http.NewRequestWithContext(ctx, "GET", f.url(q+"c"), nil)
+		if resp, err := http.DefaultClient.Do(req); err == nil {
+			resp.Body.Close()
+		}
+	}()
+	waitPolling(t, f, sid)
+	got := make(chan string, 1)
+	go func() { got <- rawGet(f.url(q + "c")) }()
+	// The first GET returns once the retry waits in its place.
+	select {
+	case <-lost:
+	case <-time.After(5 * time.Second):
+		t.Fatal("the first GET still waits")
+	}
+	cancel() // its connection closing does not end the session
+	waitPolling(t, f, sid)
+	f.post(t, q+"p3", "4three")
+	if b := <-got; b != "4three" {
+		t.Errorf("the retry got %q, want 4three", b)
+	}
+	select {
+	case r := <-f.echo.closes:
+		t.Fatalf("the session closed: %s", r)
+	default:
+	}
+
+	// Two different GETs at once are a client's mistake: the session ends.
+	go rawGet(f.url(q + "d"))
+	waitPolling(t, f, sid)
+	if code, _ := f.get(t, q+"e"); code != 400 {
+		t.Errorf("overlapping GET: %d, want 400", code)
+	}
+	if r := waitClose(t, f.echo); r != engineio.ReasonTransportError {
+		t.Errorf("close reason %q", r)
+	}
+}
+
+// rawGet returns the body of a GET, or the error: for goroutines, which
+// must not fail the test.
+func rawGet(url string) string {
+	resp, err := http.Get(url)
+	if err != nil {
+		return err.Error()
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return string(b)
 }

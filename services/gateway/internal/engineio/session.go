@@ -60,13 +60,20 @@ type Session struct {
 	last       PacketType // sent to a pending poll at close: Close or Noop
 	delivering bool       // a handler call is under way; it reports a close
 	polling    bool       // a GET is waiting
-	posting    bool       // a POST is being read
-	upgrading  bool       // a WebSocket probe answered
-	probe      *websocket.Conn
-	pingTimer  *time.Timer
-	pongTimer  *time.Timer
-	awaiting   bool // a ping is out and its pong not back
-	refreshed  bool // the pong deadline was moved once for this ping
+	// The "t" query parameter (random per request) of the GET waiting or
+	// answered last, and that answer: a proxy that sends a GET again (its
+	// path broke) sends the same t, and gets the same answer, or takes
+	// over the wait. pollStop is closed when a retry takes over.
+	pollT     string
+	answer    []byte
+	pollStop  chan struct{}
+	posting   bool // a POST is being read
+	upgrading bool // a WebSocket probe answered
+	probe     *websocket.Conn
+	pingTimer *time.Timer
+	pongTimer *time.Timer
+	awaiting  bool // a ping is out and its pong not back
+	refreshed bool // the pong deadline was moved once for this ping
 }
 
 func newSession(srv *Server, id string, t transportKind, r *http.Request) *Session {

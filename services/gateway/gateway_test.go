@@ -1,0 +1,43 @@
+package gateway
+
+import (
+	"net"
+	"os"
+	"testing"
+)
+
+func TestAdvertiseAddr(t *testing.T) {
+	host, err := os.Hostname()
+	if err != nil {
+		t.Skip(err)
+	}
+	for _, tc := range []struct{ name, listen, want string }{
+		{"port only", ":8080", net.JoinHostPort(host, "8080")},
+		{"every IPv4 address", "0.0.0.0:8080", net.JoinHostPort(host, "8080")},
+		{"every IPv6 address", "[::]:8080", net.JoinHostPort(host, "8080")},
+		{"an address", "127.0.0.1:9000", "127.0.0.1:9000"},
+		{"a name", "gateway1:8080", "gateway1:8080"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := advertiseAddr(tc.listen); got != tc.want {
+				t.Errorf("advertiseAddr(%q) = %q, want %q", tc.listen, got, tc.want)
+			}
+		})
+	}
+	t.Run("from the environment", func(t *testing.T) {
+		t.Setenv("NATTER_HTTP_ADDR", ":8080")
+		t.Setenv("NATTER_ADVERTISE_ADDR", "gw.internal:8080")
+		c, err := ConfigFromEnv()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := c.withDefaults().AdvertiseAddr; got != "gw.internal:8080" {
+			t.Errorf("AdvertiseAddr = %q", got)
+		}
+		t.Setenv("NATTER_ADVERTISE_ADDR", "")
+		c, _ = ConfigFromEnv()
+		if got := c.withDefaults().AdvertiseAddr; got != net.JoinHostPort(host, "8080") {
+			t.Errorf("default AdvertiseAddr = %q", got)
+		}
+	})
+}
