@@ -2,7 +2,8 @@
 # The docker compose topology (deploy/compose/docker-compose.yml) as local
 # processes on 127.0.0.1, for a machine without Docker:
 #
-#   nats-server -js, redis-server (AOF), 4 gateways, 2 presence, 1 history,
+#   nats-server -js (bin/nats-server, built by scripts/nats-server.sh),
+#   redis-server (AOF), 4 gateways, 2 presence, 1 history,
 #   nginx from deploy/nginx/natter.conf.template, and with PROMETHEUS=1 a
 #   Prometheus from deploy/prometheus/prometheus.yml.
 #
@@ -157,7 +158,9 @@ up() {
 	done
 	command -v curl >/dev/null 2>&1 || bash "$root/scripts/install-deps.sh" curl >&2 || die "curl missing"
 	local nats redis nginx prometheus="" bin
-	nats=$(need nats-server)
+	# Not the system's nats-server, which may be too old: the version the
+	# in-process tests embed, built into bin/ when missing.
+	nats=$(bash "$root/scripts/nats-server.sh") || die "cannot build nats-server"
 	redis=$(need redis-server)
 	nginx=$(need nginx)
 	[ "${PROMETHEUS:-}" != "1" ] || prometheus=$(need prometheus)
@@ -183,6 +186,7 @@ up() {
 	} >"$dir/cluster.env"
 
 	spawn nats "$nats" -a 127.0.0.1 -p "$nats_port" -js -sd "$dir/nats"
+	echo "cluster: $("$nats" --version)"
 	spawn redis "$redis" --bind 127.0.0.1 --port "$redis_port" --dir "$dir/redis" --appendonly yes --save ""
 	wait_tcp nats "$nats_port"
 	wait_tcp redis "$redis_port"
