@@ -281,8 +281,10 @@ func startClusterWith(tb testing.TB, gateways, presences int, presenceEnv ...str
 	bin := binaries(tb)
 	c := &cluster{}
 	natsPort, redisPort := freePort(tb), freePort(tb)
+	// The NATS configuration and sync setting that compose and cluster.sh ship.
 	c.nats = start(tb, "nats", serverBinary(tb, "nats-server"),
-		[]string{"-a", "127.0.0.1", "-p", strconv.Itoa(natsPort), "-js", "-sd", tb.TempDir()})
+		[]string{"-c", natsConf(tb), "-a", "127.0.0.1", "-p", strconv.Itoa(natsPort), "-js", "-sd", tb.TempDir()},
+		"NATTER_NATS_SYNC_INTERVAL="+shippedSyncInterval(tb))
 	c.redis = start(tb, "redis", serverBinary(tb, "redis-server"),
 		[]string{"--bind", "127.0.0.1", "--port", strconv.Itoa(redisPort), "--save", "", "--appendonly", "no"})
 	waitTCP(tb, fmt.Sprintf("127.0.0.1:%d", natsPort))
