@@ -104,6 +104,9 @@ func (s *Service) Run(ctx context.Context) error {
 		proto.PresenceMembersSubject: s.handle("members", s.members),
 		proto.PresenceRoomsSubject:   s.handle("rooms", s.rooms),
 	}
+	// Learn the store's epoch before anything is stored under it: a Redis
+	// that restarts empty before the first tick must still be noticed.
+	s.checkEpoch(ctx)
 	var subs []*nats.Subscription
 	defer func() {
 		for _, sub := range subs {
