@@ -7,7 +7,7 @@ PKGS     := ./proto/... ./kit/... ./services/gateway/... ./services/presence/...
 FUZZTIME ?= 100000x
 
 .PHONY: all build lint test test-go test-load test-deps fuzz run conformance clean \
-	compose-up compose-down compose-logs cluster-up cluster-down
+	compose-up compose-down compose-logs cluster-up cluster-down bin/nats-server
 
 all: build
 
@@ -17,6 +17,12 @@ build:
 lint:
 	@out=$$(gofmt -l proto kit services cmd test/e2e); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
 	$(GO) vet $(PKGS)
+
+# The nats-server that the multi-process tests and cluster-up run: built from
+# the module version kit/go.mod requires (the one the in-process tests embed),
+# not the system's. Rebuilt only when that version changes.
+bin/nats-server:
+	bash scripts/nats-server.sh
 
 # Tests need Node.js and the npm packages in test/client (installed by test-deps).
 test: lint test-deps test-go test-load fuzz

@@ -2,7 +2,8 @@
 # The docker compose topology (deploy/compose/docker-compose.yml) as local
 # processes on 127.0.0.1, for a machine without Docker:
 #
-#   nats-server -js, redis-server (AOF), 4 gateways, 2 presence, 1 history,
+#   nats-server -js (bin/nats-server, built by scripts/nats-server.sh, with
+#   deploy/nats/natter.conf), redis-server (AOF), 4 gateways, 2 presence, 1 history,
 #   nginx from deploy/nginx/natter.conf.template, and with PROMETHEUS=1 a
 #   Prometheus from deploy/prometheus/prometheus.yml.
 #
@@ -15,6 +16,9 @@
 #   NATTER_CLUSTER_DIR        pids, logs, data, rendered configs (default ./data/cluster)
 #   NATTER_BIN                a folder with built gateway, presence, history
 #                             (default: built into $NATTER_CLUSTER_DIR/bin)
+#   NATTER_NATS_SYNC_INTERVAL when JetStream fsyncs: always (the default, as in
+#                             compose) or an interval such as 1s
+#                             (deploy/nats/natter.conf, docs/design.md)
 #   PROMETHEUS=1              also run Prometheus, on NATTER_CLUSTER_PROMETHEUS_PORT
 #   NATTER_CLUSTER_NATS_PORT, NATTER_CLUSTER_REDIS_PORT, NATTER_CLUSTER_HISTORY_PORT,
 #   NATTER_CLUSTER_GATEWAY_PORTS (four), NATTER_CLUSTER_PRESENCE_PORTS (two),
@@ -37,6 +41,8 @@ PRESENCES=2
 HISTORIES=1
 
 listen=${NATTER_HTTP_ADDR:-127.0.0.1:8080}
+# The same default as the compose file's (TestNATSSyncSetting checks).
+sync_interval=${NATTER_NATS_SYNC_INTERVAL:-always}
 nats_port=${NATTER_CLUSTER_NATS_PORT:-14222}
 redis_port=${NATTER_CLUSTER_REDIS_PORT:-16379}
 history_port=${NATTER_CLUSTER_HISTORY_PORT:-18090}
@@ -157,7 +163,9 @@ up() {
 	done
 	command -v curl >/dev/null 2>&1 || bash "$root/scripts/install-deps.sh" curl >&2 || die "curl missing"
 	local nats redis nginx prometheus="" bin
-	nats=$(need nats-server)
+	# Not the system's nats-server, which may be too old: the version the
+	# in-process tests embed, built into bin/ when missing.
+	nats=$(bash "$root/scripts/nats-server.sh") || die "cannot build nats-server"
 	redis=$(need redis-server)
 	nginx=$(need nginx)
 	[ "${PROMETHEUS:-}" != "1" ] || prometheus=$(need prometheus)
@@ -182,7 +190,9 @@ up() {
 		echo "REDIS_URL=$redis_url"
 	} >"$dir/cluster.env"
 
-	spawn nats "$nats" -a 127.0.0.1 -p "$nats_port" -js -sd "$dir/nats"
+	spawn nats env NATTER_NATS_SYNC_INTERVAL="$sync_interval" "$nats" -c "$root/deploy/nats/natter.conf" \
+		-a 127.0.0.1 -p "$nats_port" -js -sd "$dir/nats"
+	echo "cluster: $("$nats" --version), sync_interval $sync_interval"
 	spawn redis "$redis" --bind 127.0.0.1 --port "$redis_port" --dir "$dir/redis" --appendonly yes --save ""
 	wait_tcp nats "$nats_port"
 	wait_tcp redis "$redis_port"

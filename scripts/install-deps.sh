@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Installs, from Debian's packages, what `make cluster-up` and the cluster
-# tests (test/e2e/cluster_test.go) run: nginx, nats-server, redis-server, curl,
-# and Prometheus with promtool. Only what is missing is installed.
+# tests (test/e2e/cluster_test.go) run: nginx, redis-server, curl, and
+# Prometheus with promtool. Only what is missing is installed. nats-server is
+# not among them: Debian's is too old, so scripts/nats-server.sh builds the
+# version natter's tests embed into bin/.
 #
 #   scripts/install-deps.sh              everything above
 #   scripts/install-deps.sh nginx curl   only these (names of commands)
@@ -15,7 +17,6 @@ have() { command -v "$1" >/dev/null 2>&1 || [ -x "/usr/sbin/$1" ]; }
 package_of() {
 	case "$1" in
 	nginx) echo nginx ;;
-	nats-server) echo nats-server ;;
 	redis-server) echo redis-server ;;
 	curl) echo curl ;;
 	prometheus | promtool) echo prometheus ;;
@@ -24,7 +25,7 @@ package_of() {
 }
 
 wanted=("$@")
-[ ${#wanted[@]} -gt 0 ] || wanted=(nginx nats-server redis-server curl prometheus promtool)
+[ ${#wanted[@]} -gt 0 ] || wanted=(nginx redis-server curl prometheus promtool)
 
 missing=()
 for cmd in "${wanted[@]}"; do

@@ -2,7 +2,18 @@ module github.com/natter/natter/services/history
 
 go 1.26.8
 
-require github.com/natter/natter/proto v0.0.0
+require (
+	github.com/nats-io/nats-server/v2 v2.15.2
+	github.com/natter/natter/proto v0.0.0
+)
+
+require (
+	github.com/antithesishq/antithesis-sdk-go v0.8.0-default-no-op // indirect
+	github.com/google/go-tpm v0.9.8 // indirect
+	github.com/minio/highwayhash v1.0.4 // indirect
+	github.com/nats-io/jwt/v2 v2.8.2 // indirect
+	golang.org/x/time v0.16.0 // indirect
+)
 
 require (
 	github.com/beorn7/perks v1.0.1 // indirect

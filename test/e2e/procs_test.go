@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -58,10 +59,15 @@ func binaries(tb testing.TB) string {
 	return buildDir
 }
 
-// serverBinary finds a server program (nats-server, redis-server) on PATH
-// or in /usr/sbin. Without it the test is skipped, except under CI=true.
+// serverBinary returns the path of a server program. nats-server is the
+// repository's bin/nats-server, built from the module version kit/go.mod
+// requires (see natsServer); others (redis-server) are looked up on PATH or
+// in /usr/sbin, and without them the test is skipped, except under CI=true.
 func serverBinary(tb testing.TB, name string) string {
 	tb.Helper()
+	if name == "nats-server" {
+		return natsServer(tb)
+	}
 	if p, err := exec.LookPath(name); err == nil {
 		return p
 	}
@@ -73,6 +79,44 @@ func serverBinary(tb testing.TB, name string) string {
 	}
 	tb.Skipf("%s not found", name)
 	return ""
+}
+
+var (
+	natsOnce    sync.Once
+	natsPath    string
+	natsVersion string
+	natsErr     error
+)
+
+// natsServer returns bin/nats-server, which scripts/nats-server.sh builds
+// (once per test binary) unless it already is the version kit/go.mod
+// requires: the system's nats-server may be too old for the stream
+// configuration. The script builds to a temporary name and renames, so test
+// binaries running at once cannot corrupt it. Each test logs the version.
+func natsServer(tb testing.TB) string {
+	tb.Helper()
+	natsOnce.Do(func() {
+		cmd := exec.Command("bash", filepath.Join(nodetest.RepoRoot(tb), "scripts", "nats-server.sh"))
+		var stderr strings.Builder
+		cmd.Stderr = &stderr
+		out, err := cmd.Output()
+		if err != nil {
+			natsErr = fmt.Errorf("scripts/nats-server.sh: %v\n%s", err, stderr.String())
+			return
+		}
+		natsPath = strings.TrimSpace(string(out))
+		v, err := exec.Command(natsPath, "--version").Output()
+		if err != nil {
+			natsErr = fmt.Errorf("%s --version: %v", natsPath, err)
+			return
+		}
+		natsVersion = strings.TrimSpace(string(v))
+	})
+	if natsErr != nil {
+		tb.Fatal(natsErr)
+	}
+	tb.Logf("%s (%s)", natsVersion, natsPath)
+	return natsPath
 }
 
 func fileExists(p string) bool {
@@ -251,8 +295,10 @@ func startClusterSpec(tb testing.TB, spec clusterSpec) *cluster {
 	bin := binaries(tb)
 	c := &cluster{}
 	natsPort, redisPort := freePort(tb), freePort(tb)
+	// The NATS configuration and sync setting that compose and cluster.sh ship.
 	c.nats = start(tb, "nats", serverBinary(tb, "nats-server"),
-		[]string{"-a", "127.0.0.1", "-p", strconv.Itoa(natsPort), "-js", "-sd", tb.TempDir()})
+		[]string{"-c", natsConf(tb), "-a", "127.0.0.1", "-p", strconv.Itoa(natsPort), "-js", "-sd", tb.TempDir()},
+		"NATTER_NATS_SYNC_INTERVAL="+shippedSyncInterval(tb))
 	c.redis = start(tb, "redis", serverBinary(tb, "redis-server"),
 		[]string{"--bind", "127.0.0.1", "--port", strconv.Itoa(redisPort), "--save", "", "--appendonly", "no"})
 	waitTCP(tb, fmt.Sprintf("127.0.0.1:%d", natsPort))
