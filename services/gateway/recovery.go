@@ -135,7 +135,9 @@ func (c *chat) recover(s *socketio.Socket, pid, offset string) string {
 		return recoveryError
 	}
 	cn.resume = &resumption{m: m, frames: missed.sorted(), through: now.State.LastSeq}
-	c.keep(pid, m, now.State.LastSeq)
+	// The state stays as the join left it: what this connection is sent
+	// now, the client acknowledges only by the offsets it will present.
+	c.keep(pid, m, st.Through)
 	return recoveryOK
 }
 

@@ -226,5 +226,36 @@ for (const mode of MODES) {
       await until(() => got.length === 1, "the missed message");
       assert.deepEqual(got.map(([m]) => m.id), [missed], "only what came after the join");
     });
+
+    test("a recovery that the client never saw through does not move its position", async (t) => {
+      const x = s();
+      const room = `twice-${x}`;
+      const a = chatClient(t, BASE, mode);
+      await joined(a, { username: `A${x}`, room });
+      const r = chatClient(t, URL2, mode);
+      await joined(r, { username: `R${x}`, room });
+      const got = collect(r, "server message");
+      await sent(a, "client message", { message: "seen" });
+      await until(() => got.length === 1, "the first message");
+      const pid = r._pid;
+      const offset = r._lastOffset;
+      assert.ok(pid && offset, "the client keeps a pid and an offset");
+      r.io.engine.close(); // lost, and no reconnection
+      const missed = [];
+      for (let i = 0; i < 3; i++) missed.push((await sent(a, "client message", { message: `missed ${i}` })).id);
+      // Two comebacks with the same pid and offset; the first is lost before
+      // the client could take note of what it was sent.
+      for (const attempt of [1, 2]) {
+        const back = chatClient(t, URL2, mode, { auth: { pid, offset } });
+        const seen = collect(back, "server message");
+        await withTimeout(new Promise((ok) => back.on("connect", ok)), 5000, "connect");
+        // A new client object cannot call itself recovered (it had no pid);
+        // the server saying the same pid back is what recovered means.
+        assert.equal(back._pid, pid, `attempt ${attempt} recovered`);
+        await until(() => seen.length === missed.length, `attempt ${attempt}: the missed messages`);
+        assert.deepEqual(seen.map(([m]) => m.id), missed, `attempt ${attempt}`);
+        back.io.engine.close();
+      }
+    });
   });
 }

@@ -6,6 +6,7 @@
 //
 //   NATTER_URL    the balancer (R)
 //   NATTER_URL_2  the third gateway (A)
+//   NATTER_MODE   R's transports: "websocket", or "default" (polling, then the upgrade)
 
 import { test } from "node:test";
 import assert from "node:assert/strict";
@@ -27,8 +28,15 @@ test("a client whose gateway is killed is recovered on another with exactly what
   const x = Math.random().toString(36).slice(2, 8);
   const room = `crash-recover-${x}`;
   const a = io(URL2, { forceNew: true, transports: ["websocket"] });
-  const r = io(BASE, { forceNew: true, transports: ["websocket"], reconnectionDelay: 1500, randomizationFactor: 0 });
+  const transports = process.env.NATTER_MODE === "websocket" ? { transports: ["websocket"] } : {};
+  const r = io(BASE, { forceNew: true, ...transports, reconnectionDelay: 1500, randomizationFactor: 0 });
   t.after(() => [a, r].forEach((s) => s.disconnect()));
+  const t0 = Date.now();
+  const trace = (what) => console.log(`R +${Date.now() - t0} ms: ${what}`);
+  r.on("connect", () => trace(`connect, recovered ${r.recovered}, ${r.io.engine.transport.name}`));
+  r.on("disconnect", (reason, d) => trace(`disconnect: ${reason} ${d ? d.message || JSON.stringify(d) : ""}`));
+  r.io.on("reconnect_attempt", (n) => trace(`reconnect attempt ${n}`));
+  r.io.on("open", () => r.io.engine.on("upgrade", (tr) => trace(`upgraded to ${tr.name}`)));
   const send = async (event, payload) => {
     const res = await withTimeout(a.emitWithAck(event, payload), 5000, event);
     assert.equal(res.ok, true, JSON.stringify(res));

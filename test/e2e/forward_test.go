@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -51,11 +52,26 @@ type rrTransport struct {
 }
 
 func (t *rrTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+	// A failed attempt closes the request's body: each gets a copy.
+	var body []byte
+	if r.Body != nil && r.Body != http.NoBody {
+		var err error
+		if body, err = io.ReadAll(r.Body); err != nil {
+			return nil, err
+		}
+		r.Body.Close()
+	}
 	var err error
-	for range t.targets {
-		u := t.targets[t.next.Add(1)%uint64(len(t.targets))]
+	// Each gateway once, from the next in turn: concurrent requests must
+	// not make one of them try the same gateway twice.
+	start := t.next.Add(1)
+	for i := range uint64(len(t.targets)) {
+		u := t.targets[(start+i)%uint64(len(t.targets))]
 		out := r.Clone(r.Context())
 		out.URL.Scheme, out.URL.Host = u.Scheme, u.Host
+		if body != nil {
+			out.Body = io.NopCloser(bytes.NewReader(body))
+		}
 		var resp *http.Response
 		if resp, err = t.base.RoundTrip(out); err == nil {
 			return resp, nil
