@@ -9,29 +9,10 @@
 
 import { test, describe } from "node:test";
 import assert from "node:assert/strict";
-import { io } from "socket.io-client";
-import { BASE, BASE_OPTS, MODES, envInt, sleep, withTimeout } from "./helpers.mjs";
+import { BASE, MODES, ack, chatClient, envInt, joined, sleep, withTimeout } from "./helpers.mjs";
 
 const URL2 = (process.env.NATTER_URL_2 || BASE).replace(/\/+$/, "");
 const WINDOW = envInt("NATTER_DEDUP_WINDOW_MS", 0);
-
-function chatClient(t, url, mode, opts = {}) {
-  const socket = io(url, { ...BASE_OPTS, ...mode.opts, ...opts });
-  t.after(() => {
-    socket.io.reconnection(false);
-    socket.disconnect();
-  });
-  return socket;
-}
-
-const ack = (socket, event, payload, ms = 5000) =>
-  withTimeout(socket.emitWithAck(event, payload), ms, `ack of ${event}`);
-
-async function joined(socket, payload) {
-  const res = await ack(socket, "join", payload);
-  assert.equal(res.ok, true, `join ${JSON.stringify(payload)}: ${JSON.stringify(res)}`);
-  return res;
-}
 
 async function sent(socket, event, payload) {
   const res = await ack(socket, event, payload);

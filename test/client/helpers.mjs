@@ -322,3 +322,26 @@ export function checkAckOrder(assert, order, count, label = "") {
     if (v !== k) assert.fail(`${label}: ack for emit #${k} carried ${JSON.stringify(v)}, want ${k}`);
   }
 }
+
+// ---- chat: the natter events ----
+
+/** A chat client on url, closed (without reconnecting) when test t ends. */
+export function chatClient(t, url, mode, opts = {}) {
+  const socket = io(url, { ...BASE_OPTS, ...mode.opts, ...opts });
+  t.after(() => {
+    socket.io.reconnection(false);
+    socket.disconnect();
+  });
+  return socket;
+}
+
+/** Emits event with payload and resolves with its ack. */
+export const ack = (socket, event, payload, ms = 5000) =>
+  withTimeout(socket.emitWithAck(event, payload), ms, `ack of ${event}`);
+
+/** Joins, failing unless the ack says ok; resolves with the ack. */
+export async function joined(socket, payload) {
+  const res = await ack(socket, "join", payload);
+  if (res.ok !== true) throw new Error(`join ${JSON.stringify(payload)}: ${JSON.stringify(res)}`);
+  return res;
+}

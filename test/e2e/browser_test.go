@@ -14,8 +14,6 @@ import (
 	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/chromedp"
 
-	"github.com/prometheus/client_golang/prometheus"
-
 	"github.com/natter/natter/kit/nodetest"
 	"github.com/natter/natter/services/gateway"
 	"github.com/natter/natter/services/history"
@@ -217,7 +215,7 @@ func TestBrowserReconnects(t *testing.T) {
 			if strings.Join(got, "|") != strings.Join(want, "|") {
 				t.Errorf("Sam's page shows %q, want %q", got, want)
 			}
-			if n := counter(t, s.metrics[1], "natter_gateway_recoveries_total", "recovered"); recovery && n != 1 {
+			if n := metricValue(t, s.metrics[1], "natter_gateway_recoveries_total", "result", "recovered"); recovery && n != 1 {
 				t.Errorf("%v recoveries, want 1", n)
 			} else if !recovery && n != 0 {
 				t.Errorf("%v recoveries with recovery off", n)
@@ -225,27 +223,4 @@ func TestBrowserReconnects(t *testing.T) {
 			artifact(t, sam, fmt.Sprintf("browser-reconnect-recovery-%v.png", recovery))
 		})
 	}
-}
-
-// counter returns the value of the counter name with the label value
-// label, from reg.
-func counter(tb testing.TB, reg *prometheus.Registry, name, label string) float64 {
-	tb.Helper()
-	mfs, err := reg.Gather()
-	if err != nil {
-		tb.Fatal(err)
-	}
-	for _, mf := range mfs {
-		if mf.GetName() != name {
-			continue
-		}
-		for _, m := range mf.GetMetric() {
-			for _, l := range m.GetLabel() {
-				if l.GetValue() == label {
-					return m.GetCounter().GetValue()
-				}
-			}
-		}
-	}
-	return 0
 }

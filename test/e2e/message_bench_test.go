@@ -7,8 +7,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/gorilla/websocket"
-
 	"github.com/natter/natter/services/gateway"
 	"github.com/natter/natter/services/history"
 	"github.com/natter/natter/services/presence"
@@ -24,40 +22,7 @@ import (
 func BenchmarkSendMessage(b *testing.B) {
 	s := startSystemWith(b, presence.NewMemoryStore(0, nil), 1, presence.Config{}, history.Config{},
 		gateway.Config{MessageRate: 1e9, MessageBurst: 1e9})
-	url := "ws" + strings.TrimPrefix(s.gateways[0].URL, "http") + "/socket.io/?EIO=4&transport=websocket"
-	c, _, err := websocket.DefaultDialer.Dial(url, nil)
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer c.Close()
-	// readUntil reads frames until one starts with prefix, answering pings.
-	readUntil := func(prefix string) string {
-		for {
-			_, data, err := c.ReadMessage()
-			if err != nil {
-				b.Fatal(err)
-			}
-			if string(data) == "2" {
-				c.WriteMessage(websocket.TextMessage, []byte("3"))
-				continue
-			}
-			if strings.HasPrefix(string(data), prefix) {
-				return string(data)
-			}
-		}
-	}
-	send := func(s string) {
-		if err := c.WriteMessage(websocket.TextMessage, []byte(s)); err != nil {
-			b.Fatal(err)
-		}
-	}
-	readUntil("0{")
-	send("40")
-	readUntil("40")
-	send(`420["join",{"username":"bench","room":"bench"}]`)
-	if ack := readUntil("430"); !strings.Contains(ack, `"ok":true`) {
-		b.Fatal(ack)
-	}
+	c := dialChatter(b, s.gateways[0].URL, "bench", "bench")
 	id := 1
 	for _, bc := range []struct {
 		name     string
@@ -72,8 +37,8 @@ func BenchmarkSendMessage(b *testing.B) {
 					extra = fmt.Sprintf(`,"clientId":"c%d"`, id)
 				}
 				start := time.Now()
-				send(fmt.Sprintf(`42%d["client message",{"message":"hello"%s}]`, id, extra))
-				if ack := readUntil(fmt.Sprintf("43%d[", id)); !strings.Contains(ack, `"ok":true`) {
+				c.send(fmt.Sprintf(`42%d["client message",{"message":"hello"%s}]`, id, extra))
+				if ack := c.readUntil(fmt.Sprintf("43%d[", id)); !strings.Contains(ack, `"ok":true`) {
 					b.Fatal(ack)
 				}
 				took = append(took, time.Since(start))
