@@ -121,8 +121,11 @@ func DecodePayload(b []byte) ([]Packet, error) {
 
 func decodeRecord(rec []byte) (Packet, error) {
 	if len(rec) > 0 && rec[0] == 'b' {
-		data := make([]byte, base64.StdEncoding.DecodedLen(len(rec)-1))
-		n, err := base64.StdEncoding.Decode(data, rec[1:])
+		// Padding is optional, as for the reference server (Node's Buffer
+		// decodes base64 with or without it).
+		enc := bytes.TrimRight(rec[1:], "=")
+		data := make([]byte, base64.RawStdEncoding.DecodedLen(len(enc)))
+		n, err := base64.RawStdEncoding.Decode(data, enc)
 		if err != nil {
 			return Packet{}, fmt.Errorf("%w: base64: %v", ErrBadPacket, err)
 		}
