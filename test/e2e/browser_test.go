@@ -3,6 +3,10 @@ package e2e
 import (
 	"context"
 	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -223,4 +227,65 @@ func TestBrowserReconnects(t *testing.T) {
 			artifact(t, sam, fmt.Sprintf("browser-reconnect-recovery-%v.png", recovery))
 		})
 	}
+}
+
+// TestBrowserFallsBackToPolling puts one page behind a proxy that refuses
+// WebSocket upgrades, as some corporate proxies do: that page connects over
+// HTTP long-polling and chats with a page on WebSocket, both ways.
+func TestBrowserFallsBackToPolling(t *testing.T) {
+	s := startSystem(t, presence.NewMemoryStore(0, nil), 2, presence.Config{})
+	target, err := url.Parse(s.gateways[1].URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	forward := httputil.NewSingleHostReverseProxy(target)
+	var refused, forwarded atomic.Int32
+	blocker := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.EqualFold(r.Header.Get("Upgrade"), "websocket") {
+			refused.Add(1)
+			http.Error(w, "WebSocket is not allowed through this proxy", http.StatusForbidden)
+			return
+		}
+		if r.URL.Query().Get("transport") == "polling" {
+			forwarded.Add(1)
+		}
+		forward.ServeHTTP(w, r)
+	}))
+	t.Cleanup(func() {
+		blocker.CloseClientConnections() // long-polls would hold Close
+		blocker.Close()
+	})
+
+	var dialogs atomic.Int32
+	minji, sam := tab(t, &dialogs), tab(t, &dialogs)
+	x := fmt.Sprintf("%d", time.Now().UnixNano()%100000)
+	join(t, minji, s.gateways[0].URL, "민지"+x)
+	join(t, sam, blocker.URL, "Sam"+x)
+
+	transport := func(ctx context.Context) string {
+		var tr string
+		run(t, ctx, "read the transport", chromedp.AttributeValue(sel("status"), "data-transport", &tr, nil))
+		return tr
+	}
+	if got := transport(minji); got != "websocket" {
+		t.Errorf("the direct page is on %q, want websocket", got)
+	}
+	if got := transport(sam); got != "polling" {
+		t.Errorf("the page behind the proxy is on %q, want polling", got)
+	}
+	say(t, sam, "over polling "+x)
+	waitText(t, minji, "over polling "+x)
+	say(t, minji, "over websocket "+x)
+	waitText(t, sam, "over websocket "+x)
+
+	if refused.Load() == 0 {
+		t.Error("the page never tried WebSocket")
+	}
+	if forwarded.Load() == 0 {
+		t.Error("no polling request went through the proxy")
+	}
+	if n := metricValue(t, s.metrics[1], "natter_gateway_sessions", "transport", "polling"); n != 1 {
+		t.Errorf("%v polling sessions on the proxied gateway, want 1", n)
+	}
+	artifact(t, sam, "browser-polling-fallback.png")
 }
