@@ -14,6 +14,8 @@ const (
 	MaxNameRunes    = 32
 	MaxRoomRunes    = 32
 	MaxMessageRunes = 2000
+	// MaxClientIDBytes bounds a resendable message's clientId.
+	MaxClientIDBytes = 128
 )
 
 // NormalizeName returns a user name as natter keeps it: trimmed, in NFC,
@@ -186,3 +188,40 @@ func ValidateMessage(s string) error {
 	}
 	return nil
 }
+
+// ValidateClientID checks a message's clientId: optional, at most
+// MaxClientIDBytes. It is only ever hashed, so any text will do.
+func ValidateClientID(id string) error {
+	if len(id) > MaxClientIDBytes {
+		return Errorf(CodeBadRequest, "a clientId is at most %d bytes", MaxClientIDBytes)
+	}
+	return nil
+}
+
+// ValidateBefore checks the before of a history or whispers request: empty,
+// or a message id.
+func ValidateBefore(id string) error {
+	if id != "" && !ValidID(id) {
+		return Errorf(CodeBadRequest, "before is the id of a message")
+	}
+	return nil
+}
+
+// ValidID tells whether id is written as the gateways write message ids:
+// 26 characters of Crockford's base32, in upper case, the first at most 7
+// (128 bits).
+func ValidID(id string) bool {
+	if len(id) != 26 || id[0] > '7' {
+		return false
+	}
+	for i := 0; i < len(id); i++ {
+		if strings.IndexByte(IDAlphabet, id[i]) < 0 {
+			return false
+		}
+	}
+	return true
+}
+
+// IDAlphabet is Crockford's base32 alphabet, in which ids are written, in
+// ASCII order, so that ids sort as their bytes do.
+const IDAlphabet = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"

@@ -558,10 +558,14 @@ func joined(s *socketio.Socket, e *socketio.EventMessage) (*conn, *member) {
 	return cn, m
 }
 
-// admit checks a message's text and the connection's rate, failing e when
-// either is wrong.
-func (c *chat) admit(e *socketio.EventMessage, cn *conn, text string) bool {
+// admit checks a message's text and clientId and the connection's rate,
+// failing e when any is wrong.
+func (c *chat) admit(e *socketio.EventMessage, cn *conn, text, clientID string) bool {
 	if err := proto.ValidateMessage(text); err != nil {
+		fail(e, err)
+		return false
+	}
+	if err := proto.ValidateClientID(clientID); err != nil {
 		fail(e, err)
 		return false
 	}
@@ -583,7 +587,7 @@ func (c *chat) onMessage(s *socketio.Socket, e *socketio.EventMessage) {
 		fail(e, err)
 		return
 	}
-	if !c.admit(e, cn, req.Message) {
+	if !c.admit(e, cn, req.Message, req.ClientID) {
 		return
 	}
 	msg := proto.Message{
@@ -731,7 +735,7 @@ func (c *chat) onWhisper(s *socketio.Socket, e *socketio.EventMessage) {
 		fail(e, proto.ErrNoSuchUser)
 		return
 	}
-	if !c.admit(e, cn, req.Message) {
+	if !c.admit(e, cn, req.Message, req.ClientID) {
 		return
 	}
 	var lr proto.PresenceLookupReply
@@ -779,6 +783,10 @@ func (c *chat) onWhispers(s *socketio.Socket, e *socketio.EventMessage) {
 	}
 	if req.Limit < 0 || req.Limit > proto.MaxHistoryPage {
 		fail(e, proto.Errorf(proto.CodeBadRequest, "limit is 1 to %d", proto.MaxHistoryPage))
+		return
+	}
+	if err := proto.ValidateBefore(req.Before); err != nil {
+		fail(e, err)
 		return
 	}
 	q := proto.WhispersQuery{User: m.key, Before: req.Before, Limit: req.Limit}
@@ -869,6 +877,10 @@ func (c *chat) onHistory(s *socketio.Socket, e *socketio.EventMessage) {
 	}
 	if req.Limit < 0 || req.Limit > proto.MaxHistoryPage {
 		fail(e, proto.Errorf(proto.CodeBadRequest, "limit is 1 to %d", proto.MaxHistoryPage))
+		return
+	}
+	if err := proto.ValidateBefore(req.Before); err != nil {
+		fail(e, err)
 		return
 	}
 	var hr proto.HistoryReply

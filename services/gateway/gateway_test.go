@@ -4,6 +4,8 @@ import (
 	"net"
 	"os"
 	"testing"
+
+	"github.com/natter/natter/proto"
 )
 
 func TestAdvertiseAddr(t *testing.T) {
@@ -40,4 +42,21 @@ func TestAdvertiseAddr(t *testing.T) {
 			t.Errorf("default AdvertiseAddr = %q", got)
 		}
 	})
+}
+
+// TestNewIDValidAndIncreasing: the ids a gateway writes are what
+// proto.ValidID accepts (history refuses any other before), and strictly
+// increasing, also within a millisecond.
+func TestNewIDValidAndIncreasing(t *testing.T) {
+	prev := ""
+	for range 10000 {
+		id := newID()
+		if !proto.ValidID(id) {
+			t.Fatalf("newID() = %q, not a valid id", id)
+		}
+		if id <= prev {
+			t.Fatalf("newID() = %q after %q", id, prev)
+		}
+		prev = id
+	}
 }

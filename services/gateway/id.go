@@ -6,11 +6,9 @@ import (
 	"encoding/binary"
 	"sync"
 	"time"
-)
 
-// crockford is Crockford's base32 alphabet, in ASCII order, so that ids
-// sort as their bytes do.
-const crockford = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+	"github.com/natter/natter/proto"
+)
 
 var idState struct {
 	sync.Mutex
@@ -55,7 +53,7 @@ func encode(b [16]byte) string {
 	lo := binary.BigEndian.Uint64(b[8:16])
 	var out [26]byte
 	for i := 25; i >= 0; i-- {
-		out[i] = crockford[lo&31]
+		out[i] = proto.IDAlphabet[lo&31]
 		lo = lo>>5 | hi<<59
 		hi >>= 5
 	}

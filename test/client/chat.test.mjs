@@ -228,10 +228,24 @@ for (const mode of MODES) {
         [{ message: "   " }, "invalid_message"],
         [{ message: "가".repeat(2001) }, "message_too_long"],
         [{}, "invalid_message"],
+        [{ message: "hi", clientId: "c".repeat(129) }, "bad_request"],
       ]) {
         const res = await ack(X, "client message", payload);
         assert.equal(res.ok, false);
         assert.equal(res.error.code, code, JSON.stringify(res));
+      }
+      for (const [event, payload] of [
+        ["history", { before: "not an id" }],
+        ["history", { before: "01m8bgnadamxadyzgntcjf27as" }],
+        ["history", { limit: 101 }],
+        ["history", { limit: -1 }],
+        ["whispers", { before: "01M8BGNADAMXADYZGNTCJF27A" }],
+        ["whispers", { limit: 1000 }],
+        ["whispers", { with: "<b>" }],
+      ]) {
+        const res = await ack(X, event, payload);
+        assert.equal(res.ok, false, `${event} ${JSON.stringify(payload)} accepted`);
+        assert.ok(["bad_request", "invalid_name"].includes(res.error.code), `${event} ${JSON.stringify(payload)}: ${JSON.stringify(res)}`);
       }
       const mine = collect(X, "server message");
       const long = await ack(X, "client message", { message: "가".repeat(2000) });
