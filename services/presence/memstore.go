@@ -209,6 +209,20 @@ func (m *MemoryStore) Rooms(context.Context) ([]RoomCount, error) {
 	return out, nil
 }
 
+// Online implements Store.
+func (m *MemoryStore) Online(context.Context) (int, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.expire(m.now())
+
+	// Each online session is counted once, under its colour.
+	n := 0
+	for _, c := range m.colors {
+		n += c
+	}
+	return n, nil
+}
+
 // Members implements Store.
 func (m *MemoryStore) Members(_ context.Context, room string) ([]proto.Member, error) {
 	m.mu.Lock()

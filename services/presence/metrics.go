@@ -18,6 +18,7 @@ type metrics struct {
 	resyncs         prometheus.Counter
 	rooms           prometheus.Gauge
 	roomUsers       prometheus.Gauge
+	online          prometheus.Gauge
 }
 
 func newMetrics(reg prometheus.Registerer) *metrics {
@@ -47,13 +48,17 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Name: "natter_presence_room_users",
 			Help: "Users in rooms, each user counted once per room (updated every few seconds).",
 		}),
+		online: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "natter_presence_online_sessions",
+			Help: "Sessions with at least one connection, as the store says (updated every few seconds).",
+		}),
 		resyncs: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "natter_presence_resyncs_total",
 			Help: "Times the store was found to have lost its state and the gateways were asked to resync.",
 		}),
 	}
 	if reg != nil {
-		reg.MustRegister(m.ops, m.duration, m.announced, m.gatewaysDropped, m.resyncs, m.rooms, m.roomUsers)
+		reg.MustRegister(m.ops, m.duration, m.announced, m.gatewaysDropped, m.resyncs, m.rooms, m.roomUsers, m.online)
 	}
 	return m
 }

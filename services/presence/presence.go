@@ -145,11 +145,15 @@ func (s *Service) Run(ctx context.Context) error {
 	}
 }
 
-// census updates the gauges of rooms and their users.
+// census updates the gauges of rooms, their users and online sessions.
 func (s *Service) census(ctx context.Context) {
 	octx, cancel := context.WithTimeout(ctx, s.cfg.OpTimeout)
 	defer cancel()
 	rooms, err := s.store.Rooms(octx)
+	if err != nil {
+		return
+	}
+	online, err := s.store.Online(octx)
 	if err != nil {
 		return
 	}
@@ -159,6 +163,7 @@ func (s *Service) census(ctx context.Context) {
 	}
 	s.metrics.rooms.Set(float64(len(rooms)))
 	s.metrics.roomUsers.Set(float64(users))
+	s.metrics.online.Set(float64(online))
 }
 
 // checkEpoch notices a store that lost its state (a Redis restarted

@@ -225,6 +225,20 @@ func (r *RedisStore) Rooms(ctx context.Context) ([]RoomCount, error) {
 	return out, nil
 }
 
+// Online implements Store. It counts the live members of the colour
+// sets: an online session is in its colour's, and only there.
+func (r *RedisStore) Online(ctx context.Context) (int, error) {
+	args := []any{r.prefix, r.ttl.Milliseconds()}
+	for _, c := range Palette {
+		args = append(args, c)
+	}
+	n, err := onlineScript.Run(ctx, r.rdb, []string{r.prefix + "color:" + Palette[0]}, args...).Int()
+	if err != nil {
+		return 0, fmt.Errorf("presence: online: %w", err)
+	}
+	return n, nil
+}
+
 // Members implements Store.
 func (r *RedisStore) Members(ctx context.Context, room string) ([]proto.Member, error) {
 	eroom := encode(room)
@@ -612,6 +626,16 @@ for _, room in ipairs(redis.call('SMEMBERS', roomsKey)) do
   end
 end
 return out
+`)
+
+// onlineScript: ARGV[3...] the palette. It replies how many sessions the
+// colours' sorted sets hold live. It only reads: Join prunes those sets.
+var onlineScript = redis.NewScript(luaPrelude + `
+local n = 0
+for i = 3, #ARGV do
+  n = n + redis.call('ZCOUNT', colorKey(ARGV[i]), '(' .. now, '+inf')
+end
+return n
 `)
 
 // membersScript: ARGV[3] room. It replies username, name key, colour, ...

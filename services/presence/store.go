@@ -115,6 +115,10 @@ type Store interface {
 	// Rooms returns the rooms that have users, ordered by name, with how
 	// many users each has (each user once, however many connections).
 	Rooms(ctx context.Context) ([]RoomCount, error)
+	// Online returns how many sessions are online: have a connection,
+	// lingering ones included. Each session counts once, however many
+	// connections and rooms it has.
+	Online(ctx context.Context) (int, error)
 	// Epoch returns the id of the store's contents, making one if there is
 	// none: a different answer later means the store lost its state (a
 	// Redis that came back empty), and the gateways must announce their

@@ -606,6 +606,76 @@ func testStore(t *testing.T, open openStore) {
 		}
 	})
 
+	t.Run("online", func(t *testing.T) {
+		const grace = 400 * time.Millisecond
+		s, elapse := open(t, hour)
+		if got := online(t, s); got != 0 {
+			t.Fatalf("Online of an empty store = %d, want 0", got)
+		}
+		// Alice has three tabs in two rooms; Bob shares her colour, so
+		// that counting colours is not counting sessions; Carol is offline.
+		join(t, s, JoinParams{Conn: conn("a1"), Username: "Alice", Room: "lobby", NewToken: "ta"})
+		join(t, s, JoinParams{Conn: conn("a2"), Room: "lobby", Token: "ta"})
+		join(t, s, JoinParams{Conn: conn("a3"), Room: "로비", Token: "ta"})
+		join(t, s, JoinParams{Conn: conn("b"), Username: "Bob", Room: "lobby", NewToken: "tb", Color: Palette[0]})
+		join(t, s, JoinParams{Conn: conn("c"), Username: "Carol", Room: "lobby", NewToken: "tc"})
+		leave(t, s, conn("c"))
+		steps := []struct {
+			name string
+			do   func()
+			want int
+		}{
+			// 4 connections, 3 users in rooms, 3 sessions, 1 colour.
+			{"each online session once", func() {}, 2},
+			{"a session's last connection leaves", func() { leave(t, s, conn("b")) }, 1},
+			{"one of its tabs leaves", func() { leave(t, s, conn("a1")) }, 1},
+			{"lingering tabs keep it online", func() {
+				lingering(t, s, conn("a2"), grace)
+				lingering(t, s, conn("a3"), grace)
+			}, 1},
+			{"its tabs are reaped", func() {
+				elapse(grace)
+				if got := reap(t, s); len(got) != 2 {
+					t.Errorf("Reap = %v, want Alice leaving lobby and 로비", leaves(got))
+				}
+			}, 0},
+			{"an offline session resumes", func() {
+				join(t, s, JoinParams{Conn: conn("c2"), Room: "lobby", Token: "tc"})
+			}, 1},
+		}
+		for _, st := range steps {
+			st.do()
+			if got := online(t, s); got != st.want {
+				t.Errorf("%s: Online = %d, want %d", st.name, got, st.want)
+			}
+		}
+	})
+
+	t.Run("online after expiry", func(t *testing.T) {
+		const ttl = time.Second
+		s, elapse := open(t, ttl)
+		join(t, s, JoinParams{Conn: conn("c1"), Username: "Alice", Room: "lobby", NewToken: "t1"})
+		if got := online(t, s); got != 1 {
+			t.Fatalf("Online = %d, want 1", got)
+		}
+		elapse(ttl)
+		eventually(t, func() error {
+			if got := online(t, s); got != 0 {
+				return fmt.Errorf("Online = %d, want 0: the session expired with its connection", got)
+			}
+			if _, _, err := s.Lookup(ctx, "alice"); !errors.Is(err, ErrNoSession) {
+				return fmt.Errorf("Lookup(alice) = %v, want ErrNoSession", err)
+			}
+			return nil
+		})
+		// A resync opens the session again with its token, here in another
+		// colour: the token is under two colours, live under one.
+		join(t, s, JoinParams{Conn: conn("c2"), Username: "Alice", Room: "lobby", NewToken: "t1", Color: Palette[1]})
+		if got := online(t, s); got != 1 {
+			t.Errorf("Online after the session opened again = %d, want 1", got)
+		}
+	})
+
 	testLinger(t, open)
 
 	t.Run("distinct users at once", func(t *testing.T) {
@@ -1263,6 +1333,15 @@ func rooms(tb testing.TB, s Store) []RoomCount {
 		tb.Fatalf("Rooms: %v", err)
 	}
 	return rs
+}
+
+func online(tb testing.TB, s Store) int {
+	tb.Helper()
+	n, err := s.Online(context.Background())
+	if err != nil {
+		tb.Fatalf("Online: %v", err)
+	}
+	return n
 }
 
 // leaves describes reaped leaves, one "<user> left <room>" each.
