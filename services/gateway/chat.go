@@ -14,6 +14,7 @@ import (
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+	"github.com/prometheus/client_golang/prometheus"
 	"golang.org/x/time/rate"
 
 	"github.com/natter/natter/proto"
@@ -601,20 +602,28 @@ func (c *chat) onMessage(s *socketio.Socket, e *socketio.EventMessage) {
 	data, _ := json.Marshal(msg)
 	out := nats.NewMsg(proto.RoomMsgSubject(m.room))
 	out.Data = data
-	stored, remember, err := c.store(out, m, req.ClientID, msg.ID)
+	c.storeAndAck(e, out, m, req.ClientID, proto.SentAck{OK: true, ID: msg.ID, TS: msg.TS}, c.metrics.messagesIn)
+}
+
+// storeAndAck stores out (see store) and acks e with ack, or, for a resend,
+// with the id and time of what was stored the first time; then counts it.
+func (c *chat) storeAndAck(e *socketio.EventMessage, out *nats.Msg, m *member, clientID string, ack proto.SentAck, count prometheus.Counter) {
+	stored, remember, err := c.store(out, m, clientID, ack.ID)
 	if err != nil {
 		fail(e, err)
 		return
 	}
 	if stored != nil {
-		// A resend: answer with the message stored the first time.
-		var orig proto.Message
+		var orig struct {
+			ID string `json:"id"`
+			TS int64  `json:"ts"`
+		}
 		if json.Unmarshal(stored, &orig) == nil && orig.ID != "" {
-			msg = orig
+			ack.ID, ack.TS = orig.ID, orig.TS
 		}
 	}
-	c.metrics.messagesIn.Inc()
-	reply(e, proto.SentAck{OK: true, ID: msg.ID, TS: msg.TS})
+	count.Inc()
+	reply(e, ack)
 	remember()
 }
 
@@ -751,20 +760,7 @@ func (c *chat) onWhisper(s *socketio.Socket, e *socketio.EventMessage) {
 	out := nats.NewMsg(proto.WhisperMsgSubject(m.key, proto.NameKey(lr.Username)))
 	out.Header.Set(proto.HeaderOrigin, m.origin)
 	out.Data = data
-	stored, remember, err := c.store(out, m, req.ClientID, w.ID)
-	if err != nil {
-		fail(e, err)
-		return
-	}
-	if stored != nil {
-		var orig proto.Whisper
-		if json.Unmarshal(stored, &orig) == nil && orig.ID != "" {
-			w = orig
-		}
-	}
-	c.metrics.whispers.Inc()
-	reply(e, proto.SentAck{OK: true, ID: w.ID, TS: w.TS})
-	remember()
+	c.storeAndAck(e, out, m, req.ClientID, proto.SentAck{OK: true, ID: w.ID, TS: w.TS}, c.metrics.whispers)
 }
 
 // onWhispers answers a user's query of their own whispers: the user is

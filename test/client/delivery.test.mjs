@@ -64,6 +64,11 @@ for (const mode of MODES) {
       const first = await sent(a, "client message", { message: "only once", clientId: `k-${x}` });
       const again = await sent(a, "client message", { message: "only once", clientId: `k-${x}` });
       assert.equal(again.id, first.id, "a resend within the window answers with the stored message");
+      assert.equal(again.ts, first.ts);
+      const bWhispers = collect(b, "whisper");
+      const w1 = await sent(a, "whisper", { to: `B${x}`, message: "once, privately", clientId: `w-${x}` });
+      const w2 = await sent(a, "whisper", { to: `B${x}`, message: "once, privately", clientId: `w-${x}` });
+      assert.deepEqual([w2.id, w2.ts], [w1.id, w1.ts], "a resent whisper answers with the stored one");
       if (WINDOW > 0) {
         await sleep(WINDOW + 500); // past JetStream's window: only the bucket remembers
         const late = await sent(a, "client message", { message: "only once", clientId: `k-${x}` });
@@ -76,6 +81,7 @@ for (const mode of MODES) {
       await sent(a, "client message", { message: "marker" });
       await until(() => seen.some(([m]) => m.message === "marker"), "the marker");
       assert.deepEqual(seen.filter(([m]) => m.id === first.id).length, 1, "delivered once");
+      assert.deepEqual(bWhispers.map(([w]) => w.id), [w1.id], "the whisper delivered once");
       const history = await wholeHistory(a, room);
       assert.equal(history.filter((m) => m.id === first.id).length, 1, "stored once");
       assert.equal(history.filter((m) => m.message === "only once").length, 2, "A's and B's");
