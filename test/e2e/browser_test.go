@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -10,15 +11,19 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/chromedp"
 
 	"github.com/natter/natter/kit/nodetest"
+	"github.com/natter/natter/proto"
 	"github.com/natter/natter/services/gateway"
 	"github.com/natter/natter/services/history"
 	"github.com/natter/natter/services/presence"
@@ -187,10 +192,14 @@ func TestBrowserReconnects(t *testing.T) {
 			minji, sam := tab(t, &dialogs), tab(t, &dialogs)
 			x := fmt.Sprintf("%d", time.Now().UnixNano()%100000)
 			join(t, minji, s.gateways[0].URL, "민지"+x)
+			joins := joinsSent(t, sam)
 			network := startTCPProxy(t, s.gateways[1].Listener.Addr().String())
 			join(t, sam, network.URL(), "Sam"+x)
 			say(t, minji, "before "+x)
 			waitText(t, sam, "before "+x)
+			var lastSeen string
+			run(t, sam, "the id of the last message seen", chromedp.Evaluate(
+				`Array.from(document.querySelectorAll('[data-testid="messages"] li[data-id]')).pop().dataset.id`, &lastSeen))
 
 			network.cut() // Sam's connection is lost
 			run(t, sam, "notice the loss", chromedp.Poll(
@@ -218,6 +227,17 @@ func TestBrowserReconnects(t *testing.T) {
 			}
 			if strings.Join(got, "|") != strings.Join(want, "|") {
 				t.Errorf("Sam's page shows %q, want %q", got, want)
+			}
+			// Recovered, the page stays joined; else it joins again from
+			// the last message it saw, and is sent only what came after.
+			sent := joins()
+			switch {
+			case len(sent) == 0:
+				t.Fatal("no join frame seen")
+			case recovery && len(sent) != 1:
+				t.Errorf("the page joined again after its recovery: %v", sent[1:])
+			case !recovery && (len(sent) != 2 || sent[1].Since != lastSeen || sent[1].Since == ""):
+				t.Errorf("the page's joins %+v; want a second one with since %q", sent, lastSeen)
 			}
 			if n := metricValue(t, s.metrics[1], "natter_gateway_recoveries_total", "result", "recovered"); recovery && n != 1 {
 				t.Errorf("%v recoveries, want 1", n)
@@ -288,4 +308,41 @@ func TestBrowserFallsBackToPolling(t *testing.T) {
 		t.Errorf("%v polling sessions on the proxied gateway, want 1", n)
 	}
 	artifact(t, sam, "browser-polling-fallback.png")
+}
+
+// joinsSent records the join events a page sends over WebSocket, and
+// returns what it has recorded so far.
+func joinsSent(tb testing.TB, ctx context.Context) func() []proto.JoinRequest {
+	tb.Helper()
+	var mu sync.Mutex
+	var joins []proto.JoinRequest
+	chromedp.ListenTarget(ctx, func(ev any) {
+		f, ok := ev.(*network.EventWebSocketFrameSent)
+		if !ok {
+			return
+		}
+		// A Socket.IO event with an ack: 42<ack id>["join",{...}].
+		data, ok := strings.CutPrefix(f.Response.PayloadData, "42")
+		if !ok {
+			return
+		}
+		var args []json.RawMessage
+		if json.Unmarshal([]byte(strings.TrimLeft(data, "0123456789")), &args) != nil || len(args) < 2 || string(args[0]) != `"join"` {
+			return
+		}
+		var j proto.JoinRequest
+		if err := json.Unmarshal(args[1], &j); err != nil {
+			tb.Errorf("a join frame: %v", err)
+			return
+		}
+		mu.Lock()
+		joins = append(joins, j)
+		mu.Unlock()
+	})
+	run(tb, ctx, "watch the network", network.Enable())
+	return func() []proto.JoinRequest {
+		mu.Lock()
+		defer mu.Unlock()
+		return slices.Clone(joins)
+	}
 }
