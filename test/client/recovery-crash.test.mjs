@@ -6,7 +6,9 @@
 //
 //   NATTER_URL    the balancer (R)
 //   NATTER_URL_2  the third gateway (A)
-//   NATTER_MODE   R's transports: "websocket", or "default" (polling, then the upgrade)
+//   NATTER_MODE   R's transports: "websocket", "polling" (its requests go to both
+//                 gateways, the owner's through the other), or "default" (polling,
+//                 then the upgrade)
 
 import { test } from "node:test";
 import assert from "node:assert/strict";
@@ -28,7 +30,7 @@ test("a client whose gateway is killed is recovered on another with exactly what
   const x = Math.random().toString(36).slice(2, 8);
   const room = `crash-recover-${x}`;
   const a = io(URL2, { forceNew: true, transports: ["websocket"] });
-  const transports = process.env.NATTER_MODE === "websocket" ? { transports: ["websocket"] } : {};
+  const transports = { websocket: { transports: ["websocket"] }, polling: { transports: ["polling"] } }[process.env.NATTER_MODE] ?? {};
   const r = io(BASE, { forceNew: true, ...transports, reconnectionDelay: 1500, randomizationFactor: 0 });
   t.after(() => [a, r].forEach((s) => s.disconnect()));
   const t0 = Date.now();

@@ -70,13 +70,14 @@ func TestAckedMeansStoredThroughFaults(t *testing.T) {
 
 // TestRecoveryWhenGatewayKilled: a client on a gateway that is killed -9
 // reconnects through the balancer to another and is recovered with
-// exactly what it missed; over WebSocket, and with the default transports
-// (polling, then the upgrade, both across gateways).
+// exactly what it missed; over WebSocket, over long-polling alone (its
+// requests served by both balanced gateways), and with the default
+// transports (polling, then the upgrade, both across gateways).
 func TestRecoveryWhenGatewayKilled(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and starts processes")
 	}
-	for _, mode := range []string{"websocket", "default"} {
+	for _, mode := range []string{"websocket", "polling", "default"} {
 		t.Run(mode, func(t *testing.T) {
 			c := startCluster(t, 3)
 			lb := roundRobin(t, c.gatewayURLs[:2])
