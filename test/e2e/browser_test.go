@@ -346,3 +346,67 @@ func joinsSent(tb testing.TB, ctx context.Context) func() []proto.JoinRequest {
 		return slices.Clone(joins)
 	}
 }
+
+// TestBrowserResendsWhatTheConnectionLost: a message written just before
+// the page's connection drops is sent again once the page is back, and
+// shows once everywhere — whether it was lost on its way to the server or
+// stored and only its ack lost; recovered or joined again.
+func TestBrowserResendsWhatTheConnectionLost(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		lost     func(*tcpProxy) *atomic.Bool
+		recovery bool
+	}{
+		{"the message lost, recovered", func(p *tcpProxy) *atomic.Bool { return &p.dropUp }, true},
+		{"the ack lost, recovered", func(p *tcpProxy) *atomic.Bool { return &p.dropDown }, true},
+		{"the message lost, joined again", func(p *tcpProxy) *atomic.Bool { return &p.dropUp }, false},
+		{"the ack lost, joined again", func(p *tcpProxy) *atomic.Bool { return &p.dropDown }, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s := startSystemWith(t, presence.NewMemoryStore(0, nil), 2, presence.Config{}, history.Config{},
+				gateway.Config{NoRecovery: !tc.recovery})
+			var dialogs atomic.Int32
+			minji, sam := tab(t, &dialogs), tab(t, &dialogs)
+			x := fmt.Sprintf("%d", time.Now().UnixNano()%100000)
+			join(t, minji, s.gateways[0].URL, "민지"+x)
+			network := startTCPProxy(t, s.gateways[1].Listener.Addr().String())
+			join(t, sam, network.URL(), "Sam"+x)
+			say(t, sam, "before "+x)
+			waitText(t, minji, "before "+x)
+
+			tc.lost(network).Store(true)
+			lost := "written as the line went down " + x
+			say(t, sam, lost)
+			if tc.lost(network) == &network.dropDown {
+				waitText(t, minji, lost) // stored: only the ack is lost
+			}
+			network.cut()
+			waitText(t, sam, "Reconnected.")
+			say(t, minji, "after "+x)
+			for _, ctx := range []context.Context{minji, sam} {
+				waitText(t, ctx, "after "+x)
+				// The resend's ack follows the reconnection: wait for the
+				// line to settle as sent, then count.
+				run(t, ctx, "the lost message confirmed", chromedp.Poll(fmt.Sprintf(
+					`Array.from(document.querySelectorAll('[data-testid="messages"] li')).some(li => li.textContent.includes(%q) && li.dataset.state !== 'pending' && li.dataset.state !== 'queued' && li.dataset.id)`,
+					lost), nil, chromedp.WithPollingInterval(50*time.Millisecond)))
+				var n int
+				run(t, ctx, "count the lost message", chromedp.Evaluate(fmt.Sprintf(
+					`Array.from(document.querySelectorAll('[data-testid="messages"] li')).filter(li => li.textContent.includes(%q)).length`,
+					lost), &n))
+				if n != 1 {
+					t.Errorf("the message shows %d times", n)
+				}
+			}
+			stored := 0
+			for _, m := range s.history(t, proto.DefaultRoom) {
+				if m.Message == lost {
+					stored++
+				}
+			}
+			if stored != 1 {
+				t.Errorf("stored %d times", stored)
+			}
+		})
+	}
+}

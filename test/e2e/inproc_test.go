@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"net"
 	"net/http/httptest"
@@ -15,6 +16,7 @@ import (
 	"github.com/natter/natter/kit/natstest"
 	"github.com/natter/natter/kit/nodetest"
 	"github.com/natter/natter/kit/testlog"
+	"github.com/natter/natter/proto"
 	"github.com/natter/natter/services/gateway"
 	"github.com/natter/natter/services/history"
 	"github.com/natter/natter/services/presence"
@@ -30,6 +32,22 @@ type system struct {
 	conns    []*nats.Conn           // their NATS connections
 	cancel   context.CancelFunc
 	wg       sync.WaitGroup
+}
+
+// history returns the newest page of room's history, asked of the history
+// service as a gateway asks it.
+func (s *system) history(tb testing.TB, room string) []proto.Message {
+	tb.Helper()
+	q, _ := json.Marshal(proto.HistoryQuery{Room: room, Limit: proto.MaxHistoryPage})
+	msg, err := s.conns[0].Request(proto.HistoryQuerySubject, q, 5*time.Second)
+	if err != nil {
+		tb.Fatalf("history of %s: %v", room, err)
+	}
+	var r proto.HistoryReply
+	if err := json.Unmarshal(msg.Data, &r); err != nil || r.Error != nil {
+		tb.Fatalf("history of %s: %v %v", room, err, r.Error)
+	}
+	return r.Messages
 }
 
 // startSystem runs history, presence (with store) and n gateways.

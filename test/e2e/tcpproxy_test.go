@@ -1,9 +1,9 @@
 package e2e
 
 import (
-	"io"
 	"net"
 	"sync"
+	"sync/atomic"
 	"testing"
 )
 
@@ -13,6 +13,10 @@ import (
 type tcpProxy struct {
 	ln      net.Listener
 	backend string
+
+	// dropUp and dropDown, once set, make the proxy drop what passes
+	// toward the backend or toward the client: bytes lost in the network.
+	dropUp, dropDown atomic.Bool
 
 	mu    sync.Mutex
 	conns map[net.Conn]struct{}
@@ -57,14 +61,25 @@ func (p *tcpProxy) accept() {
 		p.conns[c], p.conns[b] = struct{}{}, struct{}{}
 		p.mu.Unlock()
 		p.wg.Add(2)
-		go p.pipe(c, b)
-		go p.pipe(b, c)
+		go p.pipe(c, b, &p.dropDown)
+		go p.pipe(b, c, &p.dropUp)
 	}
 }
 
-func (p *tcpProxy) pipe(dst, src net.Conn) {
+func (p *tcpProxy) pipe(dst, src net.Conn, drop *atomic.Bool) {
 	defer p.wg.Done()
-	io.Copy(dst, src)
+	buf := make([]byte, 32<<10)
+	for {
+		n, err := src.Read(buf)
+		if n > 0 && !drop.Load() {
+			if _, werr := dst.Write(buf[:n]); werr != nil {
+				break
+			}
+		}
+		if err != nil {
+			break
+		}
+	}
 	dst.Close()
 	src.Close()
 	p.mu.Lock()
@@ -73,11 +88,14 @@ func (p *tcpProxy) pipe(dst, src net.Conn) {
 	p.mu.Unlock()
 }
 
-// cut closes every connection passing through.
+// cut closes every connection passing through, and lets bytes pass again
+// on the connections that follow.
 func (p *tcpProxy) cut() {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	for c := range p.conns {
 		c.Close()
 	}
+	p.dropUp.Store(false)
+	p.dropDown.Store(false)
 }

@@ -283,6 +283,7 @@
       state.lostConnection = false;
       requestMembers();
       renderControls();
+      flushQueued();
       return;
     }
     if (state.desired) join(state.desired, { auto: true });
@@ -420,7 +421,13 @@
     // A gap: what came after our last message is no longer all there; the
     // ack holds the newest page, shown in place of what we had.
     const gap = !roomChanged && payload.since && ack.gap === true;
+    // What we wrote and the connection lost outlives a gap's clearing.
+    const queued = gap ? Array.from(state.pending.values()).filter((e) => e.queued) : [];
     if (roomChanged || gap) clearRoom();
+    for (const e of queued) {
+      state.pending.set(e.clientId, e);
+      insert(e.li, Date.now(), { own: true });
+    }
 
     showChat();
     ui.messages.setAttribute('aria-busy', 'true');
@@ -445,6 +452,7 @@
     ui.messages.setAttribute('aria-busy', 'false');
     if (roomChanged) scrollToBottom();
 
+    if (!roomChanged) flushQueued();
     showError(ui.roomSwitchError, null);
     if (!opts.auto || roomChanged) {
       if (!opts.auto || document.activeElement === document.body || !document.activeElement) ui.messageInput.focus();
@@ -1060,6 +1068,15 @@
   }
 
   function failPending(entry, err) {
+    if (err.code === 'disconnected') {
+      // Lost with the connection before its ack: stored or not, it goes
+      // again once we are back in the room (flushQueued), under the same
+      // clientId, so the server keeps it once.
+      entry.queued = true;
+      entry.li.dataset.state = 'queued';
+      addDismiss(entry, setMeta(entry, 'Not sent yet: it will go when the connection is back.'));
+      return;
+    }
     entry.li.dataset.state = 'failed';
     entry.li.dataset.code = err.code;
     const meta = setMeta(entry, err.message);
@@ -1078,6 +1095,10 @@
       });
       meta.appendChild(retry);
     }
+    addDismiss(entry, meta);
+  }
+
+  function addDismiss(entry, meta) {
     const dismiss = makeEl('button', 'retry', 'Dismiss');
     dismiss.type = 'button';
     dismiss.addEventListener('click', () => {
@@ -1086,6 +1107,16 @@
       ui.messageInput.focus();
     });
     meta.appendChild(dismiss);
+  }
+
+  // flushQueued sends again, in the order they were written, the messages
+  // and whispers whose connection was lost before their ack.
+  function flushQueued() {
+    for (const entry of Array.from(state.pending.values())) {
+      if (!entry.queued || entry.room !== state.room) continue;
+      entry.queued = false;
+      transmit(entry);
+    }
   }
 
   function setMeta(entry, text) {
