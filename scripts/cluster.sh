@@ -10,6 +10,10 @@
 #   scripts/cluster.sh up      start it, wait until every service is ready, print the URL
 #   scripts/cluster.sh down    stop everything it started
 #   scripts/cluster.sh status  what runs
+#   scripts/cluster.sh start NAME
+#                              start again one process that stopped or was killed
+#                              (gateway2, presence1, history, nats, redis, nginx, ...),
+#                              as up started it, and wait until it is ready
 #
 # Settings (environment):
 #   NATTER_HTTP_ADDR          where nginx listens (default 127.0.0.1:8080)
@@ -74,15 +78,55 @@ need() {
 	server "$1" || die "$1 still missing"
 }
 
-alive() { [ -f "$dir/pids/$1.pid" ] && kill -0 "$(cat "$dir/pids/$1.pid")" 2>/dev/null; }
+# running PID: whether the process runs. One that died but is not reaped
+# yet (a zombie: up's processes are reparented to init) does not.
+running() {
+	kill -0 "$1" 2>/dev/null && [ "$(awk '{print $3}' "/proc/$1/stat" 2>/dev/null)" != Z ]
+}
+
+# alive NAME: whether the process up started as NAME runs.
+alive() { [ -f "$dir/pids/$1.pid" ] && running "$(cat "$dir/pids/$1.pid")"; }
 
 # spawn NAME COMMAND...: runs the command in a session of its own, output to
-# logs/NAME.log, and records its pid (setsid execs, so the pid is the command's).
+# logs/NAME.log, and records its pid (setsid execs, so the pid is the command's)
+# and the command, for start.
 spawn() {
 	local name=$1
 	shift
+	printf '%q ' "$@" >"$dir/cmds/$name"
 	setsid "$@" >>"$dir/logs/$name.log" 2>&1 </dev/null &
 	echo $! >"$dir/pids/$name.pid"
+}
+
+# ready NAME: waits until the process NAME that up started serves.
+ready() {
+	local name=$1 url
+	case $name in
+	nats) wait_tcp nats "$nats_port" ;;
+	redis) wait_tcp redis "$redis_port" ;;
+	nginx) wait_for nginx "http://$listen/" ;;
+	prometheus) wait_for prometheus "http://127.0.0.1:$prometheus_port/-/ready" ;;
+	*)
+		url=$(sed -n "s|^$name=||p" "$dir/cluster.env")
+		[ -n "$url" ] || die "no address for $name in $dir/cluster.env"
+		wait_for "$name" "$url/readyz"
+		;;
+	esac
+}
+
+# start NAME: starts again, with the command up gave it, a process of the
+# cluster that stopped or was killed (a fault test, say).
+start_one() {
+	local name=${1:-}
+	[ -d "$dir/pids" ] && [ -d "$dir/cmds" ] || die "not up ($dir); run: make cluster-up"
+	[ -n "$name" ] && [ -f "$dir/cmds/$name" ] ||
+		die "start what? one of: $(cd "$dir/cmds" && echo *)"
+	alive "$name" && die "$name is running (pid $(cat "$dir/pids/$name.pid"))"
+	local cmd
+	cmd=$(cat "$dir/cmds/$name")
+	eval "spawn \"\$name\" $cmd"
+	ready "$name"
+	echo "cluster: $name up (pid $(cat "$dir/pids/$name.pid"))"
 }
 
 # wait_for NAME URL: polls URL until it answers 2xx, failing after 60 s or
@@ -170,8 +214,8 @@ up() {
 	nginx=$(need nginx)
 	[ "${PROMETHEUS:-}" != "1" ] || prometheus=$(need prometheus)
 
-	rm -rf "$dir/pids" "$dir/logs"
-	mkdir -p "$dir/pids" "$dir/logs" "$dir/nats" "$dir/redis"
+	rm -rf "$dir/pids" "$dir/logs" "$dir/cmds"
+	mkdir -p "$dir/pids" "$dir/logs" "$dir/cmds" "$dir/nats" "$dir/redis"
 	if [ -n "${NATTER_BIN:-}" ]; then
 		bin=$NATTER_BIN
 	else
@@ -247,7 +291,7 @@ down() {
 		for _ in $(seq 1 50); do
 			[ ${#pids[@]} -gt 0 ] || break
 			alive_pids=()
-			for pid in "${pids[@]}"; do kill -0 "$pid" 2>/dev/null && alive_pids+=("$pid"); done
+			for pid in "${pids[@]}"; do running "$pid" && alive_pids+=("$pid"); done
 			pids=("${alive_pids[@]+"${alive_pids[@]}"}")
 			[ ${#pids[@]} -gt 0 ] || break
 			sleep 0.1
@@ -270,5 +314,6 @@ case "${1:-}" in
 up) up ;;
 down) down ;;
 status) status ;;
-*) die "usage: $0 up|down|status" ;;
+start) start_one "${2:-}" ;;
+*) die "usage: $0 up|down|status|start NAME" ;;
 esac

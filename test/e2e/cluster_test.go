@@ -500,6 +500,7 @@ type stack struct {
 	dir  string
 	url  string            // nginx
 	urls map[string]string // what cluster.env says: gateway1, presence1, history, prometheus, ...
+	env  []string          // cluster.sh's environment
 }
 
 // clusterUp runs `scripts/cluster.sh up` on free ports in a temporary
@@ -539,6 +540,7 @@ func clusterUp(tb testing.TB, prometheus bool) *stack {
 	if prometheus {
 		env = append(env, "PROMETHEUS=1")
 	}
+	s.env = env
 	script := filepath.Join(root, "scripts", "cluster.sh")
 	tb.Cleanup(func() {
 		cmd := exec.Command("bash", script, "down")
@@ -815,7 +817,39 @@ func TestClusterEndToEnd(t *testing.T) {
 		if killed == "" {
 			t.Fatal("the script never got ready")
 		}
+
+		// `cluster.sh start` brings the killed gateway back, and it chats
+		// with the others.
+		if got := s.script(t, "status"); !strings.Contains(got, killed+" DOWN") {
+			t.Errorf("status after the kill:\n%s", got)
+		}
+		t.Log(s.script(t, "start", killed))
+		other := "gateway1"
+		if killed == other {
+			other = "gateway2"
+		}
+		room := fmt.Sprintf("back-%d", time.Now().UnixNano()%100000)
+		back := dialChatter(t, s.urls[killed], "Back"+room, room)
+		there := dialChatter(t, s.urls[other], "There"+room, room)
+		there.c.SetReadDeadline(time.Now().Add(10 * time.Second))
+		back.send(`421["client message",{"message":"I am back"}]`)
+		if got := there.readUntil(`42["server message"`); !strings.Contains(got, "I am back") {
+			t.Errorf("%s got %q from the restarted %s", other, got, killed)
+		}
 	})
+}
+
+// script runs scripts/cluster.sh with args on the stack and returns its
+// output, failing the test if it fails.
+func (s *stack) script(tb testing.TB, args ...string) string {
+	tb.Helper()
+	cmd := exec.Command("bash", append([]string{filepath.Join(nodetest.RepoRoot(tb), "scripts", "cluster.sh")}, args...)...)
+	cmd.Env = s.env
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		tb.Fatalf("cluster.sh %s: %v\n%s", strings.Join(args, " "), err, out)
+	}
+	return string(out)
 }
 
 // checkPrometheus waits until Prometheus has every gateway, presence and
