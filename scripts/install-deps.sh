@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Installs, from Debian's packages, what `make cluster-up` and the cluster
 # tests (test/e2e/cluster_test.go) run: nginx, redis-server, curl, and
-# Prometheus with promtool. Only what is missing is installed. nats-server is
+# Prometheus with promtool; and python-socketio, the Python client that
+# test/e2e/python_test.go runs (for Debian's /usr/bin/python3). Only what is
+# missing is installed. nats-server is
 # not among them: Debian's is too old, so scripts/nats-server.sh builds the
 # version natter's tests embed into bin/.
 #
@@ -11,27 +13,35 @@
 # Needs root and apt-get; elsewhere it says what to install and fails.
 set -euo pipefail
 
-have() { command -v "$1" >/dev/null 2>&1 || [ -x "/usr/sbin/$1" ]; }
+have() {
+	case "$1" in
+	python-socketio) /usr/bin/python3 -c 'import socketio, websocket, requests' 2>/dev/null ;;
+	*) command -v "$1" >/dev/null 2>&1 || [ -x "/usr/sbin/$1" ] ;;
+	esac
+}
 
-# command -> Debian package
+# command -> Debian packages
 package_of() {
 	case "$1" in
 	nginx) echo nginx ;;
 	redis-server) echo redis-server ;;
 	curl) echo curl ;;
 	prometheus | promtool) echo prometheus ;;
+	# The client, its WebSocket transport, its polling transport.
+	python-socketio) echo python3-socketio python3-websocket python3-requests ;;
 	*) echo "install-deps.sh: unknown command $1" >&2; return 1 ;;
 	esac
 }
 
 wanted=("$@")
-[ ${#wanted[@]} -gt 0 ] || wanted=(nginx redis-server curl prometheus promtool)
+[ ${#wanted[@]} -gt 0 ] || wanted=(nginx redis-server curl prometheus promtool python-socketio)
 
 missing=()
 for cmd in "${wanted[@]}"; do
 	have "$cmd" && continue
-	pkg=$(package_of "$cmd")
-	[[ " ${missing[*]-} " == *" $pkg "* ]] || missing+=("$pkg")
+	for pkg in $(package_of "$cmd"); do
+		[[ " ${missing[*]-} " == *" $pkg "* ]] || missing+=("$pkg")
+	done
 done
 [ ${#missing[@]} -gt 0 ] || exit 0
 
