@@ -198,11 +198,15 @@ func ValidateClientID(id string) error {
 	return nil
 }
 
-// ValidateBefore checks the before of a history or whispers request: empty,
-// or a message id.
-func ValidateBefore(id string) error {
-	if id != "" && !ValidID(id) {
+// ValidatePage checks the page a history or whispers request asks for:
+// before is empty or a message id; limit is at most MaxHistoryPage, 0
+// meaning HistoryOnJoin.
+func ValidatePage(before string, limit int) error {
+	if before != "" && !ValidID(before) {
 		return Errorf(CodeBadRequest, "before is the id of a message")
+	}
+	if limit < 0 || limit > MaxHistoryPage {
+		return Errorf(CodeBadRequest, "limit is at most %d (0 or none: %d)", MaxHistoryPage, HistoryOnJoin)
 	}
 	return nil
 }

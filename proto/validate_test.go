@@ -199,9 +199,9 @@ func TestValidID(t *testing.T) {
 		if got := ValidID(tc.id); got != tc.want {
 			t.Errorf("ValidID(%q) = %v, want %v", tc.id, got, tc.want)
 		}
-		err := ValidateBefore(tc.id)
+		err := ValidatePage(tc.id, 0)
 		if want := tc.want || tc.id == ""; (err == nil) != want {
-			t.Errorf("ValidateBefore(%q) = %v", tc.id, err)
+			t.Errorf("ValidatePage(%q, 0) = %v", tc.id, err)
 		}
 	}
 }
@@ -216,5 +216,13 @@ func TestValidateClientID(t *testing.T) {
 	var pe *Error
 	if !errors.As(err, &pe) || pe.Code != CodeBadRequest {
 		t.Errorf("a clientId too long: %v, want %s", err, CodeBadRequest)
+	}
+}
+
+func TestValidatePageLimit(t *testing.T) {
+	for limit, ok := range map[int]bool{-1: false, 0: true, 1: true, MaxHistoryPage: true, MaxHistoryPage + 1: false} {
+		if err := ValidatePage("", limit); (err == nil) != ok {
+			t.Errorf("ValidatePage(\"\", %d) = %v", limit, err)
+		}
 	}
 }

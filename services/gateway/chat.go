@@ -777,11 +777,7 @@ func (c *chat) onWhispers(s *socketio.Socket, e *socketio.EventMessage) {
 			return
 		}
 	}
-	if req.Limit < 0 || req.Limit > proto.MaxHistoryPage {
-		fail(e, proto.Errorf(proto.CodeBadRequest, "limit is 1 to %d", proto.MaxHistoryPage))
-		return
-	}
-	if err := proto.ValidateBefore(req.Before); err != nil {
+	if err := proto.ValidatePage(req.Before, req.Limit); err != nil {
 		fail(e, err)
 		return
 	}
@@ -871,11 +867,7 @@ func (c *chat) onHistory(s *socketio.Socket, e *socketio.EventMessage) {
 	if !ok {
 		return
 	}
-	if req.Limit < 0 || req.Limit > proto.MaxHistoryPage {
-		fail(e, proto.Errorf(proto.CodeBadRequest, "limit is 1 to %d", proto.MaxHistoryPage))
-		return
-	}
-	if err := proto.ValidateBefore(req.Before); err != nil {
+	if err := proto.ValidatePage(req.Before, req.Limit); err != nil {
 		fail(e, err)
 		return
 	}
