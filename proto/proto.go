@@ -57,6 +57,10 @@ type JoinAck struct {
 	// History is then the newest page, and the client should show it in
 	// place of what it had.
 	Gap bool `json:"gap,omitempty"`
+	// HistoryError is set when history could not be read (the history
+	// service did not answer): the join holds, History is empty and says
+	// nothing of the room, and the client should ask "history" later.
+	HistoryError *Error `json:"historyError,omitempty"`
 }
 
 // ClientMessage is the payload of a client's "client message".

@@ -399,9 +399,10 @@ func (c *chat) onJoin(s *socketio.Socket, e *socketio.EventMessage) {
 	if req.Since != "" {
 		q.Limit = proto.MaxHistoryPage
 	}
+	var historyErr *proto.Error
 	if err := c.request(proto.HistoryQuerySubject, q, &hr); err != nil || hr.Error != nil {
-		c.log.Warn("join without history", "err", err)
-		hr = proto.HistoryReply{}
+		c.log.Warn("join without history", "err", err, "reply", hr.Error)
+		hr, historyErr = proto.HistoryReply{}, proto.ErrUnavailable
 	}
 	if hr.Messages == nil {
 		hr.Messages = []proto.Message{}
@@ -409,16 +410,29 @@ func (c *chat) onJoin(s *socketio.Socket, e *socketio.EventMessage) {
 	if pr.Members == nil {
 		pr.Members = []proto.Member{}
 	}
-	c.keepForRecovery(s, m, hr.Through)
+	through, recoverable := hr.Through, true
+	if historyErr != nil {
+		// Without history, the client has nothing from before the join, and
+		// everything after comes live (goLive with 0 holds nothing back);
+		// recovery needs where that begins: the stream's head, about now.
+		// Without it, the connection is not recoverable, rather than
+		// recovered with the whole room.
+		head, err := c.streamHead()
+		through, recoverable = head, err == nil
+	}
+	if recoverable {
+		c.keepForRecovery(s, m, through)
+	}
 	reply(e, proto.JoinAck{
-		OK:       true,
-		Username: pr.Username,
-		Color:    pr.Color,
-		Token:    pr.Token,
-		Room:     pr.Room,
-		Members:  pr.Members,
-		History:  hr.Messages,
-		Gap:      hr.Gap,
+		OK:           true,
+		Username:     pr.Username,
+		Color:        pr.Color,
+		Token:        pr.Token,
+		Room:         pr.Room,
+		Members:      pr.Members,
+		History:      hr.Messages,
+		Gap:          hr.Gap,
+		HistoryError: historyErr,
 	})
 	m.goLive(hr.Through, 0)
 }
@@ -714,6 +728,21 @@ func (c *chat) bucket(ctx context.Context, name string) jetstream.KeyValue {
 	}
 	c.buckets[name] = kv
 	return kv
+}
+
+// streamHead returns the sequence of the stream's newest message.
+func (c *chat) streamHead() (uint64, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), c.reqTimeout)
+	defer cancel()
+	st, err := c.messages(ctx)
+	if err != nil {
+		return 0, err
+	}
+	info, err := st.Info(ctx)
+	if err != nil {
+		return 0, err
+	}
+	return info.State.LastSeq, nil
 }
 
 // storedData reads a message's data back from the stream by sequence.

@@ -3,6 +3,10 @@
 //   NATTER_URL    a gateway
 //   NATTER_STATE  a file where the write phase leaves what it sent
 //   NATTER_PHASE  "write": join a fresh room and send 60 messages;
+//                 "down":  with the history service down, join that room
+//                          (with since, as a client coming back): the join
+//                          holds, says history is unavailable, and a message
+//                          sent now is still acked (stored by JetStream);
 //                 "read":  join that room as a new user and check that the
 //                          join ack carries the last 50, oldest first.
 
@@ -40,6 +44,24 @@ test(`history restart phase ${phase}`, async (t) => {
       sent.push({ id: res.id, message: `m${i}` });
     }
     writeFileSync(statePath, JSON.stringify({ room, sent }));
+  } else if (phase === "down") {
+    const state = JSON.parse(readFileSync(statePath, "utf8"));
+    const s = Math.random().toString(36).slice(2, 8);
+    const socket = io(BASE, { ...BASE_OPTS, transports: ["websocket"] });
+    t.after(() => socket.disconnect());
+    const res = await withTimeout(
+      socket.emitWithAck("join", { username: `D${s}`, room: state.room, since: state.sent.at(-1).id }), 10000, "join ack");
+    assert.equal(res.ok, true, JSON.stringify(res));
+    assert.deepEqual(res.history, []);
+    assert.equal(res.historyError?.code, "unavailable", "the ack says why there is no history");
+    assert.equal(res.gap ?? false, false, "no gap is claimed: nothing is known");
+    const later = await withTimeout(socket.emitWithAck("history", {}), 10000, "history ack");
+    assert.equal(later.ok, false);
+    assert.equal(later.error.code, "unavailable");
+    const sent = await withTimeout(socket.emitWithAck("client message", { message: "while history was down" }), 10000, "message ack");
+    assert.equal(sent.ok, true, JSON.stringify(sent));
+    state.sent.push({ id: sent.id, message: "while history was down" });
+    writeFileSync(statePath, JSON.stringify(state));
   } else if (phase === "read") {
     const { room, sent } = JSON.parse(readFileSync(statePath, "utf8"));
     const s = Math.random().toString(36).slice(2, 8);
@@ -49,6 +71,6 @@ test(`history restart phase ${phase}`, async (t) => {
       sent.slice(-50),
     );
   } else {
-    assert.fail(`NATTER_PHASE must be write or read, not ${phase}`);
+    assert.fail(`NATTER_PHASE must be write, down or read, not ${phase}`);
   }
 });

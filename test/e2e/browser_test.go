@@ -410,3 +410,51 @@ func TestBrowserResendsWhatTheConnectionLost(t *testing.T) {
 		})
 	}
 }
+
+// TestBrowserJoinsWithoutHistory: a page comes back (recovery off, so it
+// joins again with since) while the history service is down. The join
+// holds and the page says history could not be loaded; once history is
+// back, the page shows what it missed, once each, in order.
+func TestBrowserJoinsWithoutHistory(t *testing.T) {
+	s := startSystemWith(t, presence.NewMemoryStore(0, nil), 2, presence.Config{}, history.Config{},
+		gateway.Config{NoRecovery: true})
+	var dialogs atomic.Int32
+	minji, sam := tab(t, &dialogs), tab(t, &dialogs)
+	x := fmt.Sprintf("%d", time.Now().UnixNano()%100000)
+	join(t, minji, s.gateways[0].URL, "민지"+x)
+	network := startTCPProxy(t, s.gateways[1].Listener.Addr().String())
+	join(t, sam, network.URL(), "Sam"+x)
+	say(t, minji, "before "+x)
+	waitText(t, sam, "before "+x)
+
+	s.stopHistory()
+	network.cut()
+	run(t, sam, "notice the loss", chromedp.Poll(
+		`document.querySelector('[data-testid="messages"]').textContent.includes('Connection lost')`, nil))
+	var missed []string
+	for i := range 3 {
+		missed = append(missed, fmt.Sprintf("missed %d %s", i, x))
+		say(t, minji, missed[i])
+		waitText(t, minji, missed[i])
+	}
+	waitText(t, sam, "history could not be loaded")
+	s.startHistory()
+	waitText(t, sam, "history is loaded")
+	say(t, minji, "after "+x)
+	waitText(t, sam, "after "+x)
+
+	var texts []string
+	run(t, sam, "read the messages", chromedp.Evaluate(
+		`Array.from(document.querySelectorAll('[data-testid="messages"] li .text')).map(e => e.textContent)`, &texts))
+	want := append(append([]string{"before " + x}, missed...), "after "+x)
+	var got []string
+	for _, tx := range texts {
+		if strings.HasSuffix(tx, x) {
+			got = append(got, tx)
+		}
+	}
+	if strings.Join(got, "|") != strings.Join(want, "|") {
+		t.Errorf("Sam's page shows %q, want %q", got, want)
+	}
+	artifact(t, sam, "browser-join-without-history.png")
+}

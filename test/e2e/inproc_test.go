@@ -32,6 +32,10 @@ type system struct {
 	conns    []*nats.Conn           // their NATS connections
 	cancel   context.CancelFunc
 	wg       sync.WaitGroup
+
+	// stopHistory stops the history service, its NATS connection closed:
+	// nothing answers history queries until startHistory starts another.
+	stopHistory, startHistory func()
 }
 
 // history returns the newest page of room's history, asked of the history
@@ -75,12 +79,30 @@ func startSystemWith(tb testing.TB, store presence.Store, n int, pcfg presence.C
 		}()
 	}
 
-	hist, err := history.New(hcfg, connect(), log, prometheus.NewRegistry())
-	if err != nil {
-		tb.Fatal(err)
+	s.startHistory = func() {
+		hctx, stop := context.WithCancel(ctx)
+		nc := connect()
+		hist, err := history.New(hcfg, nc, log, prometheus.NewRegistry())
+		if err != nil {
+			tb.Fatal(err)
+		}
+		done := make(chan struct{})
+		s.wg.Add(1)
+		go func() {
+			defer s.wg.Done()
+			defer close(done)
+			if err := hist.Run(hctx); err != nil {
+				tb.Errorf("history: %v", err)
+			}
+		}()
+		waitReady(tb, hist.Ready)
+		s.stopHistory = func() {
+			stop()
+			<-done
+			nc.Close()
+		}
 	}
-	run(hist.Run)
-	waitReady(tb, hist.Ready)
+	s.startHistory()
 	pres := presence.New(pcfg, connect(), store, log, prometheus.NewRegistry())
 	run(pres.Run)
 	for i := range n {

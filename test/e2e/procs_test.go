@@ -356,9 +356,11 @@ func TestChatProcesses(t *testing.T) {
 		"NATTER_URL="+c.gatewayURLs[0], "NATTER_URL_2="+c.gatewayURLs[1])
 }
 
-// TestHistorySurvivesRestarts writes messages, restarts the history
-// service and then the NATS server (JetStream keeps its files), and checks
-// that a new client's join ack holds the last 50 messages.
+// TestHistorySurvivesRestarts writes messages; joins and sends with the
+// history service down (the join holds and says history is unavailable);
+// starts it again, restarts it, then restarts the NATS server (JetStream
+// keeps its files), and checks each time that a new client's join ack holds
+// the last 50 messages, the one sent while history was down included.
 func TestHistorySurvivesRestarts(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and starts processes")
@@ -367,6 +369,12 @@ func TestHistorySurvivesRestarts(t *testing.T) {
 	state := filepath.Join(t.TempDir(), "sent.json")
 	env := []string{"NATTER_URL=" + c.gatewayURLs[0], "NATTER_STATE=" + state}
 	nodetest.Run(t, "history-restart.test.mjs", 2*time.Minute, append(env, "NATTER_PHASE=write")...)
+
+	c.history.kill()
+	nodetest.Run(t, "history-restart.test.mjs", 2*time.Minute, append(env, "NATTER_PHASE=down")...)
+	c.history.start(t)
+	c.waitReady(t)
+	nodetest.Run(t, "history-restart.test.mjs", 2*time.Minute, append(env, "NATTER_PHASE=read")...)
 
 	c.history.restart(t)
 	c.waitReady(t)

@@ -18,6 +18,8 @@
   const TYPING_REFRESH_MS = 2000; // repeat typing on this often while typing goes on
   const TYPING_EXPIRE_MS = 3000; // hide someone's typing after this long without news
   const REJOIN_DELAYS_MS = [1000, 2000, 5000, 10000, 30000];
+  // Between tries to load the history a join came without.
+  const HISTORY_RETRY_MS = [1000, 2000, 5000, 10000, 30000];
   const TRANSIENT = new Set(['unavailable', 'internal', 'rate_limited', 'timeout', 'disconnected']);
 
   const FALLBACK_ERRORS = {
@@ -116,6 +118,7 @@
     early: [], // messages for the room being joined that came before the join ack
     lostConnection: false,
     rejoinTimer: null,
+    historyTimer: null, // the next try to load history a join came without
     rejoinAttempt: 0,
     unread: 0,
   };
@@ -449,6 +452,13 @@
     for (const m of history) renderChatMessage(m, true);
     for (const m of state.early) if (m.room === state.room) renderChatMessage(m, false);
     state.early = [];
+    clearTimeout(state.historyTimer);
+    if (ack.historyError) {
+      // Joined, but history did not answer: what came before, and what we
+      // missed while away, is loaded as soon as it does.
+      addSystem('The room\'s history could not be loaded; trying again…', 'system-error');
+      loadMissedHistory(state.room, 0);
+    }
     ui.messages.setAttribute('aria-busy', 'false');
     if (roomChanged) scrollToBottom();
 
@@ -457,6 +467,26 @@
     if (!opts.auto || roomChanged) {
       if (!opts.auto || document.activeElement === document.body || !document.activeElement) ui.messageInput.focus();
     }
+  }
+
+  // loadMissedHistory asks for the room's newest page until history
+  // answers, and shows what it holds that we have not seen, in its place.
+  function loadMissedHistory(room, attempt) {
+    const delay = HISTORY_RETRY_MS[Math.min(attempt, HISTORY_RETRY_MS.length - 1)];
+    state.historyTimer = setTimeout(() => {
+      if (!state.joined || state.room !== room) return; // a join will say again
+      request('history', { room, limit: 100 }).then((ack) => {
+        if (!state.joined || state.room !== room) return;
+        if (!ack.ok || !Array.isArray(ack.messages)) {
+          loadMissedHistory(room, attempt + 1);
+          return;
+        }
+        const messages = ack.messages.slice();
+        messages.sort((a, b) => validTs(a && a.ts) - validTs(b && b.ts));
+        for (const m of messages) renderChatMessage(m, true);
+        addSystem('The room\'s history is loaded.');
+      });
+    }, delay);
   }
 
   function onJoinFailed(err, payload, opts) {
