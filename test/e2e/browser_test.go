@@ -458,3 +458,77 @@ func TestBrowserJoinsWithoutHistory(t *testing.T) {
 	}
 	artifact(t, sam, "browser-join-without-history.png")
 }
+
+// TestBrowserSendsWhatWasWrittenOffline: while its connection is down, a
+// page takes a message and a whisper, shows them as not sent yet, and
+// sends them once back in the room, in order, each stored and shown once.
+func TestBrowserSendsWhatWasWrittenOffline(t *testing.T) {
+	for _, recovery := range []bool{true, false} {
+		t.Run(fmt.Sprintf("recovery=%v", recovery), func(t *testing.T) {
+			s := startSystemWith(t, presence.NewMemoryStore(0, nil), 2, presence.Config{}, history.Config{},
+				gateway.Config{NoRecovery: !recovery})
+			var dialogs atomic.Int32
+			minji, sam := tab(t, &dialogs), tab(t, &dialogs)
+			x := fmt.Sprintf("%d", time.Now().UnixNano()%100000)
+			join(t, minji, s.gateways[0].URL, "민지"+x)
+			network := startTCPProxy(t, s.gateways[1].Listener.Addr().String())
+			join(t, sam, network.URL(), "Sam"+x)
+			say(t, sam, "before "+x)
+			waitText(t, minji, "before "+x)
+
+			network.refuse.Store(true)
+			network.cut()
+			run(t, sam, "notice the loss", chromedp.Poll(
+				`document.querySelector('[data-testid="messages"]').textContent.includes('Connection lost')`, nil))
+			offline := "written offline " + x
+			whisper := "whispered offline " + x
+			say(t, sam, offline)
+			say(t, sam, "/w 민지"+x+" "+whisper)
+			var states []string
+			run(t, sam, "the waiting lines", chromedp.Evaluate(fmt.Sprintf(
+				`Array.from(document.querySelectorAll('[data-testid="messages"] li')).filter(li => li.textContent.includes(%q)).map(li => li.dataset.state)`,
+				"offline "+x), &states))
+			if strings.Join(states, " ") != "queued queued" {
+				t.Fatalf("the lines written offline are %q, want both queued", states)
+			}
+
+			network.refuse.Store(false)
+			waitText(t, sam, "Reconnected.")
+			waitText(t, minji, offline)
+			waitText(t, minji, whisper)
+			say(t, minji, "after "+x)
+			for _, ctx := range []context.Context{minji, sam} {
+				waitText(t, ctx, "after "+x)
+				for _, text := range []string{offline, whisper} {
+					run(t, ctx, "confirmed: "+text, chromedp.Poll(fmt.Sprintf(
+						`Array.from(document.querySelectorAll('[data-testid="messages"] li')).some(li => li.textContent.includes(%q) && li.dataset.id && li.dataset.state !== 'queued' && li.dataset.state !== 'pending')`,
+						text), nil, chromedp.WithPollingInterval(50*time.Millisecond)))
+					var n int
+					run(t, ctx, "count: "+text, chromedp.Evaluate(fmt.Sprintf(
+						`Array.from(document.querySelectorAll('[data-testid="messages"] li')).filter(li => li.textContent.includes(%q)).length`,
+						text), &n))
+					if n != 1 {
+						t.Errorf("%q shows %d times", text, n)
+					}
+				}
+			}
+			// In the order written: the message, then the whisper.
+			var order []string
+			run(t, minji, "the order", chromedp.Evaluate(fmt.Sprintf(
+				`Array.from(document.querySelectorAll('[data-testid="messages"] li')).map(li => li.textContent).filter(t => t.includes(%q))`,
+				"offline "+x), &order))
+			if len(order) != 2 || !strings.Contains(order[0], offline) || !strings.Contains(order[1], whisper) {
+				t.Errorf("민지 sees %q", order)
+			}
+			stored := 0
+			for _, m := range s.history(t, proto.DefaultRoom) {
+				if m.Message == offline {
+					stored++
+				}
+			}
+			if stored != 1 {
+				t.Errorf("stored %d times", stored)
+			}
+		})
+	}
+}

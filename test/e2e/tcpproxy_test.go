@@ -17,6 +17,9 @@ type tcpProxy struct {
 	// dropUp and dropDown, once set, make the proxy drop what passes
 	// toward the backend or toward the client: bytes lost in the network.
 	dropUp, dropDown atomic.Bool
+	// refuse, while set, closes new connections at once: a network that
+	// is down.
+	refuse atomic.Bool
 
 	mu    sync.Mutex
 	conns map[net.Conn]struct{}
@@ -51,6 +54,10 @@ func (p *tcpProxy) accept() {
 		c, err := p.ln.Accept()
 		if err != nil {
 			return
+		}
+		if p.refuse.Load() {
+			c.Close()
+			continue
 		}
 		b, err := net.Dial("tcp", p.backend)
 		if err != nil {

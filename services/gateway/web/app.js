@@ -953,8 +953,13 @@
 
   function renderControls() {
     const canSend = state.joined && socket.connected;
-    ui.sendButton.disabled = !canSend;
+    // While the connection is being restored, what is written waits for it.
+    ui.sendButton.disabled = !canSend && !canQueue();
     ui.roomSwitchButton.disabled = !canSend || state.joining;
+  }
+
+  function canQueue() {
+    return state.view === 'chat' && state.lostConnection;
   }
 
   function autosize() {
@@ -991,13 +996,17 @@
 
   ui.composer.addEventListener('submit', (e) => {
     e.preventDefault();
-    if (!state.joined) {
+    if (!state.joined && !canQueue()) {
       showError(ui.sendError, localError('not_joined', 'Not connected to the room yet.'));
       return;
     }
     const raw = ui.messageInput.value;
     if (!raw.trim()) return;
     let ok;
+    if (!state.joined && /^\/join(\s|$)/iu.test(raw)) {
+      showError(ui.sendError, localError('not_joined', 'Not connected; change rooms once the connection is back.'));
+      return;
+    }
     if (raw.startsWith('/') && !raw.startsWith('//')) ok = runCommand(raw);
     else ok = sendChat(raw.startsWith('//') ? raw.slice(1) : raw);
     if (ok) {
@@ -1040,7 +1049,8 @@
     setMeta(entry, 'sending…');
     state.pending.set(entry.clientId, entry);
     insert(entry.li, Date.now(), { own: true });
-    transmit(entry);
+    if (state.joined && socket.connected) transmit(entry);
+    else holdForConnection(entry);
     return true;
   }
 
@@ -1055,7 +1065,8 @@
     setMeta(entry, 'sending…');
     state.pending.set(entry.clientId, entry);
     insert(entry.li, Date.now(), { own: true });
-    transmit(entry);
+    if (state.joined && socket.connected) transmit(entry);
+    else holdForConnection(entry);
     return true;
   }
 
@@ -1102,9 +1113,7 @@
       // Lost with the connection before its ack: stored or not, it goes
       // again once we are back in the room (flushQueued), under the same
       // clientId, so the server keeps it once.
-      entry.queued = true;
-      entry.li.dataset.state = 'queued';
-      addDismiss(entry, setMeta(entry, 'Not sent yet: it will go when the connection is back.'));
+      holdForConnection(entry);
       return;
     }
     entry.li.dataset.state = 'failed';
@@ -1126,6 +1135,14 @@
       meta.appendChild(retry);
     }
     addDismiss(entry, meta);
+  }
+
+  // holdForConnection keeps what was written, or lost with its
+  // connection, until flushQueued sends it.
+  function holdForConnection(entry) {
+    entry.queued = true;
+    entry.li.dataset.state = 'queued';
+    addDismiss(entry, setMeta(entry, 'Not sent yet: it will go when the connection is back.'));
   }
 
   function addDismiss(entry, meta) {
