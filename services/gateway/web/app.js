@@ -1002,11 +1002,11 @@
     }
     const raw = ui.messageInput.value;
     if (!raw.trim()) return;
-    let ok;
     if (!state.joined && /^\/join(\s|$)/iu.test(raw)) {
       showError(ui.sendError, localError('not_joined', 'Not connected; change rooms once the connection is back.'));
       return;
     }
+    let ok;
     if (raw.startsWith('/') && !raw.startsWith('//')) ok = runCommand(raw);
     else ok = sendChat(raw.startsWith('//') ? raw.slice(1) : raw);
     if (ok) {
@@ -1156,8 +1156,9 @@
     meta.appendChild(dismiss);
   }
 
-  // flushQueued sends again, in the order they were written, the messages
-  // and whispers whose connection was lost before their ack.
+  // flushQueued sends, in the order they were written, the messages and
+  // whispers held for the connection: written while it was down, or lost
+  // with it before their ack.
   function flushQueued() {
     for (const entry of Array.from(state.pending.values())) {
       if (!entry.queued || entry.room !== state.room) continue;
