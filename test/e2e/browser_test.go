@@ -186,15 +186,8 @@ func TestBrowserChat(t *testing.T) {
 func TestBrowserReconnects(t *testing.T) {
 	for _, recovery := range []bool{true, false} {
 		t.Run(fmt.Sprintf("recovery=%v", recovery), func(t *testing.T) {
-			s := startSystemWith(t, presence.NewMemoryStore(0, nil), 2, presence.Config{}, history.Config{},
-				gateway.Config{NoRecovery: !recovery})
-			var dialogs atomic.Int32
-			minji, sam := tab(t, &dialogs), tab(t, &dialogs)
-			x := fmt.Sprintf("%d", time.Now().UnixNano()%100000)
-			join(t, minji, s.gateways[0].URL, "민지"+x)
-			joins := joinsSent(t, sam)
-			network := startTCPProxy(t, s.gateways[1].Listener.Addr().String())
-			join(t, sam, network.URL(), "Sam"+x)
+			p := twoPages(t, gateway.Config{NoRecovery: !recovery})
+			s, minji, sam, network, x, joins := p.s, p.minji, p.sam, p.network, p.x, p.samJoins
 			say(t, minji, "before "+x)
 			waitText(t, sam, "before "+x)
 			var lastSeen string
@@ -202,30 +195,15 @@ func TestBrowserReconnects(t *testing.T) {
 				`Array.from(document.querySelectorAll('[data-testid="messages"] li[data-id]')).pop().dataset.id`, &lastSeen))
 
 			network.cut() // Sam's connection is lost
-			run(t, sam, "notice the loss", chromedp.Poll(
-				`document.querySelector('[data-testid="messages"]').textContent.includes('Connection lost')`, nil))
-			var missed []string
-			for i := range 3 {
-				missed = append(missed, fmt.Sprintf("missed %d %s", i, x))
-				say(t, minji, missed[i])
-				waitText(t, minji, missed[i])
-			}
+			waitText(t, sam, "Connection lost")
+			missed := sayMissed(t, minji, x)
 			for _, m := range append(missed, "Reconnected.") {
 				waitText(t, sam, m)
 			}
 			say(t, minji, "after "+x)
 			waitText(t, sam, "after "+x)
-			var texts []string
-			run(t, sam, "read the messages", chromedp.Evaluate(
-				`Array.from(document.querySelectorAll('[data-testid="messages"] li .text')).map(e => e.textContent)`, &texts))
 			want := append(append([]string{"before " + x}, missed...), "after "+x)
-			var got []string
-			for _, tx := range texts {
-				if strings.HasSuffix(tx, x) {
-					got = append(got, tx)
-				}
-			}
-			if strings.Join(got, "|") != strings.Join(want, "|") {
+			if got := texts(t, sam, x); strings.Join(got, "|") != strings.Join(want, "|") {
 				t.Errorf("Sam's page shows %q, want %q", got, want)
 			}
 			// Recovered, the page stays joined; else it joins again from
@@ -310,6 +288,31 @@ func TestBrowserFallsBackToPolling(t *testing.T) {
 	artifact(t, sam, "browser-polling-fallback.png")
 }
 
+// pages is two users of the web client, each in a headless Chromium of
+// their own, joined to the lobby of one system: 민지 on its first gateway,
+// Sam on its second through a proxy that can cut, drop or refuse Sam's
+// connections.
+type pages struct {
+	s          *system
+	minji, sam context.Context
+	network    *tcpProxy
+	x          string                     // ends their names, and the texts of the test
+	samJoins   func() []proto.JoinRequest // the join frames Sam's page has sent
+}
+
+func twoPages(t *testing.T, gcfg gateway.Config) *pages {
+	t.Helper()
+	p := &pages{s: startSystemWith(t, presence.NewMemoryStore(0, nil), 2, presence.Config{}, history.Config{}, gcfg)}
+	var dialogs atomic.Int32
+	p.minji, p.sam = tab(t, &dialogs), tab(t, &dialogs)
+	p.x = fmt.Sprintf("%d", time.Now().UnixNano()%100000)
+	join(t, p.minji, p.s.gateways[0].URL, "민지"+p.x)
+	p.samJoins = joinsSent(t, p.sam)
+	p.network = startTCPProxy(t, p.s.gateways[1].Listener.Addr().String())
+	join(t, p.sam, p.network.URL(), "Sam"+p.x)
+	return p
+}
+
 // joinsSent records the join events a page sends over WebSocket, and
 // returns what it has recorded so far.
 func joinsSent(tb testing.TB, ctx context.Context) func() []proto.JoinRequest {
@@ -363,14 +366,8 @@ func TestBrowserResendsWhatTheConnectionLost(t *testing.T) {
 		{"the ack lost, joined again", func(p *tcpProxy) *atomic.Bool { return &p.dropDown }, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			s := startSystemWith(t, presence.NewMemoryStore(0, nil), 2, presence.Config{}, history.Config{},
-				gateway.Config{NoRecovery: !tc.recovery})
-			var dialogs atomic.Int32
-			minji, sam := tab(t, &dialogs), tab(t, &dialogs)
-			x := fmt.Sprintf("%d", time.Now().UnixNano()%100000)
-			join(t, minji, s.gateways[0].URL, "민지"+x)
-			network := startTCPProxy(t, s.gateways[1].Listener.Addr().String())
-			join(t, sam, network.URL(), "Sam"+x)
+			p := twoPages(t, gateway.Config{NoRecovery: !tc.recovery})
+			s, minji, sam, network, x := p.s, p.minji, p.sam, p.network, p.x
 			say(t, sam, "before "+x)
 			waitText(t, minji, "before "+x)
 
@@ -387,25 +384,12 @@ func TestBrowserResendsWhatTheConnectionLost(t *testing.T) {
 				waitText(t, ctx, "after "+x)
 				// The resend's ack follows the reconnection: wait for the
 				// line to settle as sent, then count.
-				run(t, ctx, "the lost message confirmed", chromedp.Poll(fmt.Sprintf(
-					`Array.from(document.querySelectorAll('[data-testid="messages"] li')).some(li => li.textContent.includes(%q) && li.dataset.state !== 'pending' && li.dataset.state !== 'queued' && li.dataset.id)`,
-					lost), nil, chromedp.WithPollingInterval(50*time.Millisecond)))
-				var n int
-				run(t, ctx, "count the lost message", chromedp.Evaluate(fmt.Sprintf(
-					`Array.from(document.querySelectorAll('[data-testid="messages"] li')).filter(li => li.textContent.includes(%q)).length`,
-					lost), &n))
-				if n != 1 {
+				if n := confirmedLines(t, ctx, lost); n != 1 {
 					t.Errorf("the message shows %d times", n)
 				}
 			}
-			stored := 0
-			for _, m := range s.history(t, proto.DefaultRoom) {
-				if m.Message == lost {
-					stored++
-				}
-			}
-			if stored != 1 {
-				t.Errorf("stored %d times", stored)
+			if n := s.stored(t, proto.DefaultRoom, lost); n != 1 {
+				t.Errorf("stored %d times", n)
 			}
 		})
 	}
@@ -416,44 +400,23 @@ func TestBrowserResendsWhatTheConnectionLost(t *testing.T) {
 // holds and the page says history could not be loaded; once history is
 // back, the page shows what it missed, once each, in order.
 func TestBrowserJoinsWithoutHistory(t *testing.T) {
-	s := startSystemWith(t, presence.NewMemoryStore(0, nil), 2, presence.Config{}, history.Config{},
-		gateway.Config{NoRecovery: true})
-	var dialogs atomic.Int32
-	minji, sam := tab(t, &dialogs), tab(t, &dialogs)
-	x := fmt.Sprintf("%d", time.Now().UnixNano()%100000)
-	join(t, minji, s.gateways[0].URL, "민지"+x)
-	network := startTCPProxy(t, s.gateways[1].Listener.Addr().String())
-	join(t, sam, network.URL(), "Sam"+x)
+	p := twoPages(t, gateway.Config{NoRecovery: true})
+	s, minji, sam, network, x := p.s, p.minji, p.sam, p.network, p.x
 	say(t, minji, "before "+x)
 	waitText(t, sam, "before "+x)
 
 	s.stopHistory()
 	network.cut()
-	run(t, sam, "notice the loss", chromedp.Poll(
-		`document.querySelector('[data-testid="messages"]').textContent.includes('Connection lost')`, nil))
-	var missed []string
-	for i := range 3 {
-		missed = append(missed, fmt.Sprintf("missed %d %s", i, x))
-		say(t, minji, missed[i])
-		waitText(t, minji, missed[i])
-	}
+	waitText(t, sam, "Connection lost")
+	missed := sayMissed(t, minji, x)
 	waitText(t, sam, "history could not be loaded")
 	s.startHistory()
 	waitText(t, sam, "history is loaded")
 	say(t, minji, "after "+x)
 	waitText(t, sam, "after "+x)
 
-	var texts []string
-	run(t, sam, "read the messages", chromedp.Evaluate(
-		`Array.from(document.querySelectorAll('[data-testid="messages"] li .text')).map(e => e.textContent)`, &texts))
 	want := append(append([]string{"before " + x}, missed...), "after "+x)
-	var got []string
-	for _, tx := range texts {
-		if strings.HasSuffix(tx, x) {
-			got = append(got, tx)
-		}
-	}
-	if strings.Join(got, "|") != strings.Join(want, "|") {
+	if got := texts(t, sam, x); strings.Join(got, "|") != strings.Join(want, "|") {
 		t.Errorf("Sam's page shows %q, want %q", got, want)
 	}
 	artifact(t, sam, "browser-join-without-history.png")
@@ -465,21 +428,14 @@ func TestBrowserJoinsWithoutHistory(t *testing.T) {
 func TestBrowserSendsWhatWasWrittenOffline(t *testing.T) {
 	for _, recovery := range []bool{true, false} {
 		t.Run(fmt.Sprintf("recovery=%v", recovery), func(t *testing.T) {
-			s := startSystemWith(t, presence.NewMemoryStore(0, nil), 2, presence.Config{}, history.Config{},
-				gateway.Config{NoRecovery: !recovery})
-			var dialogs atomic.Int32
-			minji, sam := tab(t, &dialogs), tab(t, &dialogs)
-			x := fmt.Sprintf("%d", time.Now().UnixNano()%100000)
-			join(t, minji, s.gateways[0].URL, "민지"+x)
-			network := startTCPProxy(t, s.gateways[1].Listener.Addr().String())
-			join(t, sam, network.URL(), "Sam"+x)
+			p := twoPages(t, gateway.Config{NoRecovery: !recovery})
+			s, minji, sam, network, x := p.s, p.minji, p.sam, p.network, p.x
 			say(t, sam, "before "+x)
 			waitText(t, minji, "before "+x)
 
 			network.refuse.Store(true)
 			network.cut()
-			run(t, sam, "notice the loss", chromedp.Poll(
-				`document.querySelector('[data-testid="messages"]').textContent.includes('Connection lost')`, nil))
+			waitText(t, sam, "Connection lost")
 			offline := "written offline " + x
 			whisper := "whispered offline " + x
 			say(t, sam, offline)
@@ -500,14 +456,7 @@ func TestBrowserSendsWhatWasWrittenOffline(t *testing.T) {
 			for _, ctx := range []context.Context{minji, sam} {
 				waitText(t, ctx, "after "+x)
 				for _, text := range []string{offline, whisper} {
-					run(t, ctx, "confirmed: "+text, chromedp.Poll(fmt.Sprintf(
-						`Array.from(document.querySelectorAll('[data-testid="messages"] li')).some(li => li.textContent.includes(%q) && li.dataset.id && li.dataset.state !== 'queued' && li.dataset.state !== 'pending')`,
-						text), nil, chromedp.WithPollingInterval(50*time.Millisecond)))
-					var n int
-					run(t, ctx, "count: "+text, chromedp.Evaluate(fmt.Sprintf(
-						`Array.from(document.querySelectorAll('[data-testid="messages"] li')).filter(li => li.textContent.includes(%q)).length`,
-						text), &n))
-					if n != 1 {
+					if n := confirmedLines(t, ctx, text); n != 1 {
 						t.Errorf("%q shows %d times", text, n)
 					}
 				}
@@ -520,15 +469,50 @@ func TestBrowserSendsWhatWasWrittenOffline(t *testing.T) {
 			if len(order) != 2 || !strings.Contains(order[0], offline) || !strings.Contains(order[1], whisper) {
 				t.Errorf("민지 sees %q", order)
 			}
-			stored := 0
-			for _, m := range s.history(t, proto.DefaultRoom) {
-				if m.Message == offline {
-					stored++
-				}
-			}
-			if stored != 1 {
-				t.Errorf("stored %d times", stored)
+			if n := s.stored(t, proto.DefaultRoom, offline); n != 1 {
+				t.Errorf("stored %d times", n)
 			}
 		})
 	}
+}
+
+// sayMissed has a page say three messages, each seen back, and returns them.
+func sayMissed(tb testing.TB, ctx context.Context, x string) []string {
+	tb.Helper()
+	var missed []string
+	for i := range 3 {
+		missed = append(missed, fmt.Sprintf("missed %d %s", i, x))
+		say(tb, ctx, missed[i])
+		waitText(tb, ctx, missed[i])
+	}
+	return missed
+}
+
+// texts returns the texts of the messages a page shows that end with x,
+// top to bottom.
+func texts(tb testing.TB, ctx context.Context, x string) []string {
+	tb.Helper()
+	var all, got []string
+	run(tb, ctx, "read the messages", chromedp.Evaluate(
+		`Array.from(document.querySelectorAll('[data-testid="messages"] li .text')).map(e => e.textContent)`, &all))
+	for _, tx := range all {
+		if strings.HasSuffix(tx, x) {
+			got = append(got, tx)
+		}
+	}
+	return got
+}
+
+// confirmedLines waits until a page shows text on a line the server has
+// confirmed (it has an id; it waits for nothing), then returns on how many
+// lines the page shows it.
+func confirmedLines(tb testing.TB, ctx context.Context, text string) int {
+	tb.Helper()
+	lines := fmt.Sprintf(`Array.from(document.querySelectorAll('[data-testid="messages"] li')).filter(li => li.textContent.includes(%q))`, text)
+	run(tb, ctx, "confirmed: "+text, chromedp.Poll(
+		lines+`.some(li => li.dataset.id && li.dataset.state !== 'pending' && li.dataset.state !== 'queued')`,
+		nil, chromedp.WithPollingInterval(50*time.Millisecond)))
+	var n int
+	run(tb, ctx, "count: "+text, chromedp.Evaluate(lines+`.length`, &n))
+	return n
 }

@@ -54,6 +54,18 @@ func (s *system) history(tb testing.TB, room string) []proto.Message {
 	return r.Messages
 }
 
+// stored returns how many times room's newest page holds text.
+func (s *system) stored(tb testing.TB, room, text string) int {
+	tb.Helper()
+	n := 0
+	for _, m := range s.history(tb, room) {
+		if m.Message == text {
+			n++
+		}
+	}
+	return n
+}
+
 // startSystem runs history, presence (with store) and n gateways.
 func startSystem(tb testing.TB, store presence.Store, n int, pcfg presence.Config) *system {
 	tb.Helper()
