@@ -6,7 +6,6 @@ import (
 	"io"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"sort"
@@ -190,16 +189,7 @@ func TestClusterAcrossGateways(t *testing.T) {
 // ready, kills -9 the gateway owning the most of its sessions; the script
 // checks that every client comes back and that no acked message is lost.
 func killPollingOwner(t *testing.T, s *stack) {
-	node := nodetest.Require(t)
-	cmd := exec.Command(node, "polling-failover.mjs")
-	cmd.Dir = nodetest.ClientDir(t)
-	cmd.Env = append(os.Environ(), "NATTER_URL="+s.url)
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	out, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd.Stderr = cmd.Stdout
+	cmd, out := nodeScript(t, []string{"NATTER_URL=" + s.url}, "polling-failover.mjs")
 	in, err := cmd.StdinPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -207,7 +197,6 @@ func killPollingOwner(t *testing.T, s *stack) {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	defer syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
 	owners := map[string]int{}
 	killed := ""
 	sc := bufio.NewScanner(out)

@@ -616,6 +616,29 @@ func gatewaySessions(tb testing.TB, base string) int {
 	return n
 }
 
+// nodeScript readies node with args in test/client (where socket.io-client
+// resolves), env added to its environment, its output merged into out, in
+// a process group of its own that is killed when the test ends. The caller
+// starts it.
+func nodeScript(tb testing.TB, env []string, args ...string) (cmd *exec.Cmd, out io.Reader) {
+	tb.Helper()
+	cmd = exec.Command(nodetest.Require(tb), args...)
+	cmd.Dir = nodetest.ClientDir(tb)
+	cmd.Env = append(os.Environ(), env...)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		tb.Fatal(err)
+	}
+	cmd.Stderr = cmd.Stdout
+	tb.Cleanup(func() {
+		if cmd.Process != nil {
+			syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+		}
+	})
+	return cmd, out
+}
+
 // runNodeTests runs test/client's file with only the tests whose names match
 // pattern (node --test-name-pattern, which NODE_OPTIONS may not carry).
 func runNodeTests(tb testing.TB, file, pattern string, timeout time.Duration, env ...string) {
@@ -769,16 +792,7 @@ func TestClusterEndToEnd(t *testing.T) {
 	}
 
 	t.Run("kill -9 a gateway", func(t *testing.T) {
-		node := nodetest.Require(t)
-		cmd := exec.Command(node, "--input-type=module", "-e", failoverJS)
-		cmd.Dir = nodetest.ClientDir(t) // where socket.io-client resolves
-		cmd.Env = append(os.Environ(), "NATTER_URL="+s.url)
-		cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-		out, err := cmd.StdoutPipe()
-		if err != nil {
-			t.Fatal(err)
-		}
-		cmd.Stderr = cmd.Stdout
+		cmd, out := nodeScript(t, []string{"NATTER_URL=" + s.url}, "--input-type=module", "-e", failoverJS)
 		// Sessions the chat scenarios left closing do not count.
 		before := map[string]int{}
 		for i := 1; i <= 4; i++ {
@@ -788,7 +802,6 @@ func TestClusterEndToEnd(t *testing.T) {
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)
 		}
-		defer syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
 		sc := bufio.NewScanner(out)
 		killed := ""
 		for sc.Scan() {
