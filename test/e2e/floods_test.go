@@ -441,10 +441,15 @@ func limitName(event string) string {
 // TestTypingFloods floods a room with typing from one connection, from
 // several connections of one user, from many users of one address, and
 // from one user's connections on both gateways; the room's listeners
-// hear at most one typing on a second of each user (the default
-// interval), and an off only after an on, and a canary keeps chatting.
+// hear at most one typing on of each user per interval, and an off only
+// after an on, and a canary keeps chatting. The interval is 5 s (1 s by
+// default), longer than a flood takes: then two ons, one from each
+// gateway, are two too many.
 func TestTypingFloods(t *testing.T) {
-	s := startSystemWith(t, presence.NewMemoryStore(0, nil), 2, presence.Config{}, history.Config{}, floodMessages)
+	const interval = 5 * time.Second
+	cfg := floodMessages
+	cfg.TypingInterval = interval
+	s := startSystemWith(t, presence.NewMemoryStore(0, nil), 2, presence.Config{}, history.Config{}, cfg)
 	const room = "typing"
 	c := startCanary(t, s, room)
 	listeners := []*floodClient{dialFlood(t, s.gateways[0].URL, "192.0.2.210"), dialFlood(t, s.gateways[1].URL, "192.0.2.211")}
@@ -510,7 +515,7 @@ func TestTypingFloods(t *testing.T) {
 			for _, f := range conns {
 				users[f.name] = true
 			}
-			most := int(took/time.Second) + 1 // ons per user
+			most := int(took/interval) + 1 // ons per user
 			for i, l := range listeners {
 				total := 0
 				for u := range users {
