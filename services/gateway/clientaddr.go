@@ -51,11 +51,13 @@ func (t trustedProxies) trusts(a netip.Addr) bool {
 
 // clientAddr returns the client address of the request that opened a
 // session, as a budget key: the peer's; or, when the peer is a trusted
-// proxy, the last address of X-Forwarded-For that is not one (the one the
-// proxies nearest us saw), else X-Real-IP. A trusted peer that names no
-// client gives "": the address budget does not apply (nginx always names
-// one; a tool on the gateway's own host need not). IPv6 clients are
-// keyed by their /64, which one host usually holds whole.
+// proxy, the X-Real-IP it set (nginx's peer, so a client inside a
+// trusted network is still itself), else the last address of
+// X-Forwarded-For that is not a trusted proxy (the one the proxies
+// nearest us saw). A trusted peer that names no client, or names
+// loopback, gives "": the address budget does not apply (a tool on the
+// gateway's or nginx's own host). IPv6 clients are keyed by their /64,
+// which one host usually holds whole.
 func (t trustedProxies) clientAddr(r *engineio.Request) string {
 	host, _, err := net.SplitHostPort(r.RemoteAddr)
 	if err != nil {
@@ -69,6 +71,9 @@ func (t trustedProxies) clientAddr(r *engineio.Request) string {
 	if !t.trusts(peer) {
 		return addrKey(peer)
 	}
+	if a, err := netip.ParseAddr(strings.TrimSpace(r.Header.Get("X-Real-IP"))); err == nil {
+		return addrKey(a.Unmap())
+	}
 	hops := strings.Split(strings.Join(r.Header.Values("X-Forwarded-For"), ","), ",")
 	for i := len(hops) - 1; i >= 0; i-- {
 		a, err := netip.ParseAddr(strings.TrimSpace(hops[i]))
@@ -79,15 +84,14 @@ func (t trustedProxies) clientAddr(r *engineio.Request) string {
 			return addrKey(a)
 		}
 	}
-	if a, err := netip.ParseAddr(strings.TrimSpace(r.Header.Get("X-Real-IP"))); err == nil {
-		if a = a.Unmap(); !t.trusts(a) {
-			return addrKey(a)
-		}
-	}
 	return ""
 }
 
+// addrKey is a client address's budget key; "" for loopback.
 func addrKey(a netip.Addr) string {
+	if a.IsLoopback() {
+		return ""
+	}
 	if a.Is6() {
 		p, _ := a.Prefix(64)
 		return p.String()

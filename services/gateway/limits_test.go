@@ -3,6 +3,7 @@ package gateway
 import (
 	"net/http"
 	"net/netip"
+	"slices"
 	"testing"
 	"time"
 
@@ -71,7 +72,7 @@ func TestTypingGate(t *testing.T) {
 }
 
 func TestClientAddr(t *testing.T) {
-	trusted := trustedProxies(DefaultTrustedProxies)
+	trusted := trustedProxies(append(slices.Clone(DefaultTrustedProxies), netip.MustParsePrefix("10.0.0.0/8")))
 	for _, tc := range []struct {
 		name, remote string
 		header       http.Header
@@ -84,7 +85,10 @@ func TestClientAddr(t *testing.T) {
 		{"two headers", "127.0.0.1:4000", http.Header{"X-Forwarded-For": {"10.9.9.9", "198.51.100.1"}}, "198.51.100.1"},
 		{"trusted hops skipped", "127.0.0.1:4000", http.Header{"X-Forwarded-For": {"198.51.100.1, 127.0.0.2"}}, "198.51.100.1"},
 		{"X-Real-IP alone", "127.0.0.1:4000", http.Header{"X-Real-Ip": {"198.51.100.2"}}, "198.51.100.2"},
+		{"X-Real-IP before a forged X-Forwarded-For", "10.0.0.9:4000",
+			http.Header{"X-Forwarded-For": {"198.51.100.1, 10.1.2.3"}, "X-Real-Ip": {"10.1.2.3"}}, "10.1.2.3"},
 		{"a local tool", "127.0.0.1:4000", nil, ""},
+		{"a local tool through nginx", "127.0.0.1:4000", http.Header{"X-Forwarded-For": {"127.0.0.1"}, "X-Real-Ip": {"127.0.0.1"}}, ""},
 		{"IPv6 by its /64", "[2001:db8:1:2:3:4:5:6]:4000", nil, "2001:db8:1:2::/64"},
 		{"IPv4-mapped", "[::ffff:203.0.113.5]:4000", nil, "203.0.113.5"},
 	} {
