@@ -225,10 +225,16 @@ func startCanary(tb testing.TB, s *system, room string) *canary {
 			case <-t.C:
 			}
 			text := fmt.Sprintf("canary %d", i)
-			a := <-c.c.emit("client message", map[string]string{"message": text, "clientId": text})
+			ch := c.c.emit("client message", map[string]string{"message": text, "clientId": text})
 			c.sent = append(c.sent, text)
-			if !a.OK {
-				c.failed = append(c.failed, fmt.Sprintf("%s: %+v", text, a.Error))
+			select {
+			case a := <-ch:
+				if !a.OK {
+					c.failed = append(c.failed, fmt.Sprintf("%s: %+v", text, a.Error))
+				}
+			case <-time.After(20 * time.Second):
+				c.failed = append(c.failed, text+": no ack")
+				return
 			}
 		}
 	}()
