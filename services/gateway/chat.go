@@ -15,7 +15,6 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/prometheus/client_golang/prometheus"
-	"golang.org/x/time/rate"
 
 	"github.com/natter/natter/proto"
 	"github.com/natter/natter/services/gateway/internal/socketio"
@@ -44,8 +43,7 @@ type chat struct {
 	log        *slog.Logger
 	metrics    *chatMetrics
 	reqTimeout time.Duration
-	rateLimit  rate.Limit
-	rateBurst  int
+	floods     *floods
 
 	// offsets appends each stored message's stream sequence to its event,
 	// as Socket.IO's recovery offset.
@@ -101,8 +99,8 @@ type pendingFrame struct {
 
 // conn is the chat state of one Socket.IO socket.
 type conn struct {
-	limiter *rate.Limiter
-	cur     atomic.Pointer[member] // nil until joined
+	id, addr string                 // the socket's, and its client's (see clientAddr)
+	cur      atomic.Pointer[member] // nil until joined
 	// resume is what a recovered connection missed, to be sent once its
 	// CONNECT is answered.
 	resume *resumption
@@ -158,8 +156,7 @@ func newChat(id string, nc *nats.Conn, log *slog.Logger, m *chatMetrics, cfg Con
 		log:        log,
 		metrics:    m,
 		reqTimeout: cfg.RequestTimeout,
-		rateLimit:  rate.Limit(cfg.MessageRate),
-		rateBurst:  cfg.MessageBurst,
+		floods:     newFloods(cfg, m.limited),
 		rooms:      make(map[string]*group),
 		users:      make(map[string]*group),
 		buckets:    make(map[string]jetstream.KeyValue),
@@ -264,12 +261,14 @@ func (c *chat) register(n *socketio.Namespace) {
 	n.On(proto.EventWhispers, c.onWhispers)
 }
 
-func (c *chat) newConn() *conn { return &conn{limiter: rate.NewLimiter(c.rateLimit, c.rateBurst)} }
+func (c *chat) newConn(s *socketio.Socket) *conn {
+	return &conn{id: s.ID(), addr: c.floods.proxies.clientAddr(s.Session().Request())}
+}
 
 func (c *chat) onConnect(s *socketio.Socket) {
 	cn := connOf(s)
 	if cn == nil {
-		s.SetData(c.newConn())
+		s.SetData(c.newConn(s))
 		return
 	}
 	if r := cn.resume; r != nil {
@@ -364,6 +363,10 @@ func (c *chat) onJoin(s *socketio.Socket, e *socketio.EventMessage) {
 	cn := connOf(s)
 	var req proto.JoinRequest
 	if err := decodeArg(e, &req); err != nil {
+		fail(e, err)
+		return
+	}
+	if err := c.floods.admit(cn, limitJoin, joinUser(req)); err != nil {
 		fail(e, err)
 		return
 	}
@@ -584,9 +587,9 @@ func (c *chat) admit(e *socketio.EventMessage, cn *conn, text, clientID string) 
 		fail(e, err)
 		return false
 	}
-	if !cn.limiter.Allow() {
+	if err := c.floods.admit(cn, limitMessage, userOf(cn)); err != nil {
 		c.metrics.rateLimited.Inc()
-		fail(e, proto.ErrRateLimited)
+		fail(e, err)
 		return false
 	}
 	return true
@@ -795,8 +798,12 @@ func (c *chat) onWhisper(s *socketio.Socket, e *socketio.EventMessage) {
 // onWhispers answers a user's query of their own whispers: the user is
 // the one joined on the connection, never a parameter.
 func (c *chat) onWhispers(s *socketio.Socket, e *socketio.EventMessage) {
-	_, m := joined(s, e)
+	cn, m := joined(s, e)
 	if m == nil {
+		return
+	}
+	if err := c.floods.admit(cn, limitWhispers, m.key); err != nil {
+		fail(e, err)
 		return
 	}
 	var req proto.WhispersRequest
@@ -839,11 +846,10 @@ func (c *chat) onTyping(s *socketio.Socket, e *socketio.EventMessage) {
 		return
 	}
 	var req proto.TypingRequest
-	if decodeArg(e, &req) != nil {
-		return
+	if decodeArg(e, &req) != nil || c.floods.admit(cn, limitTyping, m.key) != nil {
+		return // typing has no answer: dropped, and counted
 	}
-	data, _ := json.Marshal(proto.Typing{Username: m.username, Room: m.room, On: req.On})
-	c.nc.Publish(proto.RoomTypingSubject(m.room), data)
+	c.sendTyping(m, req.On)
 }
 
 // roomOf returns the room a query names, by default the connection's;
@@ -865,6 +871,9 @@ func roomOf(s *socketio.Socket, e *socketio.EventMessage, room string) (string, 
 }
 
 func (c *chat) onMembers(s *socketio.Socket, e *socketio.EventMessage) {
+	if !c.admitQuery(s, e, limitMembers) {
+		return
+	}
 	var req proto.PresenceMembers
 	if len(e.Args) > 0 {
 		json.Unmarshal(e.Args[0], &req)
@@ -885,6 +894,9 @@ func (c *chat) onMembers(s *socketio.Socket, e *socketio.EventMessage) {
 }
 
 func (c *chat) onHistory(s *socketio.Socket, e *socketio.EventMessage) {
+	if !c.admitQuery(s, e, limitHistory) {
+		return
+	}
 	var req proto.HistoryRequest
 	if len(e.Args) > 0 {
 		if err := decodeArg(e, &req); err != nil {
@@ -910,7 +922,10 @@ func (c *chat) onHistory(s *socketio.Socket, e *socketio.EventMessage) {
 	reply(e, proto.HistoryAck{OK: true, Room: room, Messages: hr.Messages})
 }
 
-func (c *chat) onRooms(_ *socketio.Socket, e *socketio.EventMessage) {
+func (c *chat) onRooms(s *socketio.Socket, e *socketio.EventMessage) {
+	if !c.admitQuery(s, e, limitRooms) {
+		return
+	}
 	var rr proto.PresenceRoomsReply
 	if !c.ask(e, proto.PresenceRoomsSubject, struct{}{}, &rr, &rr.Error) {
 		return
@@ -935,6 +950,10 @@ func (c *chat) fanOutNotice(msg *nats.Msg) {
 			return
 		}
 	case proto.LiveTyping:
+		if !c.floods.typingIn.passNotice(roomToken(msg.Subject), msg.Data) {
+			c.floods.limited.WithLabelValues(limitTyping, "coalesced_in").Inc()
+			return
+		}
 		event = proto.EventTyping
 	default:
 		return

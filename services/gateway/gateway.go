@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"os"
 	"strings"
 	"time"
@@ -41,6 +42,14 @@ type Config struct {
 	RequestTimeout  time.Duration // for a request to presence, history or JetStream; 3s
 	MessageRate     float64       // messages and whispers per second per connection; 10
 	MessageBurst    int           // above the rate, at once; 20
+	// Limits overrides the flood control of other events and scopes, by
+	// "event.scope" (see ParseLimits and limits.go).
+	Limits map[string]Rate
+	// TypingInterval is how often a room hears a user's typing on; 1s.
+	TypingInterval time.Duration
+	// TrustedProxies are the peers whose X-Forwarded-For and X-Real-IP
+	// name the client; nil is loopback's, empty none.
+	TrustedProxies []netip.Prefix
 	// HeartbeatInterval is how often the gateway tells presence it lives; 2s.
 	HeartbeatInterval time.Duration
 	// NoRecovery turns Socket.IO's connection state recovery off: no pid
@@ -51,9 +60,10 @@ type Config struct {
 // ConfigFromEnv reads NATTER_HTTP_ADDR, NATTER_ADVERTISE_ADDR, NATTER_GATEWAY_ID,
 // NATTER_PING_INTERVAL, NATTER_PING_TIMEOUT (durations such as 25s),
 // NATTER_MAX_PAYLOAD, NATTER_SEND_QUEUE_BYTES, NATTER_ALLOWED_ORIGINS
-// (comma-separated), NATTER_MESSAGE_RATE, NATTER_MESSAGE_BURST and
-// NATTER_RECOVERY ("off" turns recovery off). Unset variables keep their
-// defaults.
+// (comma-separated), NATTER_MESSAGE_RATE, NATTER_MESSAGE_BURST,
+// NATTER_RATE_LIMITS (see ParseLimits), NATTER_TYPING_INTERVAL,
+// NATTER_TRUSTED_PROXIES (see ParseTrustedProxies) and NATTER_RECOVERY
+// ("off" turns recovery off). Unset variables keep their defaults.
 func ConfigFromEnv() (Config, error) {
 	c := Config{
 		HTTPAddr:      os.Getenv("NATTER_HTTP_ADDR"),
@@ -87,6 +97,17 @@ func ConfigFromEnv() (Config, error) {
 	c.MessageRate = float64(rate)
 	if c.MessageBurst, err = ops.EnvInt("NATTER_MESSAGE_BURST"); err != nil {
 		return c, err
+	}
+	if c.Limits, err = ParseLimits(os.Getenv("NATTER_RATE_LIMITS")); err != nil {
+		return c, fmt.Errorf("NATTER_RATE_LIMITS: %w", err)
+	}
+	if c.TypingInterval, err = ops.EnvDuration("NATTER_TYPING_INTERVAL"); err != nil {
+		return c, err
+	}
+	if v, ok := os.LookupEnv("NATTER_TRUSTED_PROXIES"); ok {
+		if c.TrustedProxies, err = ParseTrustedProxies(v); err != nil {
+			return c, fmt.Errorf("NATTER_TRUSTED_PROXIES: %w", err)
+		}
 	}
 	if v := os.Getenv("NATTER_ALLOWED_ORIGINS"); v != "" {
 		for _, o := range strings.Split(v, ",") {
@@ -125,6 +146,12 @@ func (c Config) withDefaults() Config {
 	}
 	if c.MessageBurst <= 0 {
 		c.MessageBurst = 20
+	}
+	if c.TypingInterval <= 0 {
+		c.TypingInterval = DefaultTypingInterval
+	}
+	if c.TrustedProxies == nil {
+		c.TrustedProxies = DefaultTrustedProxies
 	}
 	if c.HeartbeatInterval <= 0 {
 		c.HeartbeatInterval = 2 * time.Second

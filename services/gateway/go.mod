@@ -7,7 +7,6 @@ require github.com/gorilla/websocket v1.5.3
 require (
 	github.com/nats-io/nats.go v1.55.0
 	go.uber.org/goleak v1.3.0
-	golang.org/x/time v0.16.0
 )
 
 require (

@@ -74,6 +74,7 @@ type chatMetrics struct {
 	whispers      prometheus.Counter
 	publishErrors prometheus.Counter
 	rateLimited   prometheus.Counter
+	limited       *prometheus.CounterVec
 	fanOut        prometheus.Histogram
 	dedupHits     *prometheus.CounterVec
 	recoveries    *prometheus.CounterVec
@@ -112,8 +113,12 @@ func newChatMetrics(reg prometheus.Registerer) *chatMetrics {
 		}),
 		rateLimited: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "natter_gateway_rate_limited_total",
-			Help: "Messages and whispers refused by the per-connection rate limit.",
+			Help: "Messages and whispers refused by flood control (any scope; see natter_gateway_limited_total).",
 		}),
+		limited: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "natter_gateway_limited_total",
+			Help: "Client events refused by flood control, by event and by the scope whose budget was spent (conn, user, addr); typing notices also dropped by coalescing, as scope coalesced (from local typists) and coalesced_in (to local members).",
+		}, []string{"event", "scope"}),
 		fanOut: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Name:    "natter_gateway_fanout_latency_seconds",
 			Help:    "From JetStream storing a message to its frames being queued for local clients.",
@@ -128,6 +133,9 @@ func newChatMetrics(reg prometheus.Registerer) *chatMetrics {
 			Help: "Connection state recovery attempts (a CONNECT with pid and offset), by result.",
 		}, []string{"result"}),
 	}
+	for _, scope := range []string{"coalesced", "coalesced_in"} {
+		m.limited.WithLabelValues(limitTyping, scope)
+	}
 	for _, g := range []string{"jetstream", "bucket"} {
 		m.dedupHits.WithLabelValues(g) // a series from the start, at 0
 	}
@@ -135,7 +143,7 @@ func newChatMetrics(reg prometheus.Registerer) *chatMetrics {
 		m.recoveries.WithLabelValues(r)
 	}
 	if reg != nil {
-		reg.MustRegister(m.rooms, m.messagesIn, m.messagesOut, m.whispers, m.publishErrors, m.rateLimited, m.fanOut,
+		reg.MustRegister(m.rooms, m.messagesIn, m.messagesOut, m.whispers, m.publishErrors, m.rateLimited, m.limited, m.fanOut,
 			m.dedupHits, m.recoveries)
 	}
 	return m

@@ -121,7 +121,7 @@ func (c *chat) recover(s *socketio.Socket, pid, offset string) string {
 		return recoveryRefused
 	}
 	m := c.newMember(s, pr.Username, pr.Color, pr.Token, pr.Room)
-	cn := c.newConn()
+	cn := c.newConn(s)
 	s.SetData(cn)
 	c.place(cn, m)
 	now, err := stream.Info(ctx)

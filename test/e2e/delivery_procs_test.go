@@ -26,8 +26,9 @@ func TestAckedMeansStoredThroughFaults(t *testing.T) {
 	c := startClusterSpec(t, clusterSpec{
 		gateways: 2, presences: 1,
 		historyEnv: []string{"NATTER_HISTORY_MAX_PER_ROOM=50000"},
-		// The rate limit is not under test: let the clients go as fast as acks come.
-		gatewayEnv: []string{"NATTER_MESSAGE_RATE=1000000", "NATTER_MESSAGE_BURST=1000000"},
+		// The rate limit is not under test: let the clients go as fast as acks
+		// come, and the reader page back through all of history at once.
+		gatewayEnv: []string{"NATTER_MESSAGE_RATE=1000000", "NATTER_MESSAGE_BURST=1000000", "NATTER_RATE_LIMITS=history.*=off"},
 	})
 	progress := filepath.Join(t.TempDir(), "progress")
 	acked := func() int {
