@@ -15,6 +15,8 @@ type metrics struct {
 	closed        *prometheus.CounterVec
 	upgrades      prometheus.Counter
 	slowConsumers prometheus.Counter
+	wsWrites      prometheus.Counter
+	wsFrames      prometheus.Counter
 }
 
 var _ engineio.Observer = (*metrics)(nil)
@@ -41,9 +43,17 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Name: "natter_gateway_slow_consumer_disconnects_total",
 			Help: "Sessions closed because their send queue overflowed.",
 		}),
+		wsWrites: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "natter_gateway_websocket_writes_total",
+			Help: "Writes (writev syscalls) to WebSocket connections.",
+		}),
+		wsFrames: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "natter_gateway_websocket_frames_total",
+			Help: "Frames written to WebSocket connections; over writes, the frames each write carried.",
+		}),
 	}
 	if reg != nil {
-		reg.MustRegister(m.sessions, m.opened, m.closed, m.upgrades, m.slowConsumers)
+		reg.MustRegister(m.sessions, m.opened, m.closed, m.upgrades, m.slowConsumers, m.wsWrites, m.wsFrames)
 	}
 	return m
 }
@@ -65,6 +75,11 @@ func (m *metrics) Upgraded() {
 }
 
 func (m *metrics) SlowConsumer() { m.slowConsumers.Inc() }
+
+func (m *metrics) WebSocketWrite(frames int) {
+	m.wsWrites.Inc()
+	m.wsFrames.Add(float64(frames))
+}
 
 // chatMetrics are the chat layer's; labels never carry names, rooms or text.
 type chatMetrics struct {

@@ -87,6 +87,9 @@ type Observer interface {
 	SessionClosed(transport, reason string)
 	Upgraded()
 	SlowConsumer()
+	// WebSocketWrite is told of each write to a WebSocket: the frames it
+	// carried, written in one go (one writev).
+	WebSocketWrite(frames int)
 }
 
 type nopObserver struct{}
@@ -95,6 +98,7 @@ func (nopObserver) SessionOpened(string)         {}
 func (nopObserver) SessionClosed(string, string) {}
 func (nopObserver) Upgraded()                    {}
 func (nopObserver) SlowConsumer()                {}
+func (nopObserver) WebSocketWrite(int)           {}
 
 // Handler receives the sessions of a Server.
 type Handler interface {

@@ -527,6 +527,7 @@ func (nopObserver) SessionOpened(string)         {}
 func (nopObserver) SessionClosed(string, string) {}
 func (nopObserver) Upgraded()                    {}
 func (nopObserver) SlowConsumer()                {}
+func (nopObserver) WebSocketWrite(int)           {}
 
 // TestNoGoroutineLeftBehind opens sessions of every kind, closes them every
 // way, and checks that no goroutine outlives them.

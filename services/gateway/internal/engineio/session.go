@@ -47,13 +47,20 @@ type Session struct {
 	// polling POST may both deliver during an upgrade.
 	recvMu sync.Mutex
 
-	mu         sync.Mutex
-	transport  transportKind
-	queue      []Packet
-	queued     int           // bytes charged for queue
-	drained    chan struct{} // closed by take, for a reader waiting on a full queue
-	wake       chan struct{} // cap 1, for the WebSocket writer: the queue grew, or the state changed
-	pollWake   chan struct{} // cap 1, the same for a waiting GET
+	mu        sync.Mutex
+	transport transportKind
+	queue     []Packet
+	spare     []Packet      // a written batch's array, for the next queue: no allocation per batch
+	queued    int           // bytes charged for queue
+	drained   chan struct{} // closed by take, for a reader waiting on a full queue
+	pollWake  chan struct{} // cap 1, for a waiting GET: the queue grew, or the state changed
+	// The WebSocket that carries the session, once it does; a writer runs
+	// while writing is true; wsDone is closed when the last one has closed
+	// the connection.
+	ws         *websocket.Conn
+	writing    bool
+	wsDone     chan struct{}
+	writer     func()        // s.writeWebSocket, made once: go writer() allocates nothing
 	done       chan struct{} // closed by close
 	closed     bool
 	reason     string
@@ -87,7 +94,6 @@ func newSession(srv *Server, id string, t transportKind, r *http.Request) *Sessi
 			Host:       r.Host,
 			RemoteAddr: r.RemoteAddr,
 		},
-		wake:     make(chan struct{}, 1),
 		pollWake: make(chan struct{}, 1),
 		done:     make(chan struct{}),
 	}
@@ -150,19 +156,25 @@ func (s *Session) Send(packets ...Packet) error {
 		s.close(ReasonSlowConsumer, Close)
 		return ErrSlowConsumer
 	}
-	s.queue = append(s.queue, packets...)
+	s.enqueueLocked(packets...)
 	s.queued += n
 	s.mu.Unlock()
 	s.signal()
 	return nil
 }
 
-// signal wakes whoever waits on the session's state, without blocking.
-func (s *Session) signal() {
-	select {
-	case s.wake <- struct{}{}:
-	default:
+// enqueueLocked appends packets to the queue and starts the WebSocket
+// writer if it is needed; the caller holds s.mu and has charged them.
+func (s *Session) enqueueLocked(packets ...Packet) {
+	if s.queue == nil {
+		s.queue, s.spare = s.spare, nil
 	}
+	s.queue = append(s.queue, packets...)
+	s.kickLocked()
+}
+
+// signal wakes a waiting GET, without blocking.
+func (s *Session) signal() {
 	select {
 	case s.pollWake <- struct{}{}:
 	default:
@@ -179,6 +191,33 @@ func (s *Session) take() []Packet {
 		s.drained = nil
 	}
 	return q
+}
+
+// maxIdleSpare bounds the array an idle session keeps for its next queue,
+// so that it does not hold a burst's worth of memory; a busy one keeps any
+// (see trimLocked).
+const maxIdleSpare = 64
+
+// recycle keeps a written batch's array for the next queue.
+func (s *Session) recycle(q []Packet) {
+	if cap(q) == 0 {
+		return
+	}
+	clear(q) // drop the references to the data
+	s.mu.Lock()
+	if s.spare == nil {
+		s.spare = q[:0]
+	}
+	s.mu.Unlock()
+}
+
+// trimLocked lets go of a large spare array: called at each ping, so that
+// a session keeps a burst's array while it is busy, and at most a ping
+// interval after. The caller holds s.mu.
+func (s *Session) trimLocked() {
+	if cap(s.spare) > maxIdleSpare {
+		s.spare = nil
+	}
 }
 
 // backpressure holds up the reader while the queue is over half full, so
@@ -234,6 +273,12 @@ func (s *Session) close(reason string, last PacketType) {
 	notify := !s.delivering && s.handler != nil
 	transport := s.transportName()
 	close(s.done)
+	if reason == ReasonSlowConsumer && s.ws != nil {
+		// Nothing more reaches a client that cannot keep up: a writer
+		// waiting on its full socket returns now, not at its deadline.
+		s.ws.NetConn().Close()
+	}
+	s.kickLocked() // the writer flushes the queue and closes the WebSocket
 	s.mu.Unlock()
 
 	if probe != nil {
@@ -318,6 +363,7 @@ func (s *Session) ping() {
 		s.pongTimer.Reset(s.srv.cfg.PingTimeout)
 	}
 	s.awaiting, s.refreshed = true, false
+	s.trimLocked()
 	s.mu.Unlock()
 	s.Send(TextPacket(Ping, nil))
 }

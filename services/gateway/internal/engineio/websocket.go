@@ -1,23 +1,39 @@
 package engineio
 
 import (
+	"encoding/binary"
 	"net/http"
 	"time"
 
 	"github.com/gorilla/websocket"
 )
 
-// serveWebSocket runs a WebSocket session: this goroutine reads, a second
-// one writes; it returns when both have ended.
+// serveWebSocket runs a WebSocket session: this goroutine reads; a writer
+// runs while there is something to write (see kick), so that an idle
+// connection holds one goroutine, not two. It returns when the reader has
+// ended and the last writer has closed the connection.
 func (s *Session) serveWebSocket(conn *websocket.Conn) {
 	conn.SetReadLimit(int64(s.srv.cfg.MaxPayload))
-	writerDone := make(chan struct{})
-	go func() {
-		defer close(writerDone)
-		s.writeLoop(conn)
-	}()
+	// The writer is the connection's only writer: gorilla must not answer
+	// pings or close frames itself. Pongs are queued in turn; a close frame
+	// is answered by the writer's own, once the queue is flushed.
+	conn.SetPingHandler(func(data string) error {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		if !s.closed {
+			s.queued += len(data) + queueOverhead
+			s.enqueueLocked(Packet{Type: wsPong, Data: []byte(data)})
+		}
+		return nil
+	})
+	conn.SetCloseHandler(func(int, string) error { return nil })
+	s.mu.Lock()
+	s.ws, s.wsDone, s.writer = conn, make(chan struct{}), s.writeWebSocket
+	done := s.wsDone
+	s.kickLocked()
+	s.mu.Unlock()
 	s.readLoop(conn)
-	<-writerDone
+	<-done
 }
 
 func (s *Session) readLoop(conn *websocket.Conn) {
@@ -46,48 +62,63 @@ func (s *Session) readLoop(conn *websocket.Conn) {
 	}
 }
 
-// writeLoop writes the queue until the session closes, then flushes what
-// is left and sends a close frame. A failed write closes the session.
-func (s *Session) writeLoop(conn *websocket.Conn) {
-	defer conn.Close()
+// kickLocked starts the WebSocket writer if the session is carried by a
+// WebSocket, has something to write (or has closed, and its connection
+// must be closed), and no writer runs. The caller holds s.mu.
+func (s *Session) kickLocked() {
+	if s.ws == nil || s.writing || s.transport != transportWebSocket {
+		return
+	}
+	if len(s.queue) == 0 && !s.closed {
+		return
+	}
+	s.writing = true
+	go s.writer()
+}
+
+// writeWebSocket writes what is queued, every packet taken at once in one
+// batch, until the queue is empty; then it ends. Once the session has
+// closed, it writes what is left, a close frame, and closes the
+// connection. A failed write closes the session.
+func (s *Session) writeWebSocket() {
+	conn := s.ws // set before the first writer starts, never changed
+	fw := frameWriters.Get().(*frameWriter)
+	defer fw.release()
+	netConn := conn.NetConn()
+	failed := false
 	for {
 		s.mu.Lock()
 		packets := s.take()
 		closed := s.closed
-		s.mu.Unlock()
-		for _, p := range packets {
-			if err := s.write(conn, p); err != nil {
-				s.close(ReasonTransportError, Close)
-				return
-			}
-		}
-		if closed {
-			msg := websocket.FormatCloseMessage(websocket.CloseNormalClosure, "")
-			conn.WriteControl(websocket.CloseMessage, msg, time.Now().Add(s.srv.cfg.WriteTimeout))
+		if len(packets) == 0 && !closed {
+			s.writing = false
+			s.mu.Unlock()
 			return
 		}
-		if len(packets) > 0 {
-			continue
+		s.mu.Unlock()
+		if !failed && len(packets) > 0 {
+			fw.encode(packets)
+			netConn.SetWriteDeadline(time.Now().Add(s.srv.cfg.WriteTimeout))
+			err := fw.writeTo(netConn)
+			s.srv.cfg.Observer.WebSocketWrite(len(packets))
+			if err != nil {
+				failed = true
+				s.close(ReasonTransportError, Close)
+			}
 		}
-		select {
-		case <-s.wake:
-		case <-s.done:
+		s.recycle(packets)
+		if closed {
+			if !failed {
+				closeFrame := appendFrameHeader(nil, opClose, 2)
+				closeFrame = binary.BigEndian.AppendUint16(closeFrame, websocket.CloseNormalClosure)
+				netConn.SetWriteDeadline(time.Now().Add(s.srv.cfg.WriteTimeout))
+				netConn.Write(closeFrame)
+			}
+			conn.Close()
+			close(s.wsDone)
+			return
 		}
 	}
-}
-
-func (s *Session) write(conn *websocket.Conn, p Packet) error {
-	conn.SetWriteDeadline(time.Now().Add(s.srv.cfg.WriteTimeout))
-	if p.Binary {
-		return conn.WriteMessage(websocket.BinaryMessage, p.Data)
-	}
-	w, err := conn.NextWriter(websocket.TextMessage)
-	if err != nil {
-		return err
-	}
-	w.Write([]byte{'0' + byte(p.Type)})
-	w.Write(p.Data)
-	return w.Close()
 }
 
 // serveUpgrade runs a WebSocket that asks to take over a polling session:
