@@ -5,7 +5,6 @@ import (
 	"unicode"
 	"unicode/utf8"
 
-	"golang.org/x/text/cases"
 	"golang.org/x/text/unicode/norm"
 )
 
@@ -17,20 +16,6 @@ const (
 	// MaxClientIDBytes bounds a resendable message's clientId.
 	MaxClientIDBytes = 128
 )
-
-// NormalizeName returns a user name as natter keeps it: trimmed, in NFC,
-// 1–32 characters of letters (Hangul included), marks, digits, space, "_"
-// and "-". Anything else is ErrInvalidName, in particular control, format,
-// bidi and zero-width characters, invisible letters such as the Hangul
-// filler, enclosing marks, and marks that do not follow a letter or digit
-// or come more than maxMarks in a row.
-func NormalizeName(s string) (string, error) {
-	name, ok := normalize(s, MaxNameRunes, true)
-	if !ok {
-		return "", Errorf(CodeInvalidName, "a name is 1 to %d letters, digits, spaces, _ or -", MaxNameRunes)
-	}
-	return name, nil
-}
 
 // NormalizeRoom returns a room name as natter keeps it: trimmed, in NFC,
 // 1–32 characters of letters, marks, digits, "_" and "-". An empty room is
@@ -85,31 +70,6 @@ func normalize(s string, max int, spaces bool) (string, bool) {
 	return s, n >= 1 && n <= max
 }
 
-// NameKey returns the key under which a name is unique: names with the
-// same key are the same name. It drops invisible characters (zero-width,
-// bidi, other format and default-ignorable ones), folds compatibility
-// forms (fullwidth letters, ligatures), maps letters that look like Latin
-// ones to them (see confusables), folds case, and returns NFC. Digits are
-// not mapped to letters: "alice1" and "alicel" stay apart.
-func NameKey(name string) string {
-	name = strings.Map(func(r rune) rune {
-		if ignorable(r) {
-			return -1
-		}
-		return r
-	}, name)
-	// NFD splits accented letters, so that a Cyrillic ё maps as е plus
-	// its diaeresis and ends up a Latin ë.
-	name = norm.NFD.String(norm.NFKC.String(name))
-	name = strings.Map(func(r rune) rune {
-		if l, ok := confusables[r]; ok {
-			return l
-		}
-		return r
-	}, name)
-	return norm.NFC.String(cases.Fold().String(name))
-}
-
 // ignorable reports whether r is invisible or steers the text's layout
 // rather than being part of it: a control or format character (bidi
 // controls, zero-width space, joiners, BOM), or a default-ignorable code
@@ -143,35 +103,6 @@ var defaultIgnorable = &unicode.RangeTable{
 		{Lo: 0x1D173, Hi: 0x1D17A, Stride: 1}, // musical formatting
 		{Lo: 0xE0000, Hi: 0xE0FFF, Stride: 1}, // tags, variation selectors supplement
 	},
-}
-
-// confusables maps letters that render like a basic Latin letter in
-// common fonts to that letter. Its scope is deliberately small: Cyrillic,
-// Greek and Armenian letters, and a few Latin ones (dotless i, script g),
-// each in both cases where both look Latin, since the map is applied
-// before case folding (Greek Ν looks like N but ν like v). Accented
-// letters need no entry: NameKey maps their base letter. Digits are left
-// alone, and so are letters that only resemble a Latin one loosely. It is
-// not Unicode's confusables.txt (UTS #39), whose thousands of entries
-// would also merge names that people tell apart easily.
-var confusables = map[rune]rune{
-	// Cyrillic capitals.
-	'А': 'A', 'В': 'B', 'Е': 'E', 'К': 'K', 'М': 'M', 'Н': 'H', 'О': 'O', 'Р': 'P',
-	'С': 'C', 'Т': 'T', 'У': 'Y', 'Х': 'X', 'Ѕ': 'S', 'І': 'I', 'Ј': 'J', 'Ԁ': 'D',
-	'Ԛ': 'Q', 'Ԝ': 'W', 'Ү': 'Y', 'Ӏ': 'I',
-	// Cyrillic small letters.
-	'а': 'a', 'е': 'e', 'о': 'o', 'р': 'p', 'с': 'c', 'у': 'y', 'х': 'x', 'ѕ': 's',
-	'і': 'i', 'ј': 'j', 'ԁ': 'd', 'һ': 'h', 'ԛ': 'q', 'ԝ': 'w', 'ү': 'y', 'ӏ': 'l',
-	// Greek capitals.
-	'Α': 'A', 'Β': 'B', 'Ε': 'E', 'Ζ': 'Z', 'Η': 'H', 'Ι': 'I', 'Κ': 'K', 'Μ': 'M',
-	'Ν': 'N', 'Ο': 'O', 'Ρ': 'P', 'Τ': 'T', 'Υ': 'Y', 'Χ': 'X', 'Ϲ': 'C', 'Ϳ': 'J',
-	// Greek small letters.
-	'α': 'a', 'ι': 'i', 'κ': 'k', 'ν': 'v', 'ο': 'o', 'ρ': 'p', 'τ': 't', 'υ': 'u',
-	'χ': 'x', 'η': 'n', 'ϲ': 'c', 'ϳ': 'j',
-	// Armenian small letters.
-	'օ': 'o', 'ս': 'u', 'հ': 'h', 'ո': 'n',
-	// Latin letters outside ASCII.
-	'ı': 'i', 'ȷ': 'j', 'ɑ': 'a', 'ɡ': 'g', 'ɩ': 'i',
 }
 
 // ValidateMessage checks a chat or whisper text: valid UTF-8, not blank,
