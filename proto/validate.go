@@ -105,19 +105,68 @@ var defaultIgnorable = &unicode.RangeTable{
 	},
 }
 
-// ValidateMessage checks a chat or whisper text: valid UTF-8, not blank,
-// at most MaxMessageRunes characters.
+// ValidateMessage checks a chat or whisper text: valid UTF-8, at most
+// MaxMessageRunes characters, something visible in it, no control
+// characters but newline and tab, no bidi embeddings, overrides or
+// isolates, and at most maxMessageMarks combining marks on a character.
+// Left-to-right and right-to-left marks (U+200E, U+200F, U+061C) are
+// allowed: they only place punctuation between scripts, and cannot
+// reorder the text around them.
 func ValidateMessage(s string) error {
 	if !utf8.ValidString(s) {
 		return Errorf(CodeInvalidMessage, "a message must be valid UTF-8")
 	}
-	if strings.TrimSpace(s) == "" {
-		return Errorf(CodeInvalidMessage, "a message cannot be empty")
-	}
 	if len(s) > MaxMessageRunes && utf8.RuneCountInString(s) > MaxMessageRunes {
 		return Errorf(CodeMessageTooLong, "a message is at most %d characters", MaxMessageRunes)
 	}
+	visible, marks := false, 0 // marks: on the last character
+	for _, r := range s {
+		switch {
+		case r == '\n', r == '\t':
+			marks = 0
+		case unicode.IsControl(r):
+			return Errorf(CodeInvalidMessage, "a message cannot hold control characters but newline and tab (U+%04X)", r)
+		case unicode.IsSpace(r):
+			marks = 0
+		case bidiControl(r):
+			return Errorf(CodeInvalidMessage, "a message cannot hold bidi embeddings, overrides or isolates (U+%04X)", r)
+		case invisible(r):
+			// Joiners and variation selectors belong to the
+			// character before: marks after them still count.
+		case unicode.IsMark(r):
+			if marks++; marks > maxMessageMarks {
+				return Errorf(CodeInvalidMessage, "a character takes at most %d combining marks", maxMessageMarks)
+			}
+			visible = true
+		default:
+			visible, marks = true, 0
+		}
+	}
+	if !visible {
+		return Errorf(CodeInvalidMessage, "a message cannot be empty, blank or invisible")
+	}
 	return nil
+}
+
+// maxMessageMarks is how many combining marks may follow one character of
+// a message: enough for Vietnamese written decomposed, Hebrew with points
+// and cantillation, Arabic with harakat; too few to draw over the lines
+// around it.
+const maxMessageMarks = 4
+
+// bidiControl reports whether r opens or closes a bidi embedding, override
+// or isolate (U+202A–U+202E, U+2066–U+2069), which reorder or hide the
+// text up to their end, or up to the end of the line when left open.
+func bidiControl(r rune) bool {
+	return r >= 0x202A && r <= 0x202E || r >= 0x2066 && r <= 0x2069
+}
+
+// invisible reports whether r draws nothing: a format character
+// (zero-width space, joiners, bidi marks), another default-ignorable code
+// point (variation selectors, Hangul fillers), or the blank braille
+// pattern that is often passed off as a space.
+func invisible(r rune) bool {
+	return unicode.Is(unicode.Cf, r) || unicode.Is(defaultIgnorable, r) || r == 0x2800
 }
 
 // ValidateClientID checks a message's clientId: optional, at most
