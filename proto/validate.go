@@ -24,7 +24,7 @@ func NormalizeRoom(s string) (string, error) {
 	if strings.TrimSpace(s) == "" {
 		return DefaultRoom, nil
 	}
-	room, ok := normalize(s, MaxRoomRunes, false)
+	room, ok := normalize(s, MaxRoomRunes)
 	if !ok {
 		return "", Errorf(CodeInvalidRoom, "a room is 1 to %d letters, digits, _ or -", MaxRoomRunes)
 	}
@@ -36,7 +36,9 @@ func NormalizeRoom(s string) (string, error) {
 // glyph over its neighbours.
 const maxMarks = 2
 
-func normalize(s string, max int, spaces bool) (string, bool) {
+// normalize returns a room trimmed and in NFC if it is 1 to max letters,
+// marks (at most maxMarks after a letter or digit), digits, "_" and "-".
+func normalize(s string, max int) (string, bool) {
 	if !utf8.ValidString(s) || len(s) > 4*max*4 {
 		return "", false
 	}
@@ -61,7 +63,6 @@ func normalize(s string, max int, spaces bool) (string, bool) {
 			marks = 0
 			continue
 		case r == '_', r == '-':
-		case r == ' ' && spaces:
 		default:
 			return "", false
 		}
