@@ -89,15 +89,20 @@ func collapseSpaces(s string) string {
 // (canonical combining class 1: strokes, slashes, tildes through it). No
 // orthography writes them as separate marks: ø and đ are letters of their
 // own.
-func overlay(r rune) bool {
-	return norm.NFD.PropertiesString(string(r)).CCC() == 1
-}
+func overlay(r rune) bool { return ccc(r) == 1 }
 
 // markBelow reports whether r is a combining mark drawn below its letter
 // (canonical combining class 220: dot, macron, line, ring below). They
 // are small enough to overlook, so NameKey drops them.
-func markBelow(r rune) bool {
-	return norm.NFD.PropertiesString(string(r)).CCC() == 220
+func markBelow(r rune) bool { return ccc(r) == 220 }
+
+// ccc returns r's canonical combining class, 0 for all but marks.
+func ccc(r rune) uint8 {
+	if r < 0x300 {
+		return 0
+	}
+	var b [utf8.UTFMax]byte
+	return norm.NFD.Properties(b[:utf8.EncodeRune(b[:], r)]).CCC()
 }
 
 // NameKey returns the key under which a name is unique: names with the

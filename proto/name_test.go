@@ -249,9 +249,10 @@ func FuzzNormalizeName(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, s string) {
 		name, err := NormalizeName(s)
-		k := NameKey(s)
-		if k2 := NameKey(k); k2 != k {
-			t.Errorf("NameKey(%q) = %q, whose key is %q", s, k, k2)
+		if len(s) <= 4*4*MaxNameRunes { // as NormalizeName bounds it
+			if k := NameKey(s); NameKey(k) != k {
+				t.Errorf("NameKey(%q) = %q, whose key is %q", s, k, NameKey(k))
+			}
 		}
 		if err != nil {
 			var pe *Error
