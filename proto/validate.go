@@ -5,7 +5,6 @@ import (
 	"unicode"
 	"unicode/utf8"
 
-	"golang.org/x/text/cases"
 	"golang.org/x/text/unicode/norm"
 )
 
@@ -18,20 +17,6 @@ const (
 	MaxClientIDBytes = 128
 )
 
-// NormalizeName returns a user name as natter keeps it: trimmed, in NFC,
-// 1–32 characters of letters (Hangul included), marks, digits, space, "_"
-// and "-". Anything else is ErrInvalidName, in particular control, format,
-// bidi and zero-width characters, invisible letters such as the Hangul
-// filler, enclosing marks, and marks that do not follow a letter or digit
-// or come more than maxMarks in a row.
-func NormalizeName(s string) (string, error) {
-	name, ok := normalize(s, MaxNameRunes, true)
-	if !ok {
-		return "", Errorf(CodeInvalidName, "a name is 1 to %d letters, digits, spaces, _ or -", MaxNameRunes)
-	}
-	return name, nil
-}
-
 // NormalizeRoom returns a room name as natter keeps it: trimmed, in NFC,
 // 1–32 characters of letters, marks, digits, "_" and "-". An empty room is
 // DefaultRoom.
@@ -39,7 +24,7 @@ func NormalizeRoom(s string) (string, error) {
 	if strings.TrimSpace(s) == "" {
 		return DefaultRoom, nil
 	}
-	room, ok := normalize(s, MaxRoomRunes, false)
+	room, ok := normalize(s, MaxRoomRunes)
 	if !ok {
 		return "", Errorf(CodeInvalidRoom, "a room is 1 to %d letters, digits, _ or -", MaxRoomRunes)
 	}
@@ -51,7 +36,9 @@ func NormalizeRoom(s string) (string, error) {
 // glyph over its neighbours.
 const maxMarks = 2
 
-func normalize(s string, max int, spaces bool) (string, bool) {
+// normalize returns a room trimmed and in NFC if it is 1 to max letters,
+// marks (at most maxMarks after a letter or digit), digits, "_" and "-".
+func normalize(s string, max int) (string, bool) {
 	if !utf8.ValidString(s) || len(s) > 4*max*4 {
 		return "", false
 	}
@@ -76,38 +63,12 @@ func normalize(s string, max int, spaces bool) (string, bool) {
 			marks = 0
 			continue
 		case r == '_', r == '-':
-		case r == ' ' && spaces:
 		default:
 			return "", false
 		}
 		marks = -1
 	}
 	return s, n >= 1 && n <= max
-}
-
-// NameKey returns the key under which a name is unique: names with the
-// same key are the same name. It drops invisible characters (zero-width,
-// bidi, other format and default-ignorable ones), folds compatibility
-// forms (fullwidth letters, ligatures), maps letters that look like Latin
-// ones to them (see confusables), folds case, and returns NFC. Digits are
-// not mapped to letters: "alice1" and "alicel" stay apart.
-func NameKey(name string) string {
-	name = strings.Map(func(r rune) rune {
-		if ignorable(r) {
-			return -1
-		}
-		return r
-	}, name)
-	// NFD splits accented letters, so that a Cyrillic ё maps as е plus
-	// its diaeresis and ends up a Latin ë.
-	name = norm.NFD.String(norm.NFKC.String(name))
-	name = strings.Map(func(r rune) rune {
-		if l, ok := confusables[r]; ok {
-			return l
-		}
-		return r
-	}, name)
-	return norm.NFC.String(cases.Fold().String(name))
 }
 
 // ignorable reports whether r is invisible or steers the text's layout
@@ -145,48 +106,68 @@ var defaultIgnorable = &unicode.RangeTable{
 	},
 }
 
-// confusables maps letters that render like a basic Latin letter in
-// common fonts to that letter. Its scope is deliberately small: Cyrillic,
-// Greek and Armenian letters, and a few Latin ones (dotless i, script g),
-// each in both cases where both look Latin, since the map is applied
-// before case folding (Greek Ν looks like N but ν like v). Accented
-// letters need no entry: NameKey maps their base letter. Digits are left
-// alone, and so are letters that only resemble a Latin one loosely. It is
-// not Unicode's confusables.txt (UTS #39), whose thousands of entries
-// would also merge names that people tell apart easily.
-var confusables = map[rune]rune{
-	// Cyrillic capitals.
-	'А': 'A', 'В': 'B', 'Е': 'E', 'К': 'K', 'М': 'M', 'Н': 'H', 'О': 'O', 'Р': 'P',
-	'С': 'C', 'Т': 'T', 'У': 'Y', 'Х': 'X', 'Ѕ': 'S', 'І': 'I', 'Ј': 'J', 'Ԁ': 'D',
-	'Ԛ': 'Q', 'Ԝ': 'W', 'Ү': 'Y', 'Ӏ': 'I',
-	// Cyrillic small letters.
-	'а': 'a', 'е': 'e', 'о': 'o', 'р': 'p', 'с': 'c', 'у': 'y', 'х': 'x', 'ѕ': 's',
-	'і': 'i', 'ј': 'j', 'ԁ': 'd', 'һ': 'h', 'ԛ': 'q', 'ԝ': 'w', 'ү': 'y', 'ӏ': 'l',
-	// Greek capitals.
-	'Α': 'A', 'Β': 'B', 'Ε': 'E', 'Ζ': 'Z', 'Η': 'H', 'Ι': 'I', 'Κ': 'K', 'Μ': 'M',
-	'Ν': 'N', 'Ο': 'O', 'Ρ': 'P', 'Τ': 'T', 'Υ': 'Y', 'Χ': 'X', 'Ϲ': 'C', 'Ϳ': 'J',
-	// Greek small letters.
-	'α': 'a', 'ι': 'i', 'κ': 'k', 'ν': 'v', 'ο': 'o', 'ρ': 'p', 'τ': 't', 'υ': 'u',
-	'χ': 'x', 'η': 'n', 'ϲ': 'c', 'ϳ': 'j',
-	// Armenian small letters.
-	'օ': 'o', 'ս': 'u', 'հ': 'h', 'ո': 'n',
-	// Latin letters outside ASCII.
-	'ı': 'i', 'ȷ': 'j', 'ɑ': 'a', 'ɡ': 'g', 'ɩ': 'i',
-}
-
-// ValidateMessage checks a chat or whisper text: valid UTF-8, not blank,
-// at most MaxMessageRunes characters.
+// ValidateMessage checks a chat or whisper text: valid UTF-8, at most
+// MaxMessageRunes characters, something visible in it, no control
+// characters but newline and tab, no bidi embeddings, overrides or
+// isolates, and at most maxMessageMarks combining marks on a character.
+// Left-to-right and right-to-left marks (U+200E, U+200F, U+061C) are
+// allowed: they only place punctuation between scripts, and cannot
+// reorder the text around them.
 func ValidateMessage(s string) error {
 	if !utf8.ValidString(s) {
 		return Errorf(CodeInvalidMessage, "a message must be valid UTF-8")
 	}
-	if strings.TrimSpace(s) == "" {
-		return Errorf(CodeInvalidMessage, "a message cannot be empty")
-	}
 	if len(s) > MaxMessageRunes && utf8.RuneCountInString(s) > MaxMessageRunes {
 		return Errorf(CodeMessageTooLong, "a message is at most %d characters", MaxMessageRunes)
 	}
+	visible, marks := false, 0 // marks: on the last character
+	for _, r := range s {
+		switch {
+		case r == '\n', r == '\t':
+			marks = 0
+		case unicode.IsControl(r):
+			return Errorf(CodeInvalidMessage, "a message cannot hold control characters but newline and tab (U+%04X)", r)
+		case unicode.IsSpace(r):
+			marks = 0
+		case bidiControl(r):
+			return Errorf(CodeInvalidMessage, "a message cannot hold bidi embeddings, overrides or isolates (U+%04X)", r)
+		case invisible(r):
+			// Joiners and variation selectors belong to the
+			// character before: marks after them still count.
+		case unicode.IsMark(r):
+			if marks++; marks > maxMessageMarks {
+				return Errorf(CodeInvalidMessage, "a character takes at most %d combining marks", maxMessageMarks)
+			}
+			visible = true
+		default:
+			visible, marks = true, 0
+		}
+	}
+	if !visible {
+		return Errorf(CodeInvalidMessage, "a message cannot be empty, blank or invisible")
+	}
 	return nil
+}
+
+// maxMessageMarks is how many combining marks may follow one character of
+// a message: enough for Vietnamese written decomposed, Hebrew with points
+// and cantillation, Arabic with harakat; too few to draw over the lines
+// around it.
+const maxMessageMarks = 4
+
+// bidiControl reports whether r opens or closes a bidi embedding, override
+// or isolate (U+202A–U+202E, U+2066–U+2069), which reorder or hide the
+// text up to their end, or up to the end of the line when left open.
+func bidiControl(r rune) bool {
+	return r >= 0x202A && r <= 0x202E || r >= 0x2066 && r <= 0x2069
+}
+
+// invisible reports whether r draws nothing: a format character
+// (zero-width space, joiners, bidi marks), another default-ignorable code
+// point (variation selectors, Hangul fillers), or the blank braille
+// pattern that is often passed off as a space.
+func invisible(r rune) bool {
+	return unicode.Is(unicode.Cf, r) || unicode.Is(defaultIgnorable, r) || r == 0x2800
 }
 
 // ValidateClientID checks a message's clientId: optional, at most

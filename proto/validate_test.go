@@ -4,172 +4,11 @@ import (
 	"errors"
 	"strings"
 	"testing"
+	"unicode"
+	"unicode/utf8"
 
 	"golang.org/x/text/unicode/norm"
 )
-
-func TestNameKey(t *testing.T) {
-	tests := []struct {
-		name string
-		in   string
-		want string
-	}{
-		{"plain", "alice", "alice"},
-		{"capital", "Alice", "alice"},
-		{"all capitals", "ALICE", "alice"},
-		{"Cyrillic а", "\u0430lice", "alice"},
-		{"Cyrillic capital А", "\u0410lice", "alice"},
-		{"zero-width space", "al\u200bice", "alice"},
-		{"zero-width joiner and BOM", "\ufeffali\u200dce", "alice"},
-		{"bidi override", "\u202ealice\u202c", "alice"},
-		{"fullwidth", "ａｌｉｃｅ", "alice"},
-		{"fullwidth capitals", "ＡＬＩＣＥ", "alice"},
-		{"Cyrillic о, р, с, е, у, х", "\u043e\u0440\u0441\u0435\u0443\u0445", "opceyx"},
-		{"Cyrillic і, ј, ѕ, ԁ, ɡ", "\u0456\u0458\u0455\u0501\u0261", "ijsdg"},
-		{"Greek small letters", "οανικρτυχ", "oavikptux"},
-		{"Greek capitals", "ΑΒΕΖΗΙΚΜΝΟΡΤΥΧ", "abezhikmnoptyx"},
-		{"Greek capital Ν is N, small ν is v", "Νν", "nv"},
-		{"accented Cyrillic ё is Latin ë", "\u0451", "\u00eb"},
-		{"mixed scripts", "Рауре\u0430l", "paypeal"},
-		{"digits stay digits", "alice1", "alice1"},
-		{"l stays l", "alicel", "alicel"},
-		{"zero stays zero", "b0b", "b0b"},
-		{"Hangul", "김철수", "김철수"},
-		{"Hangul decomposed", norm.NFD.String("한글"), norm.NFC.String("한글")},
-		{"Hangul with a filler", "김\u3164철수", "김철수"},
-		{"ligature", "ﬁ", "fi"},
-	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			if got := NameKey(tc.in); got != tc.want {
-				t.Errorf("NameKey(%q) = %q, want %q", tc.in, got, tc.want)
-			}
-		})
-	}
-}
-
-func TestNameKeyDistinct(t *testing.T) {
-	tests := []struct{ a, b string }{
-		{"alice1", "alicel"},
-		{"bob0", "bobo"},
-		{"김철수", "김철호"},
-		{"한글", "한굴"},
-		{"한", "ㅎㅏㄴ"}, // compatibility jamo are not the syllable
-		{"josé", "jose"},
-		{"Ελένη", "Eλενη"},
-		{"алиса", "alisa"}, // Cyrillic л and и look like nothing Latin
-	}
-	for _, tc := range tests {
-		t.Run(tc.a+" "+tc.b, func(t *testing.T) {
-			if ka, kb := NameKey(tc.a), NameKey(tc.b); ka == kb {
-				t.Errorf("NameKey(%q) = NameKey(%q) = %q, want distinct keys", tc.a, tc.b, ka)
-			}
-		})
-	}
-}
-
-func TestNormalizeName(t *testing.T) {
-	tests := []struct {
-		name string
-		in   string
-		want string // "" means refused
-	}{
-		{"plain", "alice", "alice"},
-		{"trimmed", "  Alice B  ", "Alice B"},
-		{"Cyrillic а is a letter", "\u0430lice", "\u0430lice"},
-		{"fullwidth is kept as typed", "ａｌｉｃｅ", "ａｌｉｃｅ"},
-		{"Hangul", "김철수", "김철수"},
-		{"Hangul decomposed is composed", norm.NFD.String("한글"), norm.NFC.String("한글")},
-		{"one accent", "jose\u0301", "jos\u00e9"},
-		{"two marks", "e\u0301\u0323", norm.NFC.String("e\u0301\u0323")},
-		{"Vietnamese", "Nguyễn", "Nguyễn"},
-		{"underscore and hyphen", "a_b-c", "a_b-c"},
-		{"32 characters", strings.Repeat("가", 32), strings.Repeat("가", 32)},
-
-		{"empty", "", ""},
-		{"blank", "   ", ""},
-		{"33 characters", strings.Repeat("가", 33), ""},
-		{"zero-width space", "al\u200bice", ""},
-		{"zero-width non-joiner", "al\u200cice", ""},
-		{"zero-width joiner", "al\u200dice", ""},
-		{"word joiner", "al\u2060ice", ""},
-		{"BOM", "\ufeffalice", ""},
-		{"soft hyphen", "al\u00adice", ""},
-		{"left-to-right mark", "alice\u200e", ""},
-		{"right-to-left mark", "alice\u200f", ""},
-		{"Arabic letter mark", "alice\u061c", ""},
-		{"right-to-left override", "\u202ealice", ""},
-		{"left-to-right embedding", "\u202aalice", ""},
-		{"pop directional formatting", "alice\u202c", ""},
-		{"right-to-left isolate", "\u2067alice\u2069", ""},
-		{"first strong isolate", "\u2068alice", ""},
-		{"control", "ali\x07ce", ""},
-		{"newline", "ali\nce", ""},
-		{"tab", "ali\tce", ""},
-		{"Hangul filler", "\u3164", ""},
-		{"Hangul filler inside", "김\u3164철수", ""},
-		{"halfwidth Hangul filler", "\uffa0", ""},
-		{"variation selector", "a\ufe0f", ""},
-		{"combining grapheme joiner", "a\u034fb", ""},
-		{"only a mark", "\u0301", ""},
-		{"only marks", "\u0301\u0302\u0303", ""},
-		{"leading mark", "\u0301alice", ""},
-		{"mark after a space", "a \u0301b", ""},
-		{"three marks in a row", "x\u0300\u0301\u0302", ""},
-		{"three marks after composing", "a\u0300\u0301\u0302\u0303", ""},
-		{"enclosing mark", "a\u20dd", ""},
-		{"keycap", "1\u20e3", ""},
-		{"zalgo", "a\u0300\u0301\u0302\u0303\u0304\u0305", ""},
-		{"punctuation", "alice!", ""},
-		{"emoji", "alice😀", ""},
-		{"invalid UTF-8", "ali\xffce", ""},
-	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			got, err := NormalizeName(tc.in)
-			if tc.want == "" {
-				if err == nil {
-					t.Fatalf("NormalizeName(%q) = %q, want refused", tc.in, got)
-				}
-				var pe *Error
-				if !errors.As(err, &pe) || pe.Code != CodeInvalidName {
-					t.Errorf("NormalizeName(%q) error %v, want %s", tc.in, err, CodeInvalidName)
-				}
-				return
-			}
-			if err != nil || got != tc.want {
-				t.Errorf("NormalizeName(%q) = %q, %v; want %q", tc.in, got, err, tc.want)
-			}
-		})
-	}
-}
-
-// TestImpostors is the acceptance list: every impostor of alice
-// is either refused or has alice's key.
-func TestImpostors(t *testing.T) {
-	tests := []struct {
-		name    string
-		in      string
-		refused bool
-	}{
-		{"capital", "Alice", false},
-		{"Cyrillic а", "\u0430lice", false},
-		{"zero-width space", "alice\u200b", true},
-		{"zero-width space inside", "ali\u200bce", true},
-		{"fullwidth", "ａｌｉｃｅ", false},
-	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			name, err := NormalizeName(tc.in)
-			if (err != nil) != tc.refused {
-				t.Fatalf("NormalizeName(%q) = %q, %v; want refused %v", tc.in, name, err, tc.refused)
-			}
-			if got := NameKey(tc.in); got != "alice" {
-				t.Errorf("NameKey(%q) = %q, want alice", tc.in, got)
-			}
-		})
-	}
-}
 
 func TestNormalizeRoomMarks(t *testing.T) {
 	for _, in := range []string{"\u0301", "x\u0300\u0301\u0302", "lo\u200bbby", "\u202elobby"} {
@@ -225,4 +64,103 @@ func TestValidatePageLimit(t *testing.T) {
 			t.Errorf("ValidatePage(\"\", %d) = %v", limit, err)
 		}
 	}
+}
+
+func TestValidateMessage(t *testing.T) {
+	tests := []struct {
+		name string
+		in   string
+		code string // "" means accepted
+	}{
+		{"plain", "hello", ""},
+		{"lines and tabs", "one\n\ttwo\n", ""},
+		{"Korean", "안녕하세요 민지", ""},
+		{"Korean conjoining jamo", norm.NFD.String("한국어"), ""},
+		{"Vietnamese", "Ngô Bảo Châu nói tiếng Việt", ""},
+		{"Vietnamese decomposed", norm.NFD.String("Nguyễn Thị Hạnh ệ"), ""},
+		{"Devanagari", "नमस्ते दुनिया, क्षत्रिय", ""},
+		{"Thai", "สวัสดีครับ กิ่ง น้ำ", ""},
+		{"Arabic with harakat", "مُحَمَّدٌ السَّلَامُ عَلَيْكُمْ", ""},
+		{"Hebrew with points", "שָׁלוֹם", ""},
+		{"Hebrew with a right-to-left mark", "שלום\u200f!", ""},
+		{"emoji family", "👨\u200d👩\u200d👧\u200d👦", ""},
+		{"emoji with variation selectors", "👁\ufe0f\u200d🗨\ufe0f", ""},
+		{"keycap", "1\ufe0f\u20e3", ""},
+		{"skin tone", "👍🏽", ""},
+		{"flag of England", "🏴\U000E0067\U000E0062\U000E0065\U000E006E\U000E0067\U000E007F", ""},
+		{"replacement character typed", "\ufffd", ""},
+		{"four marks", "e\u0300\u0301\u0302\u0303", ""},
+		{"2000 characters", strings.Repeat("가", MaxMessageRunes), ""},
+
+		{"invalid UTF-8", "ab\xffcd", CodeInvalidMessage},
+		{"a lone surrogate encoded", "a\xed\xa0\x80", CodeInvalidMessage},
+		{"empty", "", CodeInvalidMessage},
+		{"blank", " \n\t ", CodeInvalidMessage},
+		{"ideographic space only", "\u3000", CodeInvalidMessage},
+		{"NUL", "a\x00b", CodeInvalidMessage},
+		{"terminal escape", "\x1b[2J\x1b[31mred", CodeInvalidMessage},
+		{"carriage return", "a\r\nb", CodeInvalidMessage},
+		{"delete", "a\x7f", CodeInvalidMessage},
+		{"C1 control", "a\u009bb", CodeInvalidMessage},
+		{"right-to-left override", "abc\u202egpj.exe", CodeInvalidMessage},
+		{"left-to-right embedding", "\u202aabc", CodeInvalidMessage},
+		{"pop directional formatting", "abc\u202c", CodeInvalidMessage},
+		{"right-to-left isolate", "\u2067abc\u2069", CodeInvalidMessage},
+		{"pop directional isolate", "abc\u2069", CodeInvalidMessage},
+		{"zero-width spaces only", "\u200b\u200b", CodeInvalidMessage},
+		{"joiners and selectors only", "\u200d\ufe0f\u2060", CodeInvalidMessage},
+		{"Hangul filler only", "\u3164\u3164", CodeInvalidMessage},
+		{"blank braille only", "\u2800", CodeInvalidMessage},
+		{"BOM and spaces", "\ufeff  ", CodeInvalidMessage},
+		{"five marks", "e\u0300\u0301\u0302\u0303\u0304", CodeInvalidMessage},
+		{"zalgo", "a" + strings.Repeat("\u0336", 1999), CodeInvalidMessage},
+		{"marks split by a joiner", "a\u0300\u0301\u0302\u200d\u0303\u0304", CodeInvalidMessage},
+		{"2001 characters", strings.Repeat("가", MaxMessageRunes+1), CodeMessageTooLong},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			err := ValidateMessage(tc.in)
+			if tc.code == "" {
+				if err != nil {
+					t.Fatalf("ValidateMessage(%q) = %v, want accepted", tc.in, err)
+				}
+				return
+			}
+			var pe *Error
+			if !errors.As(err, &pe) || pe.Code != tc.code {
+				t.Fatalf("ValidateMessage(%q) = %v, want %s", tc.in, err, tc.code)
+			}
+		})
+	}
+}
+
+// FuzzValidateMessage: ValidateMessage answers any text without
+// panicking, and what it accepts holds the documented rules.
+func FuzzValidateMessage(f *testing.F) {
+	for _, s := range []string{"hello", "a\u0300\u0301", "\u202e", "\x1b[0m", "\xff", "👨\u200d👩", "\u200b", " ", "مُحَمَّد"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		err := ValidateMessage(s)
+		if err != nil {
+			var pe *Error
+			if !errors.As(err, &pe) || (pe.Code != CodeInvalidMessage && pe.Code != CodeMessageTooLong) {
+				t.Fatalf("ValidateMessage(%q) = %v", s, err)
+			}
+			return
+		}
+		if !utf8.ValidString(s) || utf8.RuneCountInString(s) > MaxMessageRunes {
+			t.Fatalf("accepted %q", s)
+		}
+		visible := false
+		for _, r := range s {
+			if (unicode.IsControl(r) && r != '\n' && r != '\t') || bidiControl(r) {
+				t.Fatalf("accepted %q with U+%04X", s, r)
+			}
+			visible = visible || !(unicode.IsSpace(r) || invisible(r))
+		}
+		if !visible {
+			t.Fatalf("accepted %q, which shows nothing", s)
+		}
+	})
 }

@@ -318,6 +318,13 @@ func fail(e *socketio.EventMessage, err error) { reply(e, proto.Ack(err)) }
 
 // decodeArg decodes the event's first argument into v.
 func decodeArg(e *socketio.EventMessage, v any) error {
+	if len(e.Args) > 0 && !jsonTextValid(e.Args[0]) {
+		// Checked before decoding, which would put U+FFFD in its place.
+		if e.Name == proto.EventClientMessage || e.Name == proto.EventWhisper {
+			return proto.Errorf(proto.CodeInvalidMessage, "a message must be valid UTF-8")
+		}
+		return proto.Errorf(proto.CodeBadRequest, "%s takes valid UTF-8", e.Name)
+	}
 	if len(e.Args) == 0 || json.Unmarshal(e.Args[0], v) != nil {
 		return proto.Errorf(proto.CodeBadRequest, "%s takes one object argument", e.Name)
 	}

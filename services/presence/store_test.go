@@ -171,14 +171,14 @@ func testStore(t *testing.T, open openStore) {
 		s, _ := open(t, hour)
 		res := join(t, s, JoinParams{Conn: conn("c1"), Username: "Alice", Room: "lobby", NewToken: "t1"})
 		want := JoinResult{
-			Session: Session{Token: "t1", Username: "Alice", Key: "alice", Color: Palette[0]},
+			Session: Session{Token: "t1", Username: "Alice", Key: proto.NameKey("alice"), Color: Palette[0]},
 			Members: []proto.Member{{Username: "Alice", Color: Palette[0]}},
 			Joined:  true,
 		}
 		if !equalJoin(res, want) {
 			t.Fatalf("Join = %+v, want %+v", res, want)
 		}
-		got, online, err := s.Lookup(ctx, "alice")
+		got, online, err := s.Lookup(ctx, proto.NameKey("alice"))
 		if err != nil || !online || got != want.Session {
 			t.Fatalf("Lookup = %+v, %v, %v; want %+v, online", got, online, err, want.Session)
 		}
@@ -227,7 +227,7 @@ func testStore(t *testing.T, open openStore) {
 		if got := usernames(res.Members); !slices.Equal(got, []string{"Alice", "Bob"}) {
 			t.Errorf("Members = %v, want [Alice Bob]", got)
 		}
-		got, online, err := s.Lookup(ctx, "alice")
+		got, online, err := s.Lookup(ctx, proto.NameKey("alice"))
 		if err != nil || !online || got != alice.Session {
 			t.Errorf("Lookup(alice) = %+v, %v, %v; want her session, online", got, online, err)
 		}
@@ -249,6 +249,14 @@ func testStore(t *testing.T, open openStore) {
 			{"unknown token", "Alice", true, "alice", "nope"},
 			{"another session's token", "Alice", true, "alice", "bob"},
 			{"hangul decomposed", norm.NFC.String(hangul), true, norm.NFD.String(hangul), ""},
+			// Look-alikes (proto.NameKey's confusable skeletons).
+			{"capital I for l", "alice", true, "aIice", ""},
+			{"dental click for l", "alice", true, "a\u01c0ice", ""},
+			{"small capital C", "alice", true, "ali\u1d04e", ""},
+			{"dot below", "alice", true, "alic\u0323e", ""},
+			{"doubled space", "alice b", true, "alice  b", ""},
+			{"all Cyrillic", "papa", true, "\u0440\u0430\u0440\u0430", ""},
+			{"Greek capitals", "NINA", true, "\u039d\u0399\u039d\u0391", ""},
 		}
 		for _, tc := range tests {
 			t.Run(tc.name, func(t *testing.T) {
@@ -301,7 +309,7 @@ func testStore(t *testing.T, open openStore) {
 
 		elapse(ttl)
 		eventually(t, func() error {
-			if _, _, err := s.Lookup(ctx, "alice"); !errors.Is(err, ErrNoSession) {
+			if _, _, err := s.Lookup(ctx, proto.NameKey("alice")); !errors.Is(err, ErrNoSession) {
 				return fmt.Errorf("Lookup(alice) = %v, want ErrNoSession", err)
 			}
 			return nil
@@ -350,18 +358,18 @@ func testStore(t *testing.T, open openStore) {
 		elapse(step)
 		leave(t, s, conn("c1"))
 		elapse(step)
-		if _, _, err := s.Lookup(ctx, "alice"); err != nil {
+		if _, _, err := s.Lookup(ctx, proto.NameKey("alice")); err != nil {
 			t.Fatalf("Lookup after Leave refreshed: %v", err)
 		}
 		join(t, s, JoinParams{Conn: conn("c2"), Room: "lobby", Token: "t1"})
 		elapse(step)
 		// Lookup is no use: it must not refresh.
-		if _, _, err := s.Lookup(ctx, "alice"); err != nil {
+		if _, _, err := s.Lookup(ctx, proto.NameKey("alice")); err != nil {
 			t.Fatalf("Lookup after Join refreshed: %v", err)
 		}
 		elapse(step)
 		eventually(t, func() error {
-			if _, _, err := s.Lookup(ctx, "alice"); !errors.Is(err, ErrNoSession) {
+			if _, _, err := s.Lookup(ctx, proto.NameKey("alice")); !errors.Is(err, ErrNoSession) {
 				return fmt.Errorf("Lookup = %v, want ErrNoSession", err)
 			}
 			return nil
@@ -454,14 +462,14 @@ func testStore(t *testing.T, open openStore) {
 				t.Errorf("%s: Members %v, want %v", st.name, got, st.wantMembers)
 			}
 		}
-		if _, online, err := s.Lookup(ctx, "alice"); err != nil || online {
+		if _, online, err := s.Lookup(ctx, proto.NameKey("alice")); err != nil || online {
 			t.Errorf("Lookup(alice) online %v, %v; want offline", online, err)
 		}
 	})
 
 	t.Run("moving between rooms", func(t *testing.T) {
 		s, _ := open(t, hour)
-		alice := Session{Token: "ta", Username: "Alice", Key: "alice", Color: Palette[0]}
+		alice := Session{Token: "ta", Username: "Alice", Key: proto.NameKey("alice"), Color: Palette[0]}
 		// Rooms and connection ids that would collide if they were
 		// concatenated into keys raw.
 		a, ab := "a", "a:b"
@@ -519,7 +527,7 @@ func testStore(t *testing.T, open openStore) {
 		if got := usernames(res.Members); !slices.Equal(got, []string{"Bob"}) {
 			t.Errorf("Members = %v, want [Bob]", got)
 		}
-		if _, online, err := s.Lookup(ctx, "alice"); err != nil || online {
+		if _, online, err := s.Lookup(ctx, proto.NameKey("alice")); err != nil || online {
 			t.Errorf("Lookup(alice) online %v, %v; want offline", online, err)
 		}
 		if got := leave(t, s, conn("c1")); got.Session.Username != "Bob" || !got.Left {
@@ -663,7 +671,7 @@ func testStore(t *testing.T, open openStore) {
 			if got := online(t, s); got != 0 {
 				return fmt.Errorf("Online = %d, want 0: the session expired with its connection", got)
 			}
-			if _, _, err := s.Lookup(ctx, "alice"); !errors.Is(err, ErrNoSession) {
+			if _, _, err := s.Lookup(ctx, proto.NameKey("alice")); !errors.Is(err, ErrNoSession) {
 				return fmt.Errorf("Lookup(alice) = %v, want ErrNoSession", err)
 			}
 			return nil
@@ -1019,7 +1027,7 @@ func testLinger(t *testing.T, open openStore) {
 		if got, want := rooms(t, s), []RoomCount{{"lobby", 2}}; !slices.Equal(got, want) {
 			t.Errorf("Rooms while Alice lingers = %v, want %v", got, want)
 		}
-		if _, online, err := s.Lookup(ctx, "alice"); err != nil || !online {
+		if _, online, err := s.Lookup(ctx, proto.NameKey("alice")); err != nil || !online {
 			t.Errorf("Lookup(alice) while she lingers: online %v, %v; want online", online, err)
 		}
 		if got := reap(t, s); len(got) != 0 {
@@ -1040,7 +1048,7 @@ func testLinger(t *testing.T, open openStore) {
 		if got := roomNames(t, s, "lobby"); !slices.Equal(got, []string{"Bob"}) {
 			t.Errorf("Members = %v, want [Bob]", got)
 		}
-		if _, online, err := s.Lookup(ctx, "alice"); err != nil || online {
+		if _, online, err := s.Lookup(ctx, proto.NameKey("alice")); err != nil || online {
 			t.Errorf("Lookup(alice) online %v, %v; want offline", online, err)
 		}
 		if _, err := s.Leave(ctx, conn("a")); !errors.Is(err, ErrUnknownConn) {
