@@ -146,6 +146,9 @@ var codeMessages = [...]string{
 	"Unsupported protocol version",
 }
 
+// readBufferSize is each WebSocket's read buffer.
+const readBufferSize = 1024
+
 // Server is an Engine.IO server; it is an http.Handler to mount at the
 // Engine.IO path (for Socket.IO, "/socket.io/").
 type Server struct {
@@ -167,7 +170,10 @@ func NewServer(cfg Config, h Handler) *Server {
 		handler:  h,
 		sessions: make(map[string]*Session),
 		upgrader: websocket.Upgrader{
-			ReadBufferSize:  4096,
+			// A client's frames are small (a chat message is at most 2,000
+			// characters); a larger one is read in several reads. The buffer
+			// lives as long as the connection.
+			ReadBufferSize:  readBufferSize,
 			WriteBufferSize: 4096,
 			WriteBufferPool: &sync.Pool{},
 			// The origin was checked before the upgrade.
@@ -294,9 +300,7 @@ func (s *Server) handshake(w http.ResponseWriter, r *http.Request, q url.Values,
 			conn.Close()
 			return
 		}
-		s.conns.Add(1)
-		defer s.conns.Done()
-		sess.serveWebSocket(conn)
+		s.serveWebSocket(sess, conn)
 		return
 	}
 	if !s.register(sess) {
@@ -306,6 +310,18 @@ func (s *Server) handshake(w http.ResponseWriter, r *http.Request, q url.Values,
 	s.setCORS(w, r)
 	w.Header().Set("Content-Type", "text/plain; charset=UTF-8")
 	w.Write(AppendText(nil, sess.openPacket([]string{"websocket"})))
+}
+
+// serveWebSocket serves sess on conn in goroutines of their own, and
+// returns: the HTTP handler's goroutine, and with it what the HTTP server
+// keeps for the request (its buffers, about 10 KB), ends; an idle
+// WebSocket then holds only its reader.
+func (s *Server) serveWebSocket(sess *Session, conn *websocket.Conn) {
+	s.conns.Add(1)
+	go func() {
+		defer s.conns.Done()
+		sess.serveWebSocket(conn)
+	}()
 }
 
 // register makes sess visible, tells the handler of it and starts its

@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
-	"net/url"
 	"sync"
 	"time"
 
@@ -31,7 +30,7 @@ const queueOverhead = 64
 // Request is what a session keeps of the HTTP request that opened it.
 type Request struct {
 	Header     http.Header
-	Query      url.Values
+	RawQuery   string // the query string: url.ParseQuery reads it
 	Host       string
 	RemoteAddr string
 }
@@ -90,7 +89,7 @@ func newSession(srv *Server, id string, t transportKind, r *http.Request) *Sessi
 		transport: t,
 		req: Request{
 			Header:     r.Header.Clone(),
-			Query:      r.URL.Query(),
+			RawQuery:   r.URL.RawQuery,
 			Host:       r.Host,
 			RemoteAddr: r.RemoteAddr,
 		},

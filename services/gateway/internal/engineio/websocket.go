@@ -160,7 +160,7 @@ func (srv *Server) serveUpgrade(w http.ResponseWriter, r *http.Request, s *Sessi
 		return
 	}
 	srv.cfg.Observer.Upgraded()
-	s.serveWebSocket(conn)
+	srv.serveWebSocket(s, conn)
 }
 
 func (s *Session) canUpgrade() bool {
