@@ -20,8 +20,15 @@ func (s *Session) serveWebSocket(conn *websocket.Conn) {
 	<-writerDone
 }
 
+// readLoop reads the client's messages. A client sends at least a pong
+// every PingInterval+PingTimeout, so a message that takes longer to start
+// and end (a half-open connection, a frame that never finishes) fails the
+// read and closes the session even if the heartbeat could not.
 func (s *Session) readLoop(conn *websocket.Conn) {
+	idle := s.srv.cfg.PingInterval + s.srv.cfg.PingTimeout
 	for {
+		conn.SetReadDeadline(time.Now().Add(idle))
+		conn.SetReadLimit(s.readLimit())
 		mt, data, err := conn.ReadMessage()
 		if err != nil {
 			reason := ReasonTransportError
