@@ -39,14 +39,43 @@ func Mux(g prometheus.Gatherer, ready Ready) *http.ServeMux {
 	return mux
 }
 
+// Defaults for the zero values of HTTPTimeouts.
+const (
+	DefaultHeaderTimeout = 10 * time.Second
+	// Longer than a proxy keeps an idle upstream connection (nginx: 60s),
+	// so that the proxy, not the server, closes it: a proxy that sends a
+	// request on a connection the server has just closed fails it.
+	DefaultIdleTimeout = 120 * time.Second
+)
+
+// HTTPTimeouts bound how long a client may keep a connection without
+// sending a request. The zero value of every field means its default.
+// A request body's bound is the handler's (see the gateway's BodyTimeout):
+// a server-wide ReadTimeout would also cut long-polling GETs.
+type HTTPTimeouts struct {
+	Header time.Duration // to send a request's headers; 10s
+	Idle   time.Duration // between requests on a kept-alive connection; 120s
+}
+
 // Serve serves h on addr until ctx is cancelled, then shuts down within
 // timeout. It returns once the server has stopped.
 func Serve(ctx context.Context, log *slog.Logger, addr string, h http.Handler, timeout time.Duration) error {
+	return ServeTimeouts(ctx, log, addr, h, timeout, HTTPTimeouts{})
+}
+
+// ServeTimeouts is Serve with the connections' timeouts t.
+func ServeTimeouts(ctx context.Context, log *slog.Logger, addr string, h http.Handler, timeout time.Duration, t HTTPTimeouts) error {
+	if t.Header <= 0 {
+		t.Header = DefaultHeaderTimeout
+	}
+	if t.Idle <= 0 {
+		t.Idle = DefaultIdleTimeout
+	}
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return fmt.Errorf("listen %s: %w", addr, err)
 	}
-	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: t.Header, IdleTimeout: t.Idle}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	log.Info("http listening", "addr", ln.Addr().String())

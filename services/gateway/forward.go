@@ -8,6 +8,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"os"
 	"strings"
 	"sync"
 	"time"
@@ -174,6 +175,12 @@ func (f *forwarder) forward(w http.ResponseWriter, r *http.Request, sid string) 
 	}
 	if r.Method == http.MethodPost {
 		body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, int64(f.maxPayload)))
+		if errors.Is(err, os.ErrDeadlineExceeded) {
+			w.Header().Set("Connection", "close")
+			http.Error(w, "request body too slow", http.StatusRequestTimeout)
+			f.forwarded.WithLabelValues("too_slow").Inc()
+			return true
+		}
 		if err != nil {
 			http.Error(w, "payload too large", http.StatusRequestEntityTooLarge)
 			f.forwarded.WithLabelValues("too_large").Inc()

@@ -55,15 +55,31 @@ type Config struct {
 	// NoRecovery turns Socket.IO's connection state recovery off: no pid
 	// in CONNECT answers, no offsets on events.
 	NoRecovery bool
+	// HeaderTimeout bounds the time a client takes to send a request's
+	// headers; 10s. IdleTimeout, the time a kept-alive connection may wait
+	// for its next request; 120s, longer than nginx keeps an idle
+	// upstream connection.
+	HeaderTimeout time.Duration
+	IdleTimeout   time.Duration
+	// BodyTimeout bounds the time a request's body (a polling POST) takes
+	// to arrive, from its headers; the ping timeout. A POST that is slower
+	// is answered 408 and its session closed.
+	BodyTimeout time.Duration
+	// AttachmentTimeout bounds the time the binary attachments of a
+	// Socket.IO packet take to arrive, from its header; the ping timeout.
+	// A packet whose attachments are late closes its session.
+	AttachmentTimeout time.Duration
 }
 
 // ConfigFromEnv reads NATTER_HTTP_ADDR, NATTER_ADVERTISE_ADDR, NATTER_GATEWAY_ID,
 // NATTER_PING_INTERVAL, NATTER_PING_TIMEOUT (durations such as 25s),
-// NATTER_MAX_PAYLOAD, NATTER_SEND_QUEUE_BYTES, NATTER_ALLOWED_ORIGINS
-// (comma-separated), NATTER_MESSAGE_RATE, NATTER_MESSAGE_BURST,
-// NATTER_RATE_LIMITS (see ParseLimits), NATTER_TYPING_INTERVAL,
-// NATTER_TRUSTED_PROXIES (see ParseTrustedProxies) and NATTER_RECOVERY
-// ("off" turns recovery off). Unset variables keep their defaults.
+// NATTER_MAX_PAYLOAD, NATTER_SEND_QUEUE_BYTES, NATTER_HEADER_TIMEOUT,
+// NATTER_BODY_TIMEOUT, NATTER_IDLE_TIMEOUT, NATTER_ATTACHMENT_TIMEOUT,
+// NATTER_ALLOWED_ORIGINS (comma-separated), NATTER_MESSAGE_RATE,
+// NATTER_MESSAGE_BURST, NATTER_RATE_LIMITS (see ParseLimits),
+// NATTER_TYPING_INTERVAL, NATTER_TRUSTED_PROXIES (see ParseTrustedProxies)
+// and NATTER_RECOVERY ("off" turns recovery off). Unset variables keep
+// their defaults.
 func ConfigFromEnv() (Config, error) {
 	c := Config{
 		HTTPAddr:      os.Getenv("NATTER_HTTP_ADDR"),
@@ -85,6 +101,18 @@ func ConfigFromEnv() (Config, error) {
 		return c, err
 	}
 	if c.MaxPayload, err = ops.EnvInt("NATTER_MAX_PAYLOAD"); err != nil {
+		return c, err
+	}
+	if c.HeaderTimeout, err = ops.EnvDuration("NATTER_HEADER_TIMEOUT"); err != nil {
+		return c, err
+	}
+	if c.BodyTimeout, err = ops.EnvDuration("NATTER_BODY_TIMEOUT"); err != nil {
+		return c, err
+	}
+	if c.IdleTimeout, err = ops.EnvDuration("NATTER_IDLE_TIMEOUT"); err != nil {
+		return c, err
+	}
+	if c.AttachmentTimeout, err = ops.EnvDuration("NATTER_ATTACHMENT_TIMEOUT"); err != nil {
 		return c, err
 	}
 	if c.SendQueueBytes, err = ops.EnvInt("NATTER_SEND_QUEUE_BYTES"); err != nil {
@@ -153,6 +181,16 @@ func (c Config) withDefaults() Config {
 	if c.TrustedProxies == nil {
 		c.TrustedProxies = DefaultTrustedProxies
 	}
+	pingTimeout := c.PingTimeout
+	if pingTimeout <= 0 {
+		pingTimeout = engineio.DefaultPingTimeout
+	}
+	if c.BodyTimeout <= 0 {
+		c.BodyTimeout = pingTimeout
+	}
+	if c.AttachmentTimeout <= 0 {
+		c.AttachmentTimeout = pingTimeout
+	}
 	if c.HeartbeatInterval <= 0 {
 		c.HeartbeatInterval = 2 * time.Second
 	}
@@ -195,19 +233,24 @@ func New(cfg Config, nc *nats.Conn, log *slog.Logger, reg prometheus.Registerer)
 	if !proto.ValidGatewayID(cfg.ID) {
 		return nil, fmt.Errorf("gateway id %q: use letters, digits, _ and -", cfg.ID)
 	}
+	m := newMetrics(reg)
 	ecfg := engineio.Config{
 		PingInterval:   cfg.PingInterval,
 		PingTimeout:    cfg.PingTimeout,
 		MaxPayload:     cfg.MaxPayload,
 		SendQueueBytes: cfg.SendQueueBytes,
-		Observer:       newMetrics(reg),
+		Observer:       m,
 	}
 	if len(cfg.AllowedOrigins) > 0 {
 		ecfg.CheckOrigin = engineio.AllowOrigins(cfg.AllowedOrigins)
 	}
 	fwd := newForwarder(cfg.ID, cfg.AdvertiseAddr, nc, cfg.MaxPayload, 0, log, reg)
 	ecfg.NewID, ecfg.Forward = fwd.newSID, fwd.forward
-	sio := socketio.NewServer(socketio.Config{MaxAttachmentBytes: cfg.MaxPayload})
+	sio := socketio.NewServer(socketio.Config{
+		MaxAttachmentBytes: cfg.MaxPayload,
+		AttachmentTimeout:  cfg.AttachmentTimeout,
+		Observer:           m,
+	})
 	ch, err := newChat(cfg.ID, nc, log, newChatMetrics(reg), cfg)
 	if err != nil {
 		return nil, err
@@ -227,9 +270,10 @@ func New(cfg Config, nc *nats.Conn, log *slog.Logger, reg prometheus.Registerer)
 	mux.Handle("GET /socket.io/socket.io.js", web.ClientHandler())
 	mux.Handle("GET /socket.io/socket.io.min.js", web.ClientHandler())
 	mux.Handle("/", web.Handler())
+	bounded := bodyDeadline{next: mux, timeout: cfg.BodyTimeout, timedOut: m.bodyTimeouts}
 	s.handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("X-Natter-Gateway", cfg.ID)
-		mux.ServeHTTP(w, r)
+		bounded.ServeHTTP(w, r)
 	})
 	return s, nil
 }
@@ -256,7 +300,8 @@ func (s *Service) Run(ctx context.Context, g prometheus.Gatherer) error {
 	srvCtx, stop := context.WithCancel(context.Background())
 	defer stop()
 	errc := make(chan error, 1)
-	go func() { errc <- ops.Serve(srvCtx, s.log, s.cfg.HTTPAddr, mux, s.cfg.ShutdownTimeout) }()
+	t := ops.HTTPTimeouts{Header: s.cfg.HeaderTimeout, Idle: s.cfg.IdleTimeout}
+	go func() { errc <- ops.ServeTimeouts(srvCtx, s.log, s.cfg.HTTPAddr, mux, s.cfg.ShutdownTimeout, t) }()
 	select {
 	case err := <-errc:
 		return fmt.Errorf("gateway: %w", err)

@@ -6,6 +6,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/natter/natter/services/gateway/internal/engineio"
+	"github.com/natter/natter/services/gateway/internal/socketio"
 )
 
 // metrics are the gateway's Prometheus metrics; see docs/metrics.md.
@@ -17,9 +18,16 @@ type metrics struct {
 	slowConsumers prometheus.Counter
 	wsWrites      prometheus.Counter
 	wsFrames      prometheus.Counter
+	// Input that took too long, and what waits for the rest of a packet.
+	bodyTimeouts       prometheus.Counter
+	attachmentTimeouts prometheus.Counter
+	partialBytes       prometheus.Gauge
 }
 
-var _ engineio.Observer = (*metrics)(nil)
+var (
+	_ engineio.Observer = (*metrics)(nil)
+	_ socketio.Observer = (*metrics)(nil)
+)
 
 func newMetrics(reg prometheus.Registerer) *metrics {
 	m := &metrics{
@@ -51,9 +59,22 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Name: "natter_gateway_websocket_frames_total",
 			Help: "Frames written to WebSocket connections; over writes, the frames each write carried.",
 		}),
+		bodyTimeouts: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "natter_gateway_body_timeouts_total",
+			Help: "Requests whose body did not arrive within the body timeout.",
+		}),
+		attachmentTimeouts: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "natter_gateway_attachment_timeouts_total",
+			Help: "Sessions closed because a packet's binary attachments did not arrive in time.",
+		}),
+		partialBytes: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "natter_gateway_partial_packet_bytes",
+			Help: "Bytes held for Socket.IO packets whose attachments have not all arrived.",
+		}),
 	}
 	if reg != nil {
-		reg.MustRegister(m.sessions, m.opened, m.closed, m.upgrades, m.slowConsumers, m.wsWrites, m.wsFrames)
+		reg.MustRegister(m.sessions, m.opened, m.closed, m.upgrades, m.slowConsumers, m.wsWrites, m.wsFrames,
+			m.bodyTimeouts, m.attachmentTimeouts, m.partialBytes)
 	}
 	return m
 }
@@ -80,6 +101,10 @@ func (m *metrics) WebSocketWrite(frames int) {
 	m.wsWrites.Inc()
 	m.wsFrames.Add(float64(frames))
 }
+
+func (m *metrics) AttachmentsTimedOut() { m.attachmentTimeouts.Inc() }
+
+func (m *metrics) PartialBytes(delta int) { m.partialBytes.Add(float64(delta)) }
 
 // chatMetrics are the chat layer's; labels never carry names, rooms or text.
 type chatMetrics struct {

@@ -504,8 +504,9 @@ type stack struct {
 }
 
 // clusterUp runs `scripts/cluster.sh up` on free ports in a temporary
-// folder, and cluster.sh down when the test ends.
-func clusterUp(tb testing.TB, prometheus bool) *stack {
+// folder, and cluster.sh down when the test ends; the services get extra
+// in their environment.
+func clusterUp(tb testing.TB, prometheus bool, extra ...string) *stack {
 	tb.Helper()
 	if testing.Short() {
 		tb.Skip("starts the whole stack")
@@ -540,6 +541,7 @@ func clusterUp(tb testing.TB, prometheus bool) *stack {
 	if prometheus {
 		env = append(env, "PROMETHEUS=1")
 	}
+	env = append(env, extra...)
 	s.env = env
 	script := filepath.Join(root, "scripts", "cluster.sh")
 	tb.Cleanup(func() {

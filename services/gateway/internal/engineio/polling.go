@@ -4,6 +4,7 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"os"
 )
 
 // servePoll answers a long-polling GET: at once with what is queued, or
@@ -160,6 +161,14 @@ func (s *Session) serveData(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		s.close(ReasonTransportError, Close)
+		if errors.Is(err, os.ErrDeadlineExceeded) {
+			// The body was too slow: the server set a read deadline
+			// (the gateway's BodyTimeout). The reference server closes
+			// the session too when a POST ends before its body.
+			s.srv.setCORS(w, r)
+			w.Header().Set("Connection", "close")
+			http.Error(w, "request body too slow", http.StatusRequestTimeout)
+		}
 		return
 	}
 	packets, err := DecodePayload(body)

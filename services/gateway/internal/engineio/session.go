@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/gorilla/websocket"
@@ -80,6 +81,9 @@ type Session struct {
 	pongTimer *time.Timer
 	awaiting  bool // a ping is out and its pong not back
 	refreshed bool // the pong deadline was moved once for this ping
+	// held is what the handler keeps of the client's input between
+	// messages (see Hold), in bytes.
+	held atomic.Int64
 }
 
 func newSession(srv *Server, id string, t transportKind, r *http.Request) *Session {
@@ -116,6 +120,19 @@ func (s *Session) transportName() string {
 		return "websocket"
 	}
 	return "polling"
+}
+
+// Hold tells the session that its handler keeps n bytes of the client's
+// input between messages (the attachments of a Socket.IO packet not yet
+// whole); 0 when it keeps none. Until then a WebSocket message must fit in
+// MaxPayload beside them: a larger one closes the session, as an
+// oversized message does. (A polling POST's body is encoded, so it is
+// bounded by MaxPayload alone; the handler bounds what it keeps.)
+func (s *Session) Hold(n int) { s.held.Store(int64(n)) }
+
+// readLimit is the most a WebSocket message may now take, in bytes.
+func (s *Session) readLimit() int64 {
+	return max(int64(s.srv.cfg.MaxPayload)-s.held.Load(), 1)
 }
 
 // Done is closed when the session closes.

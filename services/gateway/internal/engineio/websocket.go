@@ -36,8 +36,16 @@ func (s *Session) serveWebSocket(conn *websocket.Conn) {
 	<-done
 }
 
+// readLoop reads the client's messages. A client sends at least a pong
+// every PingInterval+PingTimeout, and cannot send one in the middle of a
+// frame: a message that takes longer to arrive (a half-open connection, a
+// frame that never finishes) fails its read and closes the session. The
+// heartbeat closes such a session too; this bounds the read itself.
 func (s *Session) readLoop(conn *websocket.Conn) {
+	idle := s.srv.cfg.PingInterval + s.srv.cfg.PingTimeout
 	for {
+		conn.SetReadDeadline(time.Now().Add(idle))
+		conn.SetReadLimit(s.readLimit())
 		mt, data, err := conn.ReadMessage()
 		if err != nil {
 			reason := ReasonTransportError

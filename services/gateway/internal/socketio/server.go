@@ -13,17 +13,45 @@ import (
 const (
 	DefaultMaxAttachments = 10
 	DefaultConnectTimeout = 45 * time.Second
+	// Official clients send a packet's attachments right after it.
+	DefaultAttachmentTimeout = 20 * time.Second
 )
 
 // Config configures a Server. The zero value of every field means its default.
 type Config struct {
 	// MaxAttachments bounds the binary attachments of one packet; 10.
 	MaxAttachments int
-	// MaxAttachmentBytes bounds their total size; 1,000,000.
+	// MaxAttachmentBytes bounds a packet with attachments: its header and
+	// the attachments together, however the client splits them into
+	// Engine.IO messages; 1,000,000. While they wait, what the session
+	// reads next over WebSocket must fit beside them in its MaxPayload
+	// (engineio.Session.Hold).
 	MaxAttachmentBytes int
+	// AttachmentTimeout closes a session whose packet's attachments have
+	// not all arrived this long after its header; 20s.
+	AttachmentTimeout time.Duration
 	// ConnectTimeout closes a session that joins no namespace in time; 45s.
 	ConnectTimeout time.Duration
+	// Observer is told of what the server holds and drops, for metrics.
+	// Nil: nobody.
+	Observer Observer
 }
+
+// Observer is told of packets with attachments. Its methods must be quick
+// and safe for concurrent use.
+type Observer interface {
+	// AttachmentsTimedOut: a session is closed, its packet's attachments
+	// late.
+	AttachmentsTimedOut()
+	// PartialBytes: the bytes held for packets whose attachments have not
+	// all arrived changed by delta.
+	PartialBytes(delta int)
+}
+
+type nopObserver struct{}
+
+func (nopObserver) AttachmentsTimedOut() {}
+func (nopObserver) PartialBytes(int)     {}
 
 func (c Config) withDefaults() Config {
 	if c.MaxAttachments <= 0 {
@@ -32,8 +60,14 @@ func (c Config) withDefaults() Config {
 	if c.MaxAttachmentBytes <= 0 {
 		c.MaxAttachmentBytes = engineio.DefaultMaxPayload
 	}
+	if c.AttachmentTimeout <= 0 {
+		c.AttachmentTimeout = DefaultAttachmentTimeout
+	}
 	if c.ConnectTimeout <= 0 {
 		c.ConnectTimeout = DefaultConnectTimeout
+	}
+	if c.Observer == nil {
+		c.Observer = nopObserver{}
 	}
 	return c
 }
@@ -186,14 +220,19 @@ type client struct {
 	sess         *engineio.Session
 	connectTimer *time.Timer
 
-	// Touched only by OnMessage, which engineio calls one at a time.
+	// A packet waiting for its attachments. Touched only by OnMessage and
+	// OnClose, which engineio calls one at a time.
 	partial     *Packet
 	attachments [][]byte
-	attBytes    int
+	held        int         // bytes of partial: its header and attachments so far
+	partTimer   *time.Timer // for partial's attachments to arrive
 
 	mu      sync.Mutex
 	sockets map[string]*Socket
 	closed  bool
+	// Counts packets that waited for attachments; the number of the one
+	// waiting now, 0 when none: its timer may fire as it completes.
+	partSeq, waiting uint64
 }
 
 func (c *client) connectTimedOut() {
@@ -208,19 +247,15 @@ func (c *client) connectTimedOut() {
 // OnMessage implements engineio.SessionHandler.
 func (c *client) OnMessage(data []byte, binary bool) {
 	if binary {
-		if c.partial == nil {
+		if c.partial == nil || c.held+len(data) > c.srv.cfg.MaxAttachmentBytes {
 			c.fail()
 			return
 		}
-		c.attBytes += len(data)
-		if c.attBytes > c.srv.cfg.MaxAttachmentBytes {
-			c.fail()
-			return
-		}
+		c.hold(len(data))
 		c.attachments = append(c.attachments, data)
 		if len(c.attachments) == c.partial.Attachments {
 			p, att := *c.partial, c.attachments
-			c.partial, c.attachments, c.attBytes = nil, nil, 0
+			c.dropPartial()
 			c.dispatch(p, att)
 		}
 		return
@@ -235,15 +270,63 @@ func (c *client) OnMessage(data []byte, binary bool) {
 		return
 	}
 	if (p.Type == BinaryEvent || p.Type == BinaryAck) && p.Attachments > 0 {
-		c.partial = &p
+		if len(data) > c.srv.cfg.MaxAttachmentBytes {
+			c.fail()
+			return
+		}
+		c.waitAttachments(&p, len(data))
 		return
 	}
 	c.dispatch(p, nil)
 }
 
+// waitAttachments keeps p, whose header took n bytes, until its
+// attachments have arrived, for at most AttachmentTimeout.
+func (c *client) waitAttachments(p *Packet, n int) {
+	c.partial = p
+	c.hold(n)
+	c.mu.Lock()
+	c.partSeq++
+	seq := c.partSeq
+	c.waiting = seq
+	c.mu.Unlock()
+	c.partTimer = time.AfterFunc(c.srv.cfg.AttachmentTimeout, func() { c.attachmentsTimedOut(seq) })
+}
+
+func (c *client) attachmentsTimedOut(seq uint64) {
+	c.mu.Lock()
+	late := c.waiting == seq
+	c.mu.Unlock()
+	if late {
+		c.srv.cfg.Observer.AttachmentsTimedOut()
+		c.sess.Close()
+	}
+}
+
+// hold counts n more bytes held for the partial packet.
+func (c *client) hold(n int) {
+	c.held += n
+	c.sess.Hold(c.held)
+	c.srv.cfg.Observer.PartialBytes(n)
+}
+
+// dropPartial lets the partial packet go, if there is one.
+func (c *client) dropPartial() {
+	if c.partial == nil {
+		return
+	}
+	c.mu.Lock()
+	c.waiting = 0
+	c.mu.Unlock()
+	c.partTimer.Stop()
+	c.srv.cfg.Observer.PartialBytes(-c.held)
+	c.sess.Hold(0)
+	c.partial, c.attachments, c.held, c.partTimer = nil, nil, 0, nil
+}
+
 // fail ends a session that broke the protocol.
 func (c *client) fail() {
-	c.partial, c.attachments = nil, nil
+	c.dropPartial()
 	c.sess.Close()
 }
 
@@ -364,6 +447,7 @@ func (c *client) remove(nsp string) *Socket {
 // OnClose implements engineio.SessionHandler.
 func (c *client) OnClose(reason string) {
 	c.connectTimer.Stop()
+	c.dropPartial()
 	c.mu.Lock()
 	c.closed = true
 	sockets := c.sockets

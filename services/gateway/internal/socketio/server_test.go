@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net/http/httptest"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -164,7 +165,9 @@ func TestNamespacesShareOneSession(t *testing.T) {
 }
 
 func TestBinaryAttachments(t *testing.T) {
-	f := start(t, socketio.Config{MaxAttachments: 2, MaxAttachmentBytes: 10}, engineio.Config{})
+	// The bound counts the header with the attachments: 84 bytes for the
+	// round trip.
+	f := start(t, socketio.Config{MaxAttachments: 2, MaxAttachmentBytes: 90}, engineio.Config{})
 	t.Run("round trip", func(t *testing.T) {
 		c := f.dial(t)
 		c.connect("/")
@@ -184,7 +187,8 @@ func TestBinaryAttachments(t *testing.T) {
 		parts  [][]byte
 	}{
 		{"too many attachments", `453-["echo",1]`, nil},
-		{"attachments over the byte bound", `452-["echo",1]`, [][]byte{[]byte("123456"), []byte("123456")}},
+		{"attachments over the byte bound", `452-["echo",1]`, [][]byte{make([]byte, 40), make([]byte, 40)}},
+		{"header over the byte bound", `451-["echo","` + strings.Repeat("x", 80) + `"]`, nil},
 		{"text while attachments are due", `451-["echo",1]`, nil},
 		{"attachment with no packet", "", [][]byte{[]byte("x")}},
 	}
@@ -292,5 +296,84 @@ func TestConnectTimeout(t *testing.T) {
 	c := f.dial(t)
 	if !c.closed() {
 		t.Error("session that never connected is still open")
+	}
+}
+
+// partials counts what a socketio.Server tells its Observer.
+type partials struct {
+	timedOut atomic.Int64
+	held     atomic.Int64
+}
+
+func (p *partials) AttachmentsTimedOut()   { p.timedOut.Add(1) }
+func (p *partials) PartialBytes(delta int) { p.held.Add(int64(delta)) }
+
+// TestUnfinishedAttachmentsTimeOut: a header announcing two attachments and
+// one attachment, then silence, closes the session once AttachmentTimeout
+// has passed, counted, and what it held is let go; a packet whose
+// attachments arrive in time is delivered.
+func TestUnfinishedAttachmentsTimeOut(t *testing.T) {
+	obs := &partials{}
+	f := start(t, socketio.Config{AttachmentTimeout: 300 * time.Millisecond, Observer: obs}, engineio.Config{})
+
+	quick := f.dial(t)
+	quick.connect("/")
+	quick.send(`451-["echo",{"_placeholder":true,"num":0}]`)
+	quick.sendBinary([]byte("ab"))
+	for _, want := range []string{`451-["echo",{"_placeholder":true,"num":0}]`, "binary:ab"} {
+		if got := quick.read(); got != want {
+			t.Fatalf("got %q, want %q", got, want)
+		}
+	}
+
+	c := f.dial(t)
+	c.connect("/")
+	c.send(`452-["echo",{"_placeholder":true,"num":0},{"_placeholder":true,"num":1}]`)
+	c.sendBinary(make([]byte, 1000))
+	start := time.Now()
+	if !c.closed() {
+		t.Fatal("session with unfinished attachments not closed")
+	}
+	if took := time.Since(start); took < 200*time.Millisecond {
+		t.Errorf("closed after %v, before the timeout", took)
+	}
+	if got := <-f.discs; got != "/ forced close" {
+		t.Errorf("disconnect %q", got)
+	}
+	if n := obs.timedOut.Load(); n != 1 {
+		t.Errorf("%d timeouts counted, want 1", n)
+	}
+	if n := obs.held.Load(); n != 0 {
+		t.Errorf("%d bytes still held", n)
+	}
+	// The quick packet's timer, stopped, never fires.
+	quick.send(`42["echo","still here"]`)
+	if got := quick.read(); got != `42["echo","still here"]` {
+		t.Errorf("got %q", got)
+	}
+}
+
+// TestAttachmentsShareMaxPayload: while a packet waits for attachments, a
+// WebSocket message that would not fit beside it in MaxPayload is refused
+// by the read limit (close 1009) before it is read in full.
+func TestAttachmentsShareMaxPayload(t *testing.T) {
+	f := start(t, socketio.Config{MaxAttachmentBytes: 1000}, engineio.Config{MaxPayload: 1000})
+	c := f.dial(t)
+	c.connect("/")
+	header := `452-["echo",{"_placeholder":true,"num":0},{"_placeholder":true,"num":1}]`
+	c.send(header)
+	c.sendBinary(make([]byte, 500))
+	// The Socket.IO packet is the Engine.IO message after its type byte.
+	c.sendBinary(make([]byte, 1000-(len(header)-1)-500+1))
+	for {
+		c.c.SetReadDeadline(time.Now().Add(5 * time.Second))
+		_, _, err := c.c.ReadMessage()
+		if err == nil {
+			continue
+		}
+		if !websocket.IsCloseError(err, websocket.CloseMessageTooBig) {
+			t.Fatalf("want close 1009 (too big), got %v", err)
+		}
+		break
 	}
 }
