@@ -40,9 +40,10 @@ func (s *Session) serveWebSocket(conn *websocket.Conn) {
 // every PingInterval+PingTimeout, and cannot send one in the middle of a
 // frame: a message that takes longer to arrive (a half-open connection, a
 // frame that never finishes) fails its read and closes the session. The
-// heartbeat closes such a session too; this bounds the read itself.
+// heartbeat closes such a session first (its reason is "ping timeout");
+// this bounds the read itself, a ping timeout later.
 func (s *Session) readLoop(conn *websocket.Conn) {
-	idle := s.srv.cfg.PingInterval + s.srv.cfg.PingTimeout
+	idle := s.srv.cfg.PingInterval + 2*s.srv.cfg.PingTimeout
 	for {
 		conn.SetReadDeadline(time.Now().Add(idle))
 		conn.SetReadLimit(s.readLimit())
