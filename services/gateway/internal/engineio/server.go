@@ -370,7 +370,11 @@ func (s *Server) originAllowed(r *http.Request) bool {
 func SameOriginOn(hosts []string) func(*http.Request) bool {
 	trusted := make(map[string]bool, len(hosts))
 	for _, h := range hosts {
-		trusted[strings.ToLower(strings.TrimSpace(h))] = true
+		h = strings.TrimSpace(h)
+		if u, err := url.Parse(h); err == nil && u.Host != "" {
+			h = u.Host // written as a URL
+		}
+		trusted[strings.ToLower(h)] = true
 	}
 	return func(r *http.Request) bool {
 		u, err := url.Parse(r.Header.Get("Origin"))

@@ -417,6 +417,7 @@ func TestOriginCheck(t *testing.T) {
 		{"other origin refused", nil, "", "http://evil.example", false},
 		{"same origin on an unknown host refused (DNS rebinding)", nil, "evil.example", "http://evil.example", false},
 		{"same origin on a configured host", engineio.SameOriginOn([]string{"chat.example"}), "chat.example:8443", "https://chat.example:8443", true},
+		{"same origin on a host configured as a URL", engineio.SameOriginOn([]string{"https://chat.example/"}), "chat.example", "https://chat.example", true},
 		{"same origin on a configured host, other port refused", engineio.SameOriginOn([]string{"chat.example:443"}), "chat.example:8443", "https://chat.example:8443", false},
 		{"other origin on a configured host refused", engineio.SameOriginOn([]string{"chat.example"}), "chat.example", "https://evil.example", false},
 		{"allowed origin", engineio.AllowOrigins([]string{"https://chat.example"}), "", "https://chat.example", true},
