@@ -18,6 +18,10 @@ const (
 	CodeBadRequest     = "bad_request"
 	CodeUnavailable    = "unavailable"
 	CodeInternal       = "internal"
+	// CodeUnknownOutcome: a message or whisper may or may not have been
+	// stored (the store did not answer in time); resending it with the same
+	// clientId stores it once either way.
+	CodeUnknownOutcome = "unknown_outcome"
 )
 
 // Error is a failure that a client is told of: a code and a message for
@@ -53,6 +57,7 @@ var (
 	ErrRateLimited    = &Error{Code: CodeRateLimited, Message: "too many messages; slow down"}
 	ErrBadRequest     = &Error{Code: CodeBadRequest, Message: "bad request"}
 	ErrUnavailable    = &Error{Code: CodeUnavailable, Message: "service unavailable; try again"}
+	ErrUnknownOutcome = &Error{Code: CodeUnknownOutcome, Message: "not known whether it was stored; resend it with the same clientId"}
 )
 
 // AsError returns err as an *Error; errors that are not become "internal"

@@ -654,7 +654,9 @@ func (c *chat) storeAndAck(e *socketio.EventMessage, out *nats.Msg, m *member, c
 // store stores out in the stream, at most once for one clientID of one
 // user: JetStream's deduplication catches a resend within its window, the
 // dedup bucket one after it. For a resend, it returns the data stored the
-// first time. A failure is proto.ErrUnavailable: the client may resend.
+// first time. A failure is proto.ErrUnavailable when the message is known
+// not to be stored, proto.ErrUnknownOutcome when it may be (see
+// publishFailure): either way the client may resend with the same clientId.
 // The caller calls remember once it has acked: it writes the bucket in the
 // background, off the ack's path and the connection's (within the window
 // JetStream catches a resend anyway).
@@ -679,11 +681,16 @@ func (c *chat) store(out *nats.Msg, m *member, clientID, id string) (stored []by
 			}
 		}
 	}
+	if ctx.Err() != nil {
+		// The lookup took all the time: nothing was published.
+		c.metrics.publishErrors.Inc()
+		return nil, remember, proto.ErrUnavailable
+	}
 	ack, err := c.js.PublishMsg(ctx, out, jetstream.WithMsgID(dedup))
 	if err != nil {
 		c.metrics.publishErrors.Inc()
 		c.log.Warn("store", "err", err)
-		return nil, remember, proto.ErrUnavailable
+		return nil, remember, publishFailure(err)
 	}
 	if ack.Duplicate {
 		c.metrics.dedupHits.WithLabelValues("jetstream").Inc()

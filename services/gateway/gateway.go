@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"net/netip"
 	"os"
+	"slices"
 	"strings"
 	"time"
 
@@ -31,13 +32,20 @@ type Config struct {
 	// AdvertiseAddr is where other gateways reach this one over TCP
 	// (host:port), to pass on a WebSocket for a session that lives here:
 	// HTTPAddr when it names a host, else the host name with HTTPAddr's port.
-	AdvertiseAddr   string
-	ID              string        // this gateway's id; the host name
-	PingInterval    time.Duration // Engine.IO; 25s
-	PingTimeout     time.Duration // Engine.IO; 20s
-	MaxPayload      int           // Engine.IO, bytes; 1,000,000
-	SendQueueBytes  int           // per session; 4 MiB
-	AllowedOrigins  []string      // besides the same origin; "*" for any
+	AdvertiseAddr  string
+	ID             string        // this gateway's id; the host name
+	PingInterval   time.Duration // Engine.IO; 25s
+	PingTimeout    time.Duration // Engine.IO; 20s
+	MaxPayload     int           // Engine.IO, bytes; 1,000,000
+	SendQueueBytes int           // per session; 4 MiB
+	// AllowedOrigins, when set, are the only origins (scheme://host[:port])
+	// whose pages may connect; "*" for any. Unset: the same origin, on a
+	// trusted host (AllowedHosts).
+	AllowedOrigins []string
+	// AllowedHosts are the hosts (name, or name:port) that browsers reach
+	// the gateway by, besides loopback ones and AdvertiseAddr's: a page is
+	// of the same origin only on one of them (docs/design.md, "Origins").
+	AllowedHosts    []string
 	ShutdownTimeout time.Duration // for draining; 10s
 	RequestTimeout  time.Duration // for a request to presence, history or JetStream; 3s
 	MessageRate     float64       // messages and whispers per second per connection; 10
@@ -75,11 +83,11 @@ type Config struct {
 // NATTER_PING_INTERVAL, NATTER_PING_TIMEOUT (durations such as 25s),
 // NATTER_MAX_PAYLOAD, NATTER_SEND_QUEUE_BYTES, NATTER_HEADER_TIMEOUT,
 // NATTER_BODY_TIMEOUT, NATTER_IDLE_TIMEOUT, NATTER_ATTACHMENT_TIMEOUT,
-// NATTER_ALLOWED_ORIGINS (comma-separated), NATTER_MESSAGE_RATE,
-// NATTER_MESSAGE_BURST, NATTER_RATE_LIMITS (see ParseLimits),
-// NATTER_TYPING_INTERVAL, NATTER_TRUSTED_PROXIES (see ParseTrustedProxies)
-// and NATTER_RECOVERY ("off" turns recovery off). Unset variables keep
-// their defaults.
+// NATTER_ALLOWED_ORIGINS and NATTER_ALLOWED_HOSTS (comma-separated),
+// NATTER_MESSAGE_RATE, NATTER_MESSAGE_BURST, NATTER_RATE_LIMITS (see
+// ParseLimits), NATTER_TYPING_INTERVAL, NATTER_TRUSTED_PROXIES (see
+// ParseTrustedProxies) and NATTER_RECOVERY ("off" turns recovery off).
+// Unset variables keep their defaults.
 func ConfigFromEnv() (Config, error) {
 	c := Config{
 		HTTPAddr:      os.Getenv("NATTER_HTTP_ADDR"),
@@ -137,14 +145,20 @@ func ConfigFromEnv() (Config, error) {
 			return c, fmt.Errorf("NATTER_TRUSTED_PROXIES: %w", err)
 		}
 	}
-	if v := os.Getenv("NATTER_ALLOWED_ORIGINS"); v != "" {
-		for _, o := range strings.Split(v, ",") {
-			if o = strings.TrimSpace(o); o != "" {
-				c.AllowedOrigins = append(c.AllowedOrigins, o)
-			}
+	c.AllowedOrigins = splitList(os.Getenv("NATTER_ALLOWED_ORIGINS"))
+	c.AllowedHosts = splitList(os.Getenv("NATTER_ALLOWED_HOSTS"))
+	return c, nil
+}
+
+// splitList splits a comma-separated list, dropping empty items.
+func splitList(s string) []string {
+	var list []string
+	for _, v := range strings.Split(s, ",") {
+		if v = strings.TrimSpace(v); v != "" {
+			list = append(list, v)
 		}
 	}
-	return c, nil
+	return list
 }
 
 func (c Config) withDefaults() Config {
@@ -243,6 +257,12 @@ func New(cfg Config, nc *nats.Conn, log *slog.Logger, reg prometheus.Registerer)
 	}
 	if len(cfg.AllowedOrigins) > 0 {
 		ecfg.CheckOrigin = engineio.AllowOrigins(cfg.AllowedOrigins)
+	} else {
+		hosts := cfg.AllowedHosts
+		if h, _, err := net.SplitHostPort(cfg.AdvertiseAddr); err == nil {
+			hosts = append(slices.Clip(hosts), h)
+		}
+		ecfg.CheckOrigin = engineio.SameOriginOn(hosts)
 	}
 	fwd := newForwarder(cfg.ID, cfg.AdvertiseAddr, nc, cfg.MaxPayload, 0, log, reg)
 	ecfg.NewID, ecfg.Forward = fwd.newSID, fwd.forward

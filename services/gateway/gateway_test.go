@@ -3,6 +3,7 @@ package gateway
 import (
 	"net"
 	"os"
+	"slices"
 	"testing"
 
 	"github.com/natter/natter/proto"
@@ -42,6 +43,21 @@ func TestAdvertiseAddr(t *testing.T) {
 			t.Errorf("default AdvertiseAddr = %q", got)
 		}
 	})
+}
+
+func TestOriginSettingsFromEnv(t *testing.T) {
+	t.Setenv("NATTER_ALLOWED_ORIGINS", " https://a.example, ,https://b.example ")
+	t.Setenv("NATTER_ALLOWED_HOSTS", "chat.example,chat.example.org:8443")
+	c, err := ConfigFromEnv()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := []string{"https://a.example", "https://b.example"}; !slices.Equal(c.AllowedOrigins, want) {
+		t.Errorf("AllowedOrigins = %q, want %q", c.AllowedOrigins, want)
+	}
+	if want := []string{"chat.example", "chat.example.org:8443"}; !slices.Equal(c.AllowedHosts, want) {
+		t.Errorf("AllowedHosts = %q, want %q", c.AllowedHosts, want)
+	}
 }
 
 // TestNewIDValidAndIncreasing: the ids a gateway writes are what

@@ -149,7 +149,7 @@ func newChatMetrics(reg prometheus.Registerer) *chatMetrics {
 		}),
 		publishErrors: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "natter_gateway_publish_errors_total",
-			Help: "Chat messages and whispers that JetStream did not store (acked unavailable).",
+			Help: "Chat messages and whispers whose publish failed (acked unavailable, or unknown_outcome when it may be stored).",
 		}),
 		rateLimited: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "natter_gateway_rate_limited_total",

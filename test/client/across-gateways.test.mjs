@@ -1,6 +1,7 @@
-// Sessions that live on one gateway and are reached through any: run
-// through a balancer without sticky sessions (nginx round-robin over the
-// gateways of make cluster-up) by TestClusterAcrossGateways.
+// Sessions that live on one gateway and are reached through a balancer:
+// run by TestClusterAcrossGateways through the nginx of make cluster-up,
+// which sends a session's requests to its owner (the gateways' forwarding,
+// for balancers that do not, is run by TestPollingAcrossGatewaysInProcess).
 //
 //   NATTER_URL        the balancer
 //   NATTER_SIDS_FILE  every Engine.IO session id used is appended here as

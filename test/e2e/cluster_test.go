@@ -273,6 +273,32 @@ func TestComposeMatchesTopology(t *testing.T) {
 				t.Errorf("the template uses %s: no sticky sessions", bad)
 			}
 		}
+		// A request naming a session of gatewayN (NATTER_GATEWAY_ID, checked
+		// above) goes to the group whose one primary server is gatewayN's.
+		routes := regexp.MustCompile(`~\^(gateway\d+)\\\.\s+(\w+);`).FindAllStringSubmatch(code, -1)
+		if len(routes) != len(upstream) {
+			t.Errorf("the template routes sessions of %d gateways, not %d", len(routes), len(upstream))
+		}
+		for _, r := range routes {
+			block := regexp.MustCompile(`(?s)upstream ` + r[2] + ` \{(.*?)\n\}`).FindStringSubmatch(code)
+			if block == nil {
+				t.Errorf("sessions of %s go to %s, which is no upstream", r[1], r[2])
+				continue
+			}
+			var primary []string
+			for _, m := range regexp.MustCompile(`server (\S+)([^;]*);`).FindAllStringSubmatch(block[1], -1) {
+				if !strings.Contains(m[2], "backup") {
+					primary = append(primary, m[1])
+				}
+			}
+			num := strings.TrimPrefix(r[1], "gateway")
+			if want := "${NATTER_GATEWAY_" + num + "}"; !slices.Equal(primary, []string{want}) {
+				t.Errorf("sessions of %s go first to %v, want %s alone", r[1], primary, want)
+			}
+			if got := n.Environment["NATTER_GATEWAY_"+num]; got != r[1]+":8080" {
+				t.Errorf("NATTER_GATEWAY_%s=%q is not %s", num, got, r[1])
+			}
+		}
 	})
 
 	t.Run("prometheus scrapes every service", func(t *testing.T) {

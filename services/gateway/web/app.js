@@ -20,7 +20,11 @@
   const REJOIN_DELAYS_MS = [1000, 2000, 5000, 10000, 30000];
   // Between tries to load the history a join came without.
   const HISTORY_RETRY_MS = [1000, 2000, 5000, 10000, 30000];
-  const TRANSIENT = new Set(['unavailable', 'internal', 'rate_limited', 'timeout', 'disconnected']);
+  const TRANSIENT = new Set(['unavailable', 'unknown_outcome', 'internal', 'rate_limited', 'timeout', 'disconnected']);
+  // Between resends of a message whose ack said unknown_outcome (the server
+  // could not tell whether it was stored): under the same clientId, it is
+  // stored once either way.
+  const UNKNOWN_OUTCOME_RETRY_MS = [500, 1000, 2000, 5000];
 
   const FALLBACK_ERRORS = {
     invalid_name: 'A name is 1 to 32 letters, digits, spaces, _ or -.',
@@ -32,6 +36,7 @@
     no_such_user: 'No such user is online.',
     rate_limited: 'Too many messages; slow down.',
     unavailable: 'The service is unavailable; try again.',
+    unknown_outcome: 'Not known whether it was sent; try again.',
     bad_request: 'The server did not understand the request.',
     internal: 'Something went wrong on the server.',
     timeout: 'The server did not answer in time.',
@@ -1114,6 +1119,17 @@
       // again once we are back in the room (flushQueued), under the same
       // clientId, so the server keeps it once.
       holdForConnection(entry);
+      return;
+    }
+    const tries = entry.unknownTries || 0;
+    if (err.code === 'unknown_outcome' && tries < UNKNOWN_OUTCOME_RETRY_MS.length) {
+      // Stored or not: the same clientId asks again, and is kept once.
+      entry.unknownTries = tries + 1;
+      setTimeout(() => {
+        if (state.pending.get(entry.clientId) !== entry) return; // confirmed meanwhile, or left
+        if (state.joined && socket.connected) transmit(entry);
+        else holdForConnection(entry);
+      }, UNKNOWN_OUTCOME_RETRY_MS[tries]);
       return;
     }
     entry.li.dataset.state = 'failed';

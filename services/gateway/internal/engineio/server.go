@@ -4,6 +4,7 @@ import (
 	"crypto/rand"
 	"encoding/base64"
 	"encoding/json"
+	"net"
 	"net/http"
 	"net/url"
 	"strings"
@@ -37,9 +38,10 @@ type Config struct {
 	SendQueueBytes int
 	UpgradeTimeout time.Duration // for a probing WebSocket to send "5"; 10s
 	WriteTimeout   time.Duration // for one WebSocket write; 10s
-	// CheckOrigin reports whether a request from a browser on another
-	// origin may open or use a session. Nil allows the same origin only.
-	// Requests without an Origin header (non-browser clients) are allowed.
+	// CheckOrigin reports whether a request that carries an Origin header
+	// (a browser's) may open or use a session. Nil: SameOriginOn(nil), a
+	// page of a loopback host only. Requests without an Origin header
+	// (non-browser clients) are allowed.
 	CheckOrigin func(r *http.Request) bool
 	// NewID returns a new session id. Nil: 20 random base64url characters.
 	NewID func() string
@@ -365,39 +367,67 @@ func (s *Server) refuse(w http.ResponseWriter, r *http.Request, code int) {
 	w.Write(body)
 }
 
-// originAllowed applies the origin policy: no Origin header, the same
-// origin, or one that CheckOrigin allows.
+// originAllowed applies the origin policy: no Origin header, or one that
+// CheckOrigin allows (by default SameOriginOn(nil): a page of a loopback
+// host).
 func (s *Server) originAllowed(r *http.Request) bool {
-	origin := r.Header.Get("Origin")
-	if origin == "" {
+	if r.Header.Get("Origin") == "" {
 		return true
 	}
 	if s.cfg.CheckOrigin != nil {
 		return s.cfg.CheckOrigin(r)
 	}
-	return SameOrigin(r)
+	return SameOriginOn(nil)(r)
 }
 
-// SameOrigin reports whether the request's Origin names the host it was
-// sent to. The scheme is not compared: TLS often ends at a proxy.
-func SameOrigin(r *http.Request) bool {
-	u, err := url.Parse(r.Header.Get("Origin"))
-	if err != nil {
-		return false
+// SameOriginOn returns a CheckOrigin that allows a page of the host the
+// request was sent to, when that host is one it trusts: a loopback host
+// (localhost, 127.0.0.0/8, [::1], any port) or one of hosts, each a host
+// name or IP (any port) or host:port. The Host header alone proves
+// nothing: a page of evil.example whose name the attacker points at this
+// server (DNS rebinding) sends Host and Origin evil.example. The scheme is
+// not compared: TLS often ends at a proxy.
+func SameOriginOn(hosts []string) func(*http.Request) bool {
+	trusted := make(map[string]bool, len(hosts))
+	for _, h := range hosts {
+		h = strings.TrimSpace(h)
+		if u, err := url.Parse(h); err == nil && u.Host != "" {
+			h = u.Host // written as a URL
+		}
+		trusted[strings.ToLower(h)] = true
 	}
-	return strings.EqualFold(u.Host, r.Host)
+	return func(r *http.Request) bool {
+		u, err := url.Parse(r.Header.Get("Origin"))
+		if err != nil || u.Host == "" || !strings.EqualFold(u.Host, r.Host) {
+			return false
+		}
+		host := strings.ToLower(u.Host)
+		name := strings.ToLower(u.Hostname())
+		return trusted[host] || trusted[name] || isLoopback(name)
+	}
 }
 
-// AllowOrigins returns a CheckOrigin that allows the same origin and each
-// of origins, written as scheme://host[:port]; "*" allows every origin.
+// isLoopback reports whether a host name (without port or brackets) can
+// only mean this machine.
+func isLoopback(name string) bool {
+	if name == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(name)
+	return ip != nil && ip.IsLoopback()
+}
+
+// AllowOrigins returns a CheckOrigin that allows each of origins, written
+// as scheme://host[:port], and no other: not even the same origin, which
+// must be listed too. "*" allows every origin.
 func AllowOrigins(origins []string) func(*http.Request) bool {
 	allowed := make(map[string]bool, len(origins))
 	for _, o := range origins {
-		allowed[strings.ToLower(strings.TrimRight(o, "/"))] = true
+		allowed[strings.ToLower(strings.TrimRight(strings.TrimSpace(o), "/"))] = true
 	}
 	return func(r *http.Request) bool {
 		origin := strings.ToLower(r.Header.Get("Origin"))
-		return allowed["*"] || allowed[origin] || SameOrigin(r)
+		return allowed["*"] || allowed[origin]
 	}
 }
 

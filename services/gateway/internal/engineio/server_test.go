@@ -400,29 +400,40 @@ func TestUpgradeKeepsOrder(t *testing.T) {
 	}
 }
 
+// TestOriginCheck runs the origin policy over polling and WebSocket. HOST
+// stands for the test server's address (127.0.0.1:port, a loopback host);
+// host, when set, is the Host header sent instead of it.
 func TestOriginCheck(t *testing.T) {
 	tests := []struct {
-		name    string
-		allowed []string
-		origin  string
-		ok      bool
+		name   string
+		check  func(*http.Request) bool // nil: the default
+		host   string
+		origin string
+		ok     bool
 	}{
-		{"no origin", nil, "", true},
-		{"same origin", nil, "http://HOST", true},
-		{"other origin refused", nil, "http://evil.example", false},
-		{"allowed origin", []string{"https://chat.example"}, "https://chat.example", true},
-		{"allowed origin with other scheme", []string{"https://chat.example"}, "http://chat.example", false},
-		{"any origin", []string{"*"}, "http://anything.example", true},
+		{"no origin", nil, "", "", true},
+		{"same origin on a loopback host", nil, "", "http://HOST", true},
+		{"same origin on localhost", nil, "localhost:8080", "http://localhost:8080", true},
+		{"other origin refused", nil, "", "http://evil.example", false},
+		{"same origin on an unknown host refused (DNS rebinding)", nil, "evil.example", "http://evil.example", false},
+		{"same origin on a configured host", engineio.SameOriginOn([]string{"chat.example"}), "chat.example:8443", "https://chat.example:8443", true},
+		{"same origin on a host configured as a URL", engineio.SameOriginOn([]string{"https://chat.example/"}), "chat.example", "https://chat.example", true},
+		{"same origin on a configured host, other port refused", engineio.SameOriginOn([]string{"chat.example:443"}), "chat.example:8443", "https://chat.example:8443", false},
+		{"other origin on a configured host refused", engineio.SameOriginOn([]string{"chat.example"}), "chat.example", "https://evil.example", false},
+		{"allowed origin", engineio.AllowOrigins([]string{"https://chat.example"}), "", "https://chat.example", true},
+		{"allowed origin with other scheme", engineio.AllowOrigins([]string{"https://chat.example"}), "", "http://chat.example", false},
+		{"with an allowlist, the same origin refused unless listed", engineio.AllowOrigins([]string{"https://chat.example"}), "", "http://HOST", false},
+		{"with an allowlist, rebinding refused", engineio.AllowOrigins([]string{"https://chat.example"}), "evil.example", "http://evil.example", false},
+		{"any origin", engineio.AllowOrigins([]string{"*"}), "", "http://anything.example", true},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			var cfg engineio.Config
-			if tc.allowed != nil {
-				cfg.CheckOrigin = engineio.AllowOrigins(tc.allowed)
-			}
-			f := start(t, cfg)
+			f := start(t, engineio.Config{CheckOrigin: tc.check})
 			origin := strings.Replace(tc.origin, "HOST", strings.TrimPrefix(f.http.URL, "http://"), 1)
 			req, _ := http.NewRequest("GET", f.url("transport=polling"), nil)
+			if tc.host != "" {
+				req.Host = tc.host
+			}
 			if origin != "" {
 				req.Header.Set("Origin", origin)
 			}
@@ -430,6 +441,7 @@ func TestOriginCheck(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
+			body, _ := io.ReadAll(resp.Body)
 			resp.Body.Close()
 			if ok := resp.StatusCode == 200; ok != tc.ok {
 				t.Fatalf("polling: status %d, want allowed=%v", resp.StatusCode, tc.ok)
@@ -437,7 +449,14 @@ func TestOriginCheck(t *testing.T) {
 			if tc.ok && origin != "" && resp.Header.Get("Access-Control-Allow-Origin") != origin {
 				t.Errorf("Access-Control-Allow-Origin %q", resp.Header.Get("Access-Control-Allow-Origin"))
 			}
+			// What the reference server answers, and a browser's page sees.
+			if want := `{"code":4,"message":"Forbidden"}`; !tc.ok && (resp.StatusCode != 403 || string(body) != want) {
+				t.Errorf("polling refused with %d %s, want 403 %s", resp.StatusCode, body, want)
+			}
 			h := http.Header{}
+			if tc.host != "" {
+				h.Set("Host", tc.host)
+			}
 			if origin != "" {
 				h.Set("Origin", origin)
 			}

@@ -1,26 +1,27 @@
-// A gateway that owns long-polling sessions is killed (kill -9) while
-// polling clients chat through a balancer without sticky sessions. Run by
-// TestClusterAcrossGateways (not by node --test): it prints "SID <i> <sid>"
-// for each client and "READY", reads "KILLED <gateway>" on stdin once the
-// Go test has killed that gateway, and exits 0 when everything below held.
+// A gateway is killed (kill -9) while its clients and others chat through
+// nginx. Run by the cluster tests (not by node --test): it prints
+// "SID <i> <sid>" for each client and "READY", reads "KILLED <gateway>" on
+// stdin once the Go test has killed that gateway, prints
+// "DROPPED <clients that lost their session> <clients>" and exits 0 when
+// everything below held.
 //
 //   NATTER_URL      the balancer
-//   NATTER_CLIENTS  how many polling clients (default 12)
+//   NATTER_CLIENTS  how many clients (default 12)
+//   NATTER_MODE     their transports: polling (the default), websocket, or
+//                   polling+upgrade (the official client's default; READY
+//                   once every client has upgraded)
 //
 // What must happen (docs/design.md, "A gateway dies"):
 // - every client whose session the dead gateway owned loses it, reconnects
 //   within 5 s (to a live gateway: a new session) and joins again with its
 //   token;
-// - a client whose poll was passing through the dead gateway (to the owner
-//   of its session) does not notice when nginx sends the GET again to a
-//   live gateway: the owner answers the retry (same "t") with the answer
-//   it had given, or lets it take over the wait. A POST is not retried
-//   (not idempotent): that client sees a failed request, loses its session
-//   and comes back like the others;
+// - the others may lose theirs only where a request of theirs was passing
+//   through the dead gateway (a balancer that does not route by sid); the
+//   Go test bounds how many dropped;
 // - no client drops more than once, and every client ends connected;
 // - no message acked ok is lost: a client that never dropped received every
 //   one live; one that dropped has, live or in the room's history after it
-//   came back, every one;
+//   came back, every one; and the room's history has each of them;
 // - a client that never dropped received one sender's messages in order.
 
 import { createInterface } from "node:readline";
@@ -28,8 +29,11 @@ import { io } from "socket.io-client";
 
 const url = process.env.NATTER_URL;
 const N = Number(process.env.NATTER_CLIENTS || 12);
+const mode = process.env.NATTER_MODE || "polling";
+const transports = { polling: ["polling"], websocket: ["websocket"], "polling+upgrade": ["polling", "websocket"] }[mode];
+if (!transports) throw new Error(`NATTER_MODE=${mode}: polling, websocket or polling+upgrade`);
 const s = Math.random().toString(36).slice(2, 8);
-const room = `pollkill-${s}`;
+const room = `kill-${mode.replace("+", "-")}-${s}`;
 const fail = (msg) => {
   console.error("FAIL: " + msg);
   process.exit(1);
@@ -50,7 +54,7 @@ stdin.on("line", (l) => lines.push(l));
 const clients = [];
 for (let i = 0; i < N; i++) {
   const sock = io(url, {
-    transports: ["polling"], forceNew: true, timeout: 3000,
+    transports, forceNew: true, timeout: 3000,
     reconnectionDelay: 100, reconnectionDelayMax: 500, randomizationFactor: 0,
   });
   const c = { i, sock, name: `PK${i}x${s}`, seen: [], drops: [], joins: 0, joined: false };
@@ -79,7 +83,10 @@ for (let i = 0; i < N; i++) {
   });
   clients.push(c);
 }
-await until(() => clients.every((c) => c.joined), 15000, "every client joined");
+await until(() => clients.every((c) => c.joined), 30000, "every client joined");
+if (mode === "polling+upgrade") {
+  await until(() => clients.every((c) => c.sock.io.engine.transport.name === "websocket"), 15000, "every client upgraded");
+}
 for (const c of clients) console.log(`SID ${c.i} ${c.sid}`);
 
 const acked = []; // texts of messages acked ok, in ack order
@@ -127,23 +134,26 @@ talking = false;
 await talker;
 await until(() => clients.every((c) => c.joined), 10000, "every client connected at the end");
 
-// Nothing acked is lost.
+// Nothing acked is lost: the room's history has each acked message (read
+// page by page, oldest first), and every client has it, live or, if it
+// dropped, from that history.
+const history = [];
+for (let before; ; ) {
+  const r = await ack(clients[0].sock, "history", { room, limit: 100, ...(before ? { before } : {}) });
+  if (!r.ok) fail("history: " + JSON.stringify(r));
+  history.unshift(...r.messages.map((m) => m.message));
+  if (r.messages.length < 100) break;
+  before = r.messages[0].id;
+}
+const stored = new Set(history);
+const unstored = acked.filter((t) => !stored.has(t));
+if (unstored.length) fail(`${unstored.length} acked messages are not in the room's history: ${JSON.stringify(unstored.slice(0, 5))}`);
 const missing = (c, have) => acked.filter((t) => !have.has(t));
-let history = null;
 for (const c of clients) {
-  const have = new Set(c.seen);
-  if (c.drops.length > 0) {
-    if (!history) {
-      const r = await ack(c.sock, "history", { room, limit: 100 });
-      if (!r.ok) fail("history: " + JSON.stringify(r));
-      history = r.messages.map((m) => m.message);
-      if (acked.length > 100) fail(`${acked.length} messages: more than a history page`);
-    }
-    for (const t of history) have.add(t);
-  }
+  const have = () => new Set(c.drops.length > 0 ? [...history, ...c.seen] : c.seen);
   // Messages acked after the last check may still be on their way: wait.
-  await until(() => missing(c, new Set([...have, ...c.seen])).length === 0, 5000,
-    `client ${c.i} (dropped ${c.drops.length}x) to have every acked message; missing ${JSON.stringify(missing(c, new Set([...have, ...c.seen])))}`);
+  await until(() => missing(c, have()).length === 0, 5000,
+    `client ${c.i} (dropped ${c.drops.length}x) to have every acked message; missing ${JSON.stringify(missing(c, have()))}`);
 }
 // In order, for those that never dropped: one sender's messages, as sent.
 for (const c of clients.filter((c) => c.drops.length === 0)) {
@@ -157,8 +167,9 @@ for (const c of clients.filter((c) => c.drops.length > 0)) {
 const twice = clients.filter((c) => c.drops.length > 1);
 if (twice.length) fail(`clients dropped more than once: ${twice.map((c) => `${c.i}: ${c.drops.map((d) => d.why).join(", ")}`).join("; ")}`);
 const also = clients.filter((c) => c.drops.length && !owned.includes(c));
-console.log(`OK: ${owned.length} client(s) of ${killed} and ${also.length} whose request passed through it came back; ` +
-  `${N - owned.length - also.length} never noticed; ${acked.length} acked messages, none lost; ` +
+console.log(`DROPPED ${owned.length + also.length} ${N}`);
+console.log(`OK (${mode}): ${owned.length} client(s) of ${killed} and ${also.length} whose request passed through it came back; ` +
+  `${N - owned.length - also.length} never noticed; ${acked.length} acked messages, all in the room's history; ` +
   `the last came back ${Math.max(...clients.filter((c) => c.drops.length).map((c) => c.backAt)) - killedAt} ms after the kill`);
 for (const c of clients) {
   c.sock.off("disconnect");

@@ -1,0 +1,143 @@
+package e2e
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/http/httptest"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/natter/natter/kit/natstest"
+	"github.com/natter/natter/kit/testlog"
+	"github.com/natter/natter/proto"
+	"github.com/natter/natter/services/gateway"
+	"github.com/natter/natter/services/history"
+	"github.com/natter/natter/services/presence"
+)
+
+// TestAckWhenTheStoreAnswersLate: JetStream stores a message but its
+// answer reaches the gateway too late (a proxy on the gateway's NATS
+// connection holds what comes back from the moment the message is
+// published). The ack says unknown_outcome, not unavailable: the message
+// is in fact stored. A resend with the same clientId acks the one stored
+// id, and the room's history has the message exactly once.
+func TestAckWhenTheStoreAnswersLate(t *testing.T) {
+	s, network, url, _ := gatewayThroughProxy(t)
+	room := "late"
+	c := dialChatter(t, url, "Patient", room)
+	c.c.SetReadDeadline(time.Now().Add(20 * time.Second))
+	ackOf := func(frame string) (ack struct {
+		OK    bool        `json:"ok"`
+		ID    string      `json:"id"`
+		Error proto.Error `json:"error"`
+	}) {
+		var args []json.RawMessage
+		if err := json.Unmarshal([]byte(frame[strings.Index(frame, "["):]), &args); err != nil || len(args) != 1 || json.Unmarshal(args[0], &ack) != nil {
+			t.Fatalf("ack %q: %v", frame, err)
+		}
+		return ack
+	}
+
+	network.holdAfter("PUB " + proto.RoomMsgSubject(room) + " ")
+	c.send(`421["client message",{"message":"stored late","clientId":"late-1"}]`)
+	first := ackOf(c.readUntil("431["))
+	if first.OK || first.Error.Code != proto.CodeUnknownOutcome {
+		t.Fatalf("ack of a message whose store answered late: %+v, want %s", first, proto.CodeUnknownOutcome)
+	}
+	network.release()
+	// It was stored all along.
+	var stored []proto.Message
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		stored = nil
+		for _, m := range s.history(t, room) {
+			if m.Message == "stored late" {
+				stored = append(stored, m)
+			}
+		}
+		if len(stored) > 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the message whose ack was unknown_outcome is not in history")
+		}
+	}
+
+	c.send(`422["client message",{"message":"stored late","clientId":"late-1"}]`)
+	again := ackOf(c.readUntil("432["))
+	if !again.OK || again.ID != stored[0].ID {
+		t.Errorf("ack of the resend with the same clientId: %+v, want ok with the stored id %s", again, stored[0].ID)
+	}
+	if n := s.stored(t, room, "stored late"); n != 1 {
+		t.Errorf("the message is %d times in history, want once", n)
+	}
+}
+
+// TestBrowserResendsOnUnknownOutcome: the web page, told unknown_outcome,
+// sends the message again by itself under the same clientId, and shows it
+// once, confirmed; it is stored once. Whether it was in fact stored (the
+// store's answer came late) or lost (the gateway's NATS connection went
+// down with it).
+func TestBrowserResendsOnUnknownOutcome(t *testing.T) {
+	chromium(t)
+	publish := "PUB " + proto.RoomMsgSubject(proto.DefaultRoom) + " "
+	for _, tc := range []struct {
+		name         string
+		fault, clear func(*tcpProxy)
+	}{
+		{"stored, answered late", func(p *tcpProxy) { p.holdAfter(publish) }, (*tcpProxy).release},
+		{"lost with the connection", func(p *tcpProxy) { p.dropAfter(publish) }, (*tcpProxy).cut},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s, network, url, reg := gatewayThroughProxy(t)
+			var dialogs atomic.Int32
+			page := tab(t, &dialogs)
+			x := fmt.Sprintf("%d", time.Now().UnixNano()%100000)
+			join(t, page, url, "Patient"+x)
+			say(t, page, "before "+x)
+			waitText(t, page, "before "+x)
+
+			tc.fault(network)
+			text := "sent into a fault " + x
+			say(t, page, text)
+			waitFor(t, "the gateway to give up on the store's answer", func() bool {
+				return metricValue(t, reg, "natter_gateway_publish_errors_total") >= 1
+			})
+			tc.clear(network)
+			if n := confirmedLines(t, page, text); n != 1 {
+				t.Errorf("the message shows %d times", n)
+			}
+			if n := s.stored(t, proto.DefaultRoom, text); n != 1 {
+				t.Errorf("stored %d times", n)
+			}
+		})
+	}
+}
+
+// gatewayThroughProxy runs history and presence, and a gateway whose NATS
+// connection passes through network (a store that answers late can be
+// played with network.holdAfter); url is the gateway's, reg its metrics.
+// Its requests to NATS time out after a second.
+func gatewayThroughProxy(t *testing.T) (s *system, network *tcpProxy, url string, reg *prometheus.Registry) {
+	t.Helper()
+	s = startSystemWith(t, presence.NewMemoryStore(0, nil), 0, presence.Config{}, history.Config{}, gateway.Config{})
+	s.conns = append(s.conns, natstest.Connect(t, s.nats.ClientURL())) // for s.history
+	network = startTCPProxy(t, strings.TrimPrefix(s.nats.ClientURL(), "nats://"))
+	nc := natstest.Connect(t, "nats://"+network.ln.Addr().String(), nats.MaxReconnects(-1), nats.ReconnectWait(100*time.Millisecond))
+	reg = prometheus.NewRegistry()
+	gw, err := gateway.New(gateway.Config{ID: "gw1", RequestTimeout: time.Second}, nc, testlog.Logger(t, ""), reg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	hs := httptest.NewServer(gw.Handler())
+	t.Cleanup(func() {
+		network.release()
+		gw.Drain()
+		hs.Close()
+	})
+	return s, network, hs.URL, reg
+}
