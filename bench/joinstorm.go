@@ -1,0 +1,218 @@
+package bench
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// JoinStorm is the join storm: Rooms × PerRoom clients connect and join at
+// once; then the rooms' counts (the `rooms` event, asked of the server by a
+// client that joined nothing) must equal the joins; with Leave, every client
+// then closes at once and the counts must fall to zero.
+type JoinStorm struct {
+	Dialers []*Dialer
+	Target  string
+	Rooms   int
+	PerRoom int
+	Leave   bool
+	Timeout time.Duration // for the storm, and again for the leaves
+	Pids    []int
+	Prefix  string // rooms are Prefix + index, names Prefix + "u" + index
+	Out     io.Writer
+}
+
+var prefixJoinNotice = []byte(`42["join",`)
+
+// Run runs the storm and prints its line.
+func (j *JoinStorm) Run(ctx context.Context) error {
+	n := j.Rooms * j.PerRoom
+	if n < 1 {
+		return fmt.Errorf("joinstorm: %d rooms of %d", j.Rooms, j.PerRoom)
+	}
+	observer, err := j.Dialers[0].Dial(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("joinstorm: observer: %w", err)
+	}
+	defer observer.Close()
+
+	self := os.Getpid()
+	before, err := sampleProcs(j.Pids)
+	if err != nil {
+		return err
+	}
+	selfBefore, _ := sampleProcs([]int{self})
+
+	var (
+		notices atomic.Int64
+		joined  atomic.Int64
+		lastAck atomic.Int64 // ns since start
+		hist    Histogram
+		mu      sync.Mutex
+		ec      errorCounts
+		wg      sync.WaitGroup
+	)
+	clients := make([]*Client, n)
+	perRoom := make([]int, j.Rooms)
+	sctx, cancel := context.WithTimeout(ctx, j.Timeout)
+	defer cancel()
+	start := time.Now()
+	for i := range clients {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			c, err := j.Dialers[i%len(j.Dialers)].Dial(sctx, func(p []byte) {
+				if bytes.HasPrefix(p, prefixJoinNotice) {
+					notices.Add(1)
+				}
+			})
+			if err != nil {
+				mu.Lock()
+				ec.add("connect", 1, err)
+				mu.Unlock()
+				return
+			}
+			clients[i] = c
+			room := i / j.PerRoom
+			if err := c.Join(sctx, fmt.Sprintf("%su%d", j.Prefix, i), j.room(room)); err != nil {
+				mu.Lock()
+				ec.add("join", 1, err)
+				mu.Unlock()
+				return
+			}
+			d := time.Since(start)
+			hist.Record(d)
+			joined.Add(1)
+			for {
+				l := lastAck.Load()
+				if int64(d) <= l || lastAck.CompareAndSwap(l, int64(d)) {
+					break
+				}
+			}
+			mu.Lock()
+			perRoom[room]++
+			mu.Unlock()
+		}()
+	}
+	wg.Wait()
+
+	r := &Result{
+		Scenario: "joinstorm", Target: j.Target, URLs: urlsOf(j.Dialers), Transport: j.Dialers[0].Transport,
+		Rooms: j.Rooms, PerRoom: j.PerRoom, Clients: n,
+		Joined: joined.Load(), JoinSeconds: round(time.Duration(lastAck.Load()).Seconds(), 3),
+		JoinP50: ms(hist.Quantile(0.5)), JoinP99: ms(hist.Quantile(0.99)),
+		Pids: j.Pids,
+	}
+	want := func(room int) int { return perRoom[room] }
+	ok, err := j.waitCounts(ctx, observer, want, 10*time.Second)
+	if err != nil {
+		ec.add("rooms", 1, err)
+	}
+	r.CountsOK = ptr(ok)
+	r.Notices = notices.Load()
+
+	if j.Leave {
+		leaveStart := time.Now()
+		var cw sync.WaitGroup
+		for _, c := range clients {
+			if c != nil {
+				cw.Add(1)
+				go func() { defer cw.Done(); c.Close() }()
+			}
+		}
+		cw.Wait()
+		clients = nil
+		ok, err := j.waitCounts(ctx, observer, func(int) int { return 0 }, j.Timeout)
+		if err != nil {
+			ec.add("rooms", 1, err)
+		}
+		r.LeftOK = ptr(ok)
+		r.LeaveSeconds = round(time.Since(leaveStart).Seconds(), 3)
+	}
+	for _, c := range clients {
+		if c != nil {
+			defer c.Close()
+		}
+	}
+
+	after, err := sampleProcs(j.Pids)
+	if err != nil {
+		return err
+	}
+	selfAfter, _ := sampleProcs([]int{self})
+	r.CPU, r.RSSKB = round(cpuPercent(before, after), 1), after.rssKB
+	r.GenCPU = round(cpuPercent(selfBefore, selfAfter), 1)
+	ec.fill(r)
+	return r.Write(j.Out)
+}
+
+func (j *JoinStorm) room(i int) string { return fmt.Sprintf("%s%d", j.Prefix, i) }
+
+// waitCounts asks for the rooms until each of ours has want(i) users (a room
+// with none may be left out), at most for d; it reports whether they did.
+func (j *JoinStorm) waitCounts(ctx context.Context, c *Client, want func(int) int, d time.Duration) (bool, error) {
+	deadline := time.Now().Add(d)
+	for {
+		got, err := roomCounts(ctx, c, j.Prefix)
+		if err != nil {
+			return false, err
+		}
+		match := true
+		for i := range j.Rooms {
+			if got[j.room(i)] != want(i) {
+				match = false
+				break
+			}
+		}
+		if match {
+			return true, nil
+		}
+		if time.Now().After(deadline) {
+			return false, nil
+		}
+		time.Sleep(250 * time.Millisecond)
+	}
+}
+
+// roomCounts asks the server for its rooms (the `rooms` event) and returns
+// the counts of those whose names start with prefix.
+func roomCounts(ctx context.Context, c *Client, prefix string) (map[string]int, error) {
+	cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	args, err := c.Call(cctx, "rooms", "{}")
+	if err != nil {
+		return nil, err
+	}
+	var ack []struct {
+		OK    bool `json:"ok"`
+		Rooms []struct {
+			Room  string `json:"room"`
+			Count int    `json:"count"`
+		} `json:"rooms"`
+	}
+	if err := json.Unmarshal(args, &ack); err != nil || len(ack) == 0 || !ack[0].OK {
+		return nil, fmt.Errorf("rooms: %.200s", args)
+	}
+	got := map[string]int{}
+	for _, r := range ack[0].Rooms {
+		if strings.HasPrefix(r.Room, prefix) {
+			got[r.Room] = r.Count
+		}
+	}
+	return got, nil
+}
+
+func urlsOf(ds []*Dialer) []string {
+	var u []string
+	for _, d := range ds {
+		u = append(u, d.URL)
+	}
+	return u
+}
