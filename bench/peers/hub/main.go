@@ -39,6 +39,12 @@ var colors = []string{"#e21400", "#91580f", "#f8a700", "#f78b00", "#58dc00", "#2
 func main() {
 	addr := flag.String("addr", "127.0.0.1:3100", "listen address")
 	flag.Parse()
+	log.Printf("hub: listening on %s", *addr)
+	log.Fatal(http.ListenAndServe(*addr, handler()))
+}
+
+// handler serves Socket.IO at /socket.io/ and readiness at /readyz.
+func handler() http.Handler {
 	h := &hub{rooms: map[string]map[*conn]struct{}{}}
 	up := websocket.Upgrader{ReadBufferSize: 2048, WriteBufferSize: 1024, CheckOrigin: func(*http.Request) bool { return true }}
 	mux := http.NewServeMux()
@@ -54,8 +60,7 @@ func main() {
 		h.serve(ws)
 	})
 	mux.HandleFunc("/readyz", func(w http.ResponseWriter, r *http.Request) { fmt.Fprintln(w, "ok") })
-	log.Printf("hub: listening on %s", *addr)
-	log.Fatal(http.ListenAndServe(*addr, mux))
+	return mux
 }
 
 type hub struct {
