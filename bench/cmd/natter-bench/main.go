@@ -36,19 +36,20 @@ const (
 )
 
 func main() {
+	cmd := run
 	if len(os.Args) > 1 {
 		switch os.Args[1] {
 		case "ports":
-			exit(ports(os.Args[2:]))
+			cmd = ports
 		case "report":
-			exit(report(os.Args[2:]))
+			cmd = report
 		}
 	}
-	exit(run(os.Args[1:]))
-}
-
-func exit(err error) {
-	if err != nil {
+	args := os.Args[1:]
+	if cmd != nil && len(args) > 0 && (args[0] == "ports" || args[0] == "report") {
+		args = args[1:]
+	}
+	if err := cmd(args); err != nil {
 		fmt.Fprintln(os.Stderr, "natter-bench:", err)
 		os.Exit(1)
 	}
