@@ -16,8 +16,9 @@ import (
 // into the room, every message due to every member (the sender included, as
 // the seed's io.emit). It runs the fixed Rates first, then, with Sweep, raises
 // the rate from SweepFrom by SweepFactor until a step fails, and narrows the
-// limit in Bisect more steps. Every step prints its Result; a sweep ends with
-// a summary line.
+// limit in Bisect more steps; a failed step of the sweep is run again up to
+// Retries times before it counts (the machine may be shared, and noisy).
+// Every step prints its Result; a sweep ends with a summary line.
 type Fanout struct {
 	Dialers     []*Dialer // clients are spread over them in turn
 	Target      string
@@ -29,6 +30,7 @@ type Fanout struct {
 	SweepFactor float64
 	SweepMax    float64
 	Bisect      int
+	Retries     int           // a failed sweep step is run again this many times before it counts
 	Step        time.Duration // how long each step sends
 	Drain       time.Duration // how long a step waits for the last deliveries
 	Pids        []int
@@ -38,6 +40,7 @@ type Fanout struct {
 	Out         io.Writer
 
 	step    atomic.Int64 // the step whose deliveries count; -1 between steps
+	others  atomic.Int64 // events that are no message of a step: join notices, late ones
 	members []*member
 	senders []*sender
 }
@@ -89,8 +92,8 @@ func (f *Fanout) Run(ctx context.Context) error {
 			close(s.due)
 		}
 	}()
-	// Let the join notices of the members settle before the first step.
-	time.Sleep(time.Second)
+	// The members' join notices (n² of them) go before the first step.
+	f.quiet(500*time.Millisecond, 15*time.Second)
 
 	step := 0
 	for _, rate := range f.Rates {
@@ -105,8 +108,7 @@ func (f *Fanout) Run(ctx context.Context) error {
 	var best, fail float64
 	var bestRes *Result
 	for rate := f.SweepFrom; rate <= f.SweepMax; rate *= f.SweepFactor {
-		step++
-		r, err := f.runStep(ctx, step, rate)
+		r, err := f.try(ctx, &step, rate)
 		if err != nil {
 			return err
 		}
@@ -122,8 +124,7 @@ func (f *Fanout) Run(ctx context.Context) error {
 		}
 		f.settle()
 		rate := (best + fail) / 2
-		step++
-		r, err := f.runStep(ctx, step, rate)
+		r, err := f.try(ctx, &step, rate)
 		if err != nil {
 			return err
 		}
@@ -143,6 +144,22 @@ func (f *Fanout) Run(ctx context.Context) error {
 	}
 	sum.Pass = ptr(bestRes != nil)
 	return sum.Write(f.Out)
+}
+
+// try runs a step of the sweep at rate, and again up to Retries times while
+// it fails.
+func (f *Fanout) try(ctx context.Context, step *int, rate float64) (*Result, error) {
+	*step++
+	r, err := f.runStep(ctx, *step, rate)
+	for range f.Retries {
+		if err != nil || *r.Pass || f.anyDead() {
+			break
+		}
+		f.settle()
+		*step++
+		r, err = f.runStep(ctx, *step, rate)
+	}
+	return r, err
 }
 
 func (f *Fanout) urls() []string {
@@ -219,11 +236,13 @@ func (f *Fanout) close() {
 func (f *Fanout) receive(m *member, p []byte) {
 	st, ok := parseStamp(p)
 	if !ok {
+		f.others.Add(1)
 		return
 	}
 	step := f.step.Load()
 	if st.step != step {
 		m.late.Add(1)
+		f.others.Add(1)
 		return
 	}
 	m.hist.Record(time.Duration(now() - st.due))
@@ -310,18 +329,20 @@ func (f *Fanout) anyDead() bool {
 
 // settle waits, after a failed step, until its late deliveries stop arriving
 // (at most 15 s), so that the next step starts on a server that caught up.
-func (f *Fanout) settle() {
-	var last int64 = -1
-	for range 30 {
-		var late int64
-		for _, m := range f.members {
-			late += m.late.Load()
-		}
-		if late == last {
+func (f *Fanout) settle() { f.quiet(500*time.Millisecond, 15*time.Second) }
+
+// quiet waits until no event but a step's messages has come for a while, or
+// at most limit.
+func (f *Fanout) quiet(while, limit time.Duration) {
+	deadline := time.Now().Add(limit)
+	last := f.others.Load()
+	for time.Now().Before(deadline) {
+		time.Sleep(while)
+		n := f.others.Load()
+		if n == last {
 			return
 		}
-		last = late
-		time.Sleep(500 * time.Millisecond)
+		last = n
 	}
 }
 

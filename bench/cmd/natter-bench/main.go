@@ -74,6 +74,7 @@ func run(args []string) error {
 		sweepFactor = fs.Float64("sweep-factor", 2, "fanout: each step of the sweep multiplies the rate by this")
 		sweepMax    = fs.Float64("sweep-max", 10000, "fanout: the sweep stops there")
 		bisect      = fs.Int("bisect", 2, "fanout: steps that narrow the limit once a sweep step failed")
+		retries     = fs.Int("retries", 1, "fanout: runs of a failed sweep step again before it counts as failed (a shared machine is noisy)")
 		step        = fs.Duration("step", 5*time.Second, "fanout: how long each step sends")
 		drain       = fs.Duration("drain", 3*time.Second, "fanout: how long a step waits for its last deliveries")
 		duration    = fs.Duration("duration", time.Minute, "soak: how long it sends")
@@ -122,7 +123,7 @@ func run(args []string) error {
 		f := &bench.Fanout{
 			Dialers: dialers, Target: *target, Clients: *clients, Senders: *senders,
 			Rates: rs, Sweep: *sweep, SweepFrom: *sweepFrom, SweepFactor: *sweepFactor,
-			SweepMax: min(*sweepMax, maxRate), Bisect: *bisect,
+			SweepMax: min(*sweepMax, maxRate), Bisect: *bisect, Retries: *retries,
 			Step: *step, Drain: *drain, Pids: pids,
 			Room: *runID + "fan", Names: *runID + "m", Scenario: *scenario, Out: os.Stdout,
 		}
