@@ -38,7 +38,7 @@ results=$dir/results.jsonl
 bin=$root/bin
 
 if [ "$quick" = "1" ]; then
-	step=2s drain=2s sweep_from=50 sweep_factor=4 bisect=0
+	step=2s drain=2s sweep_from=50 sweep_factor=2 bisect=0
 	storm_rooms=10 storm_per=50 big_room=200 idle_conns=1000 hold=5s
 else
 	step=5s drain=3s sweep_from=25 sweep_factor=2 bisect=2

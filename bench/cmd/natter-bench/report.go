@@ -205,7 +205,10 @@ func table(rs []bench.Result, cmd, note string, raw []byte) string {
 		}
 		max, lat := "—", "—"
 		if s != nil {
-			max = thousands(s.MaxPerSec)
+			max = "none passed"
+			if s.MaxPerSec > 0 {
+				max = fmt.Sprintf("%s (%s msgs/s)", thousands(s.MaxPerSec), thousands(s.MaxRate))
+			}
 		}
 		if f != nil {
 			lat = fmt.Sprintf("%.1f / %.1f at %s/s%s", f.P50, f.P99, thousands(f.TargetPerSec), failMark(f))
