@@ -303,6 +303,19 @@ func (c *Client) Close() {
 	<-c.done
 }
 
+// closeAll closes the clients at once (nil ones are skipped), as tabs closed
+// together, and waits until all are closed.
+func closeAll(clients []*Client) {
+	var wg sync.WaitGroup
+	for _, c := range clients {
+		if c != nil {
+			wg.Add(1)
+			go func() { defer wg.Done(); c.Close() }()
+		}
+	}
+	wg.Wait()
+}
+
 // wsTransport is Engine.IO over WebSocket: a frame per packet.
 type wsTransport struct {
 	c   *websocket.Conn

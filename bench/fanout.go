@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -221,14 +220,11 @@ func firstErr(errs []error) error {
 }
 
 func (f *Fanout) close() {
-	var wg sync.WaitGroup
+	var cs []*Client
 	for _, m := range f.members {
-		if m.c != nil {
-			wg.Add(1)
-			go func() { defer wg.Done(); m.c.Close() }()
-		}
+		cs = append(cs, m.c)
 	}
-	wg.Wait()
+	closeAll(cs)
 }
 
 // receive handles an event on a member's reader goroutine: a message of this
@@ -360,21 +356,17 @@ func (f *Fanout) runStep(ctx context.Context, step int, rate float64) (*Result, 
 		s.failed.Store(0)
 	}
 	f.step.Store(int64(step))
-	self := os.Getpid()
-	before, err := sampleProcs(f.Pids)
+	meter, err := startMeter(f.Pids)
 	if err != nil {
 		return nil, err
 	}
-	selfBefore, _ := sampleProcs([]int{self})
 
 	sent, backlog := f.pace(ctx, rate, f.Step)
 
-	after, err := sampleProcs(f.Pids)
+	use, err := meter.stop()
 	if err != nil {
 		return nil, err
 	}
-	selfAfter, _ := sampleProcs([]int{self})
-	sendSecs := after.at.Sub(before.at).Seconds()
 
 	want := sent * int64(f.Clients)
 	deadline := time.Now().Add(f.Drain)
@@ -418,16 +410,15 @@ func (f *Fanout) runStep(ctx context.Context, step int, rate float64) (*Result, 
 		Scenario: f.Scenario, Target: f.Target, URLs: f.urls(), Transport: f.Dialers[0].Transport,
 		Clients: f.Clients, Senders: f.Senders, Step: step, Rate: rate,
 		TargetPerSec: rate * float64(f.Clients),
-		Seconds:      round(sendSecs, 3),
+		Seconds:      round(use.seconds, 3),
 		Sent:         sent, Acked: acked, Expected: want, Delivered: delivered,
-		DeliveredPS: round(float64(delivered)/sendSecs, 0),
+		DeliveredPS: round(float64(delivered)/use.seconds, 0),
 		P50:         ms(hist.Quantile(0.5)), P99: ms(hist.Quantile(0.99)),
 		P999: ms(hist.Quantile(0.999)), Max: ms(hist.Max()),
 		AckP50: ms(acks.Quantile(0.5)), AckP99: ms(acks.Quantile(0.99)),
 		Reordered: reordered,
-		CPU:       round(cpuPercent(before, after), 1), RSSKB: after.rssKB, Pids: f.Pids,
-		GenCPU: round(cpuPercent(selfBefore, selfAfter), 1),
 	}
+	use.fill(r, f.Pids)
 	if want > 0 {
 		r.Ratio = round(float64(delivered)/float64(want), 5)
 	}

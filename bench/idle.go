@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"os"
 	"sync"
 	"time"
 )
@@ -29,12 +28,10 @@ func (d *Idle) Run(ctx context.Context) error {
 	if d.Conns < 1 {
 		return fmt.Errorf("idle: %d connections", d.Conns)
 	}
-	self := os.Getpid()
-	before, err := sampleProcs(d.Pids)
+	meter, err := startMeter(d.Pids)
 	if err != nil {
 		return err
 	}
-	selfBefore, _ := sampleProcs([]int{self})
 	var (
 		mu  sync.Mutex
 		ec  errorCounts
@@ -69,26 +66,16 @@ func (d *Idle) Run(ctx context.Context) error {
 		}()
 	}
 	wg.Wait()
-	defer func() {
-		var cw sync.WaitGroup
-		for _, c := range clients {
-			if c != nil {
-				cw.Add(1)
-				go func() { defer cw.Done(); c.Close() }()
-			}
-		}
-		cw.Wait()
-	}()
+	defer closeAll(clients)
 
 	select {
 	case <-time.After(d.Hold):
 	case <-ctx.Done():
 	}
-	after, err := sampleProcs(d.Pids)
+	use, err := meter.stop()
 	if err != nil {
 		return err
 	}
-	selfAfter, _ := sampleProcs([]int{self})
 	open := 0
 	for _, c := range clients {
 		if c == nil {
@@ -103,16 +90,15 @@ func (d *Idle) Run(ctx context.Context) error {
 	}
 	r := &Result{
 		Scenario: "idle", Target: d.Target, URLs: urlsOf(d.Dialers), Transport: d.Dialers[0].Transport,
-		Conns: open, RSSBeforeKB: before.rssKB, RSSAfterKB: after.rssKB, RSSKB: after.rssKB,
-		Seconds: round(after.at.Sub(before.at).Seconds(), 1),
-		CPU:     round(cpuPercent(before, after), 1), Pids: d.Pids,
-		GenCPU: round(cpuPercent(selfBefore, selfAfter), 1),
+		Conns: open, RSSBeforeKB: use.rssBefore, RSSAfterKB: use.kb,
+		Seconds: round(use.seconds, 1),
 	}
+	use.fill(r, d.Pids)
 	if d.Join {
 		r.PerRoom = d.PerRoom
 	}
 	if open > 0 {
-		r.PerConnKB = round(float64(after.rssKB-before.rssKB)/float64(open), 2)
+		r.PerConnKB = round(float64(use.kb-use.rssBefore)/float64(open), 2)
 	}
 	ec.fill(r)
 	return r.Write(d.Out)

@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"os"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -44,12 +43,10 @@ func (j *JoinStorm) Run(ctx context.Context) error {
 	}
 	defer observer.Close()
 
-	self := os.Getpid()
-	before, err := sampleProcs(j.Pids)
+	meter, err := startMeter(j.Pids)
 	if err != nil {
 		return err
 	}
-	selfBefore, _ := sampleProcs([]int{self})
 
 	var (
 		notices atomic.Int64
@@ -112,7 +109,6 @@ func (j *JoinStorm) Run(ctx context.Context) error {
 		Rooms: j.Rooms, PerRoom: j.PerRoom, Clients: n,
 		Joined: joined.Load(), JoinSeconds: round(time.Duration(lastAck.Load()).Seconds(), 3),
 		JoinP50: ms(hist.Quantile(0.5)), JoinP99: ms(hist.Quantile(0.99)),
-		Pids: j.Pids,
 	}
 	want := func(room int) int { return perRoom[room] }
 	// Failed joins closed their connections: a server with a grace period
@@ -126,14 +122,7 @@ func (j *JoinStorm) Run(ctx context.Context) error {
 
 	if j.Leave {
 		leaveStart := time.Now()
-		var cw sync.WaitGroup
-		for _, c := range clients {
-			if c != nil {
-				cw.Add(1)
-				go func() { defer cw.Done(); c.Close() }()
-			}
-		}
-		cw.Wait()
+		closeAll(clients)
 		clients = nil
 		ok, err := j.waitCounts(ctx, observer, func(int) int { return 0 }, j.Timeout)
 		if err != nil {
@@ -142,19 +131,13 @@ func (j *JoinStorm) Run(ctx context.Context) error {
 		r.LeftOK = ptr(ok)
 		r.LeaveSeconds = round(time.Since(leaveStart).Seconds(), 3)
 	}
-	for _, c := range clients {
-		if c != nil {
-			defer c.Close()
-		}
-	}
+	defer closeAll(clients)
 
-	after, err := sampleProcs(j.Pids)
+	use, err := meter.stop()
 	if err != nil {
 		return err
 	}
-	selfAfter, _ := sampleProcs([]int{self})
-	r.CPU, r.RSSKB = round(cpuPercent(before, after), 1), after.rssKB
-	r.GenCPU = round(cpuPercent(selfBefore, selfAfter), 1)
+	use.fill(r, j.Pids)
 	ec.fill(r)
 	return r.Write(j.Out)
 }

@@ -98,3 +98,47 @@ func parseVmRSS(b []byte) (int64, error) {
 	}
 	return 0, fmt.Errorf("status: no VmRSS line")
 }
+
+// meter measures a span of a run: the server's processes and the generator's
+// own.
+type meter struct {
+	pids         []int
+	server, self procSample
+}
+
+// usage is what a meter measured.
+type usage struct {
+	seconds       float64
+	cpu, genCPU   float64 // 100 = one core
+	rssBefore, kb int64   // the server's, at the start and at the end
+}
+
+func startMeter(pids []int) (*meter, error) {
+	m := &meter{pids: pids}
+	var err error
+	if m.server, err = sampleProcs(pids); err != nil {
+		return nil, err
+	}
+	m.self, _ = sampleProcs([]int{os.Getpid()})
+	return m, nil
+}
+
+func (m *meter) stop() (usage, error) {
+	server, err := sampleProcs(m.pids)
+	if err != nil {
+		return usage{}, err
+	}
+	self, _ := sampleProcs([]int{os.Getpid()})
+	return usage{
+		seconds:   server.at.Sub(m.server.at).Seconds(),
+		cpu:       round(cpuPercent(m.server, server), 1),
+		genCPU:    round(cpuPercent(m.self, self), 1),
+		rssBefore: m.server.rssKB,
+		kb:        server.rssKB,
+	}, nil
+}
+
+// fill puts the figures every scenario reports into r.
+func (u usage) fill(r *Result, pids []int) {
+	r.CPU, r.GenCPU, r.RSSKB, r.Pids = u.cpu, u.genCPU, u.kb, pids
+}
