@@ -31,6 +31,7 @@ type Fanout struct {
 	Bisect      int
 	Retries     int           // a failed sweep step is run again this many times before it counts
 	Step        time.Duration // how long each step sends
+	Warmup      time.Duration // sends at the first rate this long before the steps, unreported
 	Drain       time.Duration // how long a step waits for the last deliveries
 	Pids        []int
 	Room        string
@@ -94,6 +95,11 @@ func (f *Fanout) Run(ctx context.Context) error {
 	// The members' join notices (n² of them) go before the first step.
 	f.quiet(500*time.Millisecond, 15*time.Second)
 
+	if f.Warmup > 0 && len(f.Rates) > 0 {
+		if err := f.warmup(ctx); err != nil {
+			return err
+		}
+	}
 	step := 0
 	for _, rate := range f.Rates {
 		step++
@@ -143,6 +149,18 @@ func (f *Fanout) Run(ctx context.Context) error {
 	}
 	sum.Pass = ptr(bestRes != nil)
 	return sum.Write(f.Out)
+}
+
+// warmup sends at the first rate for Warmup and forgets the figures: the
+// first messages of a fresh server (a JIT that has not compiled its paths
+// yet, pools not yet grown) are not what it sustains.
+func (f *Fanout) warmup(ctx context.Context) error {
+	out, step := f.Out, f.Step
+	f.Out, f.Step = io.Discard, f.Warmup
+	defer func() { f.Out, f.Step = out, step }()
+	_, err := f.runStep(ctx, 0, f.Rates[0])
+	f.settle()
+	return err
 }
 
 // try runs a step of the sweep at rate, and again up to Retries times while

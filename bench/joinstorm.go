@@ -148,26 +148,29 @@ func (j *JoinStorm) room(i int) string { return fmt.Sprintf("%s%d", j.Prefix, i)
 // with none may be left out), at most for d; it reports whether they did.
 func (j *JoinStorm) waitCounts(ctx context.Context, c *Client, want func(int) int, d time.Duration) (bool, error) {
 	deadline := time.Now().Add(d)
+	var lastErr error
 	for {
+		// A server too busy to answer one query may answer the next.
 		got, err := roomCounts(ctx, c, j.Prefix)
 		if err != nil {
-			return false, err
-		}
-		match := true
-		for i := range j.Rooms {
-			if got[j.room(i)] != want(i) {
-				match = false
-				break
-			}
-		}
-		if match {
+			lastErr = err
+		} else if j.match(got, want) {
 			return true, nil
 		}
-		if time.Now().After(deadline) {
-			return false, nil
+		if time.Now().After(deadline) || ctx.Err() != nil {
+			return false, lastErr
 		}
 		time.Sleep(250 * time.Millisecond)
 	}
+}
+
+func (j *JoinStorm) match(got map[string]int, want func(int) int) bool {
+	for i := range j.Rooms {
+		if got[j.room(i)] != want(i) {
+			return false
+		}
+	}
+	return true
 }
 
 // roomCounts asks the server for its rooms (the `rooms` event) and returns

@@ -12,7 +12,7 @@
 #   hub     bench/peers/hub, one process
 #
 # For each: fan-out to 200 clients of one room, 10 of them sending, first at
-# 100 messages/s (20,000 deliveries/s), then a sweep of the rate until a step
+# 100 messages/s (after a warm-up at that rate) (20,000 deliveries/s), then a sweep of the rate until a step
 # fails (errors, < 99.9 % delivered or p99 ≥ 100 ms); 10,000 idle connections;
 # a join storm of 100 rooms of 100 and one of 2,000 in one room, each followed
 # by all leaving at once. natter's fan-out also runs with 200 polling
@@ -38,10 +38,10 @@ results=$dir/results.jsonl
 bin=$root/bin
 
 if [ "$quick" = "1" ]; then
-	step=2s drain=2s sweep_from=50 sweep_factor=2 bisect=0
+	step=2s warmup=1s drain=2s sweep_from=50 sweep_factor=2 bisect=0
 	storm_rooms=10 storm_per=50 big_room=200 idle_conns=1000 hold=5s
 else
-	step=5s drain=3s sweep_from=25 sweep_factor=2 bisect=2
+	step=5s warmup=3s drain=3s sweep_from=25 sweep_factor=2 bisect=2
 	storm_rooms=100 storm_per=100 big_room=2000 idle_conns=10000 hold=30s
 fi
 clients=200 senders=10 fixed_rate=100 sweep_max=8000
@@ -126,7 +126,7 @@ fanout() {
 	shift 2
 	measure "$target" -scenario fanout -url "$urls" -pids "$(pids_csv)" -clients $clients -senders $senders \
 		-rate $fixed_rate -sweep -sweep-from $sweep_from -sweep-factor $sweep_factor -sweep-max $sweep_max \
-		-bisect $bisect -step $step -drain $drain "$@"
+		-bisect $bisect -step $step -warmup $warmup -drain $drain "$@"
 }
 
 # storms TARGET URLS: the idle connections (first, while the heaps have not

@@ -76,6 +76,7 @@ func run(args []string) error {
 		bisect      = fs.Int("bisect", 2, "fanout: steps that narrow the limit once a sweep step failed")
 		retries     = fs.Int("retries", 1, "fanout: runs of a failed sweep step again before it counts as failed (a shared machine is noisy)")
 		step        = fs.Duration("step", 5*time.Second, "fanout: how long each step sends")
+		warmup      = fs.Duration("warmup", 3*time.Second, "fanout: send at the first -rate this long first, unreported")
 		drain       = fs.Duration("drain", 3*time.Second, "fanout: how long a step waits for its last deliveries")
 		duration    = fs.Duration("duration", time.Minute, "soak: how long it sends")
 
@@ -124,7 +125,7 @@ func run(args []string) error {
 			Dialers: dialers, Target: *target, Clients: *clients, Senders: *senders,
 			Rates: rs, Sweep: *sweep, SweepFrom: *sweepFrom, SweepFactor: *sweepFactor,
 			SweepMax: min(*sweepMax, maxRate), Bisect: *bisect, Retries: *retries,
-			Step: *step, Drain: *drain, Pids: pids,
+			Step: *step, Warmup: *warmup, Drain: *drain, Pids: pids,
 			Room: *runID + "fan", Names: *runID + "m", Scenario: *scenario, Out: os.Stdout,
 		}
 		if *scenario == "soak" {

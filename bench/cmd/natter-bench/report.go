@@ -173,7 +173,14 @@ func table(rs []bench.Result, cmd, note string, raw []byte) string {
 			if r == nil {
 				return 0, "—"
 			}
-			return r.JoinSeconds, fmt.Sprintf("%s/%s in %.1f s, %s", thousands(float64(r.Joined)), thousands(float64(r.Clients)), r.JoinSeconds, yes(r.CountsOK))
+			s := fmt.Sprintf("%s/%s in %.1f s, %s", thousands(float64(r.Joined)), thousands(float64(r.Clients)), r.JoinSeconds, yes(r.CountsOK))
+			if n := r.ErrorKind["connect"]; n > 0 {
+				s += fmt.Sprintf("; %s could not connect", thousands(float64(n)))
+			}
+			if n := r.ErrorKind["join"]; n > 0 {
+				s += fmt.Sprintf("; %s joins failed", thousands(float64(n)))
+			}
+			return r.JoinSeconds, s
 		}, false)
 		row(label+": all leave at once, counts at 0 after", func(t string) (float64, string) {
 			r := storm(rs, t, rooms)
