@@ -17,7 +17,8 @@ import (
 // the rate from SweepFrom by SweepFactor until a step fails, and narrows the
 // limit in Bisect more steps; a failed step of the sweep is run again up to
 // Retries times before it counts (the machine may be shared, and noisy).
-// Every step prints its Result; a sweep ends with a summary line.
+// Every step prints its Result; a sweep ends with a summary line, whose
+// maximum is the highest rate of any step that passed, fixed or swept.
 type Fanout struct {
 	Dialers     []*Dialer // clients are spread over them in turn
 	Target      string
@@ -100,18 +101,24 @@ func (f *Fanout) Run(ctx context.Context) error {
 			return err
 		}
 	}
+	// A fixed step that passed shows its rate sustainable as well as a step
+	// of the sweep would.
+	var best, fail float64
+	var bestRes *Result
 	step := 0
 	for _, rate := range f.Rates {
 		step++
-		if _, err := f.runStep(ctx, step, rate); err != nil {
+		r, err := f.runStep(ctx, step, rate)
+		if err != nil {
 			return err
+		}
+		if *r.Pass && rate > best {
+			best, bestRes = rate, r
 		}
 	}
 	if !f.Sweep {
 		return nil
 	}
-	var best, fail float64
-	var bestRes *Result
 	for rate := f.SweepFrom; rate <= f.SweepMax; rate *= f.SweepFactor {
 		r, err := f.try(ctx, &step, rate)
 		if err != nil {
@@ -121,10 +128,12 @@ func (f *Fanout) Run(ctx context.Context) error {
 			fail = rate
 			break
 		}
-		best, bestRes = rate, r
+		if rate > best {
+			best, bestRes = rate, r
+		}
 	}
 	for range f.Bisect {
-		if fail == 0 || best == 0 || f.anyDead() {
+		if fail == 0 || best == 0 || fail <= best || f.anyDead() {
 			break
 		}
 		f.settle()
@@ -133,10 +142,11 @@ func (f *Fanout) Run(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
-		if *r.Pass {
-			best, bestRes = rate, r
-		} else {
+		switch {
+		case !*r.Pass:
 			fail = rate
+		case rate > best:
+			best, bestRes = rate, r
 		}
 	}
 	sum := Result{Scenario: "sweep", Target: f.Target, URLs: f.urls(), Transport: f.Dialers[0].Transport,
