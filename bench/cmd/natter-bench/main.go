@@ -49,7 +49,7 @@ func main() {
 	if cmd != nil && len(args) > 0 && (args[0] == "ports" || args[0] == "report") {
 		args = args[1:]
 	}
-	if err := cmd(args); err != nil {
+	if err := cmd(args); err != nil && !errors.Is(err, flag.ErrHelp) {
 		fmt.Fprintln(os.Stderr, "natter-bench:", err)
 		os.Exit(1)
 	}
