@@ -131,7 +131,7 @@ fanout() {
 
 # storms TARGET URLS: the idle connections (first, while the heaps have not
 # grown for the storms), then the join storms. The room of 2,000 has more
-# time: its n² join notices (4 million) are read by the one generator.
+# time: its 2 to 4 million join notices are read by the one generator.
 storms() {
 	local target=$1 urls=$2
 	measure "$target" -scenario idle -url "$urls" -pids "$(pids_csv)" -conns $idle_conns -hold $hold
