@@ -3,11 +3,11 @@
 #   make test   everything CI runs
 
 GO       ?= go
-PKGS     := ./proto/... ./kit/... ./services/gateway/... ./services/presence/... ./services/history/... ./cmd/natter/... ./test/e2e/...
+PKGS     := ./proto/... ./kit/... ./services/gateway/... ./services/presence/... ./services/history/... ./cmd/natter/... ./test/e2e/... ./bench/...
 FUZZTIME ?= 100000x
 
 .PHONY: all build lint test test-go test-load test-deps fuzz run conformance clean \
-	compose-up compose-down compose-logs cluster-up cluster-down bin/nats-server
+	compose-up compose-down compose-logs cluster-up cluster-down bin/nats-server bench
 
 all: build
 
@@ -15,7 +15,7 @@ build:
 	$(GO) build -o bin/ ./cmd/natter ./services/gateway/cmd/... ./services/presence/cmd/... ./services/history/cmd/...
 
 lint:
-	@out=$$(gofmt -l proto kit services cmd test/e2e); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
+	@out=$$(gofmt -l proto kit services cmd test/e2e bench); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
 	$(GO) vet $(PKGS)
 
 # The nats-server that the multi-process tests and cluster-up run: built from
@@ -79,6 +79,13 @@ cluster-up:
 
 cluster-down:
 	bash scripts/cluster.sh down
+
+# natter against the seed's stack (socket.io + the Redis adapter) and a raw Go
+# hub, each started in turn on 127.0.0.1 (scripts/bench.sh, about 15 minutes;
+# BENCH_QUICK=1 for a smoke of about two): rewrites its table in
+# docs/benchmarks.md. Not part of test.
+bench:
+	bash scripts/bench.sh
 
 clean:
 	rm -rf bin
