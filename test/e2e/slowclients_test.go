@@ -43,14 +43,14 @@ func TestSlowClients(t *testing.T) {
 		gateways = append(gateways, s.urls[fmt.Sprintf("gateway%d", i)])
 	}
 	direct := gateways[0]
-	c := startCanary(t, s.url)
+	c := startNginxCanary(t, s.url)
 	before := figuresOf(t, gateways)
 	t.Logf("gateways before: %s", before)
 
 	for _, base := range []struct{ name, url string }{{"to a gateway", direct}, {"through nginx", s.url}} {
 		t.Run("200 trickling POSTs "+base.name, func(t *testing.T) {
 			results, peak := trickleAll(t, 200, gateways, func() trickled {
-				sid, err := handshake(base.url)
+				sid, err := openSID(base.url)
 				if err != nil {
 					return trickled{status: err.Error()}
 				}
@@ -450,7 +450,7 @@ func hostOf(base string) string {
 }
 
 // handshake opens a polling session on base and returns its sid.
-func handshake(base string) (string, error) {
+func openSID(base string) (string, error) {
 	resp, err := http.Get(base + "/socket.io/?EIO=4&transport=polling")
 	if err != nil {
 		return "", err
@@ -474,9 +474,9 @@ func waitWithin(tb testing.TB, d time.Duration, what string, cond func() bool) {
 	}
 }
 
-// canary chats through nginx while the probes run: one user sends a
+// nginxCanary chats through nginx while the probes run: one user sends a
 // message every 200 ms and waits for its ack, another receives them.
-type canary struct {
+type nginxCanary struct {
 	stopc, done        chan struct{}
 	recv               *websocket.Conn
 	sent, acked, heard atomic.Int64
@@ -484,9 +484,9 @@ type canary struct {
 	errs               []string
 }
 
-func startCanary(tb testing.TB, base string) *canary {
+func startNginxCanary(tb testing.TB, base string) *nginxCanary {
 	tb.Helper()
-	c := &canary{stopc: make(chan struct{}), done: make(chan struct{})}
+	c := &nginxCanary{stopc: make(chan struct{}), done: make(chan struct{})}
 	room := "canary"
 	sender := dialChatter(tb, base, "canary-a", room)
 	c.recv = dialChatter(tb, base, "canary-b", room).c
@@ -514,14 +514,14 @@ func startCanary(tb testing.TB, base string) *canary {
 	return c
 }
 
-func (c *canary) fail(format string, args ...any) {
+func (c *nginxCanary) fail(format string, args ...any) {
 	c.mu.Lock()
 	c.errs = append(c.errs, fmt.Sprintf(format, args...))
 	c.mu.Unlock()
 }
 
 // listen counts the canary messages the receiver hears, answering pings.
-func (c *canary) listen() {
+func (c *nginxCanary) listen() {
 	for {
 		_, data, err := c.recv.ReadMessage()
 		if err != nil {
@@ -542,7 +542,7 @@ func (c *canary) listen() {
 }
 
 // stop ends the chat and checks that every message was acked and heard.
-func (c *canary) stop(tb testing.TB) {
+func (c *nginxCanary) stop(tb testing.TB) {
 	tb.Helper()
 	close(c.stopc)
 	<-c.done
