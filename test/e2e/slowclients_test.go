@@ -6,10 +6,13 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -65,7 +68,7 @@ func TestSlowClients(t *testing.T) {
 				}
 			}
 			t.Logf("answers: %s", summary(results))
-			backToBaseline(t, gateways, before)
+			backToBaseline(t, s, gateways, before)
 		})
 	}
 
@@ -85,7 +88,7 @@ func TestSlowClients(t *testing.T) {
 			}
 			t.Logf("%s: %s", base.url, summary(results))
 		}
-		backToBaseline(t, gateways, before)
+		backToBaseline(t, s, gateways, before)
 	})
 
 	t.Run("silent WebSockets", func(t *testing.T) {
@@ -119,7 +122,7 @@ func TestSlowClients(t *testing.T) {
 			}
 		}
 		t.Logf("%s", summary(results))
-		backToBaseline(t, gateways, before)
+		backToBaseline(t, s, gateways, before)
 	})
 
 	t.Run("unfinished attachments", func(t *testing.T) {
@@ -190,7 +193,7 @@ func TestSlowClients(t *testing.T) {
 		}
 		peak := stopSampling()
 		t.Logf("at most %.1f MB held for unfinished packets, heap in use at most %.1f MB", peak[0]/1e6, peak[1]/1e6)
-		backToBaseline(t, gateways, before)
+		backToBaseline(t, s, gateways, before)
 	})
 
 	t.Run("oversized", func(t *testing.T) {
@@ -258,8 +261,23 @@ func sumOf(tb testing.TB, gateways []string, name string) float64 {
 // backToBaseline waits until the gateways hold no more goroutines,
 // descriptors and sessions than before, give or take a few per gateway
 // (connections between them, NATS and HTTP clients come and go).
-func backToBaseline(tb testing.TB, gateways []string, before figures) {
+func backToBaseline(tb testing.TB, s *stack, gateways []string, before figures) {
 	tb.Helper()
+	// nginx keeps idle connections to the gateways (keepalive, up to 32 +
+	// 4 × 8 a worker, deploy/nginx/natter.conf.template), each a goroutine
+	// and a descriptor there: a reload lets them go (its old workers close
+	// their idle connections), so that what remains is what the probe left.
+	b, err := os.ReadFile(filepath.Join(s.dir, "nginx", "nginx.pid"))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	pid, err := strconv.Atoi(strings.TrimSpace(string(b)))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	if err := syscall.Kill(pid, syscall.SIGHUP); err != nil {
+		tb.Fatal(err)
+	}
 	var now figures
 	ok := func() bool {
 		now = figuresOf(tb, gateways)

@@ -11,6 +11,8 @@ import (
 
 	"github.com/natter/natter/kit/nodetest"
 	"github.com/natter/natter/proto"
+	"github.com/natter/natter/services/gateway"
+	"github.com/natter/natter/services/history"
 	"github.com/natter/natter/services/presence"
 )
 
@@ -21,7 +23,14 @@ import (
 // back quickly.
 func TestNamesInProcess(t *testing.T) {
 	const ttl = 2 * time.Second
-	s := startSystem(t, presence.NewMemoryStore(ttl, nil), 2, presence.Config{Grace: 200 * time.Millisecond})
+	// One connection tries every variant in turn: its joins are not
+	// flood-controlled here (TestFloods is about that).
+	limits, err := gateway.ParseLimits("join.*=off")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := startSystemWith(t, presence.NewMemoryStore(ttl, nil), 2, presence.Config{Grace: 200 * time.Millisecond},
+		history.Config{}, gateway.Config{Limits: limits})
 	nodetest.Run(t, "names.test.mjs", 3*time.Minute, "NATTER_URL="+s.gateways[0].URL,
 		"NATTER_URL_2="+s.gateways[1].URL, fmt.Sprintf("NATTER_FREE_MS=%d", (ttl+time.Second).Milliseconds()))
 }
