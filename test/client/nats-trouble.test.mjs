@@ -6,6 +6,9 @@
 //   NATTER_DONE               the Go test creates it the moment NATS is back
 //   NATTER_DOOMED=1           the second gateway was killed meanwhile: its users'
 //                             leaves are due, after the dead-gateway bounds
+//   NATTER_CUT=1              the second gateway's own link was cut, for longer than
+//                             presence can tell it from dead: its users may be
+//                             announced as leaving, but then as joining again
 //   NATTER_FIGURES            where this test writes what it measured (JSON)
 //
 // Within 5 s of NATS returning, `members` lists everyone who is connected, a
@@ -21,6 +24,7 @@ import { BASE, BASE_OPTS, withTimeout } from "./helpers.mjs";
 
 const URL2 = process.env.NATTER_URL_2.replace(/\/+$/, "");
 const DOOMED = process.env.NATTER_DOOMED === "1";
+const CUT = process.env.NATTER_CUT === "1";
 const opts = { ...BASE_OPTS, transports: ["websocket"] };
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const sorted = (xs) => [...xs].sort();
@@ -42,7 +46,7 @@ test("presence equals the truth within 5 s of NATS returning", async (t) => {
     const name = i === 0 ? `Canary${s}` : `U${i}x${s}`;
     const socket = io(i % 2 ? URL2 : BASE, opts);
     t.after(() => socket.disconnect());
-    const u = { socket, name, doomed: DOOMED && i % 2 === 1, leaves: [], joins: [], whispers: [], heard: new Set() };
+    const u = { socket, name, doomed: DOOMED && i % 2 === 1, cut: CUT && i % 2 === 1, leaves: [], joins: [], whispers: [], heard: new Set() };
     socket.on("leave", (l) => u.leaves.push({ ...l, at: Date.now() }));
     socket.on("join", (j) => u.joins.push({ ...j, at: Date.now() }));
     socket.on("whisper", (w) => u.whispers.push(w.message));
@@ -54,7 +58,8 @@ test("presence equals the truth within 5 s of NATS returning", async (t) => {
   const canary = users[0];
   const alive = users.filter((u) => !u.doomed);
   const doomed = users.filter((u) => u.doomed);
-  const listener = alive[alive.length - 1];
+  // It hears the notices presence sends while the second gateway is cut off.
+  const listener = alive.filter((u) => !u.cut).at(-1);
 
   // The canary chats all along.
   const acks = [];
@@ -129,19 +134,32 @@ test("presence equals the truth within 5 s of NATS returning", async (t) => {
   const firstOK = acks.find((a) => a.ok && a.at >= back);
   figures.canaryBackAfter = firstOK ? firstOK.back - back : null;
   figures.doomedLeavesAfter = doomedLeaves().map((l) => l.at - back);
-  const wrongLeaves = alive.flatMap((u) => u.leaves.filter((l) => !doomedNames.has(l.username)).map((l) => `${u.name} told ${l.username} left`));
+  const cutNames = new Set(users.filter((u) => u.cut).map((u) => u.name));
+  const excused = (n) => doomedNames.has(n) || cutNames.has(n);
+  const wrongLeaves = alive.flatMap((u) => u.leaves.filter((l) => !excused(l.username)).map((l) => `${u.name} told ${l.username} left`));
   figures.wrongLeaves = wrongLeaves.length;
   figures.members = `${final.members.length} of ${truth.length}`;
+  // The listener is told each cut user left (if presence let them go) and,
+  // after, joined again.
+  const last = new Map();
+  const notices = [...listener.leaves.map((l) => ({ ...l, ev: "leave" })), ...listener.joins.map((j) => ({ ...j, ev: "join" }))];
+  for (const n of notices.sort((a, b) => a.at - b.at)) last.set(n.username, n.ev);
+  figures.cutLeft = listener.leaves.filter((l) => cutNames.has(l.username)).length;
+  figures.cutRejoinedAfter = listener.joins.filter((j) => cutNames.has(j.username)).map((j) => j.at - back);
   if (process.env.NATTER_FIGURES) writeFileSync(process.env.NATTER_FIGURES, JSON.stringify(figures));
 
   assert.deepEqual(wrongLeaves.slice(0, 5), [], `${wrongLeaves.length} leaves of users who never left`);
-  const joins = alive.flatMap((u) => u.joins.map((j) => `${u.name} told ${j.username} joined`));
+  const joins = alive.flatMap((u) => u.joins.filter((j) => !cutNames.has(j.username)).map((j) => `${u.name} told ${j.username} joined`));
   assert.deepEqual(joins.slice(0, 5), [], "joins of users who never left");
   assert.ok(whispered, "every alive user got a whisper within 5 s of NATS returning");
   assert.ok(membersOK, `members within 5 s: ${JSON.stringify(sorted(members))}`);
   assert.ok(canaryOK, "the canary was stored and heard within 5 s");
   assert.ok(converged <= converge, `converged ${converged} ms after NATS returned`);
   assert.deepEqual(sorted(final.members.map((m) => m.username)), truth, "members at the end");
+  if (CUT) {
+    const wrong = [...cutNames].filter((n) => last.has(n) && last.get(n) !== "join");
+    assert.deepEqual(wrong, [], "cut users last announced as leaving");
+  }
   if (DOOMED) {
     const leaves = doomedLeaves();
     assert.deepEqual(sorted(leaves.map((l) => l.username)), sorted(doomedNames), "every user of the killed gateway left once");

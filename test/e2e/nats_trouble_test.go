@@ -21,11 +21,11 @@ const natsTroubleOutage = 10 * time.Second
 // runNATSTrouble runs test/client/nats-trouble.test.mjs on a cluster of two
 // gateways, with trouble made by act between its phases, and logs what it
 // measured; doomed says that act killed the second gateway.
-func runNATSTrouble(t *testing.T, c *cluster, doomed bool, act func() error) {
+func runNATSTrouble(t *testing.T, c *cluster, doomed bool, act func() error, env ...string) {
 	t.Helper()
 	figures := filepath.Join(t.TempDir(), "figures.json")
-	env, errc := signal(t, act)
-	env = append(env, "NATTER_URL="+c.gatewayURLs[0], "NATTER_URL_2="+c.gatewayURLs[1], "NATTER_FIGURES="+figures)
+	sig, errc := signal(t, act)
+	env = append(sig, append(env, "NATTER_URL="+c.gatewayURLs[0], "NATTER_URL_2="+c.gatewayURLs[1], "NATTER_FIGURES="+figures)...)
 	if doomed {
 		env = append(env, "NATTER_DOOMED=1")
 	}
@@ -130,6 +130,31 @@ func TestPresenceSurvivesItsLinkCut(t *testing.T) {
 		proxy.refuse.Store(false)
 		return nil
 	})
+}
+
+// TestPresenceTakesBackAGatewayCutOff cuts the second gateway's own link
+// to NATS (through a proxy) for 13 s, longer than presence can tell it from
+// a dead gateway (a gateway timeout and a grace): its users are let go and
+// announced as leaving, but once the link is back presence asks that
+// gateway to resync, and within 5 s its users are members again, announced
+// as joining, and reached by whispers.
+func TestPresenceTakesBackAGatewayCutOff(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and starts processes")
+	}
+	c := startCluster(t, 2)
+	proxy := startTCPProxy(t, "127.0.0.1:"+c.natsPort(t))
+	g := c.gateways[1]
+	g.env = append(g.env, "NATS_URL=nats://"+proxy.ln.Addr().String())
+	g.restart(t)
+	c.waitReady(t)
+	runNATSTrouble(t, c, false, func() error {
+		proxy.refuse.Store(true)
+		proxy.cut()
+		time.Sleep(13 * time.Second)
+		proxy.refuse.Store(false)
+		return nil
+	}, "NATTER_CUT=1")
 }
 
 // TestPresenceLetsGoAGatewayKilledInAStall kills -9 the second gateway
