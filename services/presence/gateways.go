@@ -1,6 +1,7 @@
 package presence
 
 import (
+	"context"
 	"encoding/json"
 	"sync"
 	"time"
@@ -15,23 +16,27 @@ import (
 const linkTimeout = time.Second
 
 // forgetLetGo is how long presence remembers a gateway whose connections
-// it let go, to ask it to resync if it is heard from again.
+// it let go, to have it resync if it is heard from again.
 const forgetLetGo = time.Hour
 
 // gatewayWatch keeps when each gateway was last heard from and judges
 // which have gone silent. A silence that presence's own link explains (a
 // NATS server stopped or restarting, presence cut off from it) is no
 // gateway's death: while the link is down no gateway is judged, and once
-// it is back every gateway has a whole timeout to be heard again. A
-// gateway let go and then heard from again is asked to announce its
-// connections anew.
+// it is back every gateway has a whole timeout to be heard again.
+//
+// It also says which gateways to sync with (see Service.syncGateways):
+// one let go and heard from again, and, after the link was down, every
+// gateway once it is heard again, since requests were lost meanwhile.
 type gatewayWatch struct {
 	timeout time.Duration
 
 	mu         sync.Mutex
 	seen       map[string]time.Time // when each gateway was last heard from
 	retry      map[string]bool      // silent, but letting go failed: judged again at once
-	letGo      map[string]time.Time // gateways let go, and when
+	letGo      map[string]time.Time // gateways let go, and when: synced once heard
+	unsynced   map[string]bool      // known while the link was down: synced once heard
+	due        map[string]bool      // heard, to be synced at the next tick
 	down       bool                 // the link is down: no gateway is judged
 	upSince    time.Time            // when the link last came back
 	reconnects uint64               // the link's, at the last check
@@ -39,25 +44,26 @@ type gatewayWatch struct {
 
 func newGatewayWatch(timeout time.Duration) *gatewayWatch {
 	return &gatewayWatch{
-		timeout: timeout,
-		seen:    make(map[string]time.Time),
-		retry:   make(map[string]bool),
-		letGo:   make(map[string]time.Time),
+		timeout:  timeout,
+		seen:     make(map[string]time.Time),
+		retry:    make(map[string]bool),
+		letGo:    make(map[string]time.Time),
+		unsynced: make(map[string]bool),
+		due:      make(map[string]bool),
 	}
 }
 
-// heard notes a gateway's heartbeat, and reports whether that gateway had
-// been let go: it must announce its connections again.
-func (w *gatewayWatch) heard(gw string, now time.Time) (resync bool) {
+// heard notes a gateway's heartbeat.
+func (w *gatewayWatch) heard(gw string, now time.Time) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	w.seen[gw] = now
 	delete(w.retry, gw)
-	if _, ok := w.letGo[gw]; ok {
+	if _, ok := w.letGo[gw]; ok || w.unsynced[gw] {
 		delete(w.letGo, gw)
-		return true
+		delete(w.unsynced, gw)
+		w.due[gw] = true
 	}
-	return false
 }
 
 // link notes the state of presence's link to NATS: up or not, and how
@@ -66,14 +72,18 @@ func (w *gatewayWatch) heard(gw string, now time.Time) (resync bool) {
 func (w *gatewayWatch) link(up bool, reconnects uint64, now time.Time) (changed bool) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	if reconnects != w.reconnects {
-		w.reconnects = reconnects
-		w.upSince = now
-	}
+	back := reconnects != w.reconnects
+	w.reconnects = reconnects
 	changed = up == w.down
 	w.down = !up
 	if changed && up {
+		back = true
+	}
+	if back {
 		w.upSince = now
+		for gw := range w.seen {
+			w.unsynced[gw] = true
+		}
 	}
 	return changed
 }
@@ -96,6 +106,8 @@ func (w *gatewayWatch) silent(now time.Time) []string {
 			out = append(out, gw)
 			delete(w.seen, gw)
 			delete(w.retry, gw)
+			delete(w.unsynced, gw)
+			delete(w.due, gw)
 		}
 	}
 	for gw, at := range w.letGo {
@@ -121,6 +133,29 @@ func (w *gatewayWatch) dropped(gw string, ok bool, now time.Time) {
 	w.letGo[gw] = now
 }
 
+// toSync returns the gateways to sync with now, and forgets them; none
+// while the link is down.
+func (w *gatewayWatch) toSync() []string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.down {
+		return nil
+	}
+	var out []string
+	for gw := range w.due {
+		out = append(out, gw)
+	}
+	clear(w.due)
+	return out
+}
+
+// syncFailed notes a sync that failed: it is tried again at the next tick.
+func (w *gatewayWatch) syncFailed(gw string) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.due[gw] = true
+}
+
 // checkLink tells the watch whether presence's own link to NATS works:
 // connected, and the server answers a round trip within linkTimeout.
 func (s *Service) checkLink() {
@@ -129,21 +164,39 @@ func (s *Service) checkLink() {
 		return
 	}
 	if up {
-		s.log.Info("presence: NATS answers again; every gateway has a whole timeout to be heard")
+		s.log.Info("presence: NATS answers again; every gateway has a whole timeout to be heard, and is synced once heard")
 		return
 	}
 	s.metrics.linkDown.Inc()
 	s.log.Warn("presence: NATS does not answer; no gateway is let go meanwhile")
 }
 
-// askResync asks one gateway, which presence let go and has heard from
-// again, to announce its connections anew, telling the rooms of the users
-// it puts back.
-func (s *Service) askResync(gw string) {
-	s.log.Warn("presence: a gateway let go is back; asking it to resync", "gateway", gw)
-	s.metrics.resyncs.Inc()
-	b, _ := json.Marshal(proto.PresenceResync{Gateway: gw, Announce: true})
-	if err := s.nc.Publish(proto.PresenceResyncSubject, b); err != nil {
-		s.log.Warn("presence: ask resync", "gateway", gw, "err", err)
+// syncGateways makes presence's connections of each gateway due equal the
+// gateway's own, after requests between them may have been lost (a leave
+// that never arrived, a join answered after the gateway had given up, a
+// gateway let go that was alive). It lets every connection of the gateway
+// go, for a gateway timeout and a grace (11 s), and asks the gateway to
+// announce its connections again: those it has are back as soon as it
+// does, without notices (or with a join, for a user presence had put out
+// of a room); those it has not are reaped, and their leaves announced.
+// The ask is published after the connections were let go, so the
+// gateway's answer comes after too; it must come within those 11 s.
+func (s *Service) syncGateways(ctx context.Context) {
+	for _, gw := range s.gateways.toSync() {
+		octx, cancel := context.WithTimeout(ctx, s.cfg.OpTimeout)
+		n, err := s.store.DropGateway(octx, gw, s.cfg.GatewayTimeout+s.cfg.Grace)
+		cancel()
+		if err != nil {
+			s.log.Warn("presence: sync gateway", "gateway", gw, "err", err)
+			s.gateways.syncFailed(gw)
+			continue
+		}
+		s.log.Info("presence: asking a gateway to resync", "gateway", gw, "connections", n)
+		s.metrics.resyncs.Inc()
+		b, _ := json.Marshal(proto.PresenceResync{Gateway: gw, Announce: true})
+		if err := s.nc.Publish(proto.PresenceResyncSubject, b); err != nil {
+			s.log.Warn("presence: ask resync", "gateway", gw, "err", err)
+			s.gateways.syncFailed(gw)
+		}
 	}
 }

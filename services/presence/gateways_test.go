@@ -11,12 +11,12 @@ func TestGatewayWatch(t *testing.T) {
 	at := func(s float64) time.Time { return t0.Add(time.Duration(s * float64(time.Second))) }
 	type step struct {
 		at     float64
-		heard  string // a gateway heard from
-		resync bool   // heard: it must be asked to resync
-		link   *bool  // the link's state checked
-		recon  uint64 // the link's reconnections, with link
-		silent []string
-		failed bool // letting the silent go fails
+		heard  string   // a gateway heard from
+		link   *bool    // the link's state checked
+		recon  uint64   // the link's reconnections, with link
+		silent []string // then the gateways let go
+		failed bool     // letting the silent go fails
+		sync   []string // then the gateways to sync with
 	}
 	up, down := new(bool), new(bool)
 	*up = true
@@ -30,31 +30,40 @@ func TestGatewayWatch(t *testing.T) {
 			{at: 6.5, link: up, silent: []string{"gw1"}},
 			{at: 7, link: up},
 		}},
-		{"heard again after being let go, it is asked to resync, once", []step{
+		{"heard again after being let go, it is synced with, once", []step{
 			{at: 0, heard: "gw1"},
 			{at: 7, link: up, silent: []string{"gw1"}},
-			{at: 8, heard: "gw1", resync: true},
+			{at: 8, heard: "gw1"},
+			{at: 8.5, link: up, sync: []string{"gw1"}},
 			{at: 9, heard: "gw1"},
+			{at: 9.5, link: up},
 		}},
 		{"while the link is down nobody is judged", []step{
 			{at: 0, heard: "gw1"},
 			{at: 1, link: down},
 			{at: 10, link: down},
 		}},
-		{"after the link is back every gateway has a whole timeout", []step{
+		{"after the link is back every gateway has a whole timeout, and is synced with once heard", []step{
 			{at: 0, heard: "gw1"}, {at: 0, heard: "gw2"},
 			{at: 1, link: down},
 			{at: 10, link: up},
 			{at: 11, heard: "gw1"},
+			{at: 11.5, link: up, sync: []string{"gw1"}},
+			{at: 12, heard: "gw1"},
 			{at: 15.9, link: up},
 			{at: 16.5, link: up, silent: []string{"gw2"}},
+			{at: 17, heard: "gw2"},
+			{at: 17.5, link: up, sync: []string{"gw2"}},
 		}},
 		{"a reconnection between two checks counts as the link coming back", []step{
-			{at: 0, heard: "gw1"},
+			{at: 0, heard: "gw1"}, {at: 0, heard: "gw2"},
 			{at: 0, link: up},
 			{at: 5, link: up, recon: 1},
+			{at: 6, heard: "gw1"},
+			{at: 6.5, link: up, recon: 1, sync: []string{"gw1"}},
 			{at: 10.9, link: up, recon: 1},
-			{at: 11.5, link: up, recon: 1, silent: []string{"gw1"}},
+			{at: 11.5, link: up, recon: 1, silent: []string{"gw2"}},
+			{at: 12.5, link: up, recon: 1, silent: []string{"gw1"}},
 		}},
 		{"a failed letting go is tried again at the next tick", []step{
 			{at: 0, heard: "gw1"},
@@ -69,9 +78,7 @@ func TestGatewayWatch(t *testing.T) {
 			for i, st := range tc.steps {
 				now := at(st.at)
 				if st.heard != "" {
-					if got := w.heard(st.heard, now); got != st.resync {
-						t.Fatalf("step %d: heard %s: resync %v, want %v", i, st.heard, got, st.resync)
-					}
+					w.heard(st.heard, now)
 					continue
 				}
 				w.link(*st.link, st.recon, now)
@@ -82,6 +89,11 @@ func TestGatewayWatch(t *testing.T) {
 				}
 				for _, gw := range got {
 					w.dropped(gw, !st.failed, now)
+				}
+				sync := w.toSync()
+				slices.Sort(sync)
+				if !slices.Equal(sync, st.sync) {
+					t.Fatalf("step %d at %vs: sync %v, want %v", i, st.at, sync, st.sync)
 				}
 			}
 		})

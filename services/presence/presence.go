@@ -188,25 +188,24 @@ func (s *Service) checkEpoch(ctx context.Context) {
 	}
 }
 
-// heard notes a gateway's heartbeat; a gateway that was let go is asked
-// to resync.
+// heard notes a gateway's heartbeat.
 func (s *Service) heard(m *nats.Msg) {
 	var hb proto.GatewayHeartbeat
 	if json.Unmarshal(m.Data, &hb) != nil || !proto.ValidGatewayID(hb.Gateway) {
 		return
 	}
-	if s.gateways.heard(hb.Gateway, time.Now()) {
-		s.askResync(hb.Gateway)
-	}
+	s.gateways.heard(hb.Gateway, time.Now())
 }
 
 // dropSilentGateways lets go of the connections of every gateway not heard
 // from within GatewayTimeout: they linger for Grace, so that users who
 // reconnect elsewhere meanwhile are not announced as leaving. It first
 // checks presence's own link to NATS: a silence that the link explains
-// lets no gateway go (see gatewayWatch).
+// lets no gateway go (see gatewayWatch). Then it syncs with the gateways
+// that need it (see syncGateways).
 func (s *Service) dropSilentGateways(ctx context.Context) {
 	s.checkLink()
+	defer s.syncGateways(ctx)
 	for _, gw := range s.gateways.silent(time.Now()) {
 		octx, cancel := context.WithTimeout(ctx, s.cfg.OpTimeout)
 		n, err := s.store.DropGateway(octx, gw, s.cfg.Grace)
