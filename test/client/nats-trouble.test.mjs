@@ -39,7 +39,7 @@ const sorted = (xs) => [...xs].sort();
 // connection if its leave never arrived; with a gateway killed, past the
 // bounds of its users' leaves counted from NATS's return.
 const converge = 5000;
-const watch = 18000;
+const watch = 20000;
 const doomedBound = 15000;
 
 test("presence equals the truth within 5 s of NATS returning", async (t) => {
