@@ -27,7 +27,8 @@ const forgetLetGo = time.Hour
 //
 // It also says which gateways to sync with (see Service.syncGateways):
 // one let go and heard from again, and, after the link was down, every
-// gateway once it is heard again, since requests were lost meanwhile.
+// gateway at the first beat heard after it came back (known before or
+// not), since requests were lost meanwhile.
 type gatewayWatch struct {
 	timeout time.Duration
 
@@ -35,7 +36,7 @@ type gatewayWatch struct {
 	seen       map[string]time.Time // when each gateway was last heard from
 	retry      map[string]bool      // silent, but letting go failed: judged again at once
 	letGo      map[string]time.Time // gateways let go, and when: synced once heard
-	unsynced   map[string]bool      // known while the link was down: synced once heard
+	synced     map[string]time.Time // when each gateway was last found due
 	due        map[string]bool      // heard, to be synced at the next tick
 	down       bool                 // the link is down: no gateway is judged
 	upSince    time.Time            // when the link last came back
@@ -44,12 +45,12 @@ type gatewayWatch struct {
 
 func newGatewayWatch(timeout time.Duration) *gatewayWatch {
 	return &gatewayWatch{
-		timeout:  timeout,
-		seen:     make(map[string]time.Time),
-		retry:    make(map[string]bool),
-		letGo:    make(map[string]time.Time),
-		unsynced: make(map[string]bool),
-		due:      make(map[string]bool),
+		timeout: timeout,
+		seen:    make(map[string]time.Time),
+		retry:   make(map[string]bool),
+		letGo:   make(map[string]time.Time),
+		synced:  make(map[string]time.Time),
+		due:     make(map[string]bool),
 	}
 }
 
@@ -59,9 +60,10 @@ func (w *gatewayWatch) heard(gw string, now time.Time) {
 	defer w.mu.Unlock()
 	w.seen[gw] = now
 	delete(w.retry, gw)
-	if _, ok := w.letGo[gw]; ok || w.unsynced[gw] {
+	_, letGo := w.letGo[gw]
+	if letGo || (!w.upSince.IsZero() && w.synced[gw].Before(w.upSince)) {
 		delete(w.letGo, gw)
-		delete(w.unsynced, gw)
+		w.synced[gw] = now
 		w.due[gw] = true
 	}
 }
@@ -81,9 +83,6 @@ func (w *gatewayWatch) link(up bool, reconnects uint64, now time.Time) (changed 
 	}
 	if back {
 		w.upSince = now
-		for gw := range w.seen {
-			w.unsynced[gw] = true
-		}
 	}
 	return changed
 }
@@ -106,7 +105,7 @@ func (w *gatewayWatch) silent(now time.Time) []string {
 			out = append(out, gw)
 			delete(w.seen, gw)
 			delete(w.retry, gw)
-			delete(w.unsynced, gw)
+			delete(w.synced, gw)
 			delete(w.due, gw)
 		}
 	}

@@ -55,6 +55,20 @@ func TestGatewayWatch(t *testing.T) {
 			{at: 17, heard: "gw2"},
 			{at: 17.5, link: up, sync: []string{"gw2"}},
 		}},
+		{"a gateway first heard after the link came back is synced with too", []step{
+			{at: 0, link: down},
+			{at: 2, link: up},
+			{at: 3, heard: "gw1"},
+			{at: 3.5, link: up, sync: []string{"gw1"}},
+			{at: 5, heard: "gw1"},
+			{at: 5.5, link: up},
+		}},
+		{"a gateway heard before the link ever went down is not synced with", []step{
+			{at: 0, heard: "gw1"},
+			{at: 0.5, link: up},
+			{at: 2, heard: "gw1"},
+			{at: 2.5, link: up},
+		}},
 		{"a reconnection between two checks counts as the link coming back", []step{
 			{at: 0, heard: "gw1"}, {at: 0, heard: "gw2"},
 			{at: 0, link: up},
