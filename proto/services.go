@@ -21,6 +21,21 @@ type PresenceJoin struct {
 	// Color, and the room is not told (it knew).
 	Resync bool   `json:"resync,omitempty"`
 	Color  string `json:"color,omitempty"`
+	// Announce, with Resync, tells the room of a join that puts the user
+	// back in it: presence had let the connection go (see PresenceResync),
+	// so the room may have been told that the user left.
+	Announce bool `json:"announce,omitempty"`
+}
+
+// PresenceResync asks gateways to announce their live connections again
+// (PresenceResyncSubject). An empty body asks every gateway, without
+// notices to the rooms: the store lost its state.
+type PresenceResync struct {
+	// Gateway, when set, is the one gateway asked: one that presence took
+	// for dead and has heard from again.
+	Gateway string `json:"gateway,omitempty"`
+	// Announce asks for PresenceJoin.Announce on every join of the resync.
+	Announce bool `json:"announce,omitempty"`
 }
 
 // PresenceJoinReply answers PresenceJoin.

@@ -24,8 +24,9 @@ const (
 	PresenceLookupSubject  = "natter.presence.lookup"
 	PresenceMembersSubject = "natter.presence.members"
 	PresenceRoomsSubject   = "natter.presence.rooms"
-	// PresenceResyncSubject asks every gateway to announce its live
-	// connections again: presence lost its state.
+	// PresenceResyncSubject asks gateways to announce their live
+	// connections again (PresenceResync): presence lost its state, or took
+	// a gateway for dead and has heard from it again.
 	PresenceResyncSubject = "natter.presence.resync"
 	HistoryQuerySubject   = "natter.history.query"
 	// WhispersQuerySubject asks for one user's whispers; only a gateway,

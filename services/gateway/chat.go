@@ -61,6 +61,7 @@ type chat struct {
 	closeOnce sync.Once
 	resyncSub *nats.Subscription
 	resyncs   chan struct{}  // cap 1: a resync waits to run
+	announce  atomic.Bool    // the waiting resync tells the rooms (PresenceResync.Announce)
 	resyncMu  sync.Mutex     // one resync at a time
 	beating   sync.WaitGroup // the heartbeat, delivery and resync goroutines
 
@@ -166,7 +167,15 @@ func newChat(id string, nc *nats.Conn, log *slog.Logger, m *chatMetrics, cfg Con
 	c.beating.Add(2)
 	go c.beat()
 	go c.deliver()
-	resync, err := nc.Subscribe(proto.PresenceResyncSubject, func(*nats.Msg) { c.resync() })
+	resync, err := nc.Subscribe(proto.PresenceResyncSubject, func(m *nats.Msg) {
+		var req proto.PresenceResync
+		if len(m.Data) > 0 && json.Unmarshal(m.Data, &req) != nil {
+			return
+		}
+		if req.Gateway == "" || req.Gateway == id {
+			c.resync(req.Announce)
+		}
+	})
 	if err != nil {
 		return nil, err
 	}
@@ -175,9 +184,13 @@ func newChat(id string, nc *nats.Conn, log *slog.Logger, m *chatMetrics, cfg Con
 }
 
 // resync announces every local connection to presence again, after
-// presence lost its state. One resync runs at a time; one asked for
-// meanwhile runs after it.
-func (c *chat) resync() {
+// presence lost its state or let this gateway's connections go; announce
+// asks presence to tell the rooms of users it puts back. One resync runs
+// at a time; one asked for meanwhile runs after it.
+func (c *chat) resync(announce bool) {
+	if announce {
+		c.announce.Store(true)
+	}
 	select {
 	case c.resyncs <- struct{}{}:
 	default:
@@ -195,6 +208,7 @@ func (c *chat) resync() {
 		c.resyncMu.Lock()
 		defer c.resyncMu.Unlock()
 		<-c.resyncs
+		announce := c.announce.Swap(false)
 		c.mu.Lock()
 		var members []*member
 		for _, g := range c.rooms {
@@ -215,6 +229,7 @@ func (c *chat) resync() {
 				Token:    m.token,
 				Color:    m.color,
 				Resync:   true,
+				Announce: announce,
 			}, &pr)
 			if err == nil && pr.Error != nil {
 				err = pr.Error

@@ -16,9 +16,11 @@ type metrics struct {
 	// gatewaysDropped counts gateways whose heartbeats stopped.
 	gatewaysDropped prometheus.Counter
 	resyncs         prometheus.Counter
-	rooms           prometheus.Gauge
-	roomUsers       prometheus.Gauge
-	online          prometheus.Gauge
+	// linkDown counts the times presence found its own NATS link down.
+	linkDown  prometheus.Counter
+	rooms     prometheus.Gauge
+	roomUsers prometheus.Gauge
+	online    prometheus.Gauge
 }
 
 func newMetrics(reg prometheus.Registerer) *metrics {
@@ -54,11 +56,15 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		}),
 		resyncs: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "natter_presence_resyncs_total",
-			Help: "Times the store was found to have lost its state and the gateways were asked to resync.",
+			Help: "Times gateways were asked to resync: the store had lost its state, or a gateway let go was heard again.",
+		}),
+		linkDown: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "natter_presence_nats_link_down_total",
+			Help: "Times presence found its own NATS link down (no round trip within 1s); meanwhile no gateway is let go.",
 		}),
 	}
 	if reg != nil {
-		reg.MustRegister(m.ops, m.duration, m.announced, m.gatewaysDropped, m.resyncs, m.rooms, m.roomUsers, m.online)
+		reg.MustRegister(m.ops, m.duration, m.announced, m.gatewaysDropped, m.resyncs, m.linkDown, m.rooms, m.roomUsers, m.online)
 	}
 	return m
 }

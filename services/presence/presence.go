@@ -70,8 +70,8 @@ type Service struct {
 	metrics *metrics
 
 	mu       sync.Mutex
-	gateways map[string]time.Time // when each gateway was last heard from
-	epoch    string               // the store's, when last seen; "" before
+	gateways *gatewayWatch // which gateways live (it has its own lock)
+	epoch    string        // the store's, when last seen; "" before
 }
 
 // New returns the service on the NATS connection nc with store; Run serves it.
@@ -82,7 +82,7 @@ func New(cfg Config, nc *nats.Conn, store Store, log *slog.Logger, reg prometheu
 		store:    store,
 		log:      log,
 		metrics:  newMetrics(reg),
-		gateways: make(map[string]time.Time),
+		gateways: newGatewayWatch(cfg.withDefaults().GatewayTimeout),
 	}
 }
 
@@ -194,34 +194,25 @@ func (s *Service) heard(m *nats.Msg) {
 	if json.Unmarshal(m.Data, &hb) != nil || !proto.ValidGatewayID(hb.Gateway) {
 		return
 	}
-	s.mu.Lock()
-	s.gateways[hb.Gateway] = time.Now()
-	s.mu.Unlock()
+	s.gateways.heard(hb.Gateway, time.Now())
 }
 
 // dropSilentGateways lets go of the connections of every gateway not heard
 // from within GatewayTimeout: they linger for Grace, so that users who
-// reconnect elsewhere meanwhile are not announced as leaving.
+// reconnect elsewhere meanwhile are not announced as leaving. It first
+// checks presence's own link to NATS: a silence that the link explains
+// lets no gateway go (see gatewayWatch). Then it syncs with the gateways
+// that need it (see syncGateways).
 func (s *Service) dropSilentGateways(ctx context.Context) {
-	var silent []string
-	now := time.Now()
-	s.mu.Lock()
-	for gw, seen := range s.gateways {
-		if now.Sub(seen) > s.cfg.GatewayTimeout {
-			silent = append(silent, gw)
-			delete(s.gateways, gw)
-		}
-	}
-	s.mu.Unlock()
-	for _, gw := range silent {
+	s.checkLink()
+	defer s.syncGateways(ctx)
+	for _, gw := range s.gateways.silent(time.Now()) {
 		octx, cancel := context.WithTimeout(ctx, s.cfg.OpTimeout)
 		n, err := s.store.DropGateway(octx, gw, s.cfg.Grace)
 		cancel()
+		s.gateways.dropped(gw, err == nil, time.Now())
 		if err != nil {
 			s.log.Warn("presence: drop gateway", "gateway", gw, "err", err)
-			s.mu.Lock()
-			s.gateways[gw] = time.Time{} // try again at the next tick
-			s.mu.Unlock()
 			continue
 		}
 		s.metrics.gatewaysDropped.Inc()
@@ -305,7 +296,7 @@ func (s *Service) join(ctx context.Context, data []byte) any {
 	if res.LeftRoom != "" && !req.Resync {
 		s.announce(res.LeftRoom, "leave", proto.LeaveNotice{Username: res.LeftSession.Username, Room: res.LeftRoom})
 	}
-	if res.Joined && !req.Resync {
+	if res.Joined && (!req.Resync || req.Announce) {
 		s.announce(p.Room, "join", proto.JoinNotice{Username: res.Session.Username, Color: res.Session.Color, Room: p.Room})
 	}
 	return proto.PresenceJoinReply{
