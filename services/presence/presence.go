@@ -353,11 +353,12 @@ func (s *Service) join(ctx context.Context, data []byte) any {
 		s.announce(p.Room, "join", proto.JoinNotice{Username: res.Session.Username, Color: res.Session.Color, Room: p.Room})
 	}
 	return proto.PresenceJoinReply{
-		Username: res.Session.Username,
-		Color:    res.Session.Color,
-		Token:    res.Session.Token,
-		Room:     p.Room,
-		Members:  res.Members,
+		Username:    res.Session.Username,
+		Color:       res.Session.Color,
+		Token:       res.Session.Token,
+		Room:        p.Room,
+		Members:     res.Members,
+		MemberCount: res.MemberCount,
 	}
 }
 
@@ -417,14 +418,18 @@ func (s *Service) members(ctx context.Context, data []byte) any {
 	if err != nil {
 		return proto.PresenceMembersReply{Error: proto.AsError(err)}
 	}
-	members, err := s.store.Members(ctx, room)
+	after, limit, err := proto.MembersPage(req.After, req.Limit)
+	if err != nil {
+		return proto.PresenceMembersReply{Error: proto.AsError(err)}
+	}
+	page, err := s.store.Members(ctx, room, after, limit)
 	if err != nil {
 		return proto.PresenceMembersReply{Error: s.storeError("members", err)}
 	}
-	if members == nil {
-		members = []proto.Member{}
+	if page.Members == nil {
+		page.Members = []proto.Member{}
 	}
-	return proto.PresenceMembersReply{Members: members}
+	return proto.PresenceMembersReply{Members: page.Members, Count: page.Count, More: page.More}
 }
 
 func (s *Service) rooms(ctx context.Context, _ []byte) any {
