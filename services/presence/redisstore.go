@@ -31,9 +31,9 @@ import (
 //	conn:<gateway>:<conn> the <token> of the connection's session; expires with it
 //	room:<room>          sorted set: the <token>s of the sessions with a connection in
 //	                     the room, each scored with the Unix ms at which the session expires
-//	names:<room>         sorted set, every score 0: "<name key>\0<token>" for each
-//	                     session of room:<room>, so that members are read a page at a
-//	                     time in name key order
+//	names:<room>         sorted set, every score 0: "<name key>\0<token>\0<username>\0<colour>"
+//	                     for each session of room:<room>, so that members are read a
+//	                     page at a time in name key order
 //	color:<colour>       sorted set: the <token>s of the online sessions with the colour,
 //	                     scored like room
 //	rooms                set: the <room>s whose sorted set may have members
@@ -359,6 +359,10 @@ local function gwKey(egw) return prefix .. 'gw:' .. egw end
 local roomsKey = prefix .. 'rooms'
 local lingerKey = prefix .. 'linger'
 
+-- nameEntry is session tok's entry in a names: set. Names and colours
+-- hold no control characters.
+local function nameEntry(k, tok, u, c) return k .. '\0' .. tok .. '\0' .. u .. '\0' .. c end
+
 -- gwOf is the gateway of connection ec, both encoded.
 local function gwOf(ec) return string.match(ec, '^[^:]*') end
 
@@ -375,7 +379,7 @@ end
 -- its colour.
 local function touch(tok)
   local sk = sessKey(tok)
-  local s = redis.call('HMGET', sk, 'ek', 'c', 'k')
+  local s = redis.call('HMGET', sk, 'ek', 'c', 'k', 'u')
   if not s[1] then return end
   redis.call('PEXPIRE', sk, ttl)
   local nk = nameKey(s[1])
@@ -390,7 +394,7 @@ local function touch(tok)
     -- others: the gateway's set expires with it.
     redis.call('PEXPIRE', gwKey(gwOf(conns[i])), ttl)
     redis.call('ZADD', roomKey(conns[i + 1]), expires, tok)
-    redis.call('ZADD', namesKey(conns[i + 1]), 0, s[3] .. '\0' .. tok)
+    redis.call('ZADD', namesKey(conns[i + 1]), 0, nameEntry(s[3], tok, s[4], s[2]))
     redis.call('SADD', roomsKey, conns[i + 1])
   end
   redis.call('ZADD', colorKey(s[2]), expires, tok)
@@ -410,8 +414,8 @@ local function unlink(tok, ec)
   if left then
     local rk = roomKey(room)
     redis.call('ZREM', rk, tok)
-    local k = redis.call('HGET', sessKey(tok), 'k')
-    if k then redis.call('ZREM', namesKey(room), k .. '\0' .. tok) end
+    local s = redis.call('HMGET', sessKey(tok), 'k', 'u', 'c')
+    if s[1] then redis.call('ZREM', namesKey(room), nameEntry(s[1], tok, s[2], s[3])) end
     redis.call('ZREMRANGEBYSCORE', rk, '-inf', now)
     if redis.call('EXISTS', rk) == 0 then
       redis.call('SREM', roomsKey, room)
@@ -475,15 +479,18 @@ local function page(room, after, limit)
   while true do
     local batch = redis.call('ZRANGEBYLEX', nk, from, '+', 'LIMIT', 0, limit + 1 - n)
     if #batch == 0 then return out, false end
-    for _, e in ipairs(batch) do
-      local sep = string.find(e, '\0', 1, true)
-      local tok = string.sub(e, sep + 1)
-      local score = redis.call('ZSCORE', rk, tok)
-      local s = redis.call('HMGET', sessKey(tok), 'u', 'c')
-      if score and tonumber(score) > now and s[1] then
+    local fields, toks = {}, {}
+    for i, e in ipairs(batch) do
+      local f = {}
+      for part in string.gmatch(e, '[^%z]+') do f[#f + 1] = part end
+      fields[i], toks[i] = f, f[2]
+    end
+    local scores = redis.call('ZMSCORE', rk, unpack(toks))
+    for i, e in ipairs(batch) do
+      if scores[i] and tonumber(scores[i]) > now then
         if n == limit then return out, true end
-        out[#out + 1] = s[1]
-        out[#out + 1] = s[2]
+        out[#out + 1] = fields[i][3]
+        out[#out + 1] = fields[i][4]
         n = n + 1
       else
         redis.call('ZREM', nk, e)

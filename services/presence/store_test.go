@@ -129,7 +129,7 @@ func TestRedisStoreKeys(t *testing.T) {
 				t.Errorf("key %q expires in %v; its entries are dropped when met expired", key, ttl)
 			}
 			entries, err := rdb.ZRange(ctx, key, 0, -1).Result()
-			if err != nil || !slices.Equal(entries, []string{proto.NameKey("김철수") + "\x00" + encode("tok:1")}) {
+			if err != nil || !slices.Equal(entries, []string{proto.NameKey("김철수") + "\x00" + encode("tok:1") + "\x00김철수\x00" + Palette[0]}) {
 				t.Errorf("key %q holds %q, %v; want the session's name key and encoded token", key, entries, err)
 			}
 		case "rooms":
