@@ -23,7 +23,7 @@ import (
 
 // maxPending bounds what a joining connection buffers while its join ack
 // is being made; past it the connection is closed as a slow consumer.
-const maxPending = 1024
+const maxPending = 4096
 
 // storedQueue bounds the stored messages waiting for the delivery
 // goroutine; NATS drops what would overflow it (see deliver).
