@@ -6,7 +6,7 @@ GO       ?= go
 PKGS     := ./proto/... ./kit/... ./services/gateway/... ./services/presence/... ./services/history/... ./cmd/natter/... ./test/e2e/... ./bench/...
 FUZZTIME ?= 100000x
 
-.PHONY: all build lint test test-go test-load test-deps fuzz run conformance clean \
+.PHONY: all build lint test test-go test-load test-storm test-deps fuzz run conformance clean \
 	compose-up compose-down compose-logs cluster-up cluster-down bin/nats-server bench
 
 all: build
@@ -25,7 +25,7 @@ bin/nats-server:
 	bash scripts/nats-server.sh
 
 # Tests need Node.js and the npm packages in test/client (installed by test-deps).
-test: lint test-deps test-go test-load fuzz
+test: lint test-deps test-go test-load test-storm fuzz
 
 test-deps:
 	bash test/client/install.sh
@@ -39,6 +39,11 @@ test-go:
 # other tests' processes do not starve its one Node process of CPU.
 test-load:
 	$(GO) test -race -count=1 -timeout 15m -run '^TestSocketIOClientLoad$$' ./services/gateway/internal/conformance
+
+# 2,000 clients joining at once, without -race (under it the storm tests run
+# 200): alone, like test-load. NATTER_STORM=10000 for the Scale issue's 10,000.
+test-storm:
+	$(GO) test -count=1 -timeout 10m -run '^(TestJoinStorm|TestNameStorm)$$' ./test/e2e
 
 # Each fuzz target briefly: FUZZTIME executions (a count, not a duration: a
 # duration can end while a worker runs an input, which go test reports as a

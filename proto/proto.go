@@ -45,13 +45,16 @@ type Member struct {
 
 // JoinAck answers a successful join.
 type JoinAck struct {
-	OK       bool      `json:"ok"`
-	Username string    `json:"username"`
-	Color    string    `json:"color"`
-	Token    string    `json:"token"`
-	Room     string    `json:"room"`
-	Members  []Member  `json:"members"`
-	History  []Message `json:"history"`
+	OK       bool     `json:"ok"`
+	Username string   `json:"username"`
+	Color    string   `json:"color"`
+	Token    string   `json:"token"`
+	Room     string   `json:"room"`
+	Members  []Member `json:"members"` // the first MembersOnJoin, by name key
+	// MemberCount is how many users the room has: more than Members when
+	// the "members" event has more pages.
+	MemberCount int       `json:"memberCount"`
+	History     []Message `json:"history"`
 	// Gap is set when the join named Since but what came after it is no
 	// longer all there (older than the retention, or more than a page):
 	// History is then the newest page, and the client should show it in

@@ -40,12 +40,15 @@ type PresenceResync struct {
 
 // PresenceJoinReply answers PresenceJoin.
 type PresenceJoinReply struct {
-	Error    *Error   `json:"error,omitempty"`
-	Username string   `json:"username,omitempty"`
-	Color    string   `json:"color,omitempty"`
-	Token    string   `json:"token,omitempty"`
-	Room     string   `json:"room,omitempty"`
-	Members  []Member `json:"members,omitempty"`
+	Error    *Error `json:"error,omitempty"`
+	Username string `json:"username,omitempty"`
+	Color    string `json:"color,omitempty"`
+	Token    string `json:"token,omitempty"`
+	Room     string `json:"room,omitempty"`
+	// Members is the room's first MembersOnJoin members, by name key;
+	// MemberCount counts them all.
+	Members     []Member `json:"members,omitempty"`
+	MemberCount int      `json:"memberCount,omitempty"`
 }
 
 // PresenceLeave tells presence that a connection has closed.
@@ -68,15 +71,19 @@ type PresenceLookupReply struct {
 	Online   bool   `json:"online"`
 }
 
-// PresenceMembers asks for a room's members.
+// PresenceMembers asks for a page of a room's members, as MembersRequest.
 type PresenceMembers struct {
-	Room string `json:"room"`
+	Room  string `json:"room"`
+	After string `json:"after,omitempty"`
+	Limit int    `json:"limit,omitempty"`
 }
 
 // PresenceMembersReply answers PresenceMembers.
 type PresenceMembersReply struct {
 	Error   *Error   `json:"error,omitempty"`
 	Members []Member `json:"members"`
+	Count   int      `json:"count"`
+	More    bool     `json:"more,omitempty"`
 }
 
 // HistoryQuery asks for a room's messages: the newest Limit before the

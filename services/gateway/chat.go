@@ -22,7 +22,7 @@ import (
 
 // maxPending bounds what a joining connection buffers while its join ack
 // is being made; past it the connection is closed as a slow consumer.
-const maxPending = 1024
+const maxPending = 4096
 
 // storedQueue bounds the stored messages waiting for the delivery
 // goroutine; NATS drops what would overflow it (see deliver).
@@ -455,6 +455,7 @@ func (c *chat) onJoin(s *socketio.Socket, e *socketio.EventMessage) {
 		Token:        pr.Token,
 		Room:         pr.Room,
 		Members:      pr.Members,
+		MemberCount:  max(pr.MemberCount, len(pr.Members)),
 		History:      hr.Messages,
 		Gap:          hr.Gap,
 		HistoryError: historyErr,
@@ -903,23 +904,30 @@ func (c *chat) onMembers(s *socketio.Socket, e *socketio.EventMessage) {
 	if !c.admitQuery(s, e, limitMembers) {
 		return
 	}
-	var req proto.PresenceMembers
+	var req proto.MembersRequest
 	if len(e.Args) > 0 {
-		json.Unmarshal(e.Args[0], &req)
+		if err := decodeArg(e, &req); err != nil {
+			fail(e, err)
+			return
+		}
 	}
 	room, ok := roomOf(s, e, req.Room)
 	if !ok {
 		return
 	}
-	var mr proto.PresenceMembersReply
-	if !c.ask(e, proto.PresenceMembersSubject, proto.PresenceMembers{Room: room}, &mr, &mr.Error) {
+	if _, _, err := proto.MembersPage(req.After, req.Limit); err != nil {
+		fail(e, err)
 		return
 	}
-	reply(e, struct {
-		OK      bool           `json:"ok"`
-		Room    string         `json:"room"`
-		Members []proto.Member `json:"members"`
-	}{true, room, mr.Members})
+	var mr proto.PresenceMembersReply
+	q := proto.PresenceMembers{Room: room, After: req.After, Limit: req.Limit}
+	if !c.ask(e, proto.PresenceMembersSubject, q, &mr, &mr.Error) {
+		return
+	}
+	if mr.Members == nil {
+		mr.Members = []proto.Member{}
+	}
+	reply(e, proto.MembersAck{OK: true, Room: room, Members: mr.Members, MemberCount: mr.Count, More: mr.More})
 }
 
 func (c *chat) onHistory(s *socketio.Socket, e *socketio.EventMessage) {

@@ -53,6 +53,9 @@ type Config struct {
 	// Limits overrides the flood control of other events and scopes, by
 	// "event.scope" (see ParseLimits and limits.go).
 	Limits map[string]Rate
+	// Pprof mounts net/http/pprof at /debug/pprof/ on HTTPAddr
+	// (NATTER_PPROF=1); off by default.
+	Pprof bool
 	// TypingInterval is how often a room hears a user's typing on; 1s.
 	TypingInterval time.Duration
 	// TrustedProxies are the peers whose X-Forwarded-For and X-Real-IP
@@ -86,7 +89,8 @@ type Config struct {
 // NATTER_ALLOWED_ORIGINS and NATTER_ALLOWED_HOSTS (comma-separated),
 // NATTER_MESSAGE_RATE, NATTER_MESSAGE_BURST, NATTER_RATE_LIMITS (see
 // ParseLimits), NATTER_TYPING_INTERVAL, NATTER_TRUSTED_PROXIES (see
-// ParseTrustedProxies) and NATTER_RECOVERY ("off" turns recovery off).
+// ParseTrustedProxies), NATTER_PPROF and NATTER_RECOVERY ("off" turns
+// recovery off).
 // Unset variables keep their defaults.
 func ConfigFromEnv() (Config, error) {
 	c := Config{
@@ -145,6 +149,7 @@ func ConfigFromEnv() (Config, error) {
 			return c, fmt.Errorf("NATTER_TRUSTED_PROXIES: %w", err)
 		}
 	}
+	c.Pprof = ops.PprofFromEnv()
 	c.AllowedOrigins = splitList(os.Getenv("NATTER_ALLOWED_ORIGINS"))
 	c.AllowedHosts = splitList(os.Getenv("NATTER_ALLOWED_HOSTS"))
 	return c, nil
@@ -316,6 +321,9 @@ func (s *Service) Handler() http.Handler { return s.handler }
 // HTTP server down.
 func (s *Service) Run(ctx context.Context, g prometheus.Gatherer) error {
 	mux := ops.Mux(g, s.Ready)
+	if s.cfg.Pprof {
+		ops.Pprof(mux)
+	}
 	mux.Handle("/", s.Handler())
 	srvCtx, stop := context.WithCancel(context.Background())
 	defer stop()

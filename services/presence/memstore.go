@@ -19,18 +19,48 @@ type MemoryStore struct {
 	now func() time.Time
 
 	mu       sync.Mutex
-	sessions map[string]*memSession         // by token
-	names    map[string]*memSession         // by name key
-	conns    map[proto.ConnRef]*memSession  // every connection's session
-	rooms    map[string]map[*memSession]int // room → session → its connections there
-	colors   map[string]int                 // colour → online sessions that have it
-	expiry   expiryQueue                    // every session, the soonest to expire first
+	sessions map[string]*memSession        // by token
+	names    map[string]*memSession        // by name key
+	conns    map[proto.ConnRef]*memSession // every connection's session
+	rooms    map[string]*memRoom           // the rooms with users
+	colors   map[string]int                // colour → online sessions that have it
+	expiry   expiryQueue                   // every session, the soonest to expire first
 	// lingering holds the connections whose transport was lost, each
 	// with when Reap may remove it.
 	lingering map[proto.ConnRef]time.Time
 }
 
 var _ Store = (*MemoryStore)(nil)
+
+// memRoom is the sessions with a connection in a room.
+type memRoom struct {
+	conns map[*memSession]int // session → its connections there
+	byKey []*memSession       // the same sessions, ordered by name key
+}
+
+// add counts a connection of s, and reports whether it is the first.
+func (r *memRoom) add(s *memSession) bool {
+	if r.conns[s]++; r.conns[s] > 1 {
+		return false
+	}
+	i, _ := slices.BinarySearchFunc(r.byKey, s.Key, bySessionKey)
+	r.byKey = slices.Insert(r.byKey, i, s)
+	return true
+}
+
+// remove uncounts a connection of s, and reports whether it was the last.
+func (r *memRoom) remove(s *memSession) bool {
+	if r.conns[s]--; r.conns[s] > 0 {
+		return false
+	}
+	delete(r.conns, s)
+	if i, ok := slices.BinarySearchFunc(r.byKey, s.Key, bySessionKey); ok {
+		r.byKey = slices.Delete(r.byKey, i, i+1)
+	}
+	return true
+}
+
+func bySessionKey(s *memSession, key string) int { return strings.Compare(s.Key, key) }
 
 type memSession struct {
 	Session
@@ -54,7 +84,7 @@ func NewMemoryStore(ttl time.Duration, now func() time.Time) *MemoryStore {
 		sessions: make(map[string]*memSession),
 		names:    make(map[string]*memSession),
 		conns:    make(map[proto.ConnRef]*memSession),
-		rooms:    make(map[string]map[*memSession]int),
+		rooms:    make(map[string]*memRoom),
 		colors:   make(map[string]int),
 
 		lingering: make(map[proto.ConnRef]time.Time),
@@ -111,7 +141,8 @@ func (m *MemoryStore) Join(_ context.Context, p JoinParams) (JoinResult, error) 
 	}
 	m.touch(s, now)
 	res.Session = s.Session
-	res.Members = m.members(p.Room)
+	page := m.page(p.Room, "", proto.MembersOnJoin)
+	res.Members, res.MemberCount = page.Members, page.Count
 	return res, nil
 }
 
@@ -203,7 +234,7 @@ func (m *MemoryStore) Rooms(context.Context) ([]RoomCount, error) {
 
 	out := make([]RoomCount, 0, len(m.rooms))
 	for room, in := range m.rooms {
-		out = append(out, RoomCount{Room: room, Count: len(in)})
+		out = append(out, RoomCount{Room: room, Count: len(in.conns)})
 	}
 	slices.SortFunc(out, func(a, b RoomCount) int { return strings.Compare(a.Room, b.Room) })
 	return out, nil
@@ -224,11 +255,11 @@ func (m *MemoryStore) Online(context.Context) (int, error) {
 }
 
 // Members implements Store.
-func (m *MemoryStore) Members(_ context.Context, room string) ([]proto.Member, error) {
+func (m *MemoryStore) Members(_ context.Context, room, after string, limit int) (MemberPage, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.expire(m.now())
-	return m.members(room), nil
+	return m.page(room, after, max(limit, 1)), nil
 }
 
 // Lookup implements Store. It does not refresh the session's time to live:
@@ -277,11 +308,10 @@ func (m *MemoryStore) link(s *memSession, c proto.ConnRef, room string) bool {
 	m.conns[c] = s
 	in := m.rooms[room]
 	if in == nil {
-		in = make(map[*memSession]int)
+		in = &memRoom{conns: make(map[*memSession]int)}
 		m.rooms[room] = in
 	}
-	in[s]++
-	return in[s] == 1
+	return in.add(s)
 }
 
 // linger marks connection c to be reaped at deadline, or sooner if it is
@@ -328,11 +358,10 @@ func (m *MemoryStore) unlink(s *memSession, c proto.ConnRef) (room string, left 
 		m.colors[s.Color]--
 	}
 	in := m.rooms[room]
-	if in[s]--; in[s] > 0 {
+	if !in.remove(s) {
 		return room, false
 	}
-	delete(in, s)
-	if len(in) == 0 {
+	if len(in.conns) == 0 {
 		delete(m.rooms, room)
 	}
 	return room, true
@@ -357,18 +386,25 @@ func (m *MemoryStore) expire(now time.Time) {
 	}
 }
 
-func (m *MemoryStore) members(room string) []proto.Member {
+// page returns the page of room's members whose keys follow after.
+func (m *MemoryStore) page(room, after string, limit int) MemberPage {
 	in := m.rooms[room]
-	ss := make([]*memSession, 0, len(in))
-	for s := range in {
-		ss = append(ss, s)
+	if in == nil {
+		return MemberPage{}
 	}
-	slices.SortFunc(ss, func(a, b *memSession) int { return strings.Compare(a.Key, b.Key) })
-	members := make([]proto.Member, len(ss))
-	for i, s := range ss {
-		members[i] = proto.Member{Username: s.Username, Color: s.Color}
+	i := 0
+	if after != "" {
+		var found bool
+		if i, found = slices.BinarySearchFunc(in.byKey, after, bySessionKey); found {
+			i++
+		}
 	}
-	return members
+	rest := in.byKey[i:]
+	p := MemberPage{Count: len(in.conns), More: len(rest) > limit}
+	for _, s := range rest[:min(limit, len(rest))] {
+		p.Members = append(p.Members, proto.Member{Username: s.Username, Color: s.Color})
+	}
+	return p
 }
 
 // sortLeaves orders leaves by room, then name key, so that a batch of them

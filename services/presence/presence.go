@@ -27,6 +27,7 @@ const (
 	DefaultGrace          = 5 * time.Second
 	DefaultGatewayTimeout = 6 * time.Second
 	DefaultReapInterval   = 500 * time.Millisecond
+	DefaultWorkers        = 64
 )
 
 // Config configures the service. The zero value of every field means its default.
@@ -43,6 +44,10 @@ type Config struct {
 	// ReapInterval is how often lingering connections past their grace
 	// are removed and their leaves announced; 500ms.
 	ReapInterval time.Duration
+	// Workers is how many requests the replica serves at once, each on
+	// its own lane: one connection's requests share a lane, and are
+	// served in the order they came; 64.
+	Workers int
 }
 
 func (c Config) withDefaults() Config {
@@ -57,6 +62,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.ReapInterval <= 0 {
 		c.ReapInterval = DefaultReapInterval
+	}
+	if c.Workers <= 0 {
+		c.Workers = DefaultWorkers
 	}
 	return c
 }
@@ -94,24 +102,25 @@ func (s *Service) Ready() error {
 	return nil
 }
 
-// Run answers presence requests, in the presence queue group, until ctx is
-// cancelled; then it drains its subscriptions.
+// Run answers presence requests, in the presence queue group, Workers at
+// a time, until ctx is cancelled; then it drains its subscriptions and
+// returns once the requests it took are answered.
 func (s *Service) Run(ctx context.Context) error {
 	// The store's epoch as it is before any join is served: a store that
 	// loses its state from here on is noticed at the next tick.
 	s.checkEpoch(ctx)
+	l := newLanes(s.cfg.Workers)
 	handlers := map[string]nats.MsgHandler{
-		proto.PresenceJoinSubject:    s.handle("join", s.join),
-		proto.PresenceLeaveSubject:   s.handle("leave", s.leave),
-		proto.PresenceLookupSubject:  s.handle("lookup", s.lookup),
-		proto.PresenceMembersSubject: s.handle("members", s.members),
-		proto.PresenceRoomsSubject:   s.handle("rooms", s.rooms),
+		proto.PresenceJoinSubject:    s.handle(l, "join", s.join, true),
+		proto.PresenceLeaveSubject:   s.handle(l, "leave", s.leave, true),
+		proto.PresenceLookupSubject:  s.handle(l, "lookup", s.lookup, false),
+		proto.PresenceMembersSubject: s.handle(l, "members", s.members, false),
+		proto.PresenceRoomsSubject:   s.handle(l, "rooms", s.rooms, false),
 	}
 	var subs []*nats.Subscription
 	defer func() {
-		for _, sub := range subs {
-			sub.Drain()
-		}
+		s.drain(subs)
+		l.close()
 	}()
 	for subject, h := range handlers {
 		sub, err := s.nc.QueueSubscribe(subject, proto.PresenceQueue, h)
@@ -236,25 +245,60 @@ func (s *Service) reap(ctx context.Context) {
 	}
 }
 
-// handle wraps an operation: it times it, counts its errors, and sends its
-// reply.
-func (s *Service) handle(op string, f func(ctx context.Context, data []byte) any) nats.MsgHandler {
+// drain stops subs taking requests, and waits, for a while, until they
+// have handed over those they took.
+func (s *Service) drain(subs []*nats.Subscription) {
+	deadline := time.After(s.cfg.OpTimeout + time.Second)
+	for _, sub := range subs {
+		closed := sub.StatusChanged(nats.SubscriptionClosed)
+		if sub.Drain() != nil {
+			continue
+		}
+		select {
+		case <-closed:
+		case <-deadline:
+			s.log.Warn("presence: subscriptions not drained in time")
+			return
+		}
+	}
+}
+
+// handle wraps an operation: it serves it on a lane of l (the lane of the
+// request's connection, when byConn), times it, counts its errors, and
+// sends its reply.
+func (s *Service) handle(l *lanes, op string, f func(ctx context.Context, data []byte) any, byConn bool) nats.MsgHandler {
 	return func(m *nats.Msg) {
 		start := time.Now()
-		ctx, cancel := context.WithTimeout(context.Background(), s.cfg.OpTimeout)
-		defer cancel()
-		reply := f(ctx, m.Data)
-		s.metrics.observe(op, start, reply)
-		if m.Reply == "" {
-			return
+		key := ""
+		if byConn {
+			key = connOfRequest(m.Data)
 		}
-		b, err := json.Marshal(reply)
-		if err != nil {
-			s.log.Error("presence: marshal reply", "op", op, "err", err)
-			return
-		}
-		m.Respond(b)
+		l.do(key, func() {
+			ctx, cancel := context.WithTimeout(context.Background(), s.cfg.OpTimeout)
+			defer cancel()
+			reply := f(ctx, m.Data)
+			s.metrics.observe(op, start, reply)
+			if m.Reply == "" {
+				return
+			}
+			b, err := json.Marshal(reply)
+			if err != nil {
+				s.log.Error("presence: marshal reply", "op", op, "err", err)
+				return
+			}
+			m.Respond(b)
+		})
 	}
+}
+
+// connOfRequest returns the connection a join or leave is about, as a
+// lane key; "" if the request names none (it fails when served).
+func connOfRequest(data []byte) string {
+	var req proto.ConnRef
+	if json.Unmarshal(data, &req) != nil {
+		return ""
+	}
+	return req.Gateway + "\x00" + req.Conn
 }
 
 // storeError turns a Store error into what the client is told.
@@ -300,11 +344,12 @@ func (s *Service) join(ctx context.Context, data []byte) any {
 		s.announce(p.Room, "join", proto.JoinNotice{Username: res.Session.Username, Color: res.Session.Color, Room: p.Room})
 	}
 	return proto.PresenceJoinReply{
-		Username: res.Session.Username,
-		Color:    res.Session.Color,
-		Token:    res.Session.Token,
-		Room:     p.Room,
-		Members:  res.Members,
+		Username:    res.Session.Username,
+		Color:       res.Session.Color,
+		Token:       res.Session.Token,
+		Room:        p.Room,
+		Members:     res.Members,
+		MemberCount: res.MemberCount,
 	}
 }
 
@@ -364,14 +409,18 @@ func (s *Service) members(ctx context.Context, data []byte) any {
 	if err != nil {
 		return proto.PresenceMembersReply{Error: proto.AsError(err)}
 	}
-	members, err := s.store.Members(ctx, room)
+	after, limit, err := proto.MembersPage(req.After, req.Limit)
+	if err != nil {
+		return proto.PresenceMembersReply{Error: proto.AsError(err)}
+	}
+	page, err := s.store.Members(ctx, room, after, limit)
 	if err != nil {
 		return proto.PresenceMembersReply{Error: s.storeError("members", err)}
 	}
-	if members == nil {
-		members = []proto.Member{}
+	if page.Members == nil {
+		page.Members = []proto.Member{}
 	}
-	return proto.PresenceMembersReply{Members: members}
+	return proto.PresenceMembersReply{Members: page.Members, Count: page.Count, More: page.More}
 }
 
 func (s *Service) rooms(ctx context.Context, _ []byte) any {

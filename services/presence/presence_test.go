@@ -2,12 +2,19 @@ package presence
 
 import (
 	"context"
+	"encoding/json"
+	"fmt"
 	"log/slog"
 	"maps"
+	"sync"
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats.go"
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/natter/natter/kit/natstest"
+	"github.com/natter/natter/proto"
 )
 
 // TestCensus checks that census sets the store's gauges.
@@ -38,4 +45,173 @@ func TestCensus(t *testing.T) {
 	if !maps.Equal(got, want) {
 		t.Errorf("gauges = %v, want %v", got, want)
 	}
+}
+
+// gatedStore holds the joins of one connection until release.
+type gatedStore struct {
+	Store
+	conn    proto.ConnRef
+	entered chan struct{} // a held join has started
+	open    chan struct{}
+	once    sync.Once
+}
+
+// gate returns a store that holds the joins of c until release, or until
+// they time out (heldFor: the OpTimeout of the tests that hold joins).
+const heldFor = 10 * time.Second
+
+func gate(t *testing.T, store Store, c proto.ConnRef) *gatedStore {
+	g := &gatedStore{Store: store, conn: c, entered: make(chan struct{}, 1), open: make(chan struct{})}
+	t.Cleanup(g.release)
+	return g
+}
+
+func (g *gatedStore) release() { g.once.Do(func() { close(g.open) }) }
+
+func (g *gatedStore) Join(ctx context.Context, p JoinParams) (JoinResult, error) {
+	if p.Conn == g.conn {
+		g.entered <- struct{}{}
+		select {
+		case <-g.open:
+		case <-ctx.Done(): // the test failed, and Run waits for the join
+			return JoinResult{}, ctx.Err()
+		}
+	}
+	return g.Store.Join(ctx, p)
+}
+
+// runService serves presence over store on an embedded NATS until the
+// test ends; it returns a client connection, and a channel that Run's
+// end closes, with the stop that ends it.
+func runService(t *testing.T, cfg Config, store Store) (nc *nats.Conn, stop func(), done <-chan struct{}) {
+	t.Helper()
+	ns := natstest.Run(t)
+	s := New(cfg, natstest.Connect(t, ns.ClientURL()), store, slog.New(slog.DiscardHandler), prometheus.NewRegistry())
+	ctx, cancel := context.WithCancel(context.Background())
+	ran := make(chan struct{})
+	go func() {
+		defer close(ran)
+		if err := s.Run(ctx); err != nil {
+			t.Errorf("Run: %v", err)
+		}
+	}()
+	t.Cleanup(func() { cancel(); <-ran })
+	nc = natstest.Connect(t, ns.ClientURL())
+	// Served once a request is answered.
+	eventually(t, func() error {
+		_, err := nc.Request(proto.PresenceRoomsSubject, nil, time.Second)
+		return err
+	})
+	return nc, cancel, ran
+}
+
+func joinRequest(c proto.ConnRef, name string) []byte {
+	b, _ := json.Marshal(proto.PresenceJoin{ConnRef: c, Username: name, Room: "lobby"})
+	return b
+}
+
+// TestRequestsServedAtOnce checks that a slow join does not hold up the
+// joins of other connections.
+func TestRequestsServedAtOnce(t *testing.T) {
+	g := gate(t, NewMemoryStore(time.Hour, nil), conn("slow"))
+	nc, _, _ := runService(t, Config{OpTimeout: heldFor}, g)
+	replies := ask(t, nc, proto.PresenceJoinSubject, joinRequest(g.conn, "Slow"))
+	<-g.entered
+	// Eight other connections: that all of them share the slow one's lane
+	// of 64 has a chance of 2^-48.
+	answered := make(chan error, 8)
+	for i := range 8 {
+		go func() {
+			_, err := nc.Request(proto.PresenceJoinSubject, joinRequest(conn(fmt.Sprint("c", i)), fmt.Sprint("user", i)), 10*time.Second)
+			answered <- err
+		}()
+	}
+	if err := <-answered; err != nil {
+		t.Fatalf("no other join answered while one was held: %v", err)
+	}
+	g.release()
+	select {
+	case <-replies:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the held join was never answered")
+	}
+	for range 7 {
+		<-answered
+	}
+}
+
+// ask sends a request without waiting for its reply, which comes on the
+// channel returned.
+func ask(t *testing.T, nc *nats.Conn, subject string, data []byte) <-chan *nats.Msg {
+	t.Helper()
+	replies := make(chan *nats.Msg, 1)
+	inbox := nats.NewInbox()
+	sub, err := nc.ChanSubscribe(inbox, replies)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { sub.Unsubscribe() })
+	if err := nc.PublishRequest(subject, inbox, data); err != nil {
+		t.Fatal(err)
+	}
+	return replies
+}
+
+// TestJoinThenLeaveInOrder checks that a connection's leave, asked while
+// its join is still being served, is applied after the join: the
+// connection ends gone, not joined by a join that came first but was
+// served last.
+func TestJoinThenLeaveInOrder(t *testing.T) {
+	mem := NewMemoryStore(time.Hour, nil)
+	g := gate(t, mem, conn("c"))
+	nc, _, _ := runService(t, Config{OpTimeout: heldFor}, g)
+	joined := ask(t, nc, proto.PresenceJoinSubject, joinRequest(g.conn, "Alice"))
+	<-g.entered
+	leave, _ := json.Marshal(proto.PresenceLeave{ConnRef: g.conn, Deliberate: true})
+	left := ask(t, nc, proto.PresenceLeaveSubject, leave)
+	nc.Flush()
+	// The leave is not served before the join it follows; the test cannot
+	// see a request waiting, so it gives a wrong order the time to show.
+	select {
+	case m := <-left:
+		t.Fatalf("the leave was answered (%s) while its connection's join was held", m.Data)
+	case <-time.After(200 * time.Millisecond):
+	}
+	g.release()
+	for _, c := range []<-chan *nats.Msg{joined, left} {
+		select {
+		case <-c:
+		case <-time.After(10 * time.Second):
+			t.Fatal("no reply")
+		}
+	}
+	if got := roomNames(t, mem, "lobby"); len(got) != 0 {
+		t.Errorf("lobby = %v after a join and then a leave, want nobody", got)
+	}
+}
+
+// TestRunDrains checks that Run returns only once the requests it took
+// are answered.
+func TestRunDrains(t *testing.T) {
+	g := gate(t, NewMemoryStore(time.Hour, nil), conn("c"))
+	nc, stop, done := runService(t, Config{OpTimeout: heldFor}, g)
+	replies := ask(t, nc, proto.PresenceJoinSubject, joinRequest(g.conn, "Alice"))
+	<-g.entered
+	stop()
+	select {
+	case <-done:
+		t.Fatal("Run returned while a join was being served")
+	case <-time.After(200 * time.Millisecond):
+	}
+	g.release()
+	select {
+	case m := <-replies:
+		var r proto.PresenceJoinReply
+		if err := json.Unmarshal(m.Data, &r); err != nil || r.Error != nil || r.Username != "Alice" {
+			t.Errorf("join reply %s: %v", m.Data, err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the join taken before the stop was never answered")
+	}
+	<-done
 }

@@ -31,6 +31,9 @@ import (
 //	conn:<gateway>:<conn> the <token> of the connection's session; expires with it
 //	room:<room>          sorted set: the <token>s of the sessions with a connection in
 //	                     the room, each scored with the Unix ms at which the session expires
+//	names:<room>         sorted set, every score 0: "<name key>\0<token>\0<username>\0<colour>"
+//	                     for each session of room:<room>, so that members are read a
+//	                     page at a time in name key order
 //	color:<colour>       sorted set: the <token>s of the online sessions with the colour,
 //	                     scored like room
 //	rooms                set: the <room>s whose sorted set may have members
@@ -41,7 +44,8 @@ import (
 //
 // The sorted sets are what a session's expiry cannot delete: their members
 // are ignored once their score has passed, and pruned by the next write.
-// Likewise rooms, pruned by Rooms; linger, pruned by Reap; and gw:, pruned
+// Likewise names:, whose entries of expired sessions the pages that meet
+// them drop; rooms, pruned by Rooms; linger, pruned by Reap; and gw:, pruned
 // by DropGateway: an entry whose connection has expired is dropped there.
 //
 // All times are Redis's (TIME), so replicas with skewed clocks agree on
@@ -86,7 +90,7 @@ func (r *RedisStore) Join(ctx context.Context, p JoinParams) (JoinResult, error)
 	args := []any{
 		r.prefix, r.ttl.Milliseconds(),
 		connField(p.Conn), encode(p.Room), etok,
-		p.Username, key, ekey, p.NewToken, enew,
+		p.Username, key, ekey, p.NewToken, enew, proto.MembersOnJoin,
 	}
 	for _, c := range p.palette() {
 		args = append(args, c)
@@ -95,7 +99,8 @@ func (r *RedisStore) Join(ctx context.Context, p JoinParams) (JoinResult, error)
 	if err != nil {
 		return JoinResult{}, fmt.Errorf("presence: join %q: %w", p.Room, err)
 	}
-	// ok, session (4), joined, left room, left session (4), members (3 each)
+	// ok, session (4), joined, left room, left session (4), count, more,
+	// first page (2 each)
 	switch status(reply) {
 	case "ok":
 	case "taken":
@@ -107,7 +112,7 @@ func (r *RedisStore) Join(ctx context.Context, p JoinParams) (JoinResult, error)
 	default:
 		return JoinResult{}, fmt.Errorf("presence: join %q: unexpected reply %v", p.Room, reply)
 	}
-	if len(reply) < 11 {
+	if len(reply) < 13 {
 		return JoinResult{}, fmt.Errorf("presence: join %q: short reply %v", p.Room, reply)
 	}
 	res := JoinResult{
@@ -120,7 +125,8 @@ func (r *RedisStore) Join(ctx context.Context, p JoinParams) (JoinResult, error)
 		}
 		res.LeftSession = session(reply[7:11])
 	}
-	res.Members = members(reply[11:])
+	res.MemberCount = int(integer(reply[11]))
+	res.Members = members(reply[13:])
 	return res, nil
 }
 
@@ -240,14 +246,18 @@ func (r *RedisStore) Online(ctx context.Context) (int, error) {
 }
 
 // Members implements Store.
-func (r *RedisStore) Members(ctx context.Context, room string) ([]proto.Member, error) {
+func (r *RedisStore) Members(ctx context.Context, room, after string, limit int) (MemberPage, error) {
 	eroom := encode(room)
 	reply, err := membersScript.Run(ctx, r.rdb, []string{r.prefix + "room:" + eroom},
-		r.prefix, r.ttl.Milliseconds(), eroom).Slice()
+		r.prefix, r.ttl.Milliseconds(), eroom, after, max(limit, 1)).Slice()
 	if err != nil {
-		return nil, fmt.Errorf("presence: members of %q: %w", room, err)
+		return MemberPage{}, fmt.Errorf("presence: members of %q: %w", room, err)
 	}
-	return members(reply), nil
+	// count, more, page (2 each)
+	if len(reply) < 2 {
+		return MemberPage{}, fmt.Errorf("presence: members of %q: short reply %v", room, reply)
+	}
+	return MemberPage{Members: members(reply[2:]), Count: int(integer(reply[0])), More: integer(reply[1]) == 1}, nil
 }
 
 // Lookup implements Store. It does not refresh the session's time to live:
@@ -313,17 +323,16 @@ func session(v []any) Session {
 	return Session{Token: str(v[0]), Username: str(v[1]), Key: str(v[2]), Color: str(v[3])}
 }
 
-// members reads username, key and colour triples, and orders them by key.
+func integer(v any) int64 {
+	n, _ := v.(int64)
+	return n
+}
+
+// members reads username and colour pairs.
 func members(v []any) []proto.Member {
-	type member struct{ key, username, color string }
-	ms := make([]member, 0, len(v)/3)
-	for i := 0; i+2 < len(v); i += 3 {
-		ms = append(ms, member{username: str(v[i]), key: str(v[i+1]), color: str(v[i+2])})
-	}
-	slices.SortFunc(ms, func(a, b member) int { return strings.Compare(a.key, b.key) })
-	out := make([]proto.Member, len(ms))
-	for i, m := range ms {
-		out[i] = proto.Member{Username: m.username, Color: m.color}
+	out := make([]proto.Member, 0, len(v)/2)
+	for i := 0; i+1 < len(v); i += 2 {
+		out = append(out, proto.Member{Username: str(v[i]), Color: str(v[i+1])})
 	}
 	return out
 }
@@ -344,10 +353,15 @@ local function nameKey(ek) return prefix .. 'name:' .. ek end
 local function connsKey(tok) return prefix .. 'conns:' .. tok end
 local function connKey(ec) return prefix .. 'conn:' .. ec end
 local function roomKey(room) return prefix .. 'room:' .. room end
+local function namesKey(room) return prefix .. 'names:' .. room end
 local function colorKey(color) return prefix .. 'color:' .. color end
 local function gwKey(egw) return prefix .. 'gw:' .. egw end
 local roomsKey = prefix .. 'rooms'
 local lingerKey = prefix .. 'linger'
+
+-- nameEntry is session tok's entry in a names: set. Names and colours
+-- hold no control characters.
+local function nameEntry(k, tok, u, c) return k .. '\0' .. tok .. '\0' .. u .. '\0' .. c end
 
 -- gwOf is the gateway of connection ec, both encoded.
 local function gwOf(ec) return string.match(ec, '^[^:]*') end
@@ -365,7 +379,7 @@ end
 -- its colour.
 local function touch(tok)
   local sk = sessKey(tok)
-  local s = redis.call('HMGET', sk, 'ek', 'c')
+  local s = redis.call('HMGET', sk, 'ek', 'c', 'k', 'u')
   if not s[1] then return end
   redis.call('PEXPIRE', sk, ttl)
   local nk = nameKey(s[1])
@@ -380,6 +394,7 @@ local function touch(tok)
     -- others: the gateway's set expires with it.
     redis.call('PEXPIRE', gwKey(gwOf(conns[i])), ttl)
     redis.call('ZADD', roomKey(conns[i + 1]), expires, tok)
+    redis.call('ZADD', namesKey(conns[i + 1]), 0, nameEntry(s[3], tok, s[4], s[2]))
     redis.call('SADD', roomsKey, conns[i + 1])
   end
   redis.call('ZADD', colorKey(s[2]), expires, tok)
@@ -399,8 +414,13 @@ local function unlink(tok, ec)
   if left then
     local rk = roomKey(room)
     redis.call('ZREM', rk, tok)
+    local s = redis.call('HMGET', sessKey(tok), 'k', 'u', 'c')
+    if s[1] then redis.call('ZREM', namesKey(room), nameEntry(s[1], tok, s[2], s[3])) end
     redis.call('ZREMRANGEBYSCORE', rk, '-inf', now)
-    if redis.call('EXISTS', rk) == 0 then redis.call('SREM', roomsKey, room) end
+    if redis.call('EXISTS', rk) == 0 then
+      redis.call('SREM', roomsKey, room)
+      redis.call('DEL', namesKey(room))
+    end
   end
   if redis.call('EXISTS', ck) == 0 then
     local color = redis.call('HGET', sessKey(tok), 'c')
@@ -442,19 +462,51 @@ local function linger(ec, grace)
   end
 end
 
--- members lists the live sessions with a connection in room as username,
--- name key, colour, ...
-local function members(room)
-  local out = {}
-  for _, tok in ipairs(redis.call('ZRANGEBYSCORE', roomKey(room), '(' .. now, '+inf')) do
-    local s = redis.call('HMGET', sessKey(tok), 'u', 'k', 'c')
-    if s[1] then
-      out[#out + 1] = s[1]
-      out[#out + 1] = s[2]
-      out[#out + 1] = s[3]
+-- count is how many live sessions have a connection in room.
+local function count(room)
+  return redis.call('ZCOUNT', roomKey(room), '(' .. now, '+inf')
+end
+
+-- page lists the live sessions with a connection in room whose name key
+-- follows after ('' from the first), limit at most, in name key order:
+-- username, colour, ...; and whether more follow. It drops the entries
+-- of expired sessions it meets.
+local function page(room, after, limit)
+  local rk, nk = roomKey(room), namesKey(room)
+  local out, n = {}, 0
+  -- Name keys have no control characters: past every "after\0<token>".
+  local from = after == '' and '-' or '[' .. after .. '\1'
+  while true do
+    local batch = redis.call('ZRANGEBYLEX', nk, from, '+', 'LIMIT', 0, limit + 1 - n)
+    if #batch == 0 then return out, false end
+    local fields, toks = {}, {}
+    for i, e in ipairs(batch) do
+      local f = {}
+      for part in string.gmatch(e, '[^%z]+') do f[#f + 1] = part end
+      fields[i], toks[i] = f, f[2]
+    end
+    local scores = redis.call('ZMSCORE', rk, unpack(toks))
+    for i, e in ipairs(batch) do
+      if scores[i] and tonumber(scores[i]) > now then
+        if n == limit then return out, true end
+        out[#out + 1] = fields[i][3]
+        out[#out + 1] = fields[i][4]
+        n = n + 1
+      else
+        redis.call('ZREM', nk, e)
+      end
+      from = '(' .. e
     end
   end
-  return out
+end
+
+-- pageReply is count, more (0/1), then page's members, appended to reply.
+local function pageReply(reply, room, after, limit)
+  reply[#reply + 1] = count(room)
+  local ms, more = page(room, after, limit)
+  reply[#reply + 1] = more and 1 or 0
+  for _, v in ipairs(ms) do reply[#reply + 1] = v end
+  return reply
 end
 `
 
@@ -479,14 +531,16 @@ func randomEpoch() string {
 
 // joinScript: ARGV[3] connection, [4] room, [5] token or "", [6]
 // username, [7] its name key, [8] that encoded, [9] new token, [10] that
-// encoded, [11...] the palette. It replies ok, the session's t u k c,
-// joined (0/1), the room left or "", the t u k c of who left it ("" each
-// if nobody), then the room's members; or just taken, nosession or
-// newtoken.
+// encoded, [11] the size of the page of members, [12...] the palette.
+// It replies ok, the session's t u k c, joined (0/1), the room left or
+// "", the t u k c of who left it ("" each if nobody), then the room's
+// count, more and first page (see pageReply); or just taken, nosession
+// or newtoken.
 var joinScript = redis.NewScript(luaPrelude + `
 local ec, room, etok = ARGV[3], ARGV[4], ARGV[5]
 local username, key, ek = ARGV[6], ARGV[7], ARGV[8]
 local newTok, newEtok = ARGV[9], ARGV[10]
+local pageSize = tonumber(ARGV[11])
 
 -- The token's session, if it is live and the name (if any) is its own;
 -- otherwise a new session, if the name is free.
@@ -523,8 +577,8 @@ end
 -- the first such in palette order. It is chosen after the connection
 -- left its old session, which may have gone offline.
 if not tok then
-  local color, fewest = ARGV[11], false
-  for i = 11, #ARGV do
+  local color, fewest = ARGV[12], false
+  for i = 12, #ARGV do
     local ck = colorKey(ARGV[i])
     redis.call('ZREMRANGEBYSCORE', ck, '-inf', now)
     local n = redis.call('ZCARD', ck)
@@ -548,9 +602,7 @@ end
 touch(tok)
 
 local s = redis.call('HMGET', sessKey(tok), 't', 'u', 'k', 'c')
-local reply = {'ok', s[1], s[2], s[3], s[4], joined, leftRoom, left[1], left[2], left[3], left[4]}
-for _, v in ipairs(members(room)) do reply[#reply + 1] = v end
-return reply
+return pageReply({'ok', s[1], s[2], s[3], s[4], joined, leftRoom, left[1], left[2], left[3], left[4]}, room, '', pageSize)
 `)
 
 // leaveScript: ARGV[3] connection, [4] grace in ms: 0 removes the
@@ -620,6 +672,7 @@ for _, room in ipairs(redis.call('SMEMBERS', roomsKey)) do
   local n = redis.call('ZCARD', rk)
   if n == 0 then
     redis.call('SREM', roomsKey, room)
+    redis.call('DEL', namesKey(room))
   else
     out[#out + 1] = room
     out[#out + 1] = n
@@ -638,9 +691,10 @@ end
 return n
 `)
 
-// membersScript: ARGV[3] room. It replies username, name key, colour, ...
+// membersScript: ARGV[3] room, [4] the name key the page follows or "",
+// [5] the page's size. It replies as pageReply.
 var membersScript = redis.NewScript(luaPrelude + `
-return members(ARGV[3])
+return pageReply({}, ARGV[3], ARGV[4], tonumber(ARGV[5]))
 `)
 
 // lookupScript: ARGV[3] name key. It replies ok, the session's t u k c,

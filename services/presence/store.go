@@ -44,9 +44,11 @@ func (p JoinParams) palette() []string {
 // JoinResult is what a join changed.
 type JoinResult struct {
 	Session Session
-	// Members are the room's members after the join: each user once,
-	// ordered by name key.
-	Members []proto.Member
+	// Members are the room's first proto.MembersOnJoin members after the
+	// join: each user once, ordered by name key. MemberCount counts them
+	// all.
+	Members     []proto.Member
+	MemberCount int
 	// Joined is true when the user had no connection in the room before:
 	// the room is told of the join.
 	Joined bool
@@ -65,6 +67,14 @@ type LeaveResult struct {
 	// Left is true when the user has no connection left in Room: the room
 	// is told of the leave.
 	Left bool
+}
+
+// MemberPage is a page of a room's members, each user once, ordered by
+// name key.
+type MemberPage struct {
+	Members []proto.Member
+	Count   int  // the room's users, all pages
+	More    bool // members follow the page
 }
 
 // RoomCount is a room and how many users are in it.
@@ -124,8 +134,11 @@ type Store interface {
 	// Redis that came back empty), and the gateways must announce their
 	// connections again.
 	Epoch(ctx context.Context) (string, error)
-	// Members returns a room's members, each user once, ordered by name key.
-	Members(ctx context.Context, room string) ([]proto.Member, error)
+	// Members returns the page of a room's members (each user once,
+	// ordered by name key) whose name keys follow after ("" from the
+	// first), limit (at least 1) of them at most. It costs the page, not
+	// the room.
+	Members(ctx context.Context, room, after string, limit int) (MemberPage, error)
 	// Lookup returns the live session whose name key is key, and whether
 	// it has a connection. ErrNoSession if none.
 	Lookup(ctx context.Context, key string) (s Session, online bool, err error)

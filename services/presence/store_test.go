@@ -96,6 +96,7 @@ func TestRedisStoreKeys(t *testing.T) {
 		"conns":  regexp.MustCompile(`^conns:` + b64 + `$`),
 		"conn":   regexp.MustCompile(`^conn:` + b64 + `:` + b64 + `$`),
 		"room":   regexp.MustCompile(`^room:` + b64 + `$`),
+		"names":  regexp.MustCompile(`^names:` + b64 + `$`),
 		"color":  regexp.MustCompile(`^color:#[0-9a-f]{6}$`),
 		"rooms":  regexp.MustCompile(`^rooms$`),
 		"linger": regexp.MustCompile(`^linger$`),
@@ -123,6 +124,14 @@ func TestRedisStoreKeys(t *testing.T) {
 			if err != nil || !slices.Equal(tokens, []string{encode("tok:1")}) {
 				t.Errorf("key %q holds %q, %v; want the session's encoded token", key, tokens, err)
 			}
+		case "names":
+			if ttl >= 0 {
+				t.Errorf("key %q expires in %v; its entries are dropped when met expired", key, ttl)
+			}
+			entries, err := rdb.ZRange(ctx, key, 0, -1).Result()
+			if err != nil || !slices.Equal(entries, []string{proto.NameKey("김철수") + "\x00" + encode("tok:1") + "\x00김철수\x00" + Palette[0]}) {
+				t.Errorf("key %q holds %q, %v; want the session's name key and encoded token", key, entries, err)
+			}
 		case "rooms":
 			if ttl >= 0 {
 				t.Errorf("key %q expires in %v; Rooms prunes it", key, ttl)
@@ -148,7 +157,7 @@ func TestRedisStoreKeys(t *testing.T) {
 			}
 		}
 	}
-	want := map[string]int{"sess": 1, "name": 1, "conns": 1, "conn": 2, "room": 2, "color": 1, "rooms": 1, "linger": 1, "gw": 2}
+	want := map[string]int{"sess": 1, "name": 1, "conns": 1, "conn": 2, "room": 2, "names": 2, "color": 1, "rooms": 1, "linger": 1, "gw": 2}
 	if !maps.Equal(kinds, want) {
 		t.Errorf("keys by kind %v, want %v", kinds, want)
 	}
@@ -573,6 +582,61 @@ func testStore(t *testing.T, open openStore) {
 		}
 	})
 
+	t.Run("members in pages", func(t *testing.T) {
+		s, _ := open(t, time.Hour)
+		const users = 2*proto.MembersOnJoin + 10
+		var want []string
+		var last JoinResult
+		for u := range users {
+			name := fmt.Sprintf("user%03d", (u*11)%users) // not in name order
+			last = join(t, s, JoinParams{Conn: conn(name), Username: name, Room: "lobby", NewToken: "t" + name})
+			want = append(want, name)
+		}
+		join(t, s, JoinParams{Conn: conn("x"), Username: "Xavier", Room: "hall", NewToken: "tx"})
+		// Pages go in the order of the name keys, which need not be the
+		// names' own (a key is a confusable skeleton: 0 and o are one).
+		slices.SortFunc(want, func(a, b string) int { return strings.Compare(proto.NameKey(a), proto.NameKey(b)) })
+		if got := usernames(last.Members); !slices.Equal(got, want[:proto.MembersOnJoin]) || last.MemberCount != users {
+			t.Errorf("join: %d members %v..., count %d; want the first %d of %d", len(got), got[:3], last.MemberCount, proto.MembersOnJoin, users)
+		}
+		if got := roomNames(t, s, "lobby"); !slices.Equal(got, want) {
+			t.Errorf("pages of 7 = %v, want %v", got, want)
+		}
+		ctx := context.Background()
+		for _, tc := range []struct {
+			name, after string
+			limit       int
+			want        []string
+			more        bool
+		}{
+			{"first", "", 3, want[:3], true},
+			{"after a member", proto.NameKey("USER004"), 2, []string{"user005", "user006"}, true},
+			{"after a name nobody has", proto.NameKey("user0045"), 1, []string{"user005"}, true},
+			{"the last page, full", proto.NameKey(want[users-4]), 3, want[users-3:], false},
+			{"past the last", proto.NameKey("zzz"), 5, nil, false},
+			{"a room nobody is in", "", 5, nil, false},
+		} {
+			room := "lobby"
+			if tc.name == "a room nobody is in" {
+				room = "empty"
+			}
+			p, err := s.Members(ctx, room, tc.after, tc.limit)
+			wantCount := users
+			if room == "empty" {
+				wantCount = 0
+			}
+			if err != nil || !slices.Equal(usernames(p.Members), tc.want) || p.More != tc.more || p.Count != wantCount {
+				t.Errorf("%s: Members(%q, %q, %d) = %v more %v count %d, %v; want %v more %v count %d",
+					tc.name, room, tc.after, tc.limit, usernames(p.Members), p.More, p.Count, err, tc.want, tc.more, wantCount)
+			}
+		}
+		// Leaving takes a user off the pages and the count at once.
+		leave(t, s, conn(want[0]))
+		if p, err := s.Members(ctx, "lobby", "", 1); err != nil || usernames(p.Members)[0] != want[1] || p.Count != users-1 {
+			t.Errorf("after a leave: %v count %d, %v", usernames(p.Members), p.Count, err)
+		}
+	})
+
 	t.Run("same new name at once", func(t *testing.T) {
 		s, _ := open(t, hour)
 		testNameRace(t, []Store{s})
@@ -795,10 +859,7 @@ func testUsersRace(t *testing.T, stores []Store) {
 		}
 		want = append(want, proto.Member{Username: name(u)})
 	}
-	got, err := stores[0].Members(ctx, "lobby")
-	if err != nil {
-		t.Fatal(err)
-	}
+	got := allMembers(t, stores[0], "lobby")
 	perColor := map[string]int{}
 	for _, m := range got {
 		perColor[m.Color]++
@@ -830,10 +891,7 @@ func testUsersRace(t *testing.T, stores []Store) {
 			t.Errorf("Lookup(user %d) = online %v, %v", u, online, err)
 		}
 	}
-	got, err = stores[0].Members(ctx, "lobby")
-	if err != nil {
-		t.Fatal(err)
-	}
+	got = allMembers(t, stores[0], "lobby")
 	assertMembers(t, got, want)
 
 	// Everyone goes offline: no colour is used any more.
@@ -900,11 +958,36 @@ func leave(tb testing.TB, s Store, c proto.ConnRef) LeaveResult {
 // roomNames returns the usernames of a room's members, in the store's order.
 func roomNames(tb testing.TB, s Store, room string) []string {
 	tb.Helper()
-	ms, err := s.Members(context.Background(), room)
-	if err != nil {
-		tb.Fatalf("Members(%q): %v", room, err)
+	return usernames(allMembers(tb, s, room))
+}
+
+// allMembers reads a room's members, a page of 7 at a time, and checks
+// that every page counts them all.
+func allMembers(tb testing.TB, s Store, room string) []proto.Member {
+	tb.Helper()
+	var out []proto.Member
+	var counts []int
+	for after := ""; ; {
+		p, err := s.Members(context.Background(), room, after, 7)
+		if err != nil {
+			tb.Fatalf("Members(%q, %q): %v", room, after, err)
+		}
+		if len(p.Members) > 7 || (p.More && len(p.Members) != 7) {
+			tb.Fatalf("Members(%q, %q, 7) = %d members, more %v", room, after, len(p.Members), p.More)
+		}
+		out = append(out, p.Members...)
+		counts = append(counts, p.Count)
+		if !p.More {
+			break
+		}
+		after = proto.NameKey(p.Members[len(p.Members)-1].Username)
 	}
-	return usernames(ms)
+	for _, n := range counts {
+		if n != len(out) {
+			tb.Fatalf("Members(%q): pages count %v, hold %d", room, counts, len(out))
+		}
+	}
+	return out
 }
 
 func usernames(ms []proto.Member) []string {

@@ -177,6 +177,7 @@ for (const mode of MODES) {
       }
       const R = chatClient(t, URL2, mode);
       const r = await joined(R, { username: `Reader${s}`, room });
+      assert.equal(r.memberCount, 2, "the join ack counts the members");
       assert.equal(r.history.length, 50);
       assert.deepEqual(r.history.map((m) => m.id), ids.slice(10));
       assert.deepEqual(r.history.map((m) => m.message), ids.slice(10).map((_, i) => `n${i + 10}`));
@@ -195,6 +196,19 @@ for (const mode of MODES) {
       // Who is here, and which rooms are busy.
       const members = await ack(R, "members", {});
       assert.deepEqual(members.members.map((m) => m.username).sort(), [`Reader${s}`, `Writer${s}`].sort());
+      assert.equal(members.memberCount, 2);
+      assert.equal(members.more, false);
+      // A page at a time, in name order, the count on each.
+      const [first, second] = members.members.map((m) => m.username);
+      const page1 = await ack(R, "members", { limit: 1 });
+      assert.deepEqual([page1.members.map((m) => m.username), page1.memberCount, page1.more], [[first], 2, true]);
+      const page2 = await ack(R, "members", { after: first, limit: 1 });
+      assert.deepEqual([page2.members.map((m) => m.username), page2.memberCount, page2.more], [[second], 2, false]);
+      for (const bad of [{ limit: 101 }, { limit: -1 }, { after: "" + "!".repeat(3) }]) {
+        const r = await ack(R, "members", bad);
+        assert.equal(r.ok, false, JSON.stringify(bad));
+        assert.equal(r.error.code, "bad_request", JSON.stringify(bad));
+      }
       const rooms = await ack(R, "rooms", {});
       assert.equal(rooms.ok, true, JSON.stringify(rooms));
       assert.deepEqual(rooms.rooms.find((x) => x.room === room), { room, count: 2 });

@@ -448,8 +448,12 @@
     }
     state.lostConnection = false;
 
-    if (Array.isArray(ack.members)) setMembers(ack.members);
-    else requestMembers();
+    if (Array.isArray(ack.members)) {
+      // The ack holds the first page; the others follow, a page at a time.
+      setMembers(ack.members);
+      const last = ack.members[ack.members.length - 1];
+      if (last && ack.memberCount > ack.members.length) requestMembers(last.username);
+    } else requestMembers();
     ensureMember(state.username, state.color);
 
     const history = Array.isArray(ack.history) ? ack.history.slice() : [];
@@ -828,6 +832,10 @@
 
   function setMembers(list) {
     state.members.clear();
+    addMembers(list);
+  }
+
+  function addMembers(list) {
     for (const m of list) {
       if (m && typeof m.username === 'string') state.members.set(m.username, m.color);
     }
@@ -841,15 +849,20 @@
     renderMembers();
   }
 
-  function requestMembers() {
+  // requestMembers reads the room's members a page at a time: from the
+  // first, in place of the list, or from the one after the member named
+  // after, added to it; then the next page, until the last.
+  function requestMembers(after) {
     const room = state.room;
-    request('members', { room }).then((ack) => {
+    request('members', after ? { room, after } : { room }).then((ack) => {
       // The members event is optional; without it the list comes from
       // the join ack and join/leave events.
-      if (ack.ok && Array.isArray(ack.members) && room === state.room) {
-        setMembers(ack.members);
-        ensureMember(state.username, state.color);
-      }
+      if (!ack.ok || !Array.isArray(ack.members) || room !== state.room) return;
+      if (after) addMembers(ack.members);
+      else setMembers(ack.members);
+      ensureMember(state.username, state.color);
+      const last = ack.members[ack.members.length - 1];
+      if (ack.more === true && last) requestMembers(last.username);
     });
   }
 

@@ -71,7 +71,11 @@ func run(log *slog.Logger) error {
 	g, ctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return svc.Run(ctx) })
 	g.Go(func() error {
-		return ops.Serve(ctx, log, ops.Env("NATTER_HTTP_ADDR", ":8082"), ops.Mux(reg, svc.Ready), 5*time.Second)
+		mux := ops.Mux(reg, svc.Ready)
+		if ops.PprofFromEnv() {
+			ops.Pprof(mux)
+		}
+		return ops.Serve(ctx, log, ops.Env("NATTER_HTTP_ADDR", ":8082"), mux, 5*time.Second)
 	})
 	return g.Wait()
 }

@@ -1,7 +1,8 @@
 // Command presence runs natter's presence service against NATS (NATS_URL)
 // and Redis (REDIS_URL). NATTER_PRESENCE_GRACE (5s) is how long a lost
 // connection keeps its user in the room; NATTER_GATEWAY_TIMEOUT (6s) how long
-// a gateway may miss heartbeats before its connections are let go.
+// a gateway may miss heartbeats before its connections are let go;
+// NATTER_PRESENCE_WORKERS (64) how many requests it serves at once.
 package main
 
 import (
@@ -40,6 +41,9 @@ func run(log *slog.Logger) error {
 	if cfg.GatewayTimeout, err = ops.EnvDuration("NATTER_GATEWAY_TIMEOUT"); err != nil {
 		return err
 	}
+	if cfg.Workers, err = ops.EnvInt("NATTER_PRESENCE_WORKERS"); err != nil {
+		return err
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 
@@ -61,7 +65,11 @@ func run(log *slog.Logger) error {
 	g, ctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return svc.Run(ctx) })
 	g.Go(func() error {
-		return ops.Serve(ctx, log, ops.Env("NATTER_HTTP_ADDR", ":8081"), ops.Mux(reg, svc.Ready), 5*time.Second)
+		mux := ops.Mux(reg, svc.Ready)
+		if ops.PprofFromEnv() {
+			ops.Pprof(mux)
+		}
+		return ops.Serve(ctx, log, ops.Env("NATTER_HTTP_ADDR", ":8081"), mux, 5*time.Second)
 	})
 	return g.Wait()
 }

@@ -1,0 +1,27 @@
+package ops
+
+import (
+	"net/http"
+	"net/http/pprof"
+)
+
+// PprofFromEnv reports whether NATTER_PPROF asks for profiling: "1" (or
+// "true", "on").
+func PprofFromEnv() bool {
+	switch Env("NATTER_PPROF", "") {
+	case "1", "true", "on":
+		return true
+	}
+	return false
+}
+
+// Pprof mounts net/http/pprof's handlers on mux under /debug/pprof/, for
+// `go tool pprof http://<addr>/debug/pprof/profile`. Only a service asked
+// to (NATTER_PPROF) mounts them: a profile costs CPU, and reveals much.
+func Pprof(mux *http.ServeMux) {
+	mux.HandleFunc("GET /debug/pprof/", pprof.Index)
+	mux.HandleFunc("GET /debug/pprof/cmdline", pprof.Cmdline)
+	mux.HandleFunc("GET /debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("GET /debug/pprof/symbol", pprof.Symbol)
+	mux.HandleFunc("GET /debug/pprof/trace", pprof.Trace)
+}
