@@ -33,7 +33,7 @@ test-deps:
 
 
 test-go:
-	$(GO) test -race -count=1 -timeout 20m -skip '^TestSocketIOClientLoad$$' $(PKGS)
+	$(GO) test -race -count=1 -timeout 30m -skip '^TestSocketIOClientLoad$$' $(PKGS)
 
 # 100 official clients x 10,000 acked emits per transport: alone, so that the
 # other tests' processes do not starve its one Node process of CPU.
