@@ -12,8 +12,10 @@ import (
 // linkTimeout bounds the round trip to the NATS server by which presence
 // checks its own link at every tick: a server that does not answer within
 // it (stopped, or cut off) is trouble of presence's own, not the
-// gateways'.
-const linkTimeout = time.Second
+// gateways'. Under a join storm a round trip may take over a second; the
+// bound stays under the gateway timeout (6 s), so that a stall is known
+// as such before any gateway would be judged silent.
+const linkTimeout = 3 * time.Second
 
 // forgetLetGo is how long presence remembers a gateway whose connections
 // it let go, to have it resync if it is heard from again.
