@@ -31,6 +31,8 @@ dir=${BENCH_DIR:-$root/data/bench}
 mkdir -p "$dir"
 [ -e "$dir/.gitignore" ] || echo "*" >"$dir/.gitignore"
 dir=$(cd "$dir" && pwd)
+# shellcheck source=scripts/nginx-conf.sh
+. "$root/scripts/nginx-conf.sh"
 doc=${BENCH_DOC-$root/docs/benchmarks.md}
 only=${BENCH_ONLY:-natter seed hub}
 quick=${BENCH_QUICK:-0}
@@ -195,30 +197,7 @@ bench_natter() {
 # gateways twice, run as scripts/cluster.sh runs it.
 start_nginx() {
 	local nginx=$1 port=$2 g1=$3 g2=$4 conf=$dir/nginx
-	mkdir -p "$conf/tmp"
-	sed -e "s|\${NGINX_LISTEN}|127.0.0.1:$port|g" -e "s|\${NGINX_ACCESS_LOG}|$dir/logs/nginx-access.log|g" \
-		-e "s|\${NATTER_GATEWAY_1}|$g1|g" -e "s|\${NATTER_GATEWAY_2}|$g2|g" \
-		-e "s|\${NATTER_GATEWAY_3}|$g1|g" -e "s|\${NATTER_GATEWAY_4}|$g2|g" \
-		"$root/deploy/nginx/natter.conf.template" >"$conf/natter.conf"
-	local user=""
-	[ "$(id -u)" != "0" ] || user="user $(id -un) $(id -gn);"
-	cat >"$conf/nginx.conf" <<EOF
-# Written by scripts/bench.sh; the server is deploy/nginx/natter.conf.template.
-$user
-worker_processes 2;
-daemon off;
-pid $conf/nginx.pid;
-error_log $dir/logs/nginx.log warn;
-events { worker_connections 4096; }
-http {
-    client_body_temp_path $conf/tmp/body;
-    proxy_temp_path $conf/tmp/proxy;
-    fastcgi_temp_path $conf/tmp/fastcgi;
-    uwsgi_temp_path $conf/tmp/uwsgi;
-    scgi_temp_path $conf/tmp/scgi;
-    include $conf/natter.conf;
-}
-EOF
+	render_nginx_conf "$dir" "$root" "127.0.0.1:$port" "$g1" "$g2" "$g1" "$g2" || die "nginx configuration"
 	"$nginx" -t -q -p "$conf" -c "$conf/nginx.conf" -e "$dir/logs/nginx.log" || die "nginx -t failed"
 	spawn nginx "$nginx" -p "$conf" -c "$conf/nginx.conf" -e "$dir/logs/nginx.log"
 	wait_tcp nginx "$port"

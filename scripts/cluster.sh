@@ -37,6 +37,8 @@ mkdir -p "$dir"
 # Nothing in it belongs in git (it defaults to a folder of the repository).
 [ -e "$dir/.gitignore" ] || echo "*" >"$dir/.gitignore"
 dir=$(cd "$dir" && pwd)
+# shellcheck source=scripts/nginx-conf.sh
+. "$root/scripts/nginx-conf.sh"
 
 # The topology. TestComposeMatchesTopology checks the compose file against
 # these lines.
@@ -149,43 +151,11 @@ wait_tcp() {
 	done
 }
 
-# render_nginx writes the nginx configuration: a main file for an
-# unprivileged, foreground nginx whose files all live in $dir, including the
-# shared template rendered with local ports.
+# render_nginx writes the nginx configuration (scripts/nginx-conf.sh) with
+# local ports.
 render_nginx() {
-	local conf=$dir/nginx
-	mkdir -p "$conf/tmp"
-	sed -e "s|\${NGINX_LISTEN}|$listen|g" \
-		-e "s|\${NGINX_ACCESS_LOG}|$dir/logs/nginx-access.log|g" \
-		-e "s|\${NATTER_GATEWAY_1}|127.0.0.1:${gateway_ports[0]}|g" \
-		-e "s|\${NATTER_GATEWAY_2}|127.0.0.1:${gateway_ports[1]}|g" \
-		-e "s|\${NATTER_GATEWAY_3}|127.0.0.1:${gateway_ports[2]}|g" \
-		-e "s|\${NATTER_GATEWAY_4}|127.0.0.1:${gateway_ports[3]}|g" \
-		"$root/deploy/nginx/natter.conf.template" >"$conf/natter.conf"
-	if grep -v '^[[:space:]]*#' "$conf/natter.conf" | grep '\${' >&2; then
-		die "placeholders left in $conf/natter.conf"
-	fi
-	# As root, nginx's workers would run as nobody, who cannot enter a
-	# private folder like a test's temporary one: keep them as the caller.
-	local user=""
-	[ "$(id -u)" != "0" ] || user="user $(id -un) $(id -gn);"
-	cat >"$conf/nginx.conf" <<EOF
-# Written by scripts/cluster.sh; the server is deploy/nginx/natter.conf.template.
-$user
-worker_processes 2;
-daemon off;
-pid $conf/nginx.pid;
-error_log $dir/logs/nginx.log warn;
-events { worker_connections 4096; }
-http {
-    client_body_temp_path $conf/tmp/body;
-    proxy_temp_path $conf/tmp/proxy;
-    fastcgi_temp_path $conf/tmp/fastcgi;
-    uwsgi_temp_path $conf/tmp/uwsgi;
-    scgi_temp_path $conf/tmp/scgi;
-    include $conf/natter.conf;
-}
-EOF
+	render_nginx_conf "$dir" "$root" "$listen" "127.0.0.1:${gateway_ports[0]}" "127.0.0.1:${gateway_ports[1]}" \
+		"127.0.0.1:${gateway_ports[2]}" "127.0.0.1:${gateway_ports[3]}" || die "nginx configuration"
 }
 
 # render_prometheus rewrites the compose Prometheus configuration's targets

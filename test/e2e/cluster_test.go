@@ -251,10 +251,11 @@ func TestComposeMatchesTopology(t *testing.T) {
 		if got := sortedKeys(n.Environment); !slices.Equal(got, vars) {
 			t.Errorf("compose sets %v, the template takes %v", got, vars)
 		}
-		script, _ := os.ReadFile(filepath.Join(root, "scripts", "cluster.sh"))
+		// cluster.sh and bench.sh render it with scripts/nginx-conf.sh.
+		script, _ := os.ReadFile(filepath.Join(root, "scripts", "nginx-conf.sh"))
 		for _, v := range vars {
 			if !strings.Contains(string(script), `s|\${`+v+`}|`) {
-				t.Errorf("scripts/cluster.sh does not fill ${%s}", v)
+				t.Errorf("scripts/nginx-conf.sh does not fill ${%s}", v)
 			}
 		}
 		var upstream []string
