@@ -63,31 +63,3 @@ func TestSlowBodyIsAnswered408(t *testing.T) {
 		t.Errorf("the session after its slow POST: %d %s", code, body)
 	}
 }
-
-// TestBodyDeadlineLiftedAtTheEnd: a handler that has read its body may
-// take longer than the body timeout: its request is not cancelled.
-func TestBodyDeadlineLiftedAtTheEnd(t *testing.T) {
-	const timeout = 200 * time.Millisecond
-	next := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		io.ReadAll(r.Body)
-		select {
-		case <-r.Context().Done():
-			http.Error(w, "cancelled", http.StatusInternalServerError)
-		case <-time.After(3 * timeout):
-			io.WriteString(w, "ok")
-		}
-	})
-	hs := httptest.NewServer(bodyDeadline{next: next, timeout: timeout, timedOut: prometheus.NewCounter(prometheus.CounterOpts{Name: "t"})})
-	defer hs.Close()
-	for range 2 { // the second on the kept-alive connection
-		resp, err := http.Post(hs.URL, "text/plain", strings.NewReader("body"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		b, _ := io.ReadAll(resp.Body)
-		resp.Body.Close()
-		if resp.StatusCode != 200 {
-			t.Fatalf("%s %s", resp.Status, b)
-		}
-	}
-}
