@@ -2,8 +2,6 @@ package gateway
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"log/slog"
 	"strconv"
@@ -14,7 +12,6 @@ import (
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
-	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/natter/natter/proto"
 	"github.com/natter/natter/services/gateway/internal/socketio"
@@ -71,7 +68,7 @@ type chat struct {
 	users  map[string]*group // by name key token
 	leave  sync.WaitGroup    // presence leaves under way
 
-	background sync.WaitGroup // bucket writes under way
+	background sync.WaitGroup // publications waiting for the stream, bucket writes
 }
 
 // member is a connection joined to a room. It does not change: a new join
@@ -105,6 +102,9 @@ type conn struct {
 	// resume is what a recovered connection missed, to be sent once its
 	// CONNECT is answered.
 	resume *resumption
+	// inflight counts its messages and whispers waiting for the stream's
+	// answer (see maxInFlight).
+	inflight atomic.Int32
 }
 
 // group is a set of local members that share NATS subscriptions: a
@@ -643,93 +643,6 @@ func (c *chat) onMessage(s *socketio.Socket, e *socketio.EventMessage) {
 	out := nats.NewMsg(proto.RoomMsgSubject(m.room))
 	out.Data = data
 	c.storeAndAck(e, out, m, req.ClientID, proto.SentAck{OK: true, ID: msg.ID, TS: msg.TS}, c.metrics.messagesIn)
-}
-
-// storeAndAck stores out (see store) and acks e with ack, or, for a resend,
-// with the id and time of what was stored the first time; then counts it.
-func (c *chat) storeAndAck(e *socketio.EventMessage, out *nats.Msg, m *member, clientID string, ack proto.SentAck, count prometheus.Counter) {
-	stored, remember, err := c.store(out, m, clientID, ack.ID)
-	if err != nil {
-		fail(e, err)
-		return
-	}
-	if stored != nil {
-		var orig struct {
-			ID string `json:"id"`
-			TS int64  `json:"ts"`
-		}
-		if json.Unmarshal(stored, &orig) == nil && orig.ID != "" {
-			ack.ID, ack.TS = orig.ID, orig.TS
-		}
-	}
-	count.Inc()
-	reply(e, ack)
-	remember()
-}
-
-// store stores out in the stream, at most once for one clientID of one
-// user: JetStream's deduplication catches a resend within its window, the
-// dedup bucket one after it. For a resend, it returns the data stored the
-// first time. A failure is proto.ErrUnavailable when the message is known
-// not to be stored, proto.ErrUnknownOutcome when it may be (see
-// publishFailure): either way the client may resend with the same clientId.
-// The caller calls remember once it has acked: it writes the bucket in the
-// background, off the ack's path and the connection's (within the window
-// JetStream catches a resend anyway).
-func (c *chat) store(out *nats.Msg, m *member, clientID, id string) (stored []byte, remember func(), err error) {
-	ctx, cancel := context.WithTimeout(context.Background(), c.reqTimeout)
-	defer cancel()
-	remember = func() {}
-	dedup := id
-	var guard jetstream.KeyValue
-	if clientID != "" {
-		// Scoped to the user, so that clients cannot collide by choice.
-		h := sha256.Sum256([]byte(m.key + "\x00" + clientID))
-		dedup = hex.EncodeToString(h[:16])
-		guard = c.bucket(ctx, proto.DedupBucket)
-		if guard != nil {
-			if e, err := guard.Get(ctx, dedup); err == nil {
-				seq, _ := strconv.ParseUint(string(e.Value()), 10, 64)
-				if data, err := c.storedData(ctx, seq); err == nil {
-					c.metrics.dedupHits.WithLabelValues("bucket").Inc()
-					return data, remember, nil
-				}
-			}
-		}
-	}
-	if ctx.Err() != nil {
-		// The lookup took all the time: nothing was published.
-		c.metrics.publishErrors.Inc()
-		return nil, remember, proto.ErrUnavailable
-	}
-	ack, err := c.js.PublishMsg(ctx, out, jetstream.WithMsgID(dedup))
-	if err != nil {
-		c.metrics.publishErrors.Inc()
-		c.log.Warn("store", "err", err)
-		return nil, remember, publishFailure(err)
-	}
-	if ack.Duplicate {
-		c.metrics.dedupHits.WithLabelValues("jetstream").Inc()
-		data, err := c.storedData(ctx, ack.Sequence)
-		if err != nil {
-			return out.Data, remember, nil // stored once; the first answer is lost
-		}
-		return data, remember, nil
-	}
-	if guard != nil {
-		remember = func() {
-			c.background.Add(1)
-			go func() {
-				defer c.background.Done()
-				ctx, cancel := context.WithTimeout(context.Background(), c.reqTimeout)
-				defer cancel()
-				if _, err := guard.Put(ctx, dedup, []byte(strconv.FormatUint(ack.Sequence, 10))); err != nil {
-					c.log.Warn("dedup guard", "err", err)
-				}
-			}()
-		}
-	}
-	return nil, remember, nil
 }
 
 // messages returns the stream, found on first need.

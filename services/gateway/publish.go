@@ -1,0 +1,169 @@
+package gateway
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"strconv"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/natter/natter/proto"
+	"github.com/natter/natter/services/gateway/internal/socketio"
+)
+
+// maxInFlight is how many of one connection's messages and whispers may
+// wait for the stream's answer at once. The stream stores each one before
+// it answers (and, with natter's sync_interval, fsyncs it), so a sender
+// that waited for each answer before reading its next message would send
+// no faster than one store's round trip allows; within the window its
+// messages are published back to back, and answered as the stream
+// answers. Past it, the connection's reader waits: a client cannot make
+// the gateway hold more than this many of its messages.
+const maxInFlight = 32
+
+// storeAndAck stores out in the stream and acks e with ack once the stream
+// has answered, or, for a resend, with the id and time of what was stored
+// the first time; then counts it. The publish is asynchronous: it returns
+// before the answer, so that the connection's next message is read and
+// published meanwhile (see maxInFlight). Messages of one connection are
+// published in the order they were read, on the one NATS connection, so
+// the stream stores them in that order.
+//
+// A message is stored at most once for one clientId of one session:
+// JetStream's deduplication catches a resend within its window, the
+// dedup bucket one after it. A failure is proto.ErrUnavailable when the
+// message is known not to be stored, proto.ErrUnknownOutcome when it may
+// be (see publishFailure): either way the client may resend with the
+// same clientId.
+func (c *chat) storeAndAck(e *socketio.EventMessage, out *nats.Msg, m *member, clientID string, ack proto.SentAck, count prometheus.Counter) {
+	ctx, cancel := context.WithTimeout(context.Background(), c.reqTimeout)
+	p := &publication{c: c, e: e, ack: ack, count: count, msgID: ack.ID, cancel: cancel}
+	if clientID != "" {
+		// Scoped to the session, so that clients cannot collide by
+		// choice, nor a later holder of the name with an earlier one.
+		h := sha256.Sum256([]byte(m.token + "\x00" + clientID))
+		p.msgID = hex.EncodeToString(h[:16])
+		p.guard = c.bucket(ctx, proto.DedupBucket)
+		if p.guard != nil {
+			if stored, ok := c.remembered(ctx, p.guard, p.msgID); ok {
+				c.metrics.dedupHits.WithLabelValues("bucket").Inc()
+				p.acked(stored)
+				return
+			}
+		}
+	}
+	if ctx.Err() != nil {
+		// The lookup took all the time: nothing was published.
+		p.failed(proto.ErrUnavailable)
+		return
+	}
+	paf, err := c.js.PublishMsgAsync(out, jetstream.WithMsgID(p.msgID))
+	if err != nil {
+		c.log.Warn("store", "err", err)
+		p.failed(publishFailure(err))
+		return
+	}
+	inflight := &connOf(m.sock).inflight
+	if inflight.Add(1) > maxInFlight {
+		// The window is full: this one is waited for here, holding up
+		// the connection's reader.
+		p.await(ctx, paf)
+		inflight.Add(-1)
+		return
+	}
+	c.background.Add(1)
+	go func() {
+		defer c.background.Done()
+		defer inflight.Add(-1)
+		p.await(ctx, paf)
+	}()
+}
+
+// remembered returns what the dedup bucket says was stored under msgID,
+// if anything.
+func (c *chat) remembered(ctx context.Context, guard jetstream.KeyValue, msgID string) ([]byte, bool) {
+	e, err := guard.Get(ctx, msgID)
+	if err != nil {
+		return nil, false
+	}
+	seq, _ := strconv.ParseUint(string(e.Value()), 10, 64)
+	data, err := c.storedData(ctx, seq)
+	return data, err == nil
+}
+
+// publication is one message or whisper on its way to the stream, and the
+// ack its client waits for.
+type publication struct {
+	c      *chat
+	e      *socketio.EventMessage
+	ack    proto.SentAck
+	count  prometheus.Counter
+	msgID  string             // JetStream's Nats-Msg-Id
+	guard  jetstream.KeyValue // the dedup bucket, when the client gave a clientId
+	cancel context.CancelFunc // of the context bounding the whole publication
+}
+
+// await waits for the stream's answer to paf, within ctx, and acks.
+func (p *publication) await(ctx context.Context, paf jetstream.PubAckFuture) {
+	select {
+	case pa := <-paf.Ok():
+		if pa.Duplicate {
+			p.c.metrics.dedupHits.WithLabelValues("jetstream").Inc()
+			data, err := p.c.storedData(ctx, pa.Sequence)
+			if err != nil {
+				data = nil // stored once; the first answer is lost
+			}
+			p.acked(data)
+			return
+		}
+		p.acked(nil)
+		p.remember(pa.Sequence)
+	case err := <-paf.Err():
+		p.c.log.Warn("store", "err", err)
+		p.failed(publishFailure(err))
+	case <-ctx.Done():
+		// Published, and not answered in time: it may be stored.
+		p.failed(proto.ErrUnknownOutcome)
+	}
+}
+
+// acked acks the client: with the id and time of stored, the data of an
+// earlier send of the same clientId, when there is one.
+func (p *publication) acked(stored []byte) {
+	defer p.cancel()
+	ack := p.ack
+	if stored != nil {
+		var orig struct {
+			ID string `json:"id"`
+			TS int64  `json:"ts"`
+		}
+		if json.Unmarshal(stored, &orig) == nil && orig.ID != "" {
+			ack.ID, ack.TS = orig.ID, orig.TS
+		}
+	}
+	p.count.Inc()
+	reply(p.e, ack)
+}
+
+func (p *publication) failed(err *proto.Error) {
+	defer p.cancel()
+	p.c.metrics.publishErrors.Inc()
+	fail(p.e, err)
+}
+
+// remember writes the stored sequence into the dedup bucket, after the
+// ack: off its path (within its window JetStream catches a resend anyway).
+func (p *publication) remember(seq uint64) {
+	if p.guard == nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), p.c.reqTimeout)
+	defer cancel()
+	if _, err := p.guard.Put(ctx, p.msgID, []byte(strconv.FormatUint(seq, 10))); err != nil {
+		p.c.log.Warn("dedup guard", "err", err)
+	}
+}
