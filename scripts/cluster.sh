@@ -23,6 +23,8 @@
 #   NATTER_NATS_SYNC_INTERVAL when JetStream fsyncs: always (the default, as in
 #                             compose) or an interval such as 1s
 #                             (deploy/nats/natter.conf, docs/design.md)
+#   NATTER_CONNS_PER_ADDR     requests one client address may hold open through
+#                             nginx (default 512; scripts/nginx-conf.sh)
 #   PROMETHEUS=1              also run Prometheus, on NATTER_CLUSTER_PROMETHEUS_PORT
 #   NATTER_CLUSTER_NATS_PORT, NATTER_CLUSTER_REDIS_PORT, NATTER_CLUSTER_HISTORY_PORT,
 #   NATTER_CLUSTER_GATEWAY_PORTS (four), NATTER_CLUSTER_PRESENCE_PORTS (two),

@@ -4,8 +4,9 @@
 # render_nginx_conf DIR ROOT LISTEN GATEWAY1 GATEWAY2 GATEWAY3 GATEWAY4
 # writes DIR/nginx/nginx.conf, for an unprivileged, foreground nginx whose
 # files all live in DIR (logs in DIR/logs), and the template rendered with
-# the listen address and the four gateways (host:port). It fails if a
-# placeholder is left.
+# the listen address and the four gateways (host:port), and
+# NATTER_CONNS_PER_ADDR (the environment's; 512) as the requests one client
+# address may hold open. It fails if a placeholder is left.
 render_nginx_conf() {
 	local dir=$1 root=$2 listen=$3 conf=$1/nginx
 	mkdir -p "$conf/tmp"
@@ -13,6 +14,7 @@ render_nginx_conf() {
 		-e "s|\${NGINX_ACCESS_LOG}|$dir/logs/nginx-access.log|g" \
 		-e "s|\${NATTER_GATEWAY_1}|$4|g" -e "s|\${NATTER_GATEWAY_2}|$5|g" \
 		-e "s|\${NATTER_GATEWAY_3}|$6|g" -e "s|\${NATTER_GATEWAY_4}|$7|g" \
+		-e "s|\${NATTER_CONNS_PER_ADDR}|${NATTER_CONNS_PER_ADDR:-512}|g" \
 		"$root/deploy/nginx/natter.conf.template" >"$conf/natter.conf"
 	if grep -v '^[[:space:]]*#' "$conf/natter.conf" | grep '\${' >&2; then
 		echo "placeholders left in $conf/natter.conf" >&2
