@@ -221,6 +221,12 @@ func (c *chat) resync(announce bool) {
 				return
 			default:
 			}
+			if cn := connOf(m.sock); cn == nil || cn.cur.Load() != m || !m.sock.Connected() {
+				// Closed or moved since the snapshot: its leave or its new
+				// join has told presence already, and announcing it again
+				// would undo the leave.
+				continue
+			}
 			var pr proto.PresenceJoinReply
 			err := c.request(proto.PresenceJoinSubject, proto.PresenceJoin{
 				ConnRef:  proto.ConnRef{Gateway: c.id, Conn: m.sock.ID()},
