@@ -44,7 +44,10 @@ type PresenceJoinReply struct {
 	Username string `json:"username,omitempty"`
 	Color    string `json:"color,omitempty"`
 	Token    string `json:"token,omitempty"`
-	Room     string `json:"room,omitempty"`
+	// SessionID is SessionID(Token): what the connection's whispers are
+	// routed by. It stays between the services.
+	SessionID string `json:"sessionId,omitempty"`
+	Room      string `json:"room,omitempty"`
 	// Members is the room's first MembersOnJoin members, by name key;
 	// MemberCount counts them all.
 	Members     []Member `json:"members,omitempty"`
@@ -64,11 +67,15 @@ type PresenceLookup struct {
 	Username string `json:"username"`
 }
 
-// PresenceLookupReply answers PresenceLookup.
+// PresenceLookupReply answers PresenceLookup. A name that no live session
+// holds has neither Username nor SessionID.
 type PresenceLookupReply struct {
 	Error    *Error `json:"error,omitempty"`
 	Username string `json:"username,omitempty"`
 	Online   bool   `json:"online"`
+	// SessionID is the id (SessionID) of the session that holds the name
+	// now: a whisper to the name goes to it, and to no later holder.
+	SessionID string `json:"sessionId,omitempty"`
 }
 
 // PresenceMembers asks for a page of a room's members, as MembersRequest.
@@ -111,10 +118,12 @@ type HistoryReply struct {
 	Gap bool `json:"gap,omitempty"`
 }
 
-// WhispersQuery asks for the whispers of the user with name key User
-// (with the user whose name key is With, if set), like HistoryQuery. Only
-// a gateway asks it, for the user joined on a connection: User never
-// comes from a client.
+// WhispersQuery asks for the whispers of the session with id User
+// (SessionID; with the session whose id is With, if set), like
+// HistoryQuery. Only a gateway asks it, for the session joined on a
+// connection: User never comes from a client, and With is the session
+// that holds the name the client gave, when it asked. Whispers belong to
+// sessions: those of an earlier holder of a name are not the new one's.
 type WhispersQuery struct {
 	User   string `json:"user"`
 	With   string `json:"with,omitempty"`

@@ -8,7 +8,8 @@ import (
 
 // NATS subjects. User-chosen names and rooms never appear raw in a subject:
 // they are encoded here, and only here, as base64url tokens, which contain
-// no ".", "*", ">" or white space.
+// no ".", "*", ">" or white space. Session ids (SessionID), base64url
+// already and made by proto, go in as they are.
 
 // Names of the JetStream stream and the queue groups.
 const (
@@ -38,13 +39,15 @@ const (
 )
 
 // The messages stream stores everything a user says: room messages under
-// natter.msg.room.<room token> and whispers under natter.msg.dm.<key
-// token>.<key token>, the two name keys in order, so that one subject holds
-// one conversation. A room's history is read from its own subject only, so
-// no whisper can appear in it. The stream republishes what it has stored
-// under natter.stored.> (natter.stored.room.… and natter.stored.dm.…, with
-// the sequence in the Nats-Sequence header): gateways fan out only what is
-// stored, once, in the stream's order.
+// natter.msg.room.<room token> and whispers under natter.msg.dm.<session
+// id>.<session id>, the ids of the two users' sessions (SessionID) in
+// order, so that one subject holds one conversation. Whispers belong to
+// sessions, not to names: a name freed and taken again reaches none of
+// the whispers of its earlier holder. A room's history is read from its
+// own subject only, so no whisper can appear in it. The stream republishes
+// what it has stored under natter.stored.> (natter.stored.room.… and
+// natter.stored.dm.…, with the sequence in the Nats-Sequence header):
+// gateways fan out only what is stored, once, in the stream's order.
 const (
 	// MessagesStreamSubjects is what the messages stream stores.
 	MessagesStreamSubjects = "natter.msg.>"
@@ -86,36 +89,36 @@ func RoomMsgSubject(room string) string { return RoomMsgPrefix + Token(room) }
 // RoomStoredSubject is where the stream republishes a room's messages.
 func RoomStoredSubject(room string) string { return StoredRoomPrefix + Token(room) }
 
-// WhisperMsgSubject is where the whispers between the users with name keys
-// a and b (in either direction) are published to be stored.
+// WhisperMsgSubject is where the whispers between the sessions with ids a
+// and b (in either direction) are published to be stored. Session ids
+// (ValidSessionID) go into subjects as they are.
 func WhisperMsgSubject(a, b string) string {
-	ta, tb := Token(a), Token(b)
-	if tb < ta {
-		ta, tb = tb, ta
+	if b < a {
+		a, b = b, a
 	}
-	return WhisperMsgPrefix + ta + "." + tb
+	return WhisperMsgPrefix + a + "." + b
 }
 
 // UserWhisperFilters are the stream subjects of every whisper to or from
-// the user with name key key.
-func UserWhisperFilters(key string) []string {
-	t := Token(key)
-	return []string{WhisperMsgPrefix + t + ".*", WhisperMsgPrefix + "*." + t}
+// the session with id sid.
+func UserWhisperFilters(sid string) []string {
+	return []string{WhisperMsgPrefix + sid + ".*", WhisperMsgPrefix + "*." + sid}
 }
 
 // UserStoredWhisperSubjects are the republished subjects of every whisper
-// to or from the user with name key key. A whisper to oneself matches both.
-func UserStoredWhisperSubjects(key string) []string {
-	t := Token(key)
-	return []string{StoredWhisperPrefix + t + ".*", StoredWhisperPrefix + "*." + t}
+// to or from the session with id sid. A whisper to oneself matches both.
+func UserStoredWhisperSubjects(sid string) []string {
+	return []string{StoredWhisperPrefix + sid + ".*", StoredWhisperPrefix + "*." + sid}
 }
 
-// WhisperParties returns the tokens of the two name keys in a whisper
-// subject, stored or republished: rest is what follows the prefix.
+// WhisperParties returns the session ids in a whisper subject, stored or
+// republished: rest is what follows the prefix. ok is false unless both
+// are session ids.
 func WhisperParties(rest string) (a, b string, ok bool) {
 	for i := 0; i < len(rest); i++ {
 		if rest[i] == '.' {
-			return rest[:i], rest[i+1:], i > 0 && i < len(rest)-1
+			a, b = rest[:i], rest[i+1:]
+			return a, b, ValidSessionID(a) && ValidSessionID(b)
 		}
 	}
 	return "", "", false

@@ -27,12 +27,12 @@ const storedQueue = 1 << 16
 
 // chat is the gateway's chat layer: proto's events over NATS. For each
 // room with local members it holds a subscription to the room's notices
-// and one to its stored messages; for each local user, two to their
-// stored whispers. Stored messages and whispers all arrive on one channel,
-// in the stream's order, and one goroutine fans them out, so that every
-// connection receives them in that order: the order recovery offsets
-// assume. Each outgoing frame is encoded once, and the same bytes go to
-// every local member.
+// and one to its stored messages; for each local user's session, two to
+// its stored whispers. Stored messages and whispers all arrive on one
+// channel, in the stream's order, and one goroutine fans them out, so that
+// every connection receives them in that order: the order recovery
+// offsets assume. Each outgoing frame is encoded once, and the same bytes
+// go to every local member.
 type chat struct {
 	id         string
 	nc         *nats.Conn
@@ -65,7 +65,7 @@ type chat struct {
 	mu     sync.RWMutex
 	closed bool
 	rooms  map[string]*group // by room token
-	users  map[string]*group // by name key token
+	users  map[string]*group // by session id: whispers belong to the session
 	leave  sync.WaitGroup    // presence leaves under way
 
 	background sync.WaitGroup // publications waiting for the stream, bucket writes
@@ -77,10 +77,14 @@ type member struct {
 	sock     *socketio.Socket
 	username string
 	key      string // proto.NameKey(username)
-	color    string
-	token    string
-	room     string
-	origin   string // gateway/conn, for HeaderOrigin
+	// sid is the session's id (proto.SessionID): what its whispers are
+	// routed and read by. The name is not: another session may hold it
+	// once this one has ended.
+	sid    string
+	color  string
+	token  string
+	room   string
+	origin string // gateway/conn, for HeaderOrigin
 
 	// While a join is being answered, what the room sends waits here, so
 	// that nothing falls between the history in the ack and live delivery.
@@ -419,7 +423,7 @@ func (c *chat) onJoin(s *socketio.Socket, e *socketio.EventMessage) {
 	if !c.ask(e, proto.PresenceJoinSubject, join, &pr, &pr.Error) {
 		return
 	}
-	m := c.newMember(s, pr.Username, pr.Color, pr.Token, pr.Room)
+	m := c.newMember(s, &pr)
 	if !s.Connected() {
 		return // gone while presence answered; its leave is on the way
 	}
@@ -469,14 +473,22 @@ func (c *chat) onJoin(s *socketio.Socket, e *socketio.EventMessage) {
 	m.goLive(hr.Through, 0)
 }
 
-func (c *chat) newMember(s *socketio.Socket, username, color, token, room string) *member {
+// newMember makes the member that presence's join reply pr puts on s.
+// Its session id is presence's; for a presence that sends none (older
+// than the field) it is made here of the token, as presence makes it.
+func (c *chat) newMember(s *socketio.Socket, pr *proto.PresenceJoinReply) *member {
+	sid := pr.SessionID
+	if !proto.ValidSessionID(sid) {
+		sid = proto.SessionID(pr.Token)
+	}
 	return &member{
 		sock:     s,
-		username: username,
-		key:      proto.NameKey(username),
-		color:    color,
-		token:    token,
-		room:     room,
+		username: pr.Username,
+		key:      proto.NameKey(pr.Username),
+		sid:      sid,
+		color:    pr.Color,
+		token:    pr.Token,
+		room:     pr.Room,
 		origin:   c.id + "/" + s.ID(),
 	}
 }
@@ -496,9 +508,9 @@ func (c *chat) place(cn *conn, m *member) {
 			c.subscribe(proto.RoomStoredSubject(m.room), c.stored),
 		}
 	})
-	c.enter(c.users, proto.Token(m.key), m, func() []*nats.Subscription {
+	c.enter(c.users, m.sid, m, func() []*nats.Subscription {
 		var subs []*nats.Subscription
-		for _, subject := range proto.UserStoredWhisperSubjects(m.key) {
+		for _, subject := range proto.UserStoredWhisperSubjects(m.sid) {
 			subs = append(subs, c.subscribe(subject, c.stored))
 		}
 		return subs
@@ -555,7 +567,7 @@ func exit(groups map[string]*group, key string, m *member) {
 // with its last member. The caller holds c.mu.
 func (c *chat) removeLocked(m *member) {
 	exit(c.rooms, proto.Token(m.room), m)
-	exit(c.users, proto.Token(m.key), m)
+	exit(c.users, m.sid, m)
 	c.metrics.rooms.Set(float64(len(c.rooms)))
 }
 
@@ -736,16 +748,26 @@ func (c *chat) onWhisper(s *socketio.Socket, e *socketio.EventMessage) {
 		fail(e, proto.ErrNoSuchUser)
 		return
 	}
+	if !proto.ValidSessionID(lr.SessionID) {
+		// A presence older than the field: the whisper cannot be routed to
+		// the session, and the name is no address.
+		c.log.Error("presence looked up a user without a session id")
+		fail(e, proto.ErrUnavailable)
+		return
+	}
 	w := proto.Whisper{ID: newID(), From: m.username, To: lr.Username, Message: req.Message, TS: time.Now().UnixMilli()}
 	data, _ := json.Marshal(w)
-	out := nats.NewMsg(proto.WhisperMsgSubject(m.key, proto.NameKey(lr.Username)))
+	// To the session that holds the name now: if it ends and another takes
+	// the name, this whisper stays the first one's.
+	out := nats.NewMsg(proto.WhisperMsgSubject(m.sid, lr.SessionID))
 	out.Header.Set(proto.HeaderOrigin, m.origin)
 	out.Data = data
 	c.storeAndAck(e, out, m, req.ClientID, proto.SentAck{OK: true, ID: w.ID, TS: w.TS}, c.metrics.whispers)
 }
 
-// onWhispers answers a user's query of their own whispers: the user is
-// the one joined on the connection, never a parameter.
+// onWhispers answers a user's query of their own whispers: the session
+// joined on the connection, never a parameter. With names the session
+// that holds that name now; with a name nobody holds there are none.
 func (c *chat) onWhispers(s *socketio.Socket, e *socketio.EventMessage) {
 	cn, m := joined(s, e)
 	if m == nil {
@@ -766,14 +788,22 @@ func (c *chat) onWhispers(s *socketio.Socket, e *socketio.EventMessage) {
 		fail(e, err)
 		return
 	}
-	q := proto.WhispersQuery{User: m.key, Before: req.Before, Limit: req.Limit}
+	q := proto.WhispersQuery{User: m.sid, Before: req.Before, Limit: req.Limit}
 	if req.With != "" {
 		with, err := proto.NormalizeName(req.With)
 		if err != nil {
 			fail(e, err)
 			return
 		}
-		q.With = proto.NameKey(with)
+		var lr proto.PresenceLookupReply
+		if !c.ask(e, proto.PresenceLookupSubject, proto.PresenceLookup{Username: with}, &lr, &lr.Error) {
+			return
+		}
+		if !proto.ValidSessionID(lr.SessionID) {
+			reply(e, proto.WhispersAck{OK: true, Whispers: []proto.Whisper{}})
+			return
+		}
+		q.With = lr.SessionID
 	}
 	var wr proto.WhispersReply
 	if !c.ask(e, proto.WhispersQuerySubject, q, &wr, &wr.Error) {
@@ -956,8 +986,8 @@ func (c *chat) deliver() {
 }
 
 // fanOutStored delivers one stored message to the local members of its
-// room, or one whisper to the local connections of its two users but the
-// one it came from.
+// room, or one whisper to the local connections of its two sessions but
+// the one it came from.
 func (c *chat) fanOutStored(msg *nats.Msg) {
 	seq, _ := strconv.ParseUint(msg.Header.Get(jetstream.SequenceHeader), 10, 64)
 	if seq != 0 && seq == c.lastSeq {
@@ -992,8 +1022,8 @@ func (c *chat) fanOutStored(msg *nats.Msg) {
 		}
 		c.mu.RLock()
 		groups := make([]*group, 0, 2)
-		for _, key := range parties {
-			if g := c.users[key]; g != nil {
+		for _, sid := range parties {
+			if g := c.users[sid]; g != nil {
 				groups = append(groups, g)
 			}
 		}

@@ -45,7 +45,7 @@ func (c *chat) storeAndAck(e *socketio.EventMessage, out *nats.Msg, m *member, c
 	if clientID != "" {
 		// Scoped to the session, so that clients cannot collide by
 		// choice, nor a later holder of the name with an earlier one.
-		h := sha256.Sum256([]byte(m.token + "\x00" + clientID))
+		h := sha256.Sum256([]byte(m.sid + "\x00" + clientID))
 		p.msgID = hex.EncodeToString(h[:16])
 		p.guard = c.bucket(ctx, proto.DedupBucket)
 		if p.guard != nil {

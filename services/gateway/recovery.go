@@ -95,10 +95,11 @@ func (c *chat) recover(s *socketio.Socket, pid, offset string) string {
 	if from > info.State.LastSeq || info.State.FirstSeq > from+1 {
 		return recoveryGap // another stream's offset, or older than what is kept
 	}
-	key := proto.NameKey(st.Username)
 	// What was missed until now; then, once the connection receives live
-	// again, what came meanwhile.
-	missed := &replay{c: c, stream: stream, room: st.Room, key: key}
+	// again, what came meanwhile. The whispers are the session's, by the
+	// token kept: never those of whoever holds the name now.
+	sid := proto.SessionID(st.Token)
+	missed := &replay{c: c, stream: stream, room: st.Room, sid: sid}
 	if err := missed.read(ctx, max(from, st.Through), from, info.State.LastSeq); err != nil {
 		return recoveryError
 	}
@@ -107,12 +108,15 @@ func (c *chat) recover(s *socketio.Socket, pid, offset string) string {
 		return recoveryGap
 	}
 
+	// The token alone: it resumes the session if it lives, and nothing
+	// else. With the name too, a session that has ended would make way for
+	// a new one under the name, which is not the one recovered (nor one
+	// whose token the client knows).
 	var pr proto.PresenceJoinReply
 	err = c.request(proto.PresenceJoinSubject, proto.PresenceJoin{
-		ConnRef:  proto.ConnRef{Gateway: c.id, Conn: s.ID()},
-		Username: st.Username,
-		Room:     st.Room,
-		Token:    st.Token,
+		ConnRef: proto.ConnRef{Gateway: c.id, Conn: s.ID()},
+		Room:    st.Room,
+		Token:   st.Token,
 	}, &pr)
 	if err != nil {
 		return recoveryError
@@ -120,7 +124,7 @@ func (c *chat) recover(s *socketio.Socket, pid, offset string) string {
 	if pr.Error != nil {
 		return recoveryRefused
 	}
-	m := c.newMember(s, pr.Username, pr.Color, pr.Token, pr.Room)
+	m := c.newMember(s, &pr)
 	cn := c.newConn(s)
 	s.SetData(cn)
 	c.place(cn, m)
@@ -141,12 +145,12 @@ func (c *chat) recover(s *socketio.Socket, pid, offset string) string {
 	return recoveryOK
 }
 
-// replay collects a room's stored messages and a user's whispers.
+// replay collects a room's stored messages and a session's whispers.
 type replay struct {
 	c        *chat
 	stream   jetstream.Stream
 	room     string
-	key      string
+	sid      string
 	frames   []seqFrame
 	roomMsgs int64
 }
@@ -164,7 +168,7 @@ func (r *replay) read(ctx context.Context, roomFrom, whispersFrom, to uint64) er
 		return err
 	}
 	r.roomMsgs += n
-	for _, filter := range proto.UserWhisperFilters(r.key) {
+	for _, filter := range proto.UserWhisperFilters(r.sid) {
 		if _, err := r.readSubject(ctx, filter, proto.EventWhisper, whispersFrom, to); err != nil {
 			return err
 		}

@@ -38,10 +38,10 @@ const (
 type Config struct {
 	MaxAge time.Duration // how long messages and whispers are kept; 30 days
 	// MaxPerRoom is how many messages are kept per room, and whispers per
-	// pair of users; 10,000.
+	// pair of sessions; 10,000.
 	MaxPerRoom int64
 	// CachePerRoom is how many of the newest messages of a room, and
-	// whispers of a user, are held in memory to answer queries; pages
+	// whispers of a session, are held in memory to answer queries; pages
 	// reach back that far. MaxPerRoom: all that is kept.
 	CachePerRoom int
 	// Duplicates is JetStream's deduplication window for message ids; 2m.
@@ -138,14 +138,14 @@ type Service struct {
 
 	mu       sync.Mutex
 	rooms    map[string]*timeline // by room name
-	whispers map[string]*timeline // by the token of a user's name key
+	whispers map[string]*timeline // by session id (proto.SessionID), never by name
 	applied  uint64               // the stream sequence the caches have reached
 	changed  chan struct{}        // closed and replaced when applied moves
 	ready    bool
 }
 
-// timeline is the newest stored messages of a room, or whispers of a user,
-// oldest first, at most CachePerRoom.
+// timeline is the newest stored messages of a room, or whispers of a
+// session, oldest first, at most CachePerRoom.
 type timeline struct {
 	entries []entry
 }
@@ -155,7 +155,7 @@ type entry struct {
 	id      string
 	msg     *proto.Message // a room message
 	whisper *proto.Whisper // or a whisper
-	with    string         // for a whisper: the other user's name key token
+	with    string         // for a whisper: the other session's id
 }
 
 func (l *timeline) add(e entry, limit int) {
@@ -292,7 +292,13 @@ func (s *Service) apply(m jetstream.Msg) {
 		w = new(proto.Whisper)
 		var ok bool
 		a, b, ok = proto.WhisperParties(subject[len(proto.WhisperMsgPrefix):])
-		if json.Unmarshal(m.Data(), w) != nil || !ok || w.ID == "" {
+		if !ok {
+			// Not two session ids: stored before whispers belonged to
+			// sessions, under name keys, and nobody's now.
+			w = nil
+			break
+		}
+		if json.Unmarshal(m.Data(), w) != nil || w.ID == "" {
 			s.log.Warn("history: undecodable whisper", "seq", seq)
 			w = nil
 		}
@@ -393,7 +399,7 @@ func (s *Service) serveWhispers(m *nats.Msg) {
 		m.Respond(b)
 		s.metrics.observeQuery(kindWhisper, start, r.Error)
 	}
-	if err := json.Unmarshal(m.Data, &q); err != nil || q.User == "" {
+	if err := json.Unmarshal(m.Data, &q); err != nil || !proto.ValidSessionID(q.User) || (q.With != "" && !proto.ValidSessionID(q.With)) {
 		reply(proto.WhispersReply{Error: proto.ErrBadRequest})
 		return
 	}
@@ -405,16 +411,14 @@ func (s *Service) serveWhispers(m *nats.Msg) {
 		reply(proto.WhispersReply{Error: proto.ErrUnavailable})
 		return
 	}
-	user := proto.Token(q.User)
 	var keep func(entry) bool
 	if q.With != "" {
-		with := proto.Token(q.With)
-		keep = func(e entry) bool { return e.with == with }
+		keep = func(e entry) bool { return e.with == q.With }
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	var entries []entry
-	if l := s.whispers[user]; l != nil {
+	if l := s.whispers[q.User]; l != nil {
 		entries = before(l.entries, q.Before, q.Limit, keep)
 	}
 	r := proto.WhispersReply{Whispers: make([]proto.Whisper, 0, len(entries))}

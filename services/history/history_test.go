@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -65,10 +66,18 @@ func (f *fixture) say(t *testing.T, room, id string) {
 	f.store(t, proto.RoomMsgSubject(room), proto.Message{ID: id, Room: room, Username: "u", Message: id})
 }
 
+// sid is the session id of a test user: whose session a whisper is.
+// "Ann" and "Ann again" are two sessions that held the name Ann in turn.
+func sid(session string) string { return proto.SessionID("token of " + session) }
+
+// whisper stores a whisper between two sessions, as a gateway does: the
+// names are what the payload shows.
 func (f *fixture) whisper(t *testing.T, from, to, id string) {
-	f.store(t, proto.WhisperMsgSubject(proto.NameKey(from), proto.NameKey(to)),
-		proto.Whisper{ID: id, From: from, To: to, Message: "secret " + id})
+	f.store(t, proto.WhisperMsgSubject(sid(from), sid(to)),
+		proto.Whisper{ID: id, From: nameOf(from), To: nameOf(to), Message: "secret " + id})
 }
+
+func nameOf(session string) string { return strings.TrimSuffix(session, " again") }
 
 func ask[Q, R any](t *testing.T, f *fixture, subject string, q Q) R {
 	t.Helper()
@@ -140,26 +149,35 @@ func TestRoomHistory(t *testing.T) {
 	}
 }
 
-func TestWhispersAreTheirUsersOnly(t *testing.T) {
+func TestWhispersAreTheirSessionsOnly(t *testing.T) {
 	f := start(t, history.Config{})
 	f.whisper(t, "Ann", "Bob", "w1")
 	f.whisper(t, "Bob", "Ann", "w2")
 	f.whisper(t, "Ann", "Cid", "w3")
 	f.whisper(t, "Ann", "Ann", "w4") // to oneself: once
 	f.say(t, "lobby", "m1")
+	// Ann's session ended and another took the name: what is said with it
+	// now is the new session's, and what was said before is not.
+	f.whisper(t, "Bob", "Ann again", "w5")
+	// Stored under name keys, before whispers belonged to sessions: nobody's.
+	f.store(t, proto.WhisperMsgPrefix+proto.Token("ann")+"."+proto.Token("bob"),
+		proto.Whisper{ID: "w0", From: "Ann", To: "Bob", Message: "secret w0"})
 
 	cases := []struct {
 		name string
 		q    proto.WhispersQuery
 		want []string
 	}{
-		{"all of Ann's", proto.WhispersQuery{User: proto.NameKey("Ann"), Limit: 10}, []string{"w1", "w2", "w3", "w4"}},
-		{"Ann's with Bob", proto.WhispersQuery{User: proto.NameKey("Ann"), With: proto.NameKey("Bob"), Limit: 10}, []string{"w1", "w2"}},
-		{"Bob's, any case", proto.WhispersQuery{User: proto.NameKey("BOB"), Limit: 10}, []string{"w1", "w2"}},
-		{"Cid's", proto.WhispersQuery{User: proto.NameKey("Cid"), Limit: 10}, []string{"w3"}},
-		{"Cid's with Bob", proto.WhispersQuery{User: proto.NameKey("Cid"), With: proto.NameKey("Bob"), Limit: 10}, []string{}},
-		{"Ann's before w3", proto.WhispersQuery{User: proto.NameKey("Ann"), Before: "w3", Limit: 1}, []string{"w2"}},
-		{"a stranger's", proto.WhispersQuery{User: proto.NameKey("Dee"), Limit: 10}, []string{}},
+		{"all of Ann's", proto.WhispersQuery{User: sid("Ann"), Limit: 10}, []string{"w1", "w2", "w3", "w4"}},
+		{"Ann's with Bob", proto.WhispersQuery{User: sid("Ann"), With: sid("Bob"), Limit: 10}, []string{"w1", "w2"}},
+		{"Bob's", proto.WhispersQuery{User: sid("Bob"), Limit: 10}, []string{"w1", "w2", "w5"}},
+		{"Bob's with the first Ann", proto.WhispersQuery{User: sid("Bob"), With: sid("Ann"), Limit: 10}, []string{"w1", "w2"}},
+		{"Bob's with the Ann of now", proto.WhispersQuery{User: sid("Bob"), With: sid("Ann again"), Limit: 10}, []string{"w5"}},
+		{"the new Ann's", proto.WhispersQuery{User: sid("Ann again"), Limit: 10}, []string{"w5"}},
+		{"Cid's", proto.WhispersQuery{User: sid("Cid"), Limit: 10}, []string{"w3"}},
+		{"Cid's with Bob", proto.WhispersQuery{User: sid("Cid"), With: sid("Bob"), Limit: 10}, []string{}},
+		{"Ann's before w3", proto.WhispersQuery{User: sid("Ann"), Before: "w3", Limit: 1}, []string{"w2"}},
+		{"a stranger's", proto.WhispersQuery{User: sid("Dee"), Limit: 10}, []string{}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -173,9 +191,13 @@ func TestWhispersAreTheirUsersOnly(t *testing.T) {
 			}
 		})
 	}
-	r := ask[proto.WhispersQuery, proto.WhispersReply](t, f, proto.WhispersQuerySubject, proto.WhispersQuery{})
-	if r.Error == nil || r.Error.Code != proto.CodeBadRequest {
-		t.Errorf("a query for nobody: %+v", r.Error)
+	// A name key is no session id: asked by name, history answers nothing.
+	for _, q := range []proto.WhispersQuery{{}, {User: proto.NameKey("Ann")}, {User: proto.Token("ann")},
+		{User: sid("Ann"), With: proto.NameKey("Bob")}} {
+		r := ask[proto.WhispersQuery, proto.WhispersReply](t, f, proto.WhispersQuerySubject, q)
+		if r.Error == nil || r.Error.Code != proto.CodeBadRequest || len(r.Whispers) != 0 {
+			t.Errorf("a query for %q with %q: %+v %v", q.User, q.With, r.Error, r.Whispers)
+		}
 	}
 	room := ask[proto.HistoryQuery, proto.HistoryReply](t, f, proto.HistoryQuerySubject, proto.HistoryQuery{Room: "lobby", Limit: 100})
 	if got := msgIDs(room); !slices.Equal(got, []string{"m1"}) {

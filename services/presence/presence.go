@@ -347,6 +347,7 @@ func (s *Service) join(ctx context.Context, data []byte) any {
 		Username:    res.Session.Username,
 		Color:       res.Session.Color,
 		Token:       res.Session.Token,
+		SessionID:   proto.SessionID(res.Session.Token),
 		Room:        p.Room,
 		Members:     res.Members,
 		MemberCount: res.MemberCount,
@@ -397,7 +398,7 @@ func (s *Service) lookup(ctx context.Context, data []byte) any {
 	if err != nil {
 		return proto.PresenceLookupReply{Error: s.storeError("lookup", err)}
 	}
-	return proto.PresenceLookupReply{Username: sess.Username, Online: online}
+	return proto.PresenceLookupReply{Username: sess.Username, Online: online, SessionID: proto.SessionID(sess.Token)}
 }
 
 func (s *Service) members(ctx context.Context, data []byte) any {

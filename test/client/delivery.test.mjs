@@ -6,6 +6,9 @@
 //   NATTER_URL              a gateway
 //   NATTER_URL_2            another gateway of the same system; default NATTER_URL
 //   NATTER_DEDUP_WINDOW_MS  JetStream's deduplication window of the system under test
+//   NATTER_SESSION_TTL_MS   presence's session time to live, when the system
+//                           under test has a short one: the test of a freed
+//                           name runs only then (it waits for a name to free)
 
 import { test, describe } from "node:test";
 import assert from "node:assert/strict";
@@ -13,6 +16,7 @@ import { BASE, MODES, ack, chatClient, envInt, joined, sleep, withTimeout } from
 
 const URL2 = (process.env.NATTER_URL_2 || BASE).replace(/\/+$/, "");
 const WINDOW = envInt("NATTER_DEDUP_WINDOW_MS", 0);
+const SESSION_TTL = envInt("NATTER_SESSION_TTL_MS", 0);
 
 async function sent(socket, event, payload) {
   const res = await ack(socket, event, payload);
@@ -137,6 +141,118 @@ for (const mode of MODES) {
       const leaked = [...answers.map((v) => JSON.stringify(v)), ...cGot].filter((v) => v.includes(`secret ${x}`));
       assert.deepEqual(leaked, [], "C saw the whisper");
       assert.ok(!(await wholeHistory(a, room)).some((m) => m.message === secret), "a whisper in room history");
+    });
+
+    test("a session's whispers reach all its tabs, and come back to it after a reconnect with its token", async (t) => {
+      const x = s();
+      const room = `tabs-${x}`;
+      const [A, B] = [`A${x}`, `B${x}`];
+      const a1 = chatClient(t, BASE, mode);
+      const a2 = chatClient(t, URL2, mode);
+      const b = chatClient(t, URL2, mode);
+      const { token } = await joined(a1, { username: A, room });
+      assert.equal((await joined(a2, { token, room: `${room}-other` })).username, A, "the second tab is A");
+      await joined(b, { username: B, room });
+      const [got1, got2, gotB] = [collect(a1, "whisper"), collect(a2, "whisper"), collect(b, "whisper")];
+
+      const w1 = await sent(b, "whisper", { to: A, message: `to both tabs ${x}` });
+      await until(() => got1.length === 1 && got2.length === 1, "both of A's tabs get B's whisper");
+      const w2 = await sent(a1, "whisper", { to: B, message: `from a tab ${x}` });
+      await until(() => gotB.length === 1 && got2.length === 2, "B and A's other tab get A's whisper");
+      assert.deepEqual(got1.map(([w]) => w.id), [w1.id], "the sending tab got its own whisper back");
+      assert.deepEqual(got2.map(([w]) => w.id), [w1.id, w2.id]);
+      assert.deepEqual(gotB.map(([w]) => w.id), [w2.id], "B's own whisper echoed to B");
+      for (const tab of [a1, a2]) {
+        assert.deepEqual((await sent(tab, "whispers", {})).whispers.map((w) => w.id), [w1.id, w2.id]);
+      }
+
+      // Both tabs gone; the session lives on, and its token brings it back,
+      // through the other gateway, with its whispers.
+      for (const tab of [a1, a2]) {
+        const gone = new Promise((ok) => tab.once("disconnect", ok));
+        tab.disconnect();
+        await gone;
+      }
+      const a3 = chatClient(t, URL2, mode);
+      assert.equal((await joined(a3, { username: A, token, room })).token, token, "the same session");
+      const got3 = collect(a3, "whisper");
+      assert.deepEqual((await sent(a3, "whispers", {})).whispers.map((w) => w.id), [w1.id, w2.id]);
+      assert.deepEqual((await sent(a3, "whispers", { with: B })).whispers.map((w) => w.id), [w1.id, w2.id]);
+      const w3 = await sent(b, "whisper", { to: A, message: `after the reconnect ${x}` });
+      await until(() => got3.length === 1, "the reconnected A gets B's whisper");
+      assert.equal(got3[0][0].id, w3.id);
+    });
+
+    test("a freed name carries none of its old holder's whispers, and the old token reaches none of the new holder's",
+      { skip: SESSION_TTL === 0 && "needs a short session TTL: NATTER_SESSION_TTL_MS" }, async (t) => {
+      const x = s();
+      const room = `freed-${x}`;
+      const [A, B] = [`A${x}`, `B${x}`];
+      const old = chatClient(t, BASE, mode);
+      const b = chatClient(t, URL2, mode);
+      const { token: oldToken } = await joined(old, { username: A, room });
+      await joined(b, { username: B, room });
+      const [gotOld, gotB] = [collect(old, "whisper"), collect(b, "whisper")];
+      const w1 = await sent(old, "whisper", { to: B, message: `secret ${x} from the first A` });
+      const w2 = await sent(b, "whisper", { to: A, message: `secret ${x} to the first A` });
+      await until(() => gotB.length === 1 && gotOld.length === 1, "the first A and B whisper");
+      const pid = old._pid;
+      const offset = old._lastOffset;
+      assert.ok(pid && offset, "the client keeps a pid and an offset");
+      old.io.engine.close(); // the transport is lost, and no reconnection: the session ends in time
+
+      // Another user takes the name as soon as it is free, on the gateway
+      // where the old token comes back below.
+      const neu = chatClient(t, BASE, mode);
+      const gotNew = collect(neu, "whisper");
+      const answers = [];
+      const deadline = Date.now() + SESSION_TTL + 20000;
+      for (;;) {
+        const res = await ack(neu, "join", { username: A, room });
+        if (res.ok) {
+          assert.notEqual(res.token, oldToken);
+          break;
+        }
+        assert.equal(res.error?.code, "name_taken", JSON.stringify(res));
+        if (Date.now() > deadline) throw new Error(`the name ${A} was never freed`);
+        await sleep(500); // within the join budget of a connection (1/s, burst 10)
+      }
+      // The old token, by a join and by recovery, on a client that listens.
+      const byToken = chatClient(t, BASE, mode);
+      const gotByToken = [];
+      byToken.onAny((event, ...args) => gotByToken.push(JSON.stringify([event, ...args])));
+      await withTimeout(new Promise((ok) => byToken.on("connect", ok)), 5000, "connect");
+      for (const q of [{ token: oldToken, room }, { username: A, token: oldToken, room }]) {
+        const res = await ack(byToken, "join", q);
+        assert.equal(res.ok, false, `the old token joined again: ${JSON.stringify(res)}`);
+        answers.push(res);
+      }
+      answers.push(await ack(byToken, "whispers", {}));
+      const back = chatClient(t, BASE, mode, { auth: { pid, offset } });
+      back.onAny((event, ...args) => gotByToken.push(JSON.stringify([event, ...args])));
+      await withTimeout(new Promise((ok) => back.on("connect", ok)), 5000, "connect");
+      assert.notEqual(back._pid, pid, "the old connection was recovered");
+      answers.push(await ack(back, "whispers", {}));
+
+      // The new A reads nothing of the first one's; a whisper to A now is the new A's only.
+      const mine = await sent(neu, "whispers", {});
+      answers.push(mine);
+      assert.deepEqual(mine.whispers, [], "the new A reads the first A's whispers");
+      assert.deepEqual((await sent(neu, "whispers", { with: B })).whispers, []);
+      const w3 = await sent(b, "whisper", { to: A, message: `secret ${x} to the new A` });
+      await until(() => gotNew.length === 1, "the new A gets B's whisper");
+      assert.equal(gotNew[0][0].id, w3.id);
+      assert.deepEqual((await sent(neu, "whispers", {})).whispers.map((w) => w.id), [w3.id]);
+      // B's session is the same throughout: B has all three, and B's
+      // conversation with A is the one with whoever holds the name now.
+      assert.deepEqual((await sent(b, "whispers", {})).whispers.map((w) => w.id), [w1.id, w2.id, w3.id]);
+      // The old token's connections, on the new A's gateway, were sent
+      // nothing: a last whisper marks when they would have been.
+      const w4 = await sent(b, "whisper", { to: A, message: `secret ${x} marker` });
+      await until(() => gotNew.length === 2, "the marker whisper");
+      assert.equal(gotNew[1][0].id, w4.id);
+      const leaked = [...answers.map((v) => JSON.stringify(v)), ...gotByToken].filter((v) => v.includes(`secret ${x}`));
+      assert.deepEqual(leaked, [], "the old token or the new A saw what was not theirs");
     });
 
     test("a join with since gets what came after it, or a gap and the newest page", async (t) => {

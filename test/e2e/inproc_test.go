@@ -189,3 +189,14 @@ func TestDeliveryInProcess(t *testing.T) {
 	nodetest.Run(t, "delivery.test.mjs", 3*time.Minute, "NATTER_URL="+s.gateways[0].URL,
 		"NATTER_URL_2="+s.gateways[1].URL, fmt.Sprintf("NATTER_DEDUP_WINDOW_MS=%d", window.Milliseconds()))
 }
+
+// TestWhispersOfAFreedNameInProcess runs the test of delivery.test.mjs that
+// needs a short session time to live: a user's session ends, another user
+// takes the name, and neither reaches the other's whispers (history, live,
+// recovery, the old token).
+func TestWhispersOfAFreedNameInProcess(t *testing.T) {
+	const ttl, grace = 3 * time.Second, time.Second
+	s := startSystem(t, presence.NewMemoryStore(ttl, nil), 2, presence.Config{Grace: grace})
+	runNodeTests(t, "delivery.test.mjs", "freed name", 3*time.Minute, "NATTER_URL="+s.gateways[0].URL,
+		"NATTER_URL_2="+s.gateways[1].URL, fmt.Sprintf("NATTER_SESSION_TTL_MS=%d", ttl.Milliseconds()))
+}
