@@ -319,11 +319,27 @@ func (s *Server) handshake(w http.ResponseWriter, r *http.Request, q url.Values,
 // keeps for the request (its buffers, about 10 KB), ends; an idle
 // WebSocket then holds only its reader.
 func (s *Server) serveWebSocket(sess *Session, conn *websocket.Conn) {
-	s.conns.Add(1)
+	if !s.hold() {
+		sess.close(ReasonServerShutdown, Close)
+		conn.Close()
+		return
+	}
 	go func() {
 		defer s.conns.Done()
 		sess.serveWebSocket(conn)
 	}()
+}
+
+// hold counts a WebSocket that Close must wait for, unless the server is
+// closed already: under s.mu, so that no count is added once Close waits.
+func (s *Server) hold() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return false
+	}
+	s.conns.Add(1)
+	return true
 }
 
 // register makes sess visible, tells the handler of it and starts its

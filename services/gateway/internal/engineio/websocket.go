@@ -146,7 +146,10 @@ func (srv *Server) serveUpgrade(w http.ResponseWriter, r *http.Request, s *Sessi
 		conn.Close()
 		return
 	}
-	srv.conns.Add(1)
+	if !srv.hold() {
+		conn.Close()
+		return
+	}
 	defer srv.conns.Done()
 	s.mu.Lock()
 	if s.closed || s.transport != transportPolling || s.probe != nil {
