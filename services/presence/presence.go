@@ -135,6 +135,10 @@ func (s *Service) Run(ctx context.Context) error {
 		return fmt.Errorf("presence: subscribe heartbeats: %w", err)
 	}
 	subs = append(subs, hb)
+	// Before any gateway is judged, the watch learns every gateway that
+	// has connections: no connection expires, so one whose gateway died
+	// unseen (every replica down then) is let go only this way.
+	seeded := s.seedGateways(ctx)
 	s.log.Info("presence serving")
 	t := time.NewTicker(s.cfg.ReapInterval)
 	defer t.Stop()
@@ -146,6 +150,9 @@ func (s *Service) Run(ctx context.Context) error {
 			return nil
 		case <-t.C:
 			s.checkEpoch(ctx)
+			if !seeded {
+				seeded = s.seedGateways(ctx)
+			}
 			s.dropSilentGateways(ctx)
 			s.reap(ctx)
 		case <-census.C:
