@@ -28,6 +28,7 @@ type MemoryStore struct {
 	// lingering holds the connections whose transport was lost, each
 	// with when Reap may remove it.
 	lingering map[proto.ConnRef]time.Time
+	epochMade bool // Epoch was called
 }
 
 var _ Store = (*MemoryStore)(nil)
@@ -285,7 +286,13 @@ func (m *MemoryStore) Lookup(_ context.Context, key string) (Session, bool, erro
 }
 
 // Epoch implements Store: memory never loses its state while it lives.
-func (m *MemoryStore) Epoch(context.Context) (string, error) { return "memory", nil }
+func (m *MemoryStore) Epoch(context.Context) (string, bool, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	fresh := !m.epochMade
+	m.epochMade = true
+	return "memory", fresh, nil
+}
 
 // open registers a new session with the least used colour of palette; it
 // is offline, not yet expiring, until link.

@@ -302,3 +302,48 @@ func TestStartWatchesTheStoresGateways(t *testing.T) {
 		t.Errorf("Members = %v, want [ghost]", got)
 	}
 }
+
+// TestStartOnAnEmptyStoreAsksResync checks that a replica that finds the
+// store empty (it makes the epoch) asks the gateways to announce their
+// connections, once it serves the joins they send: a Redis emptied while
+// no replica ran, or a new key layout, is filled again.
+func TestStartOnAnEmptyStoreAsksResync(t *testing.T) {
+	rdb := redisClient(t)
+	store := NewRedisStore(rdb, testPrefix(t, rdb), time.Hour)
+	ns := natstest.Run(t)
+	nc := natstest.Connect(t, ns.ClientURL())
+	asked := make(chan *nats.Msg, 4)
+	if _, err := nc.ChanSubscribe(proto.PresenceResyncSubject, asked); err != nil {
+		t.Fatal(err)
+	}
+	if err := nc.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	s := New(Config{}, natstest.Connect(t, ns.ClientURL()), store, slog.New(slog.DiscardHandler), prometheus.NewRegistry())
+	ctx, cancel := context.WithCancel(context.Background())
+	ran := make(chan struct{})
+	go func() {
+		defer close(ran)
+		if err := s.Run(ctx); err != nil {
+			t.Errorf("Run: %v", err)
+		}
+	}()
+	t.Cleanup(func() { cancel(); <-ran })
+	select {
+	case m := <-asked:
+		if len(m.Data) != 0 {
+			t.Errorf("resync %s, want one for every gateway", m.Data)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("no resync asked on an empty store")
+	}
+	// Asked once presence serves: a join sent on hearing it is answered.
+	r, err := nc.Request(proto.PresenceJoinSubject, joinRequest(conn("c"), "Alice"), 5*time.Second)
+	if err != nil {
+		t.Fatalf("join after the resync was asked: %v", err)
+	}
+	var reply proto.PresenceJoinReply
+	if err := json.Unmarshal(r.Data, &reply); err != nil || reply.Error != nil || reply.Username != "Alice" {
+		t.Errorf("join reply %s: %v", r.Data, err)
+	}
+}

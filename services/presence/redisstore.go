@@ -20,9 +20,9 @@ import (
 // uses the same Redis and prefix. Each method is one Lua script, or one
 // command, so it is atomic across replicas.
 //
-// Keys, all under the prefix; <x> is x in unpadded base64url, so that no
-// user-chosen string (token, name, room, gateway or connection id) can
-// reach into the key's structure:
+// Keys, all under the prefix and layoutVersion; <x> is x in unpadded
+// base64url, so that no user-chosen string (token, name, room, gateway or
+// connection id) can reach into the key's structure:
 //
 //	sess:<token>          hash t u k ek c: the token, username, name key, <name key>
 //	                      and colour of a session; it never expires while the session
@@ -43,6 +43,7 @@ import (
 //	gw:<gateway>          set: the gateway's <gateway>:<conn>s
 //	gateways              set: the <gateway>s that have a connection, which a
 //	                      presence replica starting watches (see Store.Gateways)
+//	epoch                 the id of the store's contents (see Store.Epoch)
 //
 // Nothing but offline sessions expires: a connection is there until Leave,
 // Reap or DropGateway and Reap remove it, so membership is exact and no
@@ -65,14 +66,21 @@ type RedisStore struct {
 var _ Store = (*RedisStore)(nil)
 
 // NewRedisStore returns a store that keeps its keys in rdb under prefix,
-// such as "natter:". Sessions live ttl after their last connection went
-// (0: DefaultSessionTTL).
+// such as "natter:", followed by layoutVersion. Sessions live ttl after
+// their last connection went (0: DefaultSessionTTL).
 func NewRedisStore(rdb redis.UniversalClient, prefix string, ttl time.Duration) *RedisStore {
 	if ttl <= 0 {
 		ttl = DefaultSessionTTL
 	}
-	return &RedisStore{rdb: rdb, prefix: prefix, ttl: max(ttl, time.Millisecond)}
+	return &RedisStore{rdb: rdb, prefix: prefix + layoutVersion, ttl: max(ttl, time.Millisecond)}
 }
+
+// layoutVersion follows the prefix of every key: a store of another
+// layout is another store, that of an older version left to expire (all
+// but its sorted sets do within the session time to live). The first
+// replica of a new version finds no epoch and asks the gateways to
+// announce their connections (see Store.Epoch).
+const layoutVersion = "v2:"
 
 // Join implements Store.
 func (r *RedisStore) Join(ctx context.Context, p JoinParams) (JoinResult, error) {
@@ -512,16 +520,17 @@ end
 `
 
 // Epoch implements Store: a random id kept in Redis, set when missing.
-func (r *RedisStore) Epoch(ctx context.Context) (string, error) {
+func (r *RedisStore) Epoch(ctx context.Context) (string, bool, error) {
 	key := r.prefix + "epoch"
-	if err := r.rdb.SetNX(ctx, key, randomEpoch(), 0).Err(); err != nil {
-		return "", fmt.Errorf("presence: epoch: %w", err)
+	fresh, err := r.rdb.SetNX(ctx, key, randomEpoch(), 0).Result()
+	if err != nil {
+		return "", false, fmt.Errorf("presence: epoch: %w", err)
 	}
 	e, err := r.rdb.Get(ctx, key).Result()
 	if err != nil {
-		return "", fmt.Errorf("presence: epoch: %w", err)
+		return "", false, fmt.Errorf("presence: epoch: %w", err)
 	}
-	return e, nil
+	return e, fresh, nil
 }
 
 func randomEpoch() string {

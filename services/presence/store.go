@@ -150,8 +150,11 @@ type Store interface {
 	// Epoch returns the id of the store's contents, making one if there is
 	// none: a different answer later means the store lost its state (a
 	// Redis that came back empty), and the gateways must announce their
-	// connections again.
-	Epoch(ctx context.Context) (string, error)
+	// connections again. fresh is true for the one call that made it: the
+	// store was empty then (new, emptied while no replica watched, or of
+	// an older layout), and the gateways must announce their connections
+	// too.
+	Epoch(ctx context.Context) (epoch string, fresh bool, err error)
 	// Members returns the page of a room's members (each user once,
 	// ordered by name key) whose name keys follow after ("" from the
 	// first), limit (at least 1) of them at most. It costs the page, not

@@ -82,6 +82,7 @@ func TestRedisStoreKeys(t *testing.T) {
 	rdb := redisClient(t)
 	prefix := testPrefix(t, rdb)
 	s := NewRedisStore(rdb, prefix, time.Hour)
+	prefix += layoutVersion
 	c1, c2 := proto.ConnRef{Gateway: "g:1", Conn: "x"}, proto.ConnRef{Gateway: "g", Conn: "1:x"}
 	join(t, s, JoinParams{Conn: c1, Username: "김철수", Room: "a:b", NewToken: "tok:1"})
 	join(t, s, JoinParams{Conn: c2, Room: "로비", Token: "tok:1"})
@@ -1554,12 +1555,12 @@ func TestJoinKeepsAColorAskedFor(t *testing.T) {
 			if res.Session.Color != Palette[0] {
 				t.Errorf("asked for %s, got %s", Palette[0], res.Session.Color)
 			}
-			e1, err := st.Epoch(ctx)
-			if err != nil || e1 == "" {
-				t.Fatalf("epoch %q %v", e1, err)
+			e1, fresh, err := st.Epoch(ctx)
+			if err != nil || e1 == "" || !fresh {
+				t.Fatalf("epoch %q, fresh %v, %v; want one made now", e1, fresh, err)
 			}
-			if e2, _ := st.Epoch(ctx); e2 != e1 {
-				t.Errorf("epoch changed from %q to %q", e1, e2)
+			if e2, fresh, _ := st.Epoch(ctx); e2 != e1 || fresh {
+				t.Errorf("epoch changed from %q to %q, or fresh again (%v)", e1, e2, fresh)
 			}
 		})
 	}
