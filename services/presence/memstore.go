@@ -183,6 +183,31 @@ func (m *MemoryStore) Linger(ctx context.Context, c proto.ConnRef, grace time.Du
 	return LeaveResult{Session: s.Session, Room: s.conns[c]}, nil
 }
 
+// EndSession implements Store.
+func (m *MemoryStore) EndSession(_ context.Context, token string) ([]LeaveResult, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	now := m.now()
+	m.expire(now)
+
+	s := m.sessions[token]
+	if s == nil {
+		return nil, ErrNoSession
+	}
+	var out []LeaveResult
+	for c := range s.conns {
+		if room, left := m.unlink(s, c, now); left {
+			out = append(out, LeaveResult{Session: s.Session, Room: room, Left: true})
+		}
+	}
+	if s.index >= 0 {
+		heap.Remove(&m.expiry, s.index)
+	}
+	delete(m.sessions, token)
+	sortLeaves(out)
+	return out, nil
+}
+
 // Reap implements Store.
 func (m *MemoryStore) Reap(context.Context) ([]LeaveResult, error) {
 	m.mu.Lock()

@@ -178,6 +178,37 @@ func (r *RedisStore) leave(ctx context.Context, c proto.ConnRef, grace time.Dura
 	return LeaveResult{Session: session(reply[1:5]), Room: room, Left: reply[6] == int64(1)}, nil
 }
 
+// EndSession implements Store.
+func (r *RedisStore) EndSession(ctx context.Context, token string) ([]LeaveResult, error) {
+	etok := encode(token)
+	reply, err := endSessionScript.Run(ctx, r.rdb, []string{r.prefix + "sess:" + etok},
+		r.prefix, r.ttl.Milliseconds(), etok).Slice()
+	if err != nil {
+		return nil, fmt.Errorf("presence: end session: %w", err)
+	}
+	// ok, then session (4) and room for each leave
+	switch status(reply) {
+	case "ok":
+	case "nosession":
+		return nil, ErrNoSession
+	default:
+		return nil, fmt.Errorf("presence: end session: unexpected reply %v", reply)
+	}
+	if (len(reply)-1)%5 != 0 {
+		return nil, fmt.Errorf("presence: end session: unexpected reply %v", reply)
+	}
+	var out []LeaveResult
+	for i := 1; i < len(reply); i += 5 {
+		room, err := decode(str(reply[i+4]))
+		if err != nil {
+			return out, fmt.Errorf("presence: end session: room: %w", err)
+		}
+		out = append(out, LeaveResult{Session: session(reply[i : i+4]), Room: room, Left: true})
+	}
+	sortLeaves(out)
+	return out, nil
+}
+
 // reapBatch is how many lingering connections one reap script removes at
 // most, so that a long backlog does not block Redis for long.
 // At 100 a script takes a few ms even when every connection is a user's
@@ -647,6 +678,26 @@ for _, ec in ipairs(redis.call('ZRANGEBYSCORE', lingerKey, '-inf', now(), 'LIMIT
     end
   end
 end
+return out
+`)
+
+// endSessionScript: ARGV[3] token. It removes the session's connections
+// and the session, and replies ok, then the t u k c and room of each room
+// the session left; or nosession.
+var endSessionScript = redis.NewScript(luaPrelude + `
+local tok = ARGV[3]
+local s = redis.call('HMGET', sessKey(tok), 't', 'u', 'k', 'c')
+if not s[1] then return {'nosession'} end
+local out = {'ok'}
+local conns = redis.call('HKEYS', connsKey(tok))
+for _, ec in ipairs(conns) do
+  redis.call('DEL', connKey(ec))
+  local room, left = unlink(tok, ec)
+  if left then
+    for _, v in ipairs({s[1], s[2], s[3], s[4], room}) do out[#out + 1] = v end
+  end
+end
+redis.call('DEL', sessKey(tok))
 return out
 `)
 

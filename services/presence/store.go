@@ -122,6 +122,13 @@ type Store interface {
 	// twice keeps the sooner deadline; grace <= 0 is Leave.
 	// ErrUnknownConn if there is no such connection.
 	Linger(ctx context.Context, c proto.ConnRef, grace time.Duration) (LeaveResult, error)
+	// EndSession ends the session of token at once, on its user's
+	// request: its connections are removed (lingering ones too), its
+	// name is free, and its token resumes nothing any more. It returns a
+	// leave (Left true) for each room the user was in, to announce.
+	// ErrNoSession if token names no live session. No request asks for
+	// it yet: that needs a client event and a field of proto.PresenceLeave.
+	EndSession(ctx context.Context, token string) ([]LeaveResult, error)
 	// Reap removes the lingering connections whose grace has passed, by
 	// the store's clock, and returns a leave (Left true) for each user
 	// and room that they left empty. When replicas reap at once, each

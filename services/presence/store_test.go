@@ -192,6 +192,14 @@ func TestRedisStoreKeys(t *testing.T) {
 	if n := online(t, s); n != 0 {
 		t.Errorf("Online = %d, want 0", n)
 	}
+	// An ended session leaves nothing.
+	join(t, s, JoinParams{Conn: c1, Room: "a:b", Token: "tok:1"})
+	if _, err := s.EndSession(ctx, "tok:1"); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := count(keysByKind()), map[string]int{"colors": 1}; !maps.Equal(got, want) {
+		t.Errorf("ended: keys by kind %v, want %v", got, want)
+	}
 }
 
 // testStore is the contract of Store: every implementation passes it.
@@ -441,6 +449,65 @@ func testStore(t *testing.T, open openStore) {
 		}
 		if res.Session.Color != alice.Session.Color {
 			t.Errorf("colour = %s, want %s: nobody else was online", res.Session.Color, alice.Session.Color)
+		}
+	})
+
+	t.Run("end a session", func(t *testing.T) {
+		const grace = 300 * time.Millisecond
+		s, elapse := open(t, hour)
+		alice := join(t, s, JoinParams{Conn: conn("a1"), Username: "Alice", Room: "lobby", NewToken: "ta"}).Session
+		join(t, s, JoinParams{Conn: conn("a2"), Room: "lobby", Token: "ta"})
+		join(t, s, JoinParams{Conn: conn("a3"), Room: "hall", Token: "ta"})
+		join(t, s, JoinParams{Conn: conn("b"), Username: "Bob", Room: "lobby", NewToken: "tb"})
+		lingering(t, s, conn("a2"), grace)
+		got, err := s.EndSession(ctx, "ta")
+		if err != nil {
+			t.Fatalf("EndSession: %v", err)
+		}
+		if want := []string{"Alice left hall", "Alice left lobby"}; !slices.Equal(leaves(got), want) {
+			t.Errorf("EndSession = %v, want %v", leaves(got), want)
+		}
+		for _, l := range got {
+			if l.Session != alice {
+				t.Errorf("EndSession's session %+v, want %+v", l.Session, alice)
+			}
+		}
+		if got := roomNames(t, s, "lobby"); !slices.Equal(got, []string{"Bob"}) {
+			t.Errorf("Members(lobby) = %v, want [Bob]", got)
+		}
+		if got, want := rooms(t, s), []RoomCount{{"lobby", 1}}; !slices.Equal(got, want) {
+			t.Errorf("Rooms = %v, want %v", got, want)
+		}
+		if got := online(t, s); got != 1 {
+			t.Errorf("Online = %d, want 1", got)
+		}
+		for _, c := range []string{"a1", "a2", "a3"} {
+			if _, err := s.Leave(ctx, conn(c)); !errors.Is(err, ErrUnknownConn) {
+				t.Errorf("Leave(%s) = %v, want ErrUnknownConn", c, err)
+			}
+		}
+		elapse(grace)
+		if got := reap(t, s); len(got) != 0 {
+			t.Errorf("Reap = %v, want none: the lingering tab went with the session", leaves(got))
+		}
+		if _, err := s.Join(ctx, JoinParams{Conn: conn("a4"), Room: "lobby", Token: "ta"}); !errors.Is(err, ErrNoSession) {
+			t.Errorf("Join(ended token) = %v, want ErrNoSession", err)
+		}
+		if _, err := s.EndSession(ctx, "ta"); !errors.Is(err, ErrNoSession) {
+			t.Errorf("EndSession again = %v, want ErrNoSession", err)
+		}
+		// The name is free, for the same user with the old token too: a
+		// new session.
+		if res := join(t, s, JoinParams{Conn: conn("a4"), Username: "alice", Room: "lobby", Token: "ta", NewToken: "ta2"}); res.Session.Token != "ta2" || !res.Joined {
+			t.Errorf("Join(alice) = %+v, want a new session ta2", res)
+		}
+		// An offline session ends with no leave.
+		leave(t, s, conn("b"))
+		if got, err := s.EndSession(ctx, "tb"); err != nil || len(got) != 0 {
+			t.Errorf("EndSession(offline) = %v, %v; want no leaves", leaves(got), err)
+		}
+		if _, err := s.Join(ctx, JoinParams{Conn: conn("b"), Room: "lobby", Token: "tb"}); !errors.Is(err, ErrNoSession) {
+			t.Errorf("Join(ended offline token) = %v, want ErrNoSession", err)
 		}
 	})
 
