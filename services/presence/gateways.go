@@ -70,6 +70,20 @@ func (w *gatewayWatch) heard(gw string, now time.Time) {
 	}
 }
 
+// seed notes gateways as heard from now, unless they are known already:
+// a replica that starts watches every gateway that the store says has
+// connections, so that one that died while no replica listened, and so
+// never beats again, is let go after the timeout like any other.
+func (w *gatewayWatch) seed(gws []string, now time.Time) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	for _, gw := range gws {
+		if _, ok := w.seen[gw]; !ok {
+			w.seen[gw] = now
+		}
+	}
+}
+
 // link notes the state of presence's link to NATS: up or not, and how
 // many times it has reconnected (a reconnection since the last check is a
 // link that was down in between). It reports a change of state.
@@ -155,6 +169,21 @@ func (w *gatewayWatch) syncFailed(gw string) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	w.due[gw] = true
+}
+
+// seedGateways has the watch judge every gateway that the store says has
+// connections (see gatewayWatch.seed), once: it reports whether that is
+// done, and is called again at the next tick if not (the store was down).
+func (s *Service) seedGateways(ctx context.Context) bool {
+	octx, cancel := context.WithTimeout(ctx, s.cfg.OpTimeout)
+	defer cancel()
+	gws, err := s.store.Gateways(octx)
+	if err != nil {
+		s.log.Warn("presence: the store's gateways", "err", err)
+		return false
+	}
+	s.gateways.seed(gws, time.Now())
+	return true
 }
 
 // checkLink tells the watch whether presence's own link to NATS works:

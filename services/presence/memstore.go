@@ -20,14 +20,15 @@ type MemoryStore struct {
 
 	mu       sync.Mutex
 	sessions map[string]*memSession        // by token
-	names    map[string]*memSession        // by name key
+	names    map[string]*memSession        // the online sessions, by name key
 	conns    map[proto.ConnRef]*memSession // every connection's session
 	rooms    map[string]*memRoom           // the rooms with users
 	colors   map[string]int                // colour → online sessions that have it
-	expiry   expiryQueue                   // every session, the soonest to expire first
+	expiry   expiryQueue                   // the offline sessions, the soonest to expire first
 	// lingering holds the connections whose transport was lost, each
 	// with when Reap may remove it.
 	lingering map[proto.ConnRef]time.Time
+	epochMade bool // Epoch was called
 }
 
 var _ Store = (*MemoryStore)(nil)
@@ -65,12 +66,13 @@ func bySessionKey(s *memSession, key string) int { return strings.Compare(s.Key,
 type memSession struct {
 	Session
 	conns   map[proto.ConnRef]string // connection → its room; empty when offline
-	expires time.Time
-	index   int // in MemoryStore.expiry
+	expires time.Time                // when offline
+	index   int                      // in MemoryStore.expiry when offline, else -1
 }
 
 // NewMemoryStore returns an empty store whose sessions live ttl after their
-// last use (0: DefaultSessionTTL). now is its clock (nil: time.Now).
+// last connection went (0: DefaultSessionTTL). now is its clock (nil:
+// time.Now).
 func NewMemoryStore(ttl time.Duration, now func() time.Time) *MemoryStore {
 	if ttl <= 0 {
 		ttl = DefaultSessionTTL
@@ -105,6 +107,11 @@ func (m *MemoryStore) Join(_ context.Context, p JoinParams) (JoinResult, error) 
 	s := m.sessions[p.Token]
 	if p.Token == "" || s == nil || (key != "" && s.Key != key) {
 		s = nil
+	} else if h := m.names[s.Key]; h != nil && h != s {
+		// Offline, and its name was taken meanwhile.
+		return JoinResult{}, proto.ErrNameTaken
+	}
+	if s == nil {
 		switch {
 		case key == "":
 			return JoinResult{}, ErrNoSession
@@ -122,24 +129,18 @@ func (m *MemoryStore) Join(_ context.Context, p JoinParams) (JoinResult, error) 
 			// Back before its grace ran out: no longer lingering.
 			here = true
 			delete(m.lingering, p.Conn)
-		} else {
-			if room, left := m.depart(prev, p.Conn); left {
-				res.LeftRoom, res.LeftSession = room, prev.Session
-			}
-			if prev != s {
-				m.touch(prev, now)
-			}
+		} else if room, left := m.depart(prev, p.Conn, now); left {
+			res.LeftRoom, res.LeftSession = room, prev.Session
 		}
 	}
 	if s == nil {
 		// Chosen after the connection left its old session, which may
 		// have gone offline and so freed its colour.
-		s = m.open(p.NewToken, p.Username, key, p.palette(), now)
+		s = m.open(p.NewToken, p.Username, key, p.palette())
 	}
 	if !here {
 		res.Joined = m.link(s, p.Conn, p.Room)
 	}
-	m.touch(s, now)
 	res.Session = s.Session
 	page := m.page(p.Room, "", proto.MembersOnJoin)
 	res.Members, res.MemberCount = page.Members, page.Count
@@ -160,8 +161,7 @@ func (m *MemoryStore) Leave(_ context.Context, c proto.ConnRef) (LeaveResult, er
 	if s == nil {
 		return LeaveResult{}, ErrUnknownConn
 	}
-	room, left := m.depart(s, c)
-	m.touch(s, now)
+	room, left := m.depart(s, c, now)
 	return LeaveResult{Session: s.Session, Room: room, Left: left}, nil
 }
 
@@ -180,8 +180,32 @@ func (m *MemoryStore) Linger(ctx context.Context, c proto.ConnRef, grace time.Du
 		return LeaveResult{}, ErrUnknownConn
 	}
 	m.linger(c, now.Add(grace))
-	m.touch(s, now)
 	return LeaveResult{Session: s.Session, Room: s.conns[c]}, nil
+}
+
+// EndSession implements Store.
+func (m *MemoryStore) EndSession(_ context.Context, token string) ([]LeaveResult, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	now := m.now()
+	m.expire(now)
+
+	s := m.sessions[token]
+	if s == nil {
+		return nil, ErrNoSession
+	}
+	var out []LeaveResult
+	for c := range s.conns {
+		if room, left := m.unlink(s, c, now); left {
+			out = append(out, LeaveResult{Session: s.Session, Room: room, Left: true})
+		}
+	}
+	if s.index >= 0 {
+		heap.Remove(&m.expiry, s.index)
+	}
+	delete(m.sessions, token)
+	sortLeaves(out)
+	return out, nil
 }
 
 // Reap implements Store.
@@ -201,7 +225,7 @@ func (m *MemoryStore) Reap(context.Context) ([]LeaveResult, error) {
 			delete(m.lingering, c)
 			continue
 		}
-		if room, left := m.unlink(s, c); left {
+		if room, left := m.unlink(s, c, now); left {
 			out = append(out, LeaveResult{Session: s.Session, Room: room, Left: true})
 		}
 	}
@@ -224,6 +248,18 @@ func (m *MemoryStore) DropGateway(_ context.Context, gateway string, grace time.
 		}
 	}
 	return n, nil
+}
+
+// Gateways implements Store.
+func (m *MemoryStore) Gateways(context.Context) ([]string, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	var out []string
+	for c := range m.conns {
+		out = append(out, c.Gateway)
+	}
+	slices.Sort(out)
+	return slices.Compact(out), nil
 }
 
 // Rooms implements Store.
@@ -262,8 +298,7 @@ func (m *MemoryStore) Members(_ context.Context, room, after string, limit int) 
 	return m.page(room, after, max(limit, 1)), nil
 }
 
-// Lookup implements Store. It does not refresh the session's time to live:
-// being looked up is not a use.
+// Lookup implements Store.
 func (m *MemoryStore) Lookup(_ context.Context, key string) (Session, bool, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -276,11 +311,17 @@ func (m *MemoryStore) Lookup(_ context.Context, key string) (Session, bool, erro
 }
 
 // Epoch implements Store: memory never loses its state while it lives.
-func (m *MemoryStore) Epoch(context.Context) (string, error) { return "memory", nil }
+func (m *MemoryStore) Epoch(context.Context) (string, bool, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	fresh := !m.epochMade
+	m.epochMade = true
+	return "memory", fresh, nil
+}
 
-// open registers a new, offline session with the least used colour of
-// palette.
-func (m *MemoryStore) open(token, username, key string, palette []string, now time.Time) *memSession {
+// open registers a new session with the least used colour of palette; it
+// is offline, not yet expiring, until link.
+func (m *MemoryStore) open(token, username, key string, palette []string) *memSession {
 	color := palette[0]
 	for _, c := range palette[1:] {
 		if m.colors[c] < m.colors[color] {
@@ -290,19 +331,23 @@ func (m *MemoryStore) open(token, username, key string, palette []string, now ti
 	s := &memSession{
 		Session: Session{Token: token, Username: username, Key: key, Color: color},
 		conns:   make(map[proto.ConnRef]string),
-		expires: now.Add(m.ttl),
+		index:   -1,
 	}
 	m.sessions[token] = s
-	m.names[key] = s
-	heap.Push(&m.expiry, s)
 	return s
 }
 
 // link puts connection c of session s in room, and reports whether it is
-// the session's first connection there.
+// the session's first connection there. A session's first connection
+// makes it online: it stops expiring, takes its name (the caller checked
+// that nobody else holds it) and counts under its colour.
 func (m *MemoryStore) link(s *memSession, c proto.ConnRef, room string) bool {
 	if len(s.conns) == 0 {
 		m.colors[s.Color]++
+		m.names[s.Key] = s
+		if s.index >= 0 {
+			heap.Remove(&m.expiry, s.index)
+		}
 	}
 	s.conns[c] = room
 	m.conns[c] = s
@@ -326,8 +371,8 @@ func (m *MemoryStore) linger(c proto.ConnRef, deadline time.Time) {
 // session's other connections in the room are all lingering, they go too:
 // the user left on purpose, and the room is told now rather than when
 // their grace runs out.
-func (m *MemoryStore) depart(s *memSession, c proto.ConnRef) (room string, left bool) {
-	room, left = m.unlink(s, c)
+func (m *MemoryStore) depart(s *memSession, c proto.ConnRef, now time.Time) (room string, left bool) {
+	room, left = m.unlink(s, c, now)
 	if left {
 		return room, true
 	}
@@ -342,20 +387,27 @@ func (m *MemoryStore) depart(s *memSession, c proto.ConnRef) (room string, left 
 		rest = append(rest, o)
 	}
 	for _, o := range rest {
-		_, left = m.unlink(s, o)
+		_, left = m.unlink(s, o, now)
 	}
 	return room, left
 }
 
 // unlink removes connection c from session s, and returns its room and
-// whether it was the session's last connection there.
-func (m *MemoryStore) unlink(s *memSession, c proto.ConnRef) (room string, left bool) {
+// whether it was the session's last connection there. A session's last
+// connection makes it offline: its name is free at once, and it expires
+// ttl from now.
+func (m *MemoryStore) unlink(s *memSession, c proto.ConnRef, now time.Time) (room string, left bool) {
 	room = s.conns[c]
 	delete(s.conns, c)
 	delete(m.conns, c)
 	delete(m.lingering, c)
 	if len(s.conns) == 0 {
 		m.colors[s.Color]--
+		if m.names[s.Key] == s {
+			delete(m.names, s.Key)
+		}
+		s.expires = now.Add(m.ttl)
+		heap.Push(&m.expiry, s)
 	}
 	in := m.rooms[room]
 	if !in.remove(s) {
@@ -367,22 +419,12 @@ func (m *MemoryStore) unlink(s *memSession, c proto.ConnRef) (room string, left 
 	return room, true
 }
 
-func (m *MemoryStore) touch(s *memSession, now time.Time) {
-	s.expires = now.Add(m.ttl)
-	heap.Fix(&m.expiry, s.index)
-}
-
-// expire drops the sessions whose time is up, with their name and
-// connections. Nobody is told: the connections are gone as if they had
-// never been.
+// expire forgets the offline sessions whose time is up: their tokens
+// resume nothing any more.
 func (m *MemoryStore) expire(now time.Time) {
 	for len(m.expiry) > 0 && !now.Before(m.expiry[0].expires) {
 		s := heap.Pop(&m.expiry).(*memSession)
-		for c := range s.conns {
-			m.unlink(s, c)
-		}
 		delete(m.sessions, s.Token)
-		delete(m.names, s.Key)
 	}
 }
 
@@ -437,5 +479,6 @@ func (q *expiryQueue) Pop() any {
 	s := old[len(old)-1]
 	old[len(old)-1] = nil
 	*q = old[:len(old)-1]
+	s.index = -1
 	return s
 }

@@ -107,8 +107,10 @@ func (s *Service) Ready() error {
 // returns once the requests it took are answered.
 func (s *Service) Run(ctx context.Context) error {
 	// The store's epoch as it is before any join is served: a store that
-	// loses its state from here on is noticed at the next tick.
-	s.checkEpoch(ctx)
+	// loses its state from here on is noticed at the next tick. One found
+	// empty is resynced once presence is subscribed, to serve the joins
+	// that the gateways send.
+	resync := s.checkEpoch(ctx)
 	l := newLanes(s.cfg.Workers)
 	handlers := map[string]nats.MsgHandler{
 		proto.PresenceJoinSubject:    s.handle(l, "join", s.join, true),
@@ -135,6 +137,13 @@ func (s *Service) Run(ctx context.Context) error {
 		return fmt.Errorf("presence: subscribe heartbeats: %w", err)
 	}
 	subs = append(subs, hb)
+	if resync {
+		s.askResync()
+	}
+	// Before any gateway is judged, the watch learns every gateway that
+	// has connections: no connection expires, so one whose gateway died
+	// unseen (every replica down then) is let go only this way.
+	seeded := s.seedGateways(ctx)
 	s.log.Info("presence serving")
 	t := time.NewTicker(s.cfg.ReapInterval)
 	defer t.Stop()
@@ -145,7 +154,12 @@ func (s *Service) Run(ctx context.Context) error {
 		case <-ctx.Done():
 			return nil
 		case <-t.C:
-			s.checkEpoch(ctx)
+			if s.checkEpoch(ctx) {
+				s.askResync()
+			}
+			if !seeded {
+				seeded = s.seedGateways(ctx)
+			}
 			s.dropSilentGateways(ctx)
 			s.reap(ctx)
 		case <-census.C:
@@ -176,24 +190,31 @@ func (s *Service) census(ctx context.Context) {
 }
 
 // checkEpoch notices a store that lost its state (a Redis restarted
-// empty) and asks the gateways to announce their connections again, so
-// that presence converges to the truth. Replicas may each ask: announcing
-// a connection twice changes nothing.
-func (s *Service) checkEpoch(ctx context.Context) {
+// empty, seen by this replica) or that was empty (this replica made its
+// epoch: a Redis emptied while no replica watched, or a new key layout),
+// and reports whether the gateways must announce their connections
+// again, so that presence converges to the truth. Replicas may each ask:
+// announcing a connection twice changes nothing.
+func (s *Service) checkEpoch(ctx context.Context) bool {
 	octx, cancel := context.WithTimeout(ctx, s.cfg.OpTimeout)
 	defer cancel()
-	e, err := s.store.Epoch(octx)
+	e, fresh, err := s.store.Epoch(octx)
 	if err != nil {
-		return // the store is down; joins answer unavailable meanwhile
+		return false // the store is down; joins answer unavailable meanwhile
 	}
 	s.mu.Lock()
 	lost := s.epoch != "" && s.epoch != e
 	s.epoch = e
 	s.mu.Unlock()
-	if lost {
-		s.log.Warn("presence: the store lost its state; asking gateways to resync")
-		s.metrics.resyncs.Inc()
-		s.nc.Publish(proto.PresenceResyncSubject, nil)
+	return lost || fresh
+}
+
+// askResync asks every gateway to announce its connections again.
+func (s *Service) askResync() {
+	s.log.Warn("presence: the store is empty or lost its state; asking gateways to resync")
+	s.metrics.resyncs.Inc()
+	if err := s.nc.Publish(proto.PresenceResyncSubject, nil); err != nil {
+		s.log.Warn("presence: ask resync", "err", err)
 	}
 }
 

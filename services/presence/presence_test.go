@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"maps"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -214,4 +215,135 @@ func TestRunDrains(t *testing.T) {
 		t.Fatal("the join taken before the stop was never answered")
 	}
 	<-done
+}
+
+// TestStartWatchesTheStoresGateways checks that a replica that starts
+// watches the gateways that the store says have connections: one that
+// never beats (it died while no replica listened) is let go after the
+// timeout, its users' leaves announced and their names freed, while one
+// that beats keeps its connections.
+func TestStartWatchesTheStoresGateways(t *testing.T) {
+	rdb := redisClient(t)
+	store := NewRedisStore(rdb, testPrefix(t, rdb), time.Hour)
+	ghost := proto.ConnRef{Gateway: "ghost", Conn: "g1"}
+	live := proto.ConnRef{Gateway: "live", Conn: "l1"}
+	join(t, store, JoinParams{Conn: ghost, Username: "Ghost", Room: "lobby", NewToken: "tg"})
+	join(t, store, JoinParams{Conn: live, Username: "Live", Room: "lobby", NewToken: "tl"})
+
+	ns := natstest.Run(t)
+	nc := natstest.Connect(t, ns.ClientURL())
+	notices := make(chan *nats.Msg, 16)
+	if _, err := nc.ChanSubscribe(proto.RoomPresenceSubject("lobby"), notices); err != nil {
+		t.Fatal(err)
+	}
+	// The live gateway beats from before the replica starts.
+	hb, _ := json.Marshal(proto.GatewayHeartbeat{Gateway: live.Gateway, Interval: 100})
+	beating := make(chan struct{})
+	beats := make(chan struct{})
+	go func() {
+		defer close(beats)
+		tick := time.NewTicker(100 * time.Millisecond)
+		defer tick.Stop()
+		for {
+			nc.Publish(proto.GatewayHeartbeatSubject, hb)
+			select {
+			case <-beating:
+				return
+			case <-tick.C:
+			}
+		}
+	}()
+	t.Cleanup(func() { close(beating); <-beats })
+	if err := nc.Flush(); err != nil {
+		t.Fatal(err)
+	}
+
+	cfg := Config{GatewayTimeout: 600 * time.Millisecond, Grace: 200 * time.Millisecond, ReapInterval: 50 * time.Millisecond}
+	s := New(cfg, natstest.Connect(t, ns.ClientURL()), store, slog.New(slog.DiscardHandler), prometheus.NewRegistry())
+	ctx, cancel := context.WithCancel(context.Background())
+	ran := make(chan struct{})
+	go func() {
+		defer close(ran)
+		if err := s.Run(ctx); err != nil {
+			t.Errorf("Run: %v", err)
+		}
+	}()
+	t.Cleanup(func() { cancel(); <-ran })
+
+	select {
+	case m := <-notices:
+		var n proto.LeaveNotice
+		if err := json.Unmarshal(m.Data, &n); err != nil || m.Header.Get(proto.HeaderEvent) != "leave" || n.Username != "Ghost" {
+			t.Fatalf("notice %s %s (%v), want Ghost's leave", m.Header.Get(proto.HeaderEvent), m.Data, err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the gateway that never beats was not let go")
+	}
+	if got := roomNames(t, store, "lobby"); !slices.Equal(got, []string{"Live"}) {
+		t.Errorf("Members = %v, want [Live]", got)
+	}
+	if gws, err := store.Gateways(context.Background()); err != nil || !slices.Equal(gws, []string{live.Gateway}) {
+		t.Errorf("Gateways = %v, %v; want [live]", gws, err)
+	}
+	// Ghost's name is free: the live connection takes it, as a new session.
+	join(t, store, JoinParams{Conn: live, Username: "ghost", Room: "lobby", NewToken: "tn"})
+	// The live gateway's connection outlasts several timeouts.
+	deadline := time.Now().Add(4 * cfg.GatewayTimeout)
+	for time.Now().Before(deadline) {
+		select {
+		case m := <-notices:
+			if ev := m.Header.Get(proto.HeaderEvent); ev == "leave" {
+				t.Fatalf("unexpected leave %s", m.Data)
+			}
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+	if got := roomNames(t, store, "lobby"); !slices.Equal(got, []string{"ghost"}) {
+		t.Errorf("Members = %v, want [ghost]", got)
+	}
+}
+
+// TestStartOnAnEmptyStoreAsksResync checks that a replica that finds the
+// store empty (it makes the epoch) asks the gateways to announce their
+// connections, once it serves the joins they send: a Redis emptied while
+// no replica ran, or a new key layout, is filled again.
+func TestStartOnAnEmptyStoreAsksResync(t *testing.T) {
+	rdb := redisClient(t)
+	store := NewRedisStore(rdb, testPrefix(t, rdb), time.Hour)
+	ns := natstest.Run(t)
+	nc := natstest.Connect(t, ns.ClientURL())
+	asked := make(chan *nats.Msg, 4)
+	if _, err := nc.ChanSubscribe(proto.PresenceResyncSubject, asked); err != nil {
+		t.Fatal(err)
+	}
+	if err := nc.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	s := New(Config{}, natstest.Connect(t, ns.ClientURL()), store, slog.New(slog.DiscardHandler), prometheus.NewRegistry())
+	ctx, cancel := context.WithCancel(context.Background())
+	ran := make(chan struct{})
+	go func() {
+		defer close(ran)
+		if err := s.Run(ctx); err != nil {
+			t.Errorf("Run: %v", err)
+		}
+	}()
+	t.Cleanup(func() { cancel(); <-ran })
+	select {
+	case m := <-asked:
+		if len(m.Data) != 0 {
+			t.Errorf("resync %s, want one for every gateway", m.Data)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("no resync asked on an empty store")
+	}
+	// Asked once presence serves: a join sent on hearing it is answered.
+	r, err := nc.Request(proto.PresenceJoinSubject, joinRequest(conn("c"), "Alice"), 5*time.Second)
+	if err != nil {
+		t.Fatalf("join after the resync was asked: %v", err)
+	}
+	var reply proto.PresenceJoinReply
+	if err := json.Unmarshal(r.Data, &reply); err != nil || reply.Error != nil || reply.Username != "Alice" {
+		t.Errorf("join reply %s: %v", r.Data, err)
+	}
 }

@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -16,40 +17,42 @@ import (
 )
 
 // RedisStore is a Store in Redis, shared by every presence replica that
-// uses the same Redis and prefix. Each method is one Lua script, so it is
-// atomic across replicas.
+// uses the same Redis and prefix. Each method is one Lua script, or one
+// command, so it is atomic across replicas.
 //
-// Keys, all under the prefix; <x> is x in unpadded base64url, so that no
-// user-chosen string (token, name, room, gateway or connection id) can
-// reach into the key's structure:
+// Keys, all under the prefix and layoutVersion; <x> is x in unpadded
+// base64url, so that no user-chosen string (token, name, room, gateway or
+// connection id) can reach into the key's structure:
 //
-//	sess:<token>         hash t u k ek c: the token, username, name key, <name key>
-//	                     and colour of a live session; expires ttl after its last use
-//	name:<name key>      the <token> of the session that holds the name; expires with it
-//	conns:<token>        hash <gateway>:<conn> → <room>: the session's connections;
-//	                     expires with it; the session is online while it exists
-//	conn:<gateway>:<conn> the <token> of the connection's session; expires with it
-//	room:<room>          sorted set: the <token>s of the sessions with a connection in
-//	                     the room, each scored with the Unix ms at which the session expires
-//	names:<room>         sorted set, every score 0: "<name key>\0<token>\0<username>\0<colour>"
-//	                     for each session of room:<room>, so that members are read a
-//	                     page at a time in name key order
-//	color:<colour>       sorted set: the <token>s of the online sessions with the colour,
-//	                     scored like room
-//	rooms                set: the <room>s whose sorted set may have members
-//	linger               sorted set: the <gateway>:<conn> of the lingering connections,
-//	                     each scored with the Unix ms at which Reap may remove it
-//	gw:<gateway>         set: the gateway's <gateway>:<conn>s; expires ttl after the last
-//	                     use of a session with a connection there
+//	sess:<token>          hash t u k ek c: the token, username, name key, <name key>
+//	                      and colour of a session; it never expires while the session
+//	                      has a connection, and expires ttl after its last one went
+//	name:<name key>       the <token> of the session that holds the name: it exists
+//	                      exactly while that session has a connection
+//	conns:<token>         hash <gateway>:<conn> → <room>: the session's connections;
+//	                      the session is online while it exists
+//	conn:<gateway>:<conn> the <token> of the connection's session
+//	names:<room>          sorted set, every score 0: "<name key>\0<username>\0<colour>"
+//	                      for each session with a connection in the room, so that
+//	                      members are read a page at a time in name key order, and
+//	                      each entry is the member as the page shows it
+//	colors                hash colour → how many online sessions have it
+//	rooms                 set: the <room>s that have members
+//	linger                sorted set: the <gateway>:<conn> of the lingering connections,
+//	                      each scored with the Unix ms at which Reap may remove it
+//	gw:<gateway>          set: the gateway's <gateway>:<conn>s
+//	gateways              set: the <gateway>s that have a connection, which a
+//	                      presence replica starting watches (see Store.Gateways)
+//	epoch                 the id of the store's contents (see Store.Epoch)
 //
-// The sorted sets are what a session's expiry cannot delete: their members
-// are ignored once their score has passed, and pruned by the next write.
-// Likewise names:, whose entries of expired sessions the pages that meet
-// them drop; rooms, pruned by Rooms; linger, pruned by Reap; and gw:, pruned
-// by DropGateway: an entry whose connection has expired is dropped there.
+// Nothing but offline sessions expires: a connection is there until Leave,
+// Reap or DropGateway and Reap remove it, so membership is exact and no
+// page or join checks its entries for liveness. A name is unique because
+// it is held (name:) by at most one session, and only a session that holds
+// its name has connections; names: entries are unique by name key.
 //
 // All times are Redis's (TIME), so replicas with skewed clocks agree on
-// when a session expires and when a lingering connection is due.
+// when a lingering connection is due.
 //
 // The scripts touch keys they derive from others, so on Redis Cluster the
 // prefix must carry a hash tag, such as "{natter}:", putting every key in
@@ -63,14 +66,21 @@ type RedisStore struct {
 var _ Store = (*RedisStore)(nil)
 
 // NewRedisStore returns a store that keeps its keys in rdb under prefix,
-// such as "natter:". Sessions live ttl after their last use (0:
-// DefaultSessionTTL).
+// such as "natter:", followed by layoutVersion. Sessions live ttl after
+// their last connection went (0: DefaultSessionTTL).
 func NewRedisStore(rdb redis.UniversalClient, prefix string, ttl time.Duration) *RedisStore {
 	if ttl <= 0 {
 		ttl = DefaultSessionTTL
 	}
-	return &RedisStore{rdb: rdb, prefix: prefix, ttl: max(ttl, time.Millisecond)}
+	return &RedisStore{rdb: rdb, prefix: prefix + layoutVersion, ttl: max(ttl, time.Millisecond)}
 }
+
+// layoutVersion follows the prefix of every key: a store of another
+// layout is another store, that of an older version left to expire (all
+// but its sorted sets do within the session time to live). The first
+// replica of a new version finds no epoch and asks the gateways to
+// announce their connections (see Store.Epoch).
+const layoutVersion = "v2:"
 
 // Join implements Store.
 func (r *RedisStore) Join(ctx context.Context, p JoinParams) (JoinResult, error) {
@@ -99,8 +109,8 @@ func (r *RedisStore) Join(ctx context.Context, p JoinParams) (JoinResult, error)
 	if err != nil {
 		return JoinResult{}, fmt.Errorf("presence: join %q: %w", p.Room, err)
 	}
-	// ok, session (4), joined, left room, left session (4), count, more,
-	// first page (2 each)
+	// ok, session (4), joined, left room, left session (4), count, then
+	// up to MembersOnJoin+1 entries of names:
 	switch status(reply) {
 	case "ok":
 	case "taken":
@@ -112,7 +122,7 @@ func (r *RedisStore) Join(ctx context.Context, p JoinParams) (JoinResult, error)
 	default:
 		return JoinResult{}, fmt.Errorf("presence: join %q: unexpected reply %v", p.Room, reply)
 	}
-	if len(reply) < 13 {
+	if len(reply) < 12 {
 		return JoinResult{}, fmt.Errorf("presence: join %q: short reply %v", p.Room, reply)
 	}
 	res := JoinResult{
@@ -126,7 +136,7 @@ func (r *RedisStore) Join(ctx context.Context, p JoinParams) (JoinResult, error)
 		res.LeftSession = session(reply[7:11])
 	}
 	res.MemberCount = int(integer(reply[11]))
-	res.Members = members(reply[13:])
+	res.Members, _ = members(reply[12:], proto.MembersOnJoin)
 	return res, nil
 }
 
@@ -168,9 +178,42 @@ func (r *RedisStore) leave(ctx context.Context, c proto.ConnRef, grace time.Dura
 	return LeaveResult{Session: session(reply[1:5]), Room: room, Left: reply[6] == int64(1)}, nil
 }
 
+// EndSession implements Store.
+func (r *RedisStore) EndSession(ctx context.Context, token string) ([]LeaveResult, error) {
+	etok := encode(token)
+	reply, err := endSessionScript.Run(ctx, r.rdb, []string{r.prefix + "sess:" + etok},
+		r.prefix, r.ttl.Milliseconds(), etok).Slice()
+	if err != nil {
+		return nil, fmt.Errorf("presence: end session: %w", err)
+	}
+	// ok, then session (4) and room for each leave
+	switch status(reply) {
+	case "ok":
+	case "nosession":
+		return nil, ErrNoSession
+	default:
+		return nil, fmt.Errorf("presence: end session: unexpected reply %v", reply)
+	}
+	if (len(reply)-1)%5 != 0 {
+		return nil, fmt.Errorf("presence: end session: unexpected reply %v", reply)
+	}
+	var out []LeaveResult
+	for i := 1; i < len(reply); i += 5 {
+		room, err := decode(str(reply[i+4]))
+		if err != nil {
+			return out, fmt.Errorf("presence: end session: room: %w", err)
+		}
+		out = append(out, LeaveResult{Session: session(reply[i : i+4]), Room: room, Left: true})
+	}
+	sortLeaves(out)
+	return out, nil
+}
+
 // reapBatch is how many lingering connections one reap script removes at
 // most, so that a long backlog does not block Redis for long.
-const reapBatch = 500
+// At 100 a script takes a few ms even when every connection is a user's
+// last in a room.
+const reapBatch = 100
 
 // Reap implements Store.
 func (r *RedisStore) Reap(ctx context.Context) ([]LeaveResult, error) {
@@ -231,37 +274,60 @@ func (r *RedisStore) Rooms(ctx context.Context) ([]RoomCount, error) {
 	return out, nil
 }
 
-// Online implements Store. It counts the live members of the colour
-// sets: an online session is in its colour's, and only there.
+// Online implements Store: the sum of the colours' counts, in which every
+// online session counts once.
 func (r *RedisStore) Online(ctx context.Context) (int, error) {
-	args := []any{r.prefix, r.ttl.Milliseconds()}
-	for _, c := range Palette {
-		args = append(args, c)
-	}
-	n, err := onlineScript.Run(ctx, r.rdb, []string{r.prefix + "color:" + Palette[0]}, args...).Int()
+	counts, err := r.rdb.HVals(ctx, r.prefix+"colors").Result()
 	if err != nil {
 		return 0, fmt.Errorf("presence: online: %w", err)
 	}
+	n := 0
+	for _, c := range counts {
+		k, err := strconv.Atoi(c)
+		if err != nil {
+			return 0, fmt.Errorf("presence: online: count %q: %w", c, err)
+		}
+		n += k
+	}
 	return n, nil
+}
+
+// Gateways implements Store.
+func (r *RedisStore) Gateways(ctx context.Context) ([]string, error) {
+	egws, err := r.rdb.SMembers(ctx, r.prefix+"gateways").Result()
+	if err != nil {
+		return nil, fmt.Errorf("presence: gateways: %w", err)
+	}
+	out := make([]string, 0, len(egws))
+	for _, egw := range egws {
+		gw, err := decode(egw)
+		if err != nil {
+			return nil, fmt.Errorf("presence: gateways: %w", err)
+		}
+		out = append(out, gw)
+	}
+	slices.Sort(out)
+	return out, nil
 }
 
 // Members implements Store.
 func (r *RedisStore) Members(ctx context.Context, room, after string, limit int) (MemberPage, error) {
 	eroom := encode(room)
-	reply, err := membersScript.Run(ctx, r.rdb, []string{r.prefix + "room:" + eroom},
-		r.prefix, r.ttl.Milliseconds(), eroom, after, max(limit, 1)).Slice()
+	limit = max(limit, 1)
+	reply, err := membersScript.Run(ctx, r.rdb, []string{r.prefix + "names:" + eroom},
+		r.prefix, r.ttl.Milliseconds(), eroom, after, limit).Slice()
 	if err != nil {
 		return MemberPage{}, fmt.Errorf("presence: members of %q: %w", room, err)
 	}
-	// count, more, page (2 each)
-	if len(reply) < 2 {
+	// count, then up to limit+1 entries of names:
+	if len(reply) < 1 {
 		return MemberPage{}, fmt.Errorf("presence: members of %q: short reply %v", room, reply)
 	}
-	return MemberPage{Members: members(reply[2:]), Count: int(integer(reply[0])), More: integer(reply[1]) == 1}, nil
+	ms, more := members(reply[1:], limit)
+	return MemberPage{Members: ms, Count: int(integer(reply[0])), More: more}, nil
 }
 
-// Lookup implements Store. It does not refresh the session's time to live:
-// being looked up is not a use.
+// Lookup implements Store.
 func (r *RedisStore) Lookup(ctx context.Context, key string) (Session, bool, error) {
 	ekey := encode(key)
 	reply, err := lookupScript.Run(ctx, r.rdb, []string{r.prefix + "name:" + ekey},
@@ -328,40 +394,47 @@ func integer(v any) int64 {
 	return n
 }
 
-// members reads username and colour pairs.
-func members(v []any) []proto.Member {
-	out := make([]proto.Member, 0, len(v)/2)
-	for i := 0; i+1 < len(v); i += 2 {
-		out = append(out, proto.Member{Username: str(v[i]), Color: str(v[i+1])})
+// members reads the entries of a names: set, "<name key>\0<username>\0<colour>",
+// limit of them at most, and whether more follow.
+func members(v []any, limit int) ([]proto.Member, bool) {
+	more := len(v) > limit
+	v = v[:min(len(v), limit)]
+	out := make([]proto.Member, 0, len(v))
+	for _, e := range v {
+		_, rest, _ := strings.Cut(str(e), "\x00")
+		u, c, _ := strings.Cut(rest, "\x00")
+		out = append(out, proto.Member{Username: u, Color: c})
 	}
-	return out
+	return out, more
 }
 
 // luaPrelude starts every script: ARGV[1] is the key prefix, ARGV[2] the
-// session time to live in milliseconds. Tokens, name keys, rooms and
-// connections arrive encoded, and are stored so.
+// time to live of an offline session in milliseconds. Tokens, name keys,
+// rooms and connections arrive encoded, and are stored so.
 const luaPrelude = `
 local prefix = ARGV[1]
 local ttl = tonumber(ARGV[2])
-local clock = redis.call('TIME')
-local now = tonumber(clock[1]) * 1000 + math.floor(tonumber(clock[2]) / 1000)
--- When a session touched now expires, as a sorted-set score.
-local expires = now + ttl
 
 local function sessKey(tok) return prefix .. 'sess:' .. tok end
 local function nameKey(ek) return prefix .. 'name:' .. ek end
 local function connsKey(tok) return prefix .. 'conns:' .. tok end
 local function connKey(ec) return prefix .. 'conn:' .. ec end
-local function roomKey(room) return prefix .. 'room:' .. room end
 local function namesKey(room) return prefix .. 'names:' .. room end
-local function colorKey(color) return prefix .. 'color:' .. color end
 local function gwKey(egw) return prefix .. 'gw:' .. egw end
+local colorsKey = prefix .. 'colors'
 local roomsKey = prefix .. 'rooms'
 local lingerKey = prefix .. 'linger'
+local gatewaysKey = prefix .. 'gateways'
 
--- nameEntry is session tok's entry in a names: set. Names and colours
--- hold no control characters.
-local function nameEntry(k, tok, u, c) return k .. '\0' .. tok .. '\0' .. u .. '\0' .. c end
+-- now is Redis's clock in Unix ms; only lingering needs it.
+local function now()
+  local clock = redis.call('TIME')
+  return tonumber(clock[1]) * 1000 + math.floor(tonumber(clock[2]) / 1000)
+end
+
+-- nameEntry is a session's entry in a names: set. Name keys, names and
+-- colours hold no control characters.
+local function nameEntry(k, u, c) return k .. '\0' .. u .. '\0' .. c end
 
 -- gwOf is the gateway of connection ec, both encoded.
 local function gwOf(ec) return string.match(ec, '^[^:]*') end
@@ -374,57 +447,58 @@ local function hasConnIn(tok, room)
   return false
 end
 
--- touch gives session tok, and everything that hangs on it, ttl more to
--- live, and puts it in the sorted sets of its rooms and, when online, of
--- its colour.
-local function touch(tok)
-  local sk = sessKey(tok)
-  local s = redis.call('HMGET', sk, 'ek', 'c', 'k', 'u')
-  if not s[1] then return end
-  redis.call('PEXPIRE', sk, ttl)
-  local nk = nameKey(s[1])
-  if redis.call('GET', nk) == tok then redis.call('PEXPIRE', nk, ttl) end
+-- link puts connection ec of session tok in room, and reports whether it
+-- is the session's first connection there. A session's first connection
+-- makes it online: it stops expiring, takes its name (the caller checked
+-- that nobody else holds it) and counts under its colour.
+local function link(tok, ec, room)
   local ck = connsKey(tok)
-  local conns = redis.call('HGETALL', ck)
-  if #conns == 0 then return end
-  redis.call('PEXPIRE', ck, ttl)
-  for i = 1, #conns, 2 do
-    redis.call('PEXPIRE', connKey(conns[i]), ttl)
-    -- Every session lives ttl, so the one touched last outlives the
-    -- others: the gateway's set expires with it.
-    redis.call('PEXPIRE', gwKey(gwOf(conns[i])), ttl)
-    redis.call('ZADD', roomKey(conns[i + 1]), expires, tok)
-    redis.call('ZADD', namesKey(conns[i + 1]), 0, nameEntry(s[3], tok, s[4], s[2]))
-    redis.call('SADD', roomsKey, conns[i + 1])
+  local first = redis.call('EXISTS', ck) == 0
+  local joined = first or not hasConnIn(tok, room)
+  redis.call('HSET', ck, ec, room)
+  redis.call('SET', connKey(ec), tok)
+  local egw = gwOf(ec)
+  redis.call('SADD', gwKey(egw), ec)
+  redis.call('SADD', gatewaysKey, egw)
+  local s = redis.call('HMGET', sessKey(tok), 'k', 'ek', 'u', 'c')
+  if first then
+    redis.call('PERSIST', sessKey(tok))
+    redis.call('SET', nameKey(s[2]), tok)
+    redis.call('HINCRBY', colorsKey, s[4], 1)
   end
-  redis.call('ZADD', colorKey(s[2]), expires, tok)
+  if joined then
+    redis.call('ZADD', namesKey(room), 0, nameEntry(s[1], s[3], s[4]))
+    redis.call('SADD', roomsKey, room)
+  end
+  return joined
 end
 
 -- unlink removes connection ec from session tok (not the connection's own
 -- key). It returns the connection's room, or false, and whether that was
--- the session's last connection there.
+-- the session's last connection there. A session's last connection makes
+-- it offline: its name is free at once, and it expires ttl from now.
 local function unlink(tok, ec)
   local ck = connsKey(tok)
   local room = redis.call('HGET', ck, ec)
   if not room then return false, false end
   redis.call('HDEL', ck, ec)
   redis.call('ZREM', lingerKey, ec)
-  redis.call('SREM', gwKey(gwOf(ec)), ec)
-  local left = not hasConnIn(tok, room)
-  if left then
-    local rk = roomKey(room)
-    redis.call('ZREM', rk, tok)
-    local s = redis.call('HMGET', sessKey(tok), 'k', 'u', 'c')
-    if s[1] then redis.call('ZREM', namesKey(room), nameEntry(s[1], tok, s[2], s[3])) end
-    redis.call('ZREMRANGEBYSCORE', rk, '-inf', now)
-    if redis.call('EXISTS', rk) == 0 then
-      redis.call('SREM', roomsKey, room)
-      redis.call('DEL', namesKey(room))
-    end
+  local egw = gwOf(ec)
+  redis.call('SREM', gwKey(egw), ec)
+  if redis.call('EXISTS', gwKey(egw)) == 0 then redis.call('SREM', gatewaysKey, egw) end
+  local last = redis.call('EXISTS', ck) == 0
+  local left = last or not hasConnIn(tok, room)
+  local s = redis.call('HMGET', sessKey(tok), 'k', 'ek', 'u', 'c')
+  if left and s[1] then
+    local nk = namesKey(room)
+    redis.call('ZREM', nk, nameEntry(s[1], s[3], s[4]))
+    if redis.call('EXISTS', nk) == 0 then redis.call('SREM', roomsKey, room) end
   end
-  if redis.call('EXISTS', ck) == 0 then
-    local color = redis.call('HGET', sessKey(tok), 'c')
-    if color then redis.call('ZREM', colorKey(color), tok) end
+  if last and s[1] then
+    redis.call('HINCRBY', colorsKey, s[4], -1)
+    local name = nameKey(s[2])
+    if redis.call('GET', name) == tok then redis.call('DEL', name) end
+    redis.call('PEXPIRE', sessKey(tok), ttl)
   end
   return room, left
 end
@@ -452,75 +526,42 @@ local function depart(tok, ec)
   return room, left
 end
 
--- linger marks connection ec to be reaped grace ms from now, or sooner if
--- it is marked so already.
-local function linger(ec, grace)
-  local deadline = now + grace
+-- linger marks connection ec to be reaped at deadline (Unix ms), or
+-- sooner if it is marked so already.
+local function linger(ec, deadline)
   local cur = redis.call('ZSCORE', lingerKey, ec)
   if not cur or deadline < tonumber(cur) then
     redis.call('ZADD', lingerKey, deadline, ec)
   end
 end
 
--- count is how many live sessions have a connection in room.
-local function count(room)
-  return redis.call('ZCOUNT', roomKey(room), '(' .. now, '+inf')
-end
-
--- page lists the live sessions with a connection in room whose name key
--- follows after ('' from the first), limit at most, in name key order:
--- username, colour, ...; and whether more follow. It drops the entries
--- of expired sessions it meets.
-local function page(room, after, limit)
-  local rk, nk = roomKey(room), namesKey(room)
-  local out, n = {}, 0
-  -- Name keys have no control characters: past every "after\0<token>".
-  local from = after == '' and '-' or '[' .. after .. '\1'
-  while true do
-    local batch = redis.call('ZRANGEBYLEX', nk, from, '+', 'LIMIT', 0, limit + 1 - n)
-    if #batch == 0 then return out, false end
-    local fields, toks = {}, {}
-    for i, e in ipairs(batch) do
-      local f = {}
-      for part in string.gmatch(e, '[^%z]+') do f[#f + 1] = part end
-      fields[i], toks[i] = f, f[2]
-    end
-    local scores = redis.call('ZMSCORE', rk, unpack(toks))
-    for i, e in ipairs(batch) do
-      if scores[i] and tonumber(scores[i]) > now then
-        if n == limit then return out, true end
-        out[#out + 1] = fields[i][3]
-        out[#out + 1] = fields[i][4]
-        n = n + 1
-      else
-        redis.call('ZREM', nk, e)
-      end
-      from = '(' .. e
-    end
-  end
-end
-
--- pageReply is count, more (0/1), then page's members, appended to reply.
+-- pageReply appends to reply the room's count, then the entries of its
+-- names: set whose name keys follow after ('' from the first), limit + 1
+-- at most: one more than the page tells whether more follow.
 local function pageReply(reply, room, after, limit)
-  reply[#reply + 1] = count(room)
-  local ms, more = page(room, after, limit)
-  reply[#reply + 1] = more and 1 or 0
-  for _, v in ipairs(ms) do reply[#reply + 1] = v end
+  local nk = namesKey(room)
+  reply[#reply + 1] = redis.call('ZCARD', nk)
+  -- Name keys have no control characters: past every "after\0...".
+  local from = after == '' and '-' or '[' .. after .. '\1'
+  for _, e in ipairs(redis.call('ZRANGEBYLEX', nk, from, '+', 'LIMIT', 0, limit + 1)) do
+    reply[#reply + 1] = e
+  end
   return reply
 end
 `
 
 // Epoch implements Store: a random id kept in Redis, set when missing.
-func (r *RedisStore) Epoch(ctx context.Context) (string, error) {
+func (r *RedisStore) Epoch(ctx context.Context) (string, bool, error) {
 	key := r.prefix + "epoch"
-	if err := r.rdb.SetNX(ctx, key, randomEpoch(), 0).Err(); err != nil {
-		return "", fmt.Errorf("presence: epoch: %w", err)
+	fresh, err := r.rdb.SetNX(ctx, key, randomEpoch(), 0).Result()
+	if err != nil {
+		return "", false, fmt.Errorf("presence: epoch: %w", err)
 	}
 	e, err := r.rdb.Get(ctx, key).Result()
 	if err != nil {
-		return "", fmt.Errorf("presence: epoch: %w", err)
+		return "", false, fmt.Errorf("presence: epoch: %w", err)
 	}
-	return e, nil
+	return e, fresh, nil
 }
 
 func randomEpoch() string {
@@ -534,20 +575,25 @@ func randomEpoch() string {
 // encoded, [11] the size of the page of members, [12...] the palette.
 // It replies ok, the session's t u k c, joined (0/1), the room left or
 // "", the t u k c of who left it ("" each if nobody), then the room's
-// count, more and first page (see pageReply); or just taken, nosession
-// or newtoken.
+// count and first page (see pageReply); or just taken, nosession or
+// newtoken. Apart from the page it costs the same in any room.
 var joinScript = redis.NewScript(luaPrelude + `
 local ec, room, etok = ARGV[3], ARGV[4], ARGV[5]
 local username, key, ek = ARGV[6], ARGV[7], ARGV[8]
 local newTok, newEtok = ARGV[9], ARGV[10]
 local pageSize = tonumber(ARGV[11])
 
--- The token's session, if it is live and the name (if any) is its own;
--- otherwise a new session, if the name is free.
+-- The token's session, if it lives and the name (if any) is its own;
+-- offline, it resumes only if nobody else has taken its name meanwhile.
+-- Otherwise a new session, if the name is free.
 local tok = false
 if etok ~= '' then
-  local k = redis.call('HGET', sessKey(etok), 'k')
-  if k and (key == '' or k == key) then tok = etok end
+  local s = redis.call('HMGET', sessKey(etok), 'k', 'ek')
+  if s[1] and (key == '' or s[1] == key) then
+    local holder = redis.call('GET', nameKey(s[2]))
+    if holder and holder ~= etok then return {'taken'} end
+    tok = etok
+  end
 end
 if not tok then
   if key == '' then return {'nosession'} end
@@ -567,9 +613,10 @@ if prev then
     redis.call('ZREM', lingerKey, ec)
   else
     local r, gone = depart(prev, ec)
-    local s = redis.call('HMGET', sessKey(prev), 't', 'u', 'k', 'c')
-    if gone and s[1] then leftRoom, left = r, s end
-    if prev ~= tok then touch(prev) end
+    if gone then
+      local s = redis.call('HMGET', sessKey(prev), 't', 'u', 'k', 'c')
+      if s[1] then leftRoom, left = r, s end
+    end
   end
 end
 
@@ -577,29 +624,18 @@ end
 -- the first such in palette order. It is chosen after the connection
 -- left its old session, which may have gone offline.
 if not tok then
+  local counts = redis.call('HMGET', colorsKey, unpack(ARGV, 12))
   local color, fewest = ARGV[12], false
-  for i = 12, #ARGV do
-    local ck = colorKey(ARGV[i])
-    redis.call('ZREMRANGEBYSCORE', ck, '-inf', now)
-    local n = redis.call('ZCARD', ck)
-    if not fewest or n < fewest then color, fewest = ARGV[i], n end
+  for i = 1, #counts do
+    local n = tonumber(counts[i]) or 0
+    if not fewest or n < fewest then color, fewest = ARGV[11 + i], n end
   end
   redis.call('HSET', sessKey(newEtok), 't', newTok, 'u', username, 'k', key, 'ek', ek, 'c', color)
-  redis.call('SET', nameKey(ek), newEtok)
   tok = newEtok
 end
 
-redis.call('ZREMRANGEBYSCORE', roomKey(room), '-inf', now)
 local joined = 0
-if not here then
-  if not hasConnIn(tok, room) then joined = 1 end
-  redis.call('HSET', connsKey(tok), ec, room)
-  redis.call('SET', connKey(ec), tok)
-  redis.call('SADD', gwKey(gwOf(ec)), ec)
-  -- A connection whose session expired while it lingered may be listed.
-  redis.call('ZREM', lingerKey, ec)
-end
-touch(tok)
+if not here and link(tok, ec, room) then joined = 1 end
 
 local s = redis.call('HMGET', sessKey(tok), 't', 'u', 'k', 'c')
 return pageReply({'ok', s[1], s[2], s[3], s[4], joined, leftRoom, left[1], left[2], left[3], left[4]}, room, '', pageSize)
@@ -615,13 +651,12 @@ if not tok then return {'unknown'} end
 local room, left
 if grace > 0 then
   room, left = redis.call('HGET', connsKey(tok), ec), false
-  if room then linger(ec, grace) end
+  if room then linger(ec, now() + grace) end
 else
   room, left = depart(tok, ec)
 end
 local s = redis.call('HMGET', sessKey(tok), 't', 'u', 'k', 'c')
 if not room or not s[1] then return {'unknown'} end
-touch(tok)
 return {'ok', s[1], s[2], s[3], s[4], room, left and 1 or 0}
 `)
 
@@ -630,10 +665,9 @@ return {'ok', s[1], s[2], s[3], s[4], room, left and 1 or 0}
 // then the t u k c and room of each session that left a room.
 var reapScript = redis.NewScript(luaPrelude + `
 local out = {0}
-for _, ec in ipairs(redis.call('ZRANGEBYSCORE', lingerKey, '-inf', now, 'LIMIT', 0, tonumber(ARGV[3]))) do
+for _, ec in ipairs(redis.call('ZRANGEBYSCORE', lingerKey, '-inf', now(), 'LIMIT', 0, tonumber(ARGV[3]))) do
   out[1] = out[1] + 1
   redis.call('ZREM', lingerKey, ec)
-  -- Gone already if its session expired.
   local tok = redis.call('GET', connKey(ec))
   if tok then
     redis.call('DEL', connKey(ec))
@@ -647,14 +681,34 @@ end
 return out
 `)
 
+// endSessionScript: ARGV[3] token. It removes the session's connections
+// and the session, and replies ok, then the t u k c and room of each room
+// the session left; or nosession.
+var endSessionScript = redis.NewScript(luaPrelude + `
+local tok = ARGV[3]
+local s = redis.call('HMGET', sessKey(tok), 't', 'u', 'k', 'c')
+if not s[1] then return {'nosession'} end
+local out = {'ok'}
+local conns = redis.call('HKEYS', connsKey(tok))
+for _, ec in ipairs(conns) do
+  redis.call('DEL', connKey(ec))
+  local room, left = unlink(tok, ec)
+  if left then
+    for _, v in ipairs({s[1], s[2], s[3], s[4], room}) do out[#out + 1] = v end
+  end
+end
+redis.call('DEL', sessKey(tok))
+return out
+`)
+
 // dropGatewayScript: ARGV[3] gateway, [4] grace in ms. It makes the
 // gateway's connections linger, and replies how many.
 var dropGatewayScript = redis.NewScript(luaPrelude + `
-local gk, grace = gwKey(ARGV[3]), tonumber(ARGV[4])
+local gk, deadline = gwKey(ARGV[3]), now() + tonumber(ARGV[4])
 local n = 0
 for _, ec in ipairs(redis.call('SMEMBERS', gk)) do
   if redis.call('EXISTS', connKey(ec)) == 1 then
-    linger(ec, grace)
+    linger(ec, deadline)
     n = n + 1
   else
     redis.call('SREM', gk, ec)
@@ -663,32 +717,19 @@ end
 return n
 `)
 
-// roomsScript replies room, count, ... for every room with a live session.
+// roomsScript replies room, count, ... for every room with members.
 var roomsScript = redis.NewScript(luaPrelude + `
 local out = {}
 for _, room in ipairs(redis.call('SMEMBERS', roomsKey)) do
-  local rk = roomKey(room)
-  redis.call('ZREMRANGEBYSCORE', rk, '-inf', now)
-  local n = redis.call('ZCARD', rk)
+  local n = redis.call('ZCARD', namesKey(room))
   if n == 0 then
     redis.call('SREM', roomsKey, room)
-    redis.call('DEL', namesKey(room))
   else
     out[#out + 1] = room
     out[#out + 1] = n
   end
 end
 return out
-`)
-
-// onlineScript: ARGV[3...] the palette. It replies how many sessions the
-// colours' sorted sets hold live. It only reads: Join prunes those sets.
-var onlineScript = redis.NewScript(luaPrelude + `
-local n = 0
-for i = 3, #ARGV do
-  n = n + redis.call('ZCOUNT', colorKey(ARGV[i]), '(' .. now, '+inf')
-end
-return n
 `)
 
 // membersScript: ARGV[3] room, [4] the name key the page follows or "",

@@ -86,15 +86,27 @@ type RoomCount struct {
 // Store keeps sessions, name reservations, colours and room membership.
 // Every method is atomic: concurrent calls, from one process or from
 // several presence replicas sharing a Redis, never see half an update.
+//
+// A session is online while it has a connection, lingering ones included,
+// and an online session never expires: a connection is there until Leave,
+// Reap (once its grace has passed) or DropGateway and Reap remove it, and
+// membership is exactly the connections there are. An online session
+// holds its name, and only an online session does: when its last
+// connection goes, the name is free at once for anyone, and the session
+// lives on offline for the store's time to live (DefaultSessionTTL), for
+// its token to resume it.
 type Store interface {
 	// Join opens or resumes a session and puts p.Conn in p.Room. A token
-	// that names a live session resumes it when p.Username is empty or
-	// has the session's name key. Otherwise a new session is opened with
-	// p.NewToken, unless another live session holds the name key:
-	// proto.ErrNameTaken. A new session gets the colour of the palette
-	// that the fewest online users have (the first such in palette
-	// order). Joining refreshes the session's time to live.
-	// ErrNoSession if p.Username is empty and p.Token resumes nothing.
+	// that names a live session (online or offline) resumes it when
+	// p.Username is empty or has the session's name key; an offline
+	// session resumed takes its name again, with its colour, unless
+	// another session holds that name now: proto.ErrNameTaken (the user
+	// may pick another name, with which the token opens a new session).
+	// Otherwise a new session is opened with p.NewToken, unless another
+	// session holds the name key: proto.ErrNameTaken. A new session gets
+	// the colour of the palette that the fewest online users have (the
+	// first such in palette order). ErrNoSession if p.Username is empty
+	// and p.Token resumes nothing.
 	Join(ctx context.Context, p JoinParams) (JoinResult, error)
 	// Leave removes a connection at once: the client left deliberately.
 	// If the user's other connections in the room are all lingering, they
@@ -102,14 +114,21 @@ type Store interface {
 	// they are reaped. ErrUnknownConn if there is no such connection.
 	Leave(ctx context.Context, c proto.ConnRef) (LeaveResult, error)
 	// Linger marks a connection whose transport was lost: it stays, and
-	// keeps its user online and in the room, until Reap removes it grace
-	// from now, unless it joins again first. Left is false: nothing is
-	// announced yet. A join by the same session in the room meanwhile is
-	// no join (Joined false): a reload or a reconnect through another
-	// gateway announces nothing. A connection marked twice keeps the
-	// sooner deadline; grace <= 0 is Leave. ErrUnknownConn if there is no
-	// such connection.
+	// keeps its user online, its name held and in the room, until Reap
+	// removes it grace from now, unless it joins again first. Left is
+	// false: nothing is announced yet. A join by the same session in the
+	// room meanwhile is no join (Joined false): a reload or a reconnect
+	// through another gateway announces nothing. A connection marked
+	// twice keeps the sooner deadline; grace <= 0 is Leave.
+	// ErrUnknownConn if there is no such connection.
 	Linger(ctx context.Context, c proto.ConnRef, grace time.Duration) (LeaveResult, error)
+	// EndSession ends the session of token at once, on its user's
+	// request: its connections are removed (lingering ones too), its
+	// name is free, and its token resumes nothing any more. It returns a
+	// leave (Left true) for each room the user was in, to announce.
+	// ErrNoSession if token names no live session. No request asks for
+	// it yet: that needs a client event and a field of proto.PresenceLeave.
+	EndSession(ctx context.Context, token string) ([]LeaveResult, error)
 	// Reap removes the lingering connections whose grace has passed, by
 	// the store's clock, and returns a leave (Left true) for each user
 	// and room that they left empty. When replicas reap at once, each
@@ -122,6 +141,12 @@ type Store interface {
 	// leaving; Reap announces the others. grace <= 0 leaves them to the
 	// next Reap.
 	DropGateway(ctx context.Context, gateway string, grace time.Duration) (int, error)
+	// Gateways returns the gateways that have connections, ordered by
+	// id. Since no connection expires, one whose gateway died while no
+	// presence replica listened would stay for good: a replica that
+	// starts watches these gateways as if just heard from, and drops
+	// those that never beat.
+	Gateways(ctx context.Context) ([]string, error)
 	// Rooms returns the rooms that have users, ordered by name, with how
 	// many users each has (each user once, however many connections).
 	Rooms(ctx context.Context) ([]RoomCount, error)
@@ -132,15 +157,19 @@ type Store interface {
 	// Epoch returns the id of the store's contents, making one if there is
 	// none: a different answer later means the store lost its state (a
 	// Redis that came back empty), and the gateways must announce their
-	// connections again.
-	Epoch(ctx context.Context) (string, error)
+	// connections again. fresh is true for the one call that made it: the
+	// store was empty then (new, emptied while no replica watched, or of
+	// an older layout), and the gateways must announce their connections
+	// too.
+	Epoch(ctx context.Context) (epoch string, fresh bool, err error)
 	// Members returns the page of a room's members (each user once,
 	// ordered by name key) whose name keys follow after ("" from the
 	// first), limit (at least 1) of them at most. It costs the page, not
 	// the room.
 	Members(ctx context.Context, room, after string, limit int) (MemberPage, error)
-	// Lookup returns the live session whose name key is key, and whether
-	// it has a connection. ErrNoSession if none.
+	// Lookup returns the session that holds the name key key, and whether
+	// it has a connection (always, as only online sessions hold names).
+	// ErrNoSession if none.
 	Lookup(ctx context.Context, key string) (s Session, online bool, err error)
 }
 
@@ -157,5 +186,6 @@ var Palette = []string{
 	"#f032e6", "#9a6324", "#800000", "#808000", "#000075", "#c49a00",
 }
 
-// DefaultSessionTTL is how long a session lives after its last use.
+// DefaultSessionTTL is how long a session lives offline, after its last
+// connection went: its token resumes it meanwhile.
 const DefaultSessionTTL = 24 * time.Hour

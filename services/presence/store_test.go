@@ -74,100 +74,131 @@ func TestRedisStoreReapBatches(t *testing.T) {
 }
 
 // TestRedisStoreKeys checks the key layout: user-chosen strings only
-// encoded, every key of a session expiring with it, and the sorted sets
-// (which cannot expire) holding only tokens.
+// encoded, nothing expiring while its session is online, and once the
+// session is offline nothing left of it but the session itself, which
+// expires.
 func TestRedisStoreKeys(t *testing.T) {
 	ctx := context.Background()
 	rdb := redisClient(t)
 	prefix := testPrefix(t, rdb)
 	s := NewRedisStore(rdb, prefix, time.Hour)
-	join(t, s, JoinParams{Conn: proto.ConnRef{Gateway: "g:1", Conn: "x"}, Username: "김철수", Room: "a:b", NewToken: "tok:1"})
-	join(t, s, JoinParams{Conn: proto.ConnRef{Gateway: "g", Conn: "1:x"}, Room: "로비", Token: "tok:1"})
-	lingering(t, s, proto.ConnRef{Gateway: "g:1", Conn: "x"}, time.Hour)
+	prefix += layoutVersion
+	c1, c2 := proto.ConnRef{Gateway: "g:1", Conn: "x"}, proto.ConnRef{Gateway: "g", Conn: "1:x"}
+	join(t, s, JoinParams{Conn: c1, Username: "김철수", Room: "a:b", NewToken: "tok:1"})
+	join(t, s, JoinParams{Conn: c2, Room: "로비", Token: "tok:1"})
+	lingering(t, s, c1, time.Hour)
 
-	keys, err := rdb.Keys(ctx, prefix+"*").Result()
-	if err != nil {
-		t.Fatal(err)
-	}
 	b64 := `[A-Za-z0-9_-]+`
 	layout := map[string]*regexp.Regexp{
-		"sess":   regexp.MustCompile(`^sess:` + b64 + `$`),
-		"name":   regexp.MustCompile(`^name:` + b64 + `$`),
-		"conns":  regexp.MustCompile(`^conns:` + b64 + `$`),
-		"conn":   regexp.MustCompile(`^conn:` + b64 + `:` + b64 + `$`),
-		"room":   regexp.MustCompile(`^room:` + b64 + `$`),
-		"names":  regexp.MustCompile(`^names:` + b64 + `$`),
-		"color":  regexp.MustCompile(`^color:#[0-9a-f]{6}$`),
-		"rooms":  regexp.MustCompile(`^rooms$`),
-		"linger": regexp.MustCompile(`^linger$`),
-		"gw":     regexp.MustCompile(`^gw:` + b64 + `$`),
+		"sess":     regexp.MustCompile(`^sess:` + b64 + `$`),
+		"name":     regexp.MustCompile(`^name:` + b64 + `$`),
+		"conns":    regexp.MustCompile(`^conns:` + b64 + `$`),
+		"conn":     regexp.MustCompile(`^conn:` + b64 + `:` + b64 + `$`),
+		"names":    regexp.MustCompile(`^names:` + b64 + `$`),
+		"colors":   regexp.MustCompile(`^colors$`),
+		"rooms":    regexp.MustCompile(`^rooms$`),
+		"linger":   regexp.MustCompile(`^linger$`),
+		"gw":       regexp.MustCompile(`^gw:` + b64 + `$`),
+		"gateways": regexp.MustCompile(`^gateways$`),
 	}
-	kinds := map[string]int{}
-	for _, key := range keys {
-		rest := strings.TrimPrefix(key, prefix)
-		kind, _, _ := strings.Cut(rest, ":")
-		if re := layout[kind]; re == nil || !re.MatchString(rest) {
-			t.Errorf("key %q is not in the layout", key)
-			continue
-		}
-		kinds[kind]++
-		ttl, err := rdb.PTTL(ctx, key).Result()
+	// keysByKind checks every key against the layout, and returns them by
+	// kind, with their time to live.
+	keysByKind := func() map[string]map[string]time.Duration {
+		t.Helper()
+		keys, err := rdb.Keys(ctx, prefix+"*").Result()
 		if err != nil {
 			t.Fatal(err)
 		}
-		switch kind {
-		case "room", "color":
+		out := map[string]map[string]time.Duration{}
+		for _, key := range keys {
+			rest := strings.TrimPrefix(key, prefix)
+			kind, _, _ := strings.Cut(rest, ":")
+			if re := layout[kind]; re == nil || !re.MatchString(rest) {
+				t.Errorf("key %q is not in the layout", key)
+				continue
+			}
+			ttl, err := rdb.PTTL(ctx, key).Result()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if out[kind] == nil {
+				out[kind] = map[string]time.Duration{}
+			}
+			out[kind][key] = ttl
+		}
+		return out
+	}
+	count := func(byKind map[string]map[string]time.Duration) map[string]int {
+		out := map[string]int{}
+		for kind, keys := range byKind {
+			out[kind] = len(keys)
+		}
+		return out
+	}
+
+	live := keysByKind()
+	for _, keys := range live {
+		for key, ttl := range keys {
 			if ttl >= 0 {
-				t.Errorf("key %q expires in %v; its members expire by score", key, ttl)
-			}
-			tokens, err := rdb.ZRange(ctx, key, 0, -1).Result()
-			if err != nil || !slices.Equal(tokens, []string{encode("tok:1")}) {
-				t.Errorf("key %q holds %q, %v; want the session's encoded token", key, tokens, err)
-			}
-		case "names":
-			if ttl >= 0 {
-				t.Errorf("key %q expires in %v; its entries are dropped when met expired", key, ttl)
-			}
-			entries, err := rdb.ZRange(ctx, key, 0, -1).Result()
-			if err != nil || !slices.Equal(entries, []string{proto.NameKey("김철수") + "\x00" + encode("tok:1") + "\x00김철수\x00" + Palette[0]}) {
-				t.Errorf("key %q holds %q, %v; want the session's name key and encoded token", key, entries, err)
-			}
-		case "rooms":
-			if ttl >= 0 {
-				t.Errorf("key %q expires in %v; Rooms prunes it", key, ttl)
-			}
-			rooms, err := rdb.SMembers(ctx, key).Result()
-			want := []string{encode("a:b"), encode("로비")}
-			slices.Sort(rooms)
-			slices.Sort(want)
-			if err != nil || !slices.Equal(rooms, want) {
-				t.Errorf("key %q holds %q, %v; want the encoded rooms %q", key, rooms, err, want)
-			}
-		case "linger":
-			if ttl >= 0 {
-				t.Errorf("key %q expires in %v; Reap prunes it", key, ttl)
-			}
-			conns, err := rdb.ZRange(ctx, key, 0, -1).Result()
-			if want := []string{connField(proto.ConnRef{Gateway: "g:1", Conn: "x"})}; err != nil || !slices.Equal(conns, want) {
-				t.Errorf("key %q holds %q, %v; want the lingering connection %q", key, conns, err, want)
-			}
-		default:
-			if ttl < 59*time.Minute || ttl > time.Hour {
-				t.Errorf("key %q expires in %v, want about an hour", key, ttl)
+				t.Errorf("key %q expires in %v while its session is online", key, ttl)
 			}
 		}
 	}
-	want := map[string]int{"sess": 1, "name": 1, "conns": 1, "conn": 2, "room": 2, "names": 2, "color": 1, "rooms": 1, "linger": 1, "gw": 2}
-	if !maps.Equal(kinds, want) {
-		t.Errorf("keys by kind %v, want %v", kinds, want)
+	want := map[string]int{"sess": 1, "name": 1, "conns": 1, "conn": 2, "names": 2, "colors": 1, "rooms": 1, "linger": 1, "gw": 2, "gateways": 1}
+	if got := count(live); !maps.Equal(got, want) {
+		t.Errorf("keys by kind %v, want %v", got, want)
+	}
+	for key := range live["names"] {
+		entries, err := rdb.ZRange(ctx, key, 0, -1).Result()
+		if want := []string{proto.NameKey("김철수") + "\x00김철수\x00" + Palette[0]}; err != nil || !slices.Equal(entries, want) {
+			t.Errorf("key %q holds %q, %v; want %q", key, entries, err, want)
+		}
+	}
+	setOf := func(key string, want ...string) {
+		t.Helper()
+		got, err := rdb.SMembers(ctx, prefix+key).Result()
+		slices.Sort(got)
+		slices.Sort(want)
+		if err != nil || !slices.Equal(got, want) {
+			t.Errorf("key %q holds %q, %v; want %q", key, got, err, want)
+		}
+	}
+	setOf("rooms", encode("a:b"), encode("로비"))
+	setOf("gateways", encode("g:1"), encode("g"))
+	if got, err := rdb.ZRange(ctx, prefix+"linger", 0, -1).Result(); err != nil || !slices.Equal(got, []string{connField(c1)}) {
+		t.Errorf("linger holds %q, %v; want %q", got, err, connField(c1))
+	}
+	if got, err := rdb.HGetAll(ctx, prefix+"colors").Result(); err != nil || !maps.Equal(got, map[string]string{Palette[0]: "1"}) {
+		t.Errorf("colors holds %v, %v; want one session of %s", got, err, Palette[0])
 	}
 
 	// The scripts are loaded again when Redis has forgotten them.
 	if err := rdb.ScriptFlush(ctx).Err(); err != nil {
 		t.Fatal(err)
 	}
-	if got := leave(t, s, proto.ConnRef{Gateway: "g", Conn: "1:x"}); got.Room != "로비" || !got.Left {
+	if got := leave(t, s, c2); got.Room != "로비" || !got.Left {
 		t.Errorf("Leave after SCRIPT FLUSH = %+v, want left 로비", got)
+	}
+	leave(t, s, c1)
+	offline := keysByKind()
+	if got, want := count(offline), map[string]int{"sess": 1, "colors": 1}; !maps.Equal(got, want) {
+		t.Errorf("offline: keys by kind %v, want %v", got, want)
+	}
+	for key, ttl := range offline["sess"] {
+		if ttl < 59*time.Minute || ttl > time.Hour {
+			t.Errorf("offline: key %q expires in %v, want about an hour", key, ttl)
+		}
+	}
+	if n := online(t, s); n != 0 {
+		t.Errorf("Online = %d, want 0", n)
+	}
+	// An ended session leaves nothing.
+	join(t, s, JoinParams{Conn: c1, Room: "a:b", Token: "tok:1"})
+	if _, err := s.EndSession(ctx, "tok:1"); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := count(keysByKind()), map[string]int{"colors": 1}; !maps.Equal(got, want) {
+		t.Errorf("ended: keys by kind %v, want %v", got, want)
 	}
 }
 
@@ -246,35 +277,30 @@ func testStore(t *testing.T, open openStore) {
 		hangul := "한글"
 		tests := []struct {
 			name   string
-			holder string // joins first
-			online bool   // holder keeps a connection
+			holder string // joins first, and stays
 			try    string
 			token  string // what the second join presents
 		}{
-			{"lower case", "Alice", true, "alice", ""},
-			{"upper case", "alice", true, "ALICE", ""},
-			{"fullwidth", "Alice", true, "ａｌｉｃｅ", ""},
-			{"holder offline", "Alice", false, "alice", ""},
-			{"unknown token", "Alice", true, "alice", "nope"},
-			{"another session's token", "Alice", true, "alice", "bob"},
-			{"hangul decomposed", norm.NFC.String(hangul), true, norm.NFD.String(hangul), ""},
+			{"lower case", "Alice", "alice", ""},
+			{"upper case", "alice", "ALICE", ""},
+			{"fullwidth", "Alice", "ａｌｉｃｅ", ""},
+			{"unknown token", "Alice", "alice", "nope"},
+			{"another session's token", "Alice", "alice", "bob"},
+			{"hangul decomposed", norm.NFC.String(hangul), norm.NFD.String(hangul), ""},
 			// Look-alikes (proto.NameKey's confusable skeletons).
-			{"capital I for l", "alice", true, "aIice", ""},
-			{"dental click for l", "alice", true, "a\u01c0ice", ""},
-			{"small capital C", "alice", true, "ali\u1d04e", ""},
-			{"dot below", "alice", true, "alic\u0323e", ""},
-			{"doubled space", "alice b", true, "alice  b", ""},
-			{"all Cyrillic", "papa", true, "\u0440\u0430\u0440\u0430", ""},
-			{"Greek capitals", "NINA", true, "\u039d\u0399\u039d\u0391", ""},
+			{"capital I for l", "alice", "aIice", ""},
+			{"dental click for l", "alice", "a\u01c0ice", ""},
+			{"small capital C", "alice", "ali\u1d04e", ""},
+			{"dot below", "alice", "alic\u0323e", ""},
+			{"doubled space", "alice b", "alice  b", ""},
+			{"all Cyrillic", "papa", "\u0440\u0430\u0440\u0430", ""},
+			{"Greek capitals", "NINA", "\u039d\u0399\u039d\u0391", ""},
 		}
 		for _, tc := range tests {
 			t.Run(tc.name, func(t *testing.T) {
 				s, _ := open(t, hour)
 				join(t, s, JoinParams{Conn: conn("b"), Username: "Bob", Room: "hall", NewToken: "bob"})
 				join(t, s, JoinParams{Conn: conn("c1"), Username: tc.holder, Room: "lobby", NewToken: "t1"})
-				if !tc.online {
-					leave(t, s, conn("c1"))
-				}
 				_, err := s.Join(ctx, JoinParams{Conn: conn("c2"), Username: tc.try, Room: "lobby", Token: tc.token, NewToken: "t2"})
 				if !errors.Is(err, proto.ErrNameTaken) {
 					t.Fatalf("Join(%q) = %v, want ErrNameTaken", tc.try, err)
@@ -283,12 +309,8 @@ func testStore(t *testing.T, open openStore) {
 				if _, err := s.Leave(ctx, conn("c2")); !errors.Is(err, ErrUnknownConn) {
 					t.Errorf("Leave(refused conn) = %v, want ErrUnknownConn", err)
 				}
-				wantLobby := []string{tc.holder}
-				if !tc.online {
-					wantLobby = nil
-				}
-				if got := roomNames(t, s, "lobby"); !slices.Equal(got, wantLobby) {
-					t.Errorf("Members(lobby) = %v, want %v", got, wantLobby)
+				if got := roomNames(t, s, "lobby"); !slices.Equal(got, []string{tc.holder}) {
+					t.Errorf("Members(lobby) = %v, want [%s]", got, tc.holder)
 				}
 				if got := roomNames(t, s, "hall"); !slices.Equal(got, []string{"Bob"}) {
 					t.Errorf("Members(hall) = %v, want [Bob]", got)
@@ -307,27 +329,121 @@ func testStore(t *testing.T, open openStore) {
 		}
 	})
 
-	t.Run("expiry", func(t *testing.T) {
-		const ttl = time.Second
+	t.Run("a connected session outlives the time to live", func(t *testing.T) {
+		const ttl = 200 * time.Millisecond
 		s, elapse := open(t, ttl)
 		alice := join(t, s, JoinParams{Conn: conn("c1"), Username: "Alice", Room: "lobby", NewToken: "t1"})
-		leave(t, s, conn("c1"))
-		if _, err := s.Join(ctx, JoinParams{Conn: conn("c2"), Username: "alice", Room: "lobby", NewToken: "t2"}); !errors.Is(err, proto.ErrNameTaken) {
-			t.Fatalf("Join(alice) before expiry = %v, want ErrNameTaken", err)
-		}
-
-		elapse(ttl)
-		eventually(t, func() error {
-			if _, _, err := s.Lookup(ctx, proto.NameKey("alice")); !errors.Is(err, ErrNoSession) {
-				return fmt.Errorf("Lookup(alice) = %v, want ErrNoSession", err)
+		join(t, s, JoinParams{Conn: conn("c2"), Room: "hall", Token: "t1"})
+		lingering(t, s, conn("c2"), time.Hour)
+		// Polled for a while: an expiry would show within it.
+		for range 5 {
+			elapse(ttl)
+			if got := roomNames(t, s, "lobby"); !slices.Equal(got, []string{"Alice"}) {
+				t.Fatalf("Members(lobby) = %v, want [Alice]", got)
 			}
-			return nil
-		})
+			if got := roomNames(t, s, "hall"); !slices.Equal(got, []string{"Alice"}) {
+				t.Fatalf("Members(hall) = %v, want [Alice]: a lingering connection keeps her", got)
+			}
+			if got, on, err := s.Lookup(ctx, proto.NameKey("alice")); err != nil || !on || got != alice.Session {
+				t.Fatalf("Lookup(alice) = %+v, %v, %v; want her session, online", got, on, err)
+			}
+			if _, err := s.Join(ctx, JoinParams{Conn: conn("x"), Username: "ALICE", Room: "lobby", NewToken: "tx"}); !errors.Is(err, proto.ErrNameTaken) {
+				t.Fatalf("Join(ALICE) by another = %v, want ErrNameTaken", err)
+			}
+			if got := online(t, s); got != 1 {
+				t.Fatalf("Online = %d, want 1", got)
+			}
+		}
+		if res := join(t, s, JoinParams{Conn: conn("c3"), Room: "lobby", Token: "t1"}); res.Session != alice.Session || res.Joined {
+			t.Errorf("another tab = %+v, want her session, not joined again", res)
+		}
+		if res := leave(t, s, conn("c1")); res.Left {
+			t.Errorf("Leave(c1) = %+v, want not left: c3 stays", res)
+		}
+		if res := leave(t, s, conn("c3")); !res.Left || res.Session != alice.Session {
+			t.Errorf("Leave(c3) = %+v, want Alice left", res)
+		}
+	})
+
+	t.Run("a name is free once its session is offline", func(t *testing.T) {
+		const grace = 300 * time.Millisecond
+		s, elapse := open(t, hour)
+		join(t, s, JoinParams{Conn: conn("z"), Username: "Zed", Room: "lobby", NewToken: "tz"})
+		alice := join(t, s, JoinParams{Conn: conn("a"), Username: "Alice", Room: "lobby", NewToken: "ta"}).Session
+		if alice.Color != Palette[1] {
+			t.Fatalf("Alice's colour %s, want %s", alice.Color, Palette[1])
+		}
+		leave(t, s, conn("a"))
+		if _, _, err := s.Lookup(ctx, proto.NameKey("alice")); !errors.Is(err, ErrNoSession) {
+			t.Errorf("Lookup(alice) offline = %v, want ErrNoSession: nobody holds the name", err)
+		}
+		// Another user takes the name at once.
+		other := join(t, s, JoinParams{Conn: conn("o"), Username: "ALICE", Room: "lobby", NewToken: "to"})
+		if other.Session.Token != "to" || !other.Joined {
+			t.Fatalf("Join(ALICE) = %+v, want a new session to", other)
+		}
+		// Alice's token cannot take it back while it is held, with or
+		// without the name; a refused join changes nothing.
+		for _, name := range []string{"", "Alice"} {
+			if _, err := s.Join(ctx, JoinParams{Conn: conn("a2"), Username: name, Room: "lobby", Token: "ta", NewToken: "t2"}); !errors.Is(err, proto.ErrNameTaken) {
+				t.Errorf("Join(token ta, %q) while ALICE holds the name = %v, want ErrNameTaken", name, err)
+			}
+		}
+		if got := roomNames(t, s, "lobby"); !slices.Equal(got, []string{"ALICE", "Zed"}) {
+			t.Errorf("Members = %v, want [ALICE Zed]", got)
+		}
+		// With another name, the token opens a new session.
+		if res := join(t, s, JoinParams{Conn: conn("a2"), Username: "Alicia", Room: "lobby", Token: "ta", NewToken: "t2"}); res.Session.Token != "t2" {
+			t.Errorf("Join(token ta, Alicia) = %+v, want a new session t2", res.Session)
+		}
+		leave(t, s, conn("a2"))
+
+		// The other user loses the transport: the name stays held while
+		// the connection lingers, and is free once it is reaped.
+		lingering(t, s, conn("o"), grace)
+		if _, err := s.Join(ctx, JoinParams{Conn: conn("a3"), Room: "lobby", Token: "ta"}); !errors.Is(err, proto.ErrNameTaken) {
+			t.Errorf("Join(token ta) while ALICE lingers = %v, want ErrNameTaken", err)
+		}
+		elapse(grace)
+		if got, want := leaves(reap(t, s)), []string{"ALICE left lobby"}; !slices.Equal(got, want) {
+			t.Errorf("Reap = %v, want %v", got, want)
+		}
+		// Carol takes the least used colour, which was Alice's; Alice,
+		// back, keeps hers all the same.
+		if c := join(t, s, JoinParams{Conn: conn("c"), Username: "Carol", Room: "lobby", NewToken: "tc"}); c.Session.Color != Palette[1] {
+			t.Errorf("Carol's colour %s, want %s", c.Session.Color, Palette[1])
+		}
+		res := join(t, s, JoinParams{Conn: conn("a3"), Room: "lobby", Token: "ta"})
+		if res.Session != alice || !res.Joined {
+			t.Errorf("Alice resumes = %+v, want %+v, joined", res, alice)
+		}
+		if got, on, err := s.Lookup(ctx, proto.NameKey("alice")); err != nil || !on || got != alice {
+			t.Errorf("Lookup(alice) = %+v, %v, %v; want her session, online", got, on, err)
+		}
+		if _, err := s.Join(ctx, JoinParams{Conn: conn("o"), Room: "lobby", Token: "to"}); !errors.Is(err, proto.ErrNameTaken) {
+			t.Errorf("Join(token to) = %v, want ErrNameTaken: Alice has the name again", err)
+		}
+	})
+
+	t.Run("an offline session expires", func(t *testing.T) {
+		const ttl = 600 * time.Millisecond
+		s, elapse := open(t, ttl)
+		alice := join(t, s, JoinParams{Conn: conn("c1"), Username: "Alice", Room: "lobby", NewToken: "t1"})
+		// Online far longer than ttl, then offline: it lives ttl from then.
+		elapse(2 * ttl)
+		leave(t, s, conn("c1"))
+		elapse(ttl / 2)
+		res := join(t, s, JoinParams{Conn: conn("c2"), Room: "lobby", Token: "t1"})
+		if res.Session != alice.Session {
+			t.Fatalf("resume within ttl = %+v, want %+v", res.Session, alice.Session)
+		}
+		leave(t, s, conn("c2"))
+		elapse(ttl)
 		// The token resumes nothing, with or without the name.
 		if _, err := s.Join(ctx, JoinParams{Conn: conn("c3"), Room: "lobby", Token: "t1"}); !errors.Is(err, ErrNoSession) {
 			t.Errorf("Join(expired token, no name) = %v, want ErrNoSession", err)
 		}
-		res := join(t, s, JoinParams{Conn: conn("c3"), Username: "Alice", Room: "lobby", Token: "t1", NewToken: "t3"})
+		res = join(t, s, JoinParams{Conn: conn("c3"), Username: "Alice", Room: "lobby", Token: "t1", NewToken: "t3"})
 		if res.Session.Token != "t3" || !res.Joined {
 			t.Errorf("Join(expired token, Alice) = %+v, want a new session t3 that joined", res)
 		}
@@ -336,53 +452,106 @@ func testStore(t *testing.T, open openStore) {
 		}
 	})
 
-	t.Run("expiry while online", func(t *testing.T) {
-		const ttl = time.Second
-		s, elapse := open(t, ttl)
-		join(t, s, JoinParams{Conn: conn("c1"), Username: "Alice", Room: "lobby", NewToken: "t1"})
-		elapse(ttl)
-		eventually(t, func() error {
-			if got := roomNames(t, s, "lobby"); len(got) != 0 {
-				return fmt.Errorf("Members = %v, want none", got)
-			}
-			if got := rooms(t, s); len(got) != 0 {
-				return fmt.Errorf("Rooms = %v, want none", got)
-			}
-			return nil
-		})
-		if _, err := s.Leave(ctx, conn("c1")); !errors.Is(err, ErrUnknownConn) {
-			t.Errorf("Leave(conn of expired session) = %v, want ErrUnknownConn", err)
+	t.Run("end a session", func(t *testing.T) {
+		const grace = 300 * time.Millisecond
+		s, elapse := open(t, hour)
+		alice := join(t, s, JoinParams{Conn: conn("a1"), Username: "Alice", Room: "lobby", NewToken: "ta"}).Session
+		join(t, s, JoinParams{Conn: conn("a2"), Room: "lobby", Token: "ta"})
+		join(t, s, JoinParams{Conn: conn("a3"), Room: "hall", Token: "ta"})
+		join(t, s, JoinParams{Conn: conn("b"), Username: "Bob", Room: "lobby", NewToken: "tb"})
+		lingering(t, s, conn("a2"), grace)
+		got, err := s.EndSession(ctx, "ta")
+		if err != nil {
+			t.Fatalf("EndSession: %v", err)
 		}
-		res := join(t, s, JoinParams{Conn: conn("c2"), Username: "alice", Room: "lobby", NewToken: "t2"})
-		if res.Session.Color != Palette[0] {
-			t.Errorf("colour = %s, want %s: the expired session is not online", res.Session.Color, Palette[0])
+		if want := []string{"Alice left hall", "Alice left lobby"}; !slices.Equal(leaves(got), want) {
+			t.Errorf("EndSession = %v, want %v", leaves(got), want)
+		}
+		for _, l := range got {
+			if l.Session != alice {
+				t.Errorf("EndSession's session %+v, want %+v", l.Session, alice)
+			}
+		}
+		if got := roomNames(t, s, "lobby"); !slices.Equal(got, []string{"Bob"}) {
+			t.Errorf("Members(lobby) = %v, want [Bob]", got)
+		}
+		if got, want := rooms(t, s), []RoomCount{{"lobby", 1}}; !slices.Equal(got, want) {
+			t.Errorf("Rooms = %v, want %v", got, want)
+		}
+		if got := online(t, s); got != 1 {
+			t.Errorf("Online = %d, want 1", got)
+		}
+		for _, c := range []string{"a1", "a2", "a3"} {
+			if _, err := s.Leave(ctx, conn(c)); !errors.Is(err, ErrUnknownConn) {
+				t.Errorf("Leave(%s) = %v, want ErrUnknownConn", c, err)
+			}
+		}
+		elapse(grace)
+		if got := reap(t, s); len(got) != 0 {
+			t.Errorf("Reap = %v, want none: the lingering tab went with the session", leaves(got))
+		}
+		if _, err := s.Join(ctx, JoinParams{Conn: conn("a4"), Room: "lobby", Token: "ta"}); !errors.Is(err, ErrNoSession) {
+			t.Errorf("Join(ended token) = %v, want ErrNoSession", err)
+		}
+		if _, err := s.EndSession(ctx, "ta"); !errors.Is(err, ErrNoSession) {
+			t.Errorf("EndSession again = %v, want ErrNoSession", err)
+		}
+		// The name is free, for the same user with the old token too: a
+		// new session.
+		if res := join(t, s, JoinParams{Conn: conn("a4"), Username: "alice", Room: "lobby", Token: "ta", NewToken: "ta2"}); res.Session.Token != "ta2" || !res.Joined {
+			t.Errorf("Join(alice) = %+v, want a new session ta2", res)
+		}
+		// An offline session ends with no leave.
+		leave(t, s, conn("b"))
+		if got, err := s.EndSession(ctx, "tb"); err != nil || len(got) != 0 {
+			t.Errorf("EndSession(offline) = %v, %v; want no leaves", leaves(got), err)
+		}
+		if _, err := s.Join(ctx, JoinParams{Conn: conn("b"), Room: "lobby", Token: "tb"}); !errors.Is(err, ErrNoSession) {
+			t.Errorf("Join(ended offline token) = %v, want ErrNoSession", err)
 		}
 	})
 
-	t.Run("join and leave refresh the time to live", func(t *testing.T) {
-		const ttl = 1500 * time.Millisecond
-		step := ttl * 6 / 10 // two steps outlive ttl, one does not
-		s, elapse := open(t, ttl)
-		join(t, s, JoinParams{Conn: conn("c1"), Username: "Alice", Room: "lobby", NewToken: "t1"})
-		elapse(step)
-		leave(t, s, conn("c1"))
-		elapse(step)
-		if _, _, err := s.Lookup(ctx, proto.NameKey("alice")); err != nil {
-			t.Fatalf("Lookup after Leave refreshed: %v", err)
-		}
-		join(t, s, JoinParams{Conn: conn("c2"), Room: "lobby", Token: "t1"})
-		elapse(step)
-		// Lookup is no use: it must not refresh.
-		if _, _, err := s.Lookup(ctx, proto.NameKey("alice")); err != nil {
-			t.Fatalf("Lookup after Join refreshed: %v", err)
-		}
-		elapse(step)
-		eventually(t, func() error {
-			if _, _, err := s.Lookup(ctx, proto.NameKey("alice")); !errors.Is(err, ErrNoSession) {
-				return fmt.Errorf("Lookup = %v, want ErrNoSession", err)
+	t.Run("gateways", func(t *testing.T) {
+		s, _ := open(t, hour)
+		gateways := func() []string {
+			t.Helper()
+			gws, err := s.Gateways(ctx)
+			if err != nil {
+				t.Fatalf("Gateways: %v", err)
 			}
-			return nil
-		})
+			return gws
+		}
+		if got := gateways(); len(got) != 0 {
+			t.Fatalf("Gateways of an empty store = %v, want none", got)
+		}
+		at := func(gw, id string) proto.ConnRef { return proto.ConnRef{Gateway: gw, Conn: id} }
+		join(t, s, JoinParams{Conn: at("g2", "a"), Username: "Alice", Room: "lobby", NewToken: "ta"})
+		join(t, s, JoinParams{Conn: at("g1:x", "a"), Room: "hall", Token: "ta"})
+		join(t, s, JoinParams{Conn: at("g2", "b"), Username: "Bob", Room: "lobby", NewToken: "tb"})
+		if got, want := gateways(), []string{"g1:x", "g2"}; !slices.Equal(got, want) {
+			t.Errorf("Gateways = %v, want %v", got, want)
+		}
+		leave(t, s, at("g2", "a"))
+		if got, want := gateways(), []string{"g1:x", "g2"}; !slices.Equal(got, want) {
+			t.Errorf("Gateways after one of g2's leaves = %v, want %v", got, want)
+		}
+		// Moved to another gateway's connection: g1:x has none left.
+		join(t, s, JoinParams{Conn: at("g1:x", "a"), Username: "Carol", Room: "hall", NewToken: "tc"})
+		leave(t, s, at("g1:x", "a"))
+		if got, want := gateways(), []string{"g2"}; !slices.Equal(got, want) {
+			t.Errorf("Gateways = %v, want %v", got, want)
+		}
+		// A dropped gateway stays until its connections are reaped.
+		if n, err := s.DropGateway(ctx, "g2", 0); err != nil || n != 1 {
+			t.Fatalf("DropGateway(g2) = %d, %v; want 1", n, err)
+		}
+		if got, want := gateways(), []string{"g2"}; !slices.Equal(got, want) {
+			t.Errorf("Gateways after DropGateway = %v, want %v", got, want)
+		}
+		reap(t, s)
+		if got := gateways(); len(got) != 0 {
+			t.Errorf("Gateways after the reap = %v, want none", got)
+		}
 	})
 
 	t.Run("first colours are distinct", func(t *testing.T) {
@@ -471,8 +640,8 @@ func testStore(t *testing.T, open openStore) {
 				t.Errorf("%s: Members %v, want %v", st.name, got, st.wantMembers)
 			}
 		}
-		if _, online, err := s.Lookup(ctx, proto.NameKey("alice")); err != nil || online {
-			t.Errorf("Lookup(alice) online %v, %v; want offline", online, err)
+		if _, _, err := s.Lookup(ctx, proto.NameKey("alice")); !errors.Is(err, ErrNoSession) {
+			t.Errorf("Lookup(alice) = %v, want ErrNoSession: offline, she holds no name", err)
 		}
 	})
 
@@ -536,8 +705,8 @@ func testStore(t *testing.T, open openStore) {
 		if got := usernames(res.Members); !slices.Equal(got, []string{"Bob"}) {
 			t.Errorf("Members = %v, want [Bob]", got)
 		}
-		if _, online, err := s.Lookup(ctx, proto.NameKey("alice")); err != nil || online {
-			t.Errorf("Lookup(alice) online %v, %v; want offline", online, err)
+		if _, _, err := s.Lookup(ctx, proto.NameKey("alice")); !errors.Is(err, ErrNoSession) {
+			t.Errorf("Lookup(alice) = %v, want ErrNoSession: offline, she holds no name", err)
 		}
 		if got := leave(t, s, conn("c1")); got.Session.Username != "Bob" || !got.Left {
 			t.Errorf("Leave = %+v, want Bob left", got)
@@ -569,7 +738,7 @@ func testStore(t *testing.T, open openStore) {
 			wantErr    error
 		}{
 			{"online", proto.NameKey("ALICE"), "Alice", true, nil},
-			{"offline", proto.NameKey("김철수"), "김철수", false, nil},
+			{"offline", proto.NameKey("김철수"), "", false, ErrNoSession},
 			{"unknown", proto.NameKey("carol"), "", false, ErrNoSession},
 		}
 		for _, tc := range tests {
@@ -723,31 +892,6 @@ func testStore(t *testing.T, open openStore) {
 		}
 	})
 
-	t.Run("online after expiry", func(t *testing.T) {
-		const ttl = time.Second
-		s, elapse := open(t, ttl)
-		join(t, s, JoinParams{Conn: conn("c1"), Username: "Alice", Room: "lobby", NewToken: "t1"})
-		if got := online(t, s); got != 1 {
-			t.Fatalf("Online = %d, want 1", got)
-		}
-		elapse(ttl)
-		eventually(t, func() error {
-			if got := online(t, s); got != 0 {
-				return fmt.Errorf("Online = %d, want 0: the session expired with its connection", got)
-			}
-			if _, _, err := s.Lookup(ctx, proto.NameKey("alice")); !errors.Is(err, ErrNoSession) {
-				return fmt.Errorf("Lookup(alice) = %v, want ErrNoSession", err)
-			}
-			return nil
-		})
-		// A resync opens the session again with its token, here in another
-		// colour: the token is under two colours, live under one.
-		join(t, s, JoinParams{Conn: conn("c2"), Username: "Alice", Room: "lobby", NewToken: "t1", Color: Palette[1]})
-		if got := online(t, s); got != 1 {
-			t.Errorf("Online after the session opened again = %d, want 1", got)
-		}
-	})
-
 	testLinger(t, open)
 
 	t.Run("distinct users at once", func(t *testing.T) {
@@ -887,8 +1031,11 @@ func testUsersRace(t *testing.T, stores []Store) {
 			want = append(want, proto.Member{Username: name(u)})
 		}
 		_, online, err := stores[0].Lookup(ctx, proto.NameKey(name(u)))
-		if err != nil || online != (u%2 == 1) {
-			t.Errorf("Lookup(user %d) = online %v, %v", u, online, err)
+		if u%2 == 1 && (err != nil || !online) {
+			t.Errorf("Lookup(user %d) = online %v, %v; want online", u, online, err)
+		}
+		if u%2 == 0 && !errors.Is(err, ErrNoSession) {
+			t.Errorf("Lookup(user %d) = %v, want ErrNoSession: offline", u, err)
 		}
 	}
 	got = allMembers(t, stores[0], "lobby")
@@ -1131,8 +1278,8 @@ func testLinger(t *testing.T, open openStore) {
 		if got := roomNames(t, s, "lobby"); !slices.Equal(got, []string{"Bob"}) {
 			t.Errorf("Members = %v, want [Bob]", got)
 		}
-		if _, online, err := s.Lookup(ctx, proto.NameKey("alice")); err != nil || online {
-			t.Errorf("Lookup(alice) online %v, %v; want offline", online, err)
+		if _, _, err := s.Lookup(ctx, proto.NameKey("alice")); !errors.Is(err, ErrNoSession) {
+			t.Errorf("Lookup(alice) = %v, want ErrNoSession: offline, she holds no name", err)
 		}
 		if _, err := s.Leave(ctx, conn("a")); !errors.Is(err, ErrUnknownConn) {
 			t.Errorf("Leave(reaped) = %v, want ErrUnknownConn", err)
@@ -1475,12 +1622,12 @@ func TestJoinKeepsAColorAskedFor(t *testing.T) {
 			if res.Session.Color != Palette[0] {
 				t.Errorf("asked for %s, got %s", Palette[0], res.Session.Color)
 			}
-			e1, err := st.Epoch(ctx)
-			if err != nil || e1 == "" {
-				t.Fatalf("epoch %q %v", e1, err)
+			e1, fresh, err := st.Epoch(ctx)
+			if err != nil || e1 == "" || !fresh {
+				t.Fatalf("epoch %q, fresh %v, %v; want one made now", e1, fresh, err)
 			}
-			if e2, _ := st.Epoch(ctx); e2 != e1 {
-				t.Errorf("epoch changed from %q to %q", e1, e2)
+			if e2, fresh, _ := st.Epoch(ctx); e2 != e1 || fresh {
+				t.Errorf("epoch changed from %q to %q, or fresh again (%v)", e1, e2, fresh)
 			}
 		})
 	}
