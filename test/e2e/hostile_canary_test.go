@@ -90,6 +90,21 @@ func (c *hcanary) run() {
 	}
 }
 
+func (c *hcanary) sendCount() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.sends
+}
+
+// atLeast waits, up to d, until the canary has sent n times in all.
+func (c *hcanary) atLeast(n int, d time.Duration) {
+	for deadline := time.Now().Add(d); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+		if c.sendCount() >= n {
+			return
+		}
+	}
+}
+
 // window returns the highest ack latency since the last call, and resets it.
 func (c *hcanary) window() time.Duration {
 	c.mu.Lock()

@@ -30,13 +30,28 @@ func TestHostileSuite(t *testing.T) {
 	for _, p := range hostileProbes {
 		g0, rss0 := runtime.NumGoroutine(), rssKB()
 		c.window()
+		s0 := c.sendCount()
 		start := time.Now()
 		var answer string
 		ok := t.Run(p.name, func(t *testing.T) { answer = p.run(t, s, c) })
 		took := time.Since(start)
-		lat := c.window()
 		hostileHTTP.CloseIdleConnections()
 		http.DefaultClient.CloseIdleConnections()
+		// The probe's connections are closed (its cleanups ran): the
+		// goroutines serving them end.
+		g1 := runtime.NumGoroutine()
+		for deadline := time.Now().Add(20 * time.Second); g1 > g0+hostileGoroutineSlack && time.Now().Before(deadline); g1 = runtime.NumGoroutine() {
+			time.Sleep(20 * time.Millisecond)
+		}
+		if g1 > g0+hostileGoroutineSlack {
+			t.Errorf("after %s: %d goroutines, %d before", p.name, g1, g0)
+		}
+		settled := time.Since(start) - took
+		// The canary chats on after the probe, some messages at least,
+		// so that a probe that takes milliseconds is chatted through too
+		// and harm that comes late (a gateway that falls over) shows.
+		c.atLeast(s0+hostileCanaryMin, 10*time.Second)
+		lat := c.window()
 
 		st := c.verify()
 		for _, pr := range st.problems[reported:] {
@@ -48,19 +63,10 @@ func TestHostileSuite(t *testing.T) {
 				t.Errorf("after %s: %s not ready: %v", p.name, u, err)
 			}
 		}
-		// The probe's connections are closed (its cleanups ran): the
-		// goroutines serving them end.
-		g1 := runtime.NumGoroutine()
-		for deadline := time.Now().Add(20 * time.Second); g1 > g0+hostileGoroutineSlack && time.Now().Before(deadline); g1 = runtime.NumGoroutine() {
-			time.Sleep(20 * time.Millisecond)
-		}
-		if g1 > g0+hostileGoroutineSlack {
-			t.Errorf("after %s: %d goroutines, %d before", p.name, g1, g0)
-		}
 		rows = append(rows, probeRow{
 			name: p.name, sent: p.sent, answer: answer, ok: ok, took: took,
 			sends: st.sends - prev.sends, lost: st.lost - prev.lost, dups: st.dups - prev.dups, maxLat: lat,
-			rss0: rss0, rss1: rssKB(), g0: g0, g1: g1,
+			rss0: rss0, rss1: rssKB(), g0: g0, g1: g1, settled: settled,
 		})
 		prev = st
 	}
@@ -82,6 +88,10 @@ func TestHostileSuite(t *testing.T) {
 // process may stay after it: timers and NATS' own goroutines come and go.
 const hostileGoroutineSlack = 8
 
+// hostileCanaryMin is how many sends of the canary each probe must have
+// lasted, at least (it waits for them after the probe).
+const hostileCanaryMin = 10
+
 type hostileProbe struct {
 	name, sent string
 	// run probes, asserting the server's answers, and returns them in
@@ -90,26 +100,26 @@ type hostileProbe struct {
 }
 
 type probeRow struct {
-	name, sent, answer string
-	ok                 bool
-	took, maxLat       time.Duration
-	sends, lost, dups  int
-	rss0, rss1         int
-	g0, g1             int
+	name, sent, answer    string
+	ok                    bool
+	took, maxLat, settled time.Duration
+	sends, lost, dups     int
+	rss0, rss1            int
+	g0, g1                int
 }
 
 func hostileReport(rows []probeRow, final canaryState) string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "| probe | sent | answer | took | canary sends | acked lost | duplicates | max ack latency | RSS before → after (MB) | goroutines before → after |\n")
-	fmt.Fprintf(&b, "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |\n")
+	fmt.Fprintf(&b, "| probe | sent | answer | took | canary sends | acked lost | duplicates | max ack latency | RSS before → after (MB) | goroutines before → after | back to baseline in |\n")
+	fmt.Fprintf(&b, "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |\n")
 	for _, r := range rows {
 		name := r.name
 		if !r.ok {
 			name += " (FAILED)"
 		}
-		fmt.Fprintf(&b, "| %s | %s | %s | %v | %d | %d | %d | %v | %.1f → %.1f | %d → %d |\n",
+		fmt.Fprintf(&b, "| %s | %s | %s | %v | %d | %d | %d | %v | %.1f → %.1f | %d → %d | %v |\n",
 			name, r.sent, r.answer, r.took.Round(10*time.Millisecond), r.sends, r.lost, r.dups,
-			r.maxLat.Round(time.Millisecond), float64(r.rss0)/1024, float64(r.rss1)/1024, r.g0, r.g1)
+			r.maxLat.Round(time.Millisecond), float64(r.rss0)/1024, float64(r.rss1)/1024, r.g0, r.g1, r.settled.Round(10*time.Millisecond))
 	}
 	fmt.Fprintf(&b, "\ncanary in all: %d sends, %d acked lost, %d duplicates, %d problems\n",
 		final.sends, final.lost, final.dups, len(final.problems))
