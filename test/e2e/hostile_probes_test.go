@@ -847,7 +847,7 @@ func probeImpostors(t *testing.T, s *hostileStack, c *hcanary) string {
 
 func probeTokens(t *testing.T, s *hostileStack, c *hcanary) string {
 	var answers []string
-	try := func(what string, req map[string]string, want ...string) {
+	try := func(what string, req map[string]string, want ...string) hack {
 		cl := dialH(t, s.urls[0], "198.18.5.1", "")
 		a := cl.call("join", req)
 		defer cl.close()
@@ -862,9 +862,10 @@ func probeTokens(t *testing.T, s *hostileStack, c *hcanary) string {
 			var who struct{ Username string }
 			json.Unmarshal([]byte(a.raw[1:len(a.raw)-1]), &who)
 			answers = append(answers, fmt.Sprintf("%s: ok as %q", what, who.Username))
-			return
+			return a
 		}
 		answers = append(answers, what+": "+a.code())
+		return a
 	}
 	guess := strings.Repeat("A", 43)
 	try("the canary's name with a guessed token", map[string]string{"username": canaryA, "token": guess}, proto.CodeNameTaken)
@@ -873,7 +874,11 @@ func probeTokens(t *testing.T, s *hostileStack, c *hcanary) string {
 	// A token of a live session, under another name.
 	owner := dialH(t, s.urls[1], "198.18.5.2", "")
 	owner.join("token owner", "", "tokens")
-	try("a live token with another name", map[string]string{"username": "token thief", "token": owner.token}, "ok", proto.CodeInvalidName, proto.CodeNameTaken, proto.CodeBadRequest)
+	// A token resumes its session only under the session's name: with
+	// another, a new session opens (presence.Store.Join).
+	if a := try("a live token with another name", map[string]string{"username": "token thief", "token": owner.token}, "ok", proto.CodeInvalidName, proto.CodeNameTaken, proto.CodeBadRequest); a.OK && a.Token == owner.token {
+		t.Error("a live token with another name resumed its session")
+	}
 	// The owner leaves, and its session expires (as it would a day after
 	// its last join): the token opens nothing.
 	old := owner.token
