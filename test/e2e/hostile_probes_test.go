@@ -34,6 +34,7 @@ var hostileProbes = []hostileProbe{
 	{"impostor names", "look-alikes of the canaries' names", probeImpostors},
 	{"token replay", "guessed tokens, a token with another name, an expired token", probeTokens},
 	{"pid replay", "a guessed pid, a live connection's pid, a pid whose user left", probePIDs},
+	{"a gateway shut down", "a third gateway with 10 users chatting, drained and shut down; its users back on the other two with their tokens", probeGatewayDown},
 }
 
 // rawWS opens a WebSocket on base (query appended) and, if connect, the
@@ -935,4 +936,52 @@ func probePIDs(t *testing.T, s *hostileStack, c *hcanary) string {
 		t.Error("the pid's owner was disconnected")
 	}
 	return strings.Join(answers, "; ")
+}
+
+func probeGatewayDown(t *testing.T, s *hostileStack, c *hcanary) string {
+	u, stop := s.startGateway(t, "hgw3")
+	t.Cleanup(stop)
+	watcher := dialH(t, s.urls[0], "198.18.7.100", "")
+	watcher.join("fault watcher", "", "fault")
+	var users []*hclient
+	for i := range 10 {
+		cl := dialH(t, u, fmt.Sprintf("198.18.7.%d", i+1), "")
+		cl.join(fmt.Sprintf("fault user %d", i), "", "fault")
+		if a := cl.call("client message", map[string]string{"message": fmt.Sprint("before ", i), "clientId": fmt.Sprint("b", i)}); !a.OK {
+			t.Fatalf("message: %s", a.raw)
+		}
+		users = append(users, cl)
+	}
+	start := time.Now()
+	stop()
+	for i, cl := range users {
+		if !cl.until(10*time.Second, cl.closed) {
+			t.Errorf("user %d: still connected to the stopped gateway", i)
+		}
+	}
+	closed := time.Since(start)
+	for i, cl := range users {
+		back := dialH(t, s.urls[i%2], fmt.Sprintf("198.18.7.%d", i+1), "")
+		a := back.join(cl.name, cl.token, "fault")
+		if a.Token != cl.token {
+			t.Errorf("%s came back with another session", cl.name)
+		}
+		if a := back.call("client message", map[string]string{"message": fmt.Sprint("after ", i), "clientId": fmt.Sprint("a", i)}); !a.OK {
+			t.Errorf("%s: message after: %s", cl.name, a.raw)
+		}
+	}
+	recovered := time.Since(start)
+	if !watcher.until(10*time.Second, func() bool {
+		n := 0
+		for _, e := range watcher.eventsOf() {
+			if e.name == "server message" && strings.HasPrefix(e.Message, "after ") {
+				n++
+			}
+		}
+		return n == len(users)
+	}) {
+		t.Error("the watcher did not hear every user back")
+	}
+	return fmt.Sprintf("its 10 connections closed within %v, all 10 users back (same sessions) and chatting within %v",
+		closed.Round(10*time.Millisecond), recovered.Round(10*time.Millisecond))
 }

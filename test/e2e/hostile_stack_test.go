@@ -34,8 +34,10 @@ import (
 // production ones.
 type hostileStack struct {
 	urls []string // the gateways' http://127.0.0.1:port
-	regs []*prometheus.Registry
 	cfg  gateway.Config
+	// startGateway starts another gateway on the stack; stop drains it
+	// and shuts it down.
+	startGateway func(tb testing.TB, id string) (url string, stop func())
 	// Presence's Redis and key prefix: the token probe expires a session
 	// there, as 24 hours (presence's session life) would.
 	rdb    *redis.Client
@@ -106,26 +108,37 @@ func startHostile(tb testing.TB) *hostileStack {
 	run("presence", pres.Run)
 
 	s := &hostileStack{cfg: hostileConfig, rdb: rdb, prefix: prefix}
-	for i := range 2 {
+	s.startGateway = func(tb testing.TB, id string) (string, func()) {
 		addr := fmt.Sprintf("127.0.0.1:%d", freePort(tb))
 		cfg := hostileConfig
-		cfg.ID, cfg.HTTPAddr, cfg.AdvertiseAddr = fmt.Sprintf("hgw%d", i+1), addr, addr
+		cfg.ID, cfg.HTTPAddr, cfg.AdvertiseAddr = id, addr, addr
 		reg := prometheus.NewRegistry()
 		gw, err := gateway.New(cfg, connect(), log, reg)
 		if err != nil {
 			tb.Fatal(err)
 		}
-		run(cfg.ID, func(ctx context.Context) error { return gw.Run(ctx, reg) })
-		s.urls = append(s.urls, "http://"+addr)
-		s.regs = append(s.regs, reg)
+		gctx, stop := context.WithCancel(ctx)
+		done := make(chan struct{})
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			defer close(done)
+			if err := gw.Run(gctx, reg); err != nil {
+				tb.Errorf("%s: %v", id, err)
+			}
+		}()
+		u := "http://" + addr
+		waitWithin(tb, 10*time.Second, u+" ready", func() bool { return s.ready(u) == nil })
+		return u, func() { stop(); <-done }
+	}
+	for i := range 2 {
+		u, _ := s.startGateway(tb, fmt.Sprintf("hgw%d", i+1))
+		s.urls = append(s.urls, u)
 	}
 	tb.Cleanup(func() {
 		cancel()
 		wg.Wait()
 	})
-	for _, u := range s.urls {
-		waitWithin(tb, 10*time.Second, u+" ready", func() bool { return s.ready(u) == nil })
-	}
 	return s
 }
 
