@@ -5,6 +5,10 @@
 GO       ?= go
 PKGS     := ./proto/... ./kit/... ./services/gateway/... ./services/presence/... ./services/history/... ./cmd/natter/... ./test/e2e/... ./bench/...
 FUZZTIME ?= 100000x
+# FuzzChatEvents runs a connection to a whole in-process stack per input,
+# about 1,000 a second on two cores: 20,000 by default, FUZZTIME when it
+# is given on the command line.
+CHAT_FUZZTIME ?= $(if $(filter command line,$(origin FUZZTIME)),$(FUZZTIME),20000x)
 
 .PHONY: all build lint test test-go test-load test-storm test-deps fuzz run conformance clean \
 	compose-up compose-down compose-logs cluster-up cluster-down bin/nats-server bench
@@ -55,6 +59,7 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzNormalizeName$$' -fuzztime $(FUZZTIME) ./proto
 	$(GO) test -run '^$$' -fuzz '^FuzzValidateMessage$$' -fuzztime $(FUZZTIME) ./proto
 	$(GO) test -run '^$$' -fuzz '^FuzzJSONTextValid$$' -fuzztime $(FUZZTIME) ./services/gateway
+	$(GO) test -run '^$$' -fuzz '^FuzzChatEvents$$' -fuzztime $(CHAT_FUZZTIME) ./test/e2e
 
 # One process: embedded NATS with JetStream (files under ./data), in-memory presence, history, gateway.
 run:
