@@ -28,6 +28,9 @@ type MemoryStore struct {
 	// lingering holds the connections whose transport was lost, each
 	// with when Reap may remove it.
 	lingering map[proto.ConnRef]time.Time
+	// closed holds the connections reported closed, each with until when
+	// a resync of it is refused (JoinParams.Resync).
+	closed    map[proto.ConnRef]time.Time
 	epochMade bool // Epoch was called
 }
 
@@ -90,6 +93,7 @@ func NewMemoryStore(ttl time.Duration, now func() time.Time) *MemoryStore {
 		colors:   make(map[string]int),
 
 		lingering: make(map[proto.ConnRef]time.Time),
+		closed:    make(map[proto.ConnRef]time.Time),
 	}
 }
 
@@ -100,6 +104,13 @@ func (m *MemoryStore) Join(_ context.Context, p JoinParams) (JoinResult, error) 
 	now := m.now()
 	m.expire(now)
 
+	if p.Resync {
+		if until, ok := m.closed[p.Conn]; ok && now.Before(until) {
+			return JoinResult{}, ErrUnknownConn
+		}
+	} else {
+		delete(m.closed, p.Conn)
+	}
 	var key string
 	if p.Username != "" {
 		key = proto.NameKey(p.Username)
@@ -161,6 +172,7 @@ func (m *MemoryStore) Leave(_ context.Context, c proto.ConnRef) (LeaveResult, er
 	if s == nil {
 		return LeaveResult{}, ErrUnknownConn
 	}
+	m.closed[c] = now.Add(closedFor)
 	room, left := m.depart(s, c, now)
 	return LeaveResult{Session: s.Session, Room: room, Left: left}, nil
 }
@@ -179,6 +191,7 @@ func (m *MemoryStore) Linger(ctx context.Context, c proto.ConnRef, grace time.Du
 	if s == nil {
 		return LeaveResult{}, ErrUnknownConn
 	}
+	m.closed[c] = now.Add(closedFor)
 	m.linger(c, now.Add(grace))
 	return LeaveResult{Session: s.Session, Room: s.conns[c]}, nil
 }
@@ -215,6 +228,11 @@ func (m *MemoryStore) Reap(context.Context) ([]LeaveResult, error) {
 	now := m.now()
 	m.expire(now)
 
+	for c, until := range m.closed {
+		if !now.Before(until) {
+			delete(m.closed, c)
+		}
+	}
 	var out []LeaveResult
 	for c, deadline := range m.lingering {
 		if now.Before(deadline) {

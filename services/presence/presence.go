@@ -337,7 +337,7 @@ func (s *Service) join(ctx context.Context, data []byte) any {
 	if err := json.Unmarshal(data, &req); err != nil {
 		return proto.PresenceJoinReply{Error: proto.ErrBadRequest}
 	}
-	p := JoinParams{Conn: req.ConnRef, Token: req.Token, NewToken: newToken()}
+	p := JoinParams{Conn: req.ConnRef, Token: req.Token, NewToken: newToken(), Resync: req.Resync}
 	if req.Resync && req.Token != "" {
 		p.NewToken, p.Color = req.Token, req.Color
 	}
@@ -354,6 +354,10 @@ func (s *Service) join(ctx context.Context, data []byte) any {
 	if errors.Is(err, ErrNoSession) {
 		// A token alone, whose session has ended: the user picks a name again.
 		return proto.PresenceJoinReply{Error: proto.Errorf(proto.CodeInvalidName, "your session has ended; choose a name")}
+	}
+	if errors.Is(err, ErrUnknownConn) {
+		// A resync of a connection its gateway has reported closed.
+		return proto.PresenceJoinReply{Error: proto.ErrNotJoined}
 	}
 	if err != nil {
 		return proto.PresenceJoinReply{Error: s.storeError("join", err)}

@@ -44,6 +44,9 @@ import (
 //	gateways              set: the <gateway>s that have a connection, which a
 //	                      presence replica starting watches (see Store.Gateways)
 //	epoch                 the id of the store's contents (see Store.Epoch)
+//	closed:<gateway>:<conn> set when the connection's gateway reported it closed
+//	                      (Leave, Linger), for closedFor: a resync join of it is
+//	                      refused (JoinParams.Resync)
 //
 // Nothing but offline sessions expires: a connection is there until Leave,
 // Reap or DropGateway and Reap remove it, so membership is exact and no
@@ -100,7 +103,7 @@ func (r *RedisStore) Join(ctx context.Context, p JoinParams) (JoinResult, error)
 	args := []any{
 		r.prefix, r.ttl.Milliseconds(),
 		connField(p.Conn), encode(p.Room), etok,
-		p.Username, key, ekey, p.NewToken, enew, proto.MembersOnJoin,
+		p.Username, key, ekey, p.NewToken, enew, proto.MembersOnJoin, boolArg(p.Resync),
 	}
 	for _, c := range p.palette() {
 		args = append(args, c)
@@ -119,6 +122,8 @@ func (r *RedisStore) Join(ctx context.Context, p JoinParams) (JoinResult, error)
 		return JoinResult{}, ErrNoSession
 	case "newtoken":
 		return JoinResult{}, errNewToken
+	case "closed":
+		return JoinResult{}, ErrUnknownConn
 	default:
 		return JoinResult{}, fmt.Errorf("presence: join %q: unexpected reply %v", p.Room, reply)
 	}
@@ -156,7 +161,7 @@ func (r *RedisStore) leave(ctx context.Context, c proto.ConnRef, grace time.Dura
 		op = "linger"
 	}
 	reply, err := leaveScript.Run(ctx, r.rdb, []string{r.connKey(c)},
-		r.prefix, r.ttl.Milliseconds(), connField(c), graceMillis(grace)).Slice()
+		r.prefix, r.ttl.Milliseconds(), connField(c), graceMillis(grace), closedFor.Milliseconds()).Slice()
 	if err != nil {
 		return LeaveResult{}, fmt.Errorf("presence: %s %s/%s: %w", op, c.Gateway, c.Conn, err)
 	}
@@ -421,6 +426,7 @@ local function connsKey(tok) return prefix .. 'conns:' .. tok end
 local function connKey(ec) return prefix .. 'conn:' .. ec end
 local function namesKey(room) return prefix .. 'names:' .. room end
 local function gwKey(egw) return prefix .. 'gw:' .. egw end
+local function closedKey(ec) return prefix .. 'closed:' .. ec end
 local colorsKey = prefix .. 'colors'
 local roomsKey = prefix .. 'rooms'
 local lingerKey = prefix .. 'linger'
@@ -572,16 +578,26 @@ func randomEpoch() string {
 
 // joinScript: ARGV[3] connection, [4] room, [5] token or "", [6]
 // username, [7] its name key, [8] that encoded, [9] new token, [10] that
-// encoded, [11] the size of the page of members, [12...] the palette.
+// encoded, [11] the size of the page of members, [12] 1 for a resync,
+// [13...] the palette.
 // It replies ok, the session's t u k c, joined (0/1), the room left or
 // "", the t u k c of who left it ("" each if nobody), then the room's
-// count and first page (see pageReply); or just taken, nosession or
-// newtoken. Apart from the page it costs the same in any room.
+// count and first page (see pageReply); or just taken, nosession,
+// newtoken or closed (a resync of a connection reported closed). Apart from the page it costs the same in any room.
 var joinScript = redis.NewScript(luaPrelude + `
 local ec, room, etok = ARGV[3], ARGV[4], ARGV[5]
 local username, key, ek = ARGV[6], ARGV[7], ARGV[8]
 local newTok, newEtok = ARGV[9], ARGV[10]
 local pageSize = tonumber(ARGV[11])
+
+-- A resync announces what its gateway holds, but a connection that the
+-- gateway reported closed since may still be in its snapshot: announcing
+-- it again would take back its leave. Any other join clears the mark.
+if ARGV[12] == '1' then
+  if redis.call('EXISTS', closedKey(ec)) == 1 then return {'closed'} end
+else
+  redis.call('DEL', closedKey(ec))
+end
 
 -- The token's session, if it lives and the name (if any) is its own;
 -- offline, it resumes only if nobody else has taken its name meanwhile.
@@ -624,11 +640,11 @@ end
 -- the first such in palette order. It is chosen after the connection
 -- left its old session, which may have gone offline.
 if not tok then
-  local counts = redis.call('HMGET', colorsKey, unpack(ARGV, 12))
-  local color, fewest = ARGV[12], false
+  local counts = redis.call('HMGET', colorsKey, unpack(ARGV, 13))
+  local color, fewest = ARGV[13], false
   for i = 1, #counts do
     local n = tonumber(counts[i]) or 0
-    if not fewest or n < fewest then color, fewest = ARGV[11 + i], n end
+    if not fewest or n < fewest then color, fewest = ARGV[12 + i], n end
   end
   redis.call('HSET', sessKey(newEtok), 't', newTok, 'u', username, 'k', key, 'ek', ek, 'c', color)
   tok = newEtok
@@ -642,12 +658,15 @@ return pageReply({'ok', s[1], s[2], s[3], s[4], joined, leftRoom, left[1], left[
 `)
 
 // leaveScript: ARGV[3] connection, [4] grace in ms: 0 removes the
-// connection now, more makes it linger. It replies ok, the session's t u
+// connection now, more makes it linger; [5] how long, in ms, it is marked
+// closed. It replies ok, the session's t u
 // k c, the room, left (0/1); or unknown.
 var leaveScript = redis.NewScript(luaPrelude + `
 local ec, grace = ARGV[3], tonumber(ARGV[4])
 local tok = redis.call('GET', connKey(ec))
 if not tok then return {'unknown'} end
+-- Reported closed: no resync may announce it again (see joinScript).
+redis.call('SET', closedKey(ec), '1', 'PX', ARGV[5])
 local room, left
 if grace > 0 then
   room, left = redis.call('HGET', connsKey(tok), ec), false
@@ -747,3 +766,10 @@ local s = redis.call('HMGET', sessKey(tok), 't', 'u', 'k', 'c')
 if not s[1] then return {'nosession'} end
 return {'ok', s[1], s[2], s[3], s[4], redis.call('EXISTS', connsKey(tok))}
 `)
+
+func boolArg(b bool) string {
+	if b {
+		return "1"
+	}
+	return "0"
+}

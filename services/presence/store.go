@@ -28,6 +28,12 @@ type JoinParams struct {
 	// Color, when it is one of Palette, is the colour of a new session
 	// instead of the least used: a resync keeps users' colours.
 	Color string
+	// Resync marks a gateway announcing again a connection it holds
+	// (proto.PresenceJoin.Resync). Its snapshot may hold a connection it
+	// has since reported closed (Leave or Linger): such a join is refused
+	// with ErrUnknownConn for closedFor after the report, so that it does
+	// not take back the leave, whichever replica serves which first.
+	Resync bool
 }
 
 // palette returns the colours a new session may take: p.Color alone when
@@ -172,6 +178,10 @@ type Store interface {
 	// ErrNoSession if none.
 	Lookup(ctx context.Context, key string) (s Session, online bool, err error)
 }
+
+// closedFor is how long a connection reported closed is refused to a
+// resync: longer than any resync's round trip.
+const closedFor = 10 * time.Minute
 
 // Store errors besides proto.ErrNameTaken.
 var (

@@ -100,6 +100,7 @@ func TestRedisStoreKeys(t *testing.T) {
 		"linger":   regexp.MustCompile(`^linger$`),
 		"gw":       regexp.MustCompile(`^gw:` + b64 + `$`),
 		"gateways": regexp.MustCompile(`^gateways$`),
+		"closed":   regexp.MustCompile(`^closed:` + b64 + `:` + b64 + `$`),
 	}
 	// keysByKind checks every key against the layout, and returns them by
 	// kind, with their time to live.
@@ -137,14 +138,21 @@ func TestRedisStoreKeys(t *testing.T) {
 	}
 
 	live := keysByKind()
-	for _, keys := range live {
+	for kind, keys := range live {
 		for key, ttl := range keys {
+			if kind == "closed" {
+				// The lingering connection's mark, for closedFor.
+				if ttl <= 0 || ttl > closedFor {
+					t.Errorf("key %q expires in %v, want within %v", key, ttl, closedFor)
+				}
+				continue
+			}
 			if ttl >= 0 {
 				t.Errorf("key %q expires in %v while its session is online", key, ttl)
 			}
 		}
 	}
-	want := map[string]int{"sess": 1, "name": 1, "conns": 1, "conn": 2, "names": 2, "colors": 1, "rooms": 1, "linger": 1, "gw": 2, "gateways": 1}
+	want := map[string]int{"sess": 1, "name": 1, "conns": 1, "conn": 2, "names": 2, "colors": 1, "rooms": 1, "linger": 1, "gw": 2, "gateways": 1, "closed": 1}
 	if got := count(live); !maps.Equal(got, want) {
 		t.Errorf("keys by kind %v, want %v", got, want)
 	}
@@ -181,7 +189,8 @@ func TestRedisStoreKeys(t *testing.T) {
 	}
 	leave(t, s, c1)
 	offline := keysByKind()
-	if got, want := count(offline), map[string]int{"sess": 1, "colors": 1}; !maps.Equal(got, want) {
+	// Both connections were reported closed: marked for a while.
+	if got, want := count(offline), map[string]int{"sess": 1, "colors": 1, "closed": 2}; !maps.Equal(got, want) {
 		t.Errorf("offline: keys by kind %v, want %v", got, want)
 	}
 	for key, ttl := range offline["sess"] {
@@ -197,7 +206,8 @@ func TestRedisStoreKeys(t *testing.T) {
 	if _, err := s.EndSession(ctx, "tok:1"); err != nil {
 		t.Fatal(err)
 	}
-	if got, want := count(keysByKind()), map[string]int{"colors": 1}; !maps.Equal(got, want) {
+	// c1 joined again (no longer marked); c2's mark stays its while.
+	if got, want := count(keysByKind()), map[string]int{"colors": 1, "closed": 1}; !maps.Equal(got, want) {
 		t.Errorf("ended: keys by kind %v, want %v", got, want)
 	}
 }
@@ -1401,6 +1411,36 @@ func testLinger(t *testing.T, open openStore) {
 		}
 		if res := leave(t, s, conn("a")); !res.Left {
 			t.Errorf("Leave = %+v, want left", res)
+		}
+	})
+
+	t.Run("a resync does not take back a reported close", func(t *testing.T) {
+		// A gateway's resync snapshot may hold connections it has since
+		// reported lost or left; their resync joins, served after the
+		// report, must not keep them.
+		s, elapse := open(t, time.Hour)
+		join(t, s, JoinParams{Conn: conn("a"), Username: "Alice", Room: "lobby", NewToken: "ta"})
+		join(t, s, JoinParams{Conn: conn("b"), Username: "Bob", Room: "lobby", NewToken: "tb"})
+		join(t, s, JoinParams{Conn: conn("c"), Username: "Carol", Room: "lobby", NewToken: "tc"})
+		lingering(t, s, conn("a"), grace)
+		leave(t, s, conn("b"))
+		for _, c := range []struct{ conn, user, tok string }{{"a", "Alice", "ta"}, {"b", "Bob", "tb"}} {
+			_, err := s.Join(ctx, JoinParams{Conn: conn(c.conn), Username: c.user, Room: "lobby", Token: c.tok,
+				NewToken: c.tok, Resync: true})
+			if !errors.Is(err, ErrUnknownConn) {
+				t.Errorf("resync of %s after its close: %v, want ErrUnknownConn", c.conn, err)
+			}
+		}
+		// A connection still held is resynced as ever.
+		if _, err := s.Join(ctx, JoinParams{Conn: conn("c"), Username: "Carol", Room: "lobby", Token: "tc", Resync: true}); err != nil {
+			t.Errorf("resync of a live connection: %v", err)
+		}
+		elapse(grace)
+		if got := leaves(reap(t, s)); !slices.Equal(got, []string{"Alice left lobby"}) {
+			t.Errorf("Reap = %v, want Alice's leave", got)
+		}
+		if got := roomNames(t, s, "lobby"); !slices.Equal(got, []string{"Carol"}) {
+			t.Errorf("Members(lobby) = %v, want [Carol]", got)
 		}
 	})
 

@@ -275,6 +275,33 @@ func TestJoinStorm(t *testing.T) {
 			t.Fatalf("after everybody left, members: %d", len(got))
 		}
 	})
+	t.Run("leaves during resyncs", func(t *testing.T) {
+		// Gateways asked to announce their connections again while half
+		// the room closes: a resync must not undo a leave, so every leave
+		// is still announced once and the room ends with the rest.
+		storm, closeAll, nc := stormRig(t, n, 30*time.Second)
+		clients := storm(t, "c", func(int) string { return "resync" })
+		half := len(clients) / 2
+		stop, done := make(chan struct{}), make(chan struct{})
+		go func() {
+			defer close(done)
+			resync, _ := json.Marshal(proto.PresenceResync{})
+			for {
+				nc.Publish(proto.PresenceResyncSubject, resync)
+				select {
+				case <-stop:
+					return
+				case <-time.After(20 * time.Millisecond):
+				}
+			}
+		}()
+		closeAll(t, clients[:half], clients[half:])
+		close(stop)
+		<-done
+		if got := truth(t, nc, "resync"); len(got) != len(clients)-half {
+			t.Fatalf("after %d of %d left during resyncs, members: %d", half, len(clients), len(got))
+		}
+	})
 	t.Run("rooms of 100", func(t *testing.T) {
 		storm, closeAll, nc := stormRig(t, n, 0)
 		roomOf := func(i int) string { return fmt.Sprintf("r%03d", i/100) }
