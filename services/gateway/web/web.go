@@ -1,7 +1,9 @@
 // Package web is the browser chat client that the gateway serves at /: a
-// static page, script and style sheet embedded in the binary. The page
-// loads the Socket.IO client from /socket.io/socket.io.js, which the
-// gateway serves beside its Socket.IO endpoint.
+// static page, its script as ES modules under js/ and a style sheet, all
+// embedded in the binary, plus js/limits.js, rendered at startup from
+// proto's limits. The page loads the Socket.IO client from
+// /socket.io/socket.io.js, which the gateway serves beside its Socket.IO
+// endpoint.
 package web
 
 import (
@@ -9,12 +11,13 @@ import (
 	"crypto/sha256"
 	"embed"
 	"encoding/hex"
+	"io/fs"
 	"net/http"
 	"path"
 	"time"
 )
 
-//go:embed index.html app.js style.css favicon.svg
+//go:embed index.html style.css favicon.svg js/*.js
 var files embed.FS
 
 // ContentSecurityPolicy allows the page's own files and same-origin
@@ -36,7 +39,6 @@ type asset struct {
 var assets = load(map[string]string{
 	"/":            "index.html",
 	"/index.html":  "index.html",
-	"/app.js":      "app.js",
 	"/style.css":   "style.css",
 	"/favicon.svg": "favicon.svg",
 })
@@ -48,26 +50,44 @@ var contentTypes = map[string]string{
 	".svg":  "image/svg+xml",
 }
 
+// load reads the files of routes, and every module under js/ at its own
+// path, and adds the limits module.
 func load(routes map[string]string) map[string]*asset {
-	out := make(map[string]*asset, len(routes))
+	modules, err := fs.Glob(files, "js/*.js")
+	if err != nil || len(modules) == 0 {
+		panic("web: no modules under js/") // the embed directive and this glob disagree
+	}
+	for _, name := range modules {
+		routes["/"+name] = name
+	}
+	out := make(map[string]*asset, len(routes)+1)
 	for route, name := range routes {
 		body, err := files.ReadFile(name)
 		if err != nil {
 			panic("web: " + err.Error()) // the embed directive and this table disagree
 		}
-		sum := sha256.Sum256(body)
-		out[route] = &asset{
-			name:        name,
-			contentType: contentTypes[path.Ext(name)],
-			etag:        `"` + hex.EncodeToString(sum[:8]) + `"`,
-			body:        body,
-		}
+		out[route] = newAsset(name, body)
 	}
+	if _, ok := out[limitsPath]; ok {
+		panic("web: " + limitsPath + " is rendered from proto; it must not be a file")
+	}
+	out[limitsPath] = newAsset(path.Base(limitsPath), limitsModule())
 	return out
 }
 
-// Handler serves the client: the page at / (and /index.html), app.js,
-// style.css and favicon.svg; anything else is 404. Responses carry the CSP,
+func newAsset(name string, body []byte) *asset {
+	sum := sha256.Sum256(body)
+	return &asset{
+		name:        name,
+		contentType: contentTypes[path.Ext(name)],
+		etag:        `"` + hex.EncodeToString(sum[:8]) + `"`,
+		body:        body,
+	}
+}
+
+// Handler serves the client: the page at / (and /index.html), the modules
+// under /js/ (limits.js among them), style.css and favicon.svg; anything
+// else is 404. Responses carry the CSP,
 // nosniff and Cache-Control: no-cache with an ETag, so browsers revalidate
 // on every load and get 304 while the files are unchanged.
 func Handler() http.Handler {

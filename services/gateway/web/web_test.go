@@ -23,9 +23,11 @@ func TestServesFiles(t *testing.T) {
 	cases := []struct {
 		path, contentType, contains string
 	}{
-		{"/", "text/html; charset=utf-8", `<script src="/socket.io/socket.io.js"`},
+		{"/", "text/html; charset=utf-8", `<script src="/socket.io/socket.io.js" defer></script>
+<script type="module" src="js/main.js"></script>`},
 		{"/index.html", "text/html; charset=utf-8", `data-testid="join-button"`},
-		{"/app.js", "text/javascript; charset=utf-8", "'use strict';"},
+		{"/js/main.js", "text/javascript; charset=utf-8", "import "},
+		{"/js/limits.js", "text/javascript; charset=utf-8", "export const MAX_MESSAGE_RUNES"},
 		{"/style.css", "text/css; charset=utf-8", ":root"},
 		{"/favicon.svg", "image/svg+xml", "<svg"},
 	}
@@ -83,14 +85,16 @@ func TestPageHasNoInlineCode(t *testing.T) {
 }
 
 func TestConditionalGet(t *testing.T) {
-	res := get(t, http.MethodGet, "/app.js", nil)
-	etag := res.Header.Get("ETag")
-	if etag == "" {
-		t.Fatal("no ETag")
-	}
-	res = get(t, http.MethodGet, "/app.js", http.Header{"If-None-Match": {etag}})
-	if res.StatusCode != http.StatusNotModified {
-		t.Fatalf("status %d with If-None-Match, want 304", res.StatusCode)
+	for _, p := range []string{"/js/main.js", "/js/limits.js"} {
+		res := get(t, http.MethodGet, p, nil)
+		etag := res.Header.Get("ETag")
+		if etag == "" {
+			t.Fatalf("%s: no ETag", p)
+		}
+		res = get(t, http.MethodGet, p, http.Header{"If-None-Match": {etag}})
+		if res.StatusCode != http.StatusNotModified {
+			t.Fatalf("%s: status %d with If-None-Match, want 304", p, res.StatusCode)
+		}
 	}
 }
 
@@ -102,7 +106,7 @@ func TestHead(t *testing.T) {
 }
 
 func TestUnknownPathIs404(t *testing.T) {
-	for _, p := range []string{"/nope", "/app.js/", "/web.go", "/socket.io/socket.io.js", "/../web.go"} {
+	for _, p := range []string{"/nope", "/app.js", "/js/", "/js", "/js/main.js/", "/limits.go", "/web.go", "/socket.io/socket.io.js", "/../web.go"} {
 		res := get(t, http.MethodGet, p, nil)
 		if res.StatusCode != http.StatusNotFound {
 			t.Errorf("%s: status %d, want 404", p, res.StatusCode)

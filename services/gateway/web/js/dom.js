@@ -1,0 +1,82 @@
+// The page's elements and the helpers that build DOM from text. User data
+// only ever goes in through textContent (the CSP's Trusted Types would
+// make an HTML sink throw anyway).
+
+const byId = (id) => document.getElementById(id);
+
+export const ui = {
+  status: byId('status'),
+  statusText: byId('status-text'),
+  reconnectButton: byId('reconnect-button'),
+  signoutButton: byId('signout-button'),
+  roomName: document.querySelector('[data-testid="room-name"]'),
+  joinView: byId('join-view'),
+  joinForm: byId('join-form'),
+  nameInput: byId('name-input'),
+  roomInput: byId('room-input'),
+  joinError: byId('join-error'),
+  joinButton: byId('join-button'),
+  chatView: byId('chat-view'),
+  messages: byId('messages'),
+  jumpButton: byId('jump-button'),
+  typing: byId('typing'),
+  composer: byId('composer'),
+  messageInput: byId('message-input'),
+  sendButton: byId('send-button'),
+  sendError: byId('send-error'),
+  counter: byId('counter'),
+  members: byId('members'),
+  memberCount: byId('member-count'),
+  roomSwitch: byId('room-switch'),
+  roomSwitchInput: byId('room-switch-input'),
+  roomSwitchButton: byId('room-switch-button'),
+  roomSwitchError: byId('room-switch-error'),
+};
+
+export function makeEl(tag, className, text) {
+  const node = document.createElement(tag);
+  if (className) node.className = className;
+  if (text !== undefined && text !== null) node.textContent = String(text);
+  return node;
+}
+
+export function safeColor(c) {
+  if (typeof c !== 'string' || c.length > 64) return '';
+  return window.CSS && CSS.supports && CSS.supports('color', c) ? c : '';
+}
+
+export function paint(node, color) {
+  const c = safeColor(color);
+  if (c) node.style.color = c; // CSSOM, allowed by the CSP
+}
+
+// showError shows err ({code, message}) in node, or hides node for null.
+export function showError(node, err) {
+  if (!err) {
+    node.hidden = true;
+    node.textContent = '';
+    delete node.dataset.code;
+    return;
+  }
+  node.textContent = err.message;
+  node.dataset.code = err.code;
+  node.hidden = false;
+}
+
+const timeFormat = new Intl.DateTimeFormat(undefined, { hour: '2-digit', minute: '2-digit' });
+const dayTimeFormat = new Intl.DateTimeFormat(undefined, { month: 'short', day: 'numeric', hour: '2-digit', minute: '2-digit' });
+const fullFormat = new Intl.DateTimeFormat(undefined, { dateStyle: 'full', timeStyle: 'medium' });
+
+export function validTs(ts) {
+  return typeof ts === 'number' && Number.isFinite(ts) && ts > 0 ? ts : Date.now();
+}
+
+export function timeEl(ts) {
+  const d = new Date(ts);
+  const t = makeEl('time', 'ts');
+  const today = new Date();
+  t.textContent = d.toDateString() === today.toDateString() ? timeFormat.format(d) : dayTimeFormat.format(d);
+  t.dateTime = d.toISOString();
+  t.title = fullFormat.format(d);
+  return t;
+}

@@ -1,0 +1,42 @@
+// What the server sends unasked: room messages, whispers, joins, leaves
+// and typing, each checked for shape and for the room we are in.
+
+import { state } from './state.js';
+import { addNotice, isChatMessage, renderChatMessage, renderWhisper } from './room.js';
+import { ensureMember, removeMember } from './members.js';
+import { dropTyping, showTyping } from './typing.js';
+
+export function wireEvents(socket) {
+  socket.on('server message', (m) => {
+    if (!isChatMessage(m)) return;
+    if (state.joined && m.room === state.room) renderChatMessage(m, false);
+    else if (state.joining && m.room === state.joiningRoom) state.early.push(m);
+  });
+
+  socket.on('whisper', (w) => {
+    if (state.view === 'chat') renderWhisper(w);
+  });
+
+  socket.on('join', (n) => {
+    if (!n || typeof n.username !== 'string' || !state.joined || n.room !== state.room) return;
+    const known = state.members.has(n.username);
+    ensureMember(n.username, n.color);
+    if (!known && n.username !== state.username) addNotice(n.username, n.color, ' joined');
+  });
+
+  socket.on('leave', (n) => {
+    if (!n || typeof n.username !== 'string' || !state.joined || n.room !== state.room) return;
+    dropTyping(n.username);
+    if (n.username === state.username) return; // another tab of ours; we are still here
+    const color = state.members.get(n.username);
+    if (removeMember(n.username)) addNotice(n.username, color, ' left');
+  });
+
+  socket.on('typing', (t) => {
+    if (!t || typeof t.username !== 'string' || !state.joined) return;
+    if (t.room !== undefined && t.room !== state.room) return;
+    if (t.username === state.username) return;
+    if (t.on) showTyping(t.username);
+    else dropTyping(t.username);
+  });
+}
