@@ -57,8 +57,10 @@ func (c *chat) storeAndAck(e *socketio.EventMessage, out *nats.Msg, m *member, c
 		}
 	}
 	if ctx.Err() != nil {
-		// The lookup took all the time: nothing was published.
-		p.failed(proto.ErrUnavailable)
+		// The lookup took all the time: nothing was published now, but
+		// an earlier send under this clientId may have been stored, which
+		// the lookup could not tell; a resend will.
+		p.failed(proto.ErrUnknownOutcome)
 		return
 	}
 	paf, err := c.js.PublishMsgAsync(out, jetstream.WithMsgID(p.msgID))
