@@ -16,6 +16,10 @@ const (
 	EventRooms         = "rooms"          // client → server, acked
 	EventHistory       = "history"        // client → server, acked
 	EventWhispers      = "whispers"       // client → server, acked
+	// EventLogout ends the session (client → server, acked): every tab
+	// of it leaves, its name is free at once and its token resumes
+	// nothing.
+	EventLogout = "logout"
 )
 
 // MaxHistoryPage bounds the limit of a history request.
@@ -162,6 +166,12 @@ type HistoryAck struct {
 	OK       bool      `json:"ok"`
 	Room     string    `json:"room"`
 	Messages []Message `json:"messages"`
+}
+
+// OKAck answers a request that succeeded and has nothing more to say
+// (logout).
+type OKAck struct {
+	OK bool `json:"ok"` // always true
 }
 
 // ErrorAck answers a request that failed.

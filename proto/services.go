@@ -62,6 +62,22 @@ type PresenceLeave struct {
 	Deliberate bool `json:"deliberate"`
 }
 
+// PresenceEndSession asks presence to end the session of Token, on behalf
+// of the connection ConnRef (whose client asked to log out): the
+// session's connections leave their rooms, its name is free, its token
+// resumes nothing. Answered with an ErrorAck; a session already gone is
+// no error.
+type PresenceEndSession struct {
+	ConnRef
+	Token string `json:"token"`
+}
+
+// SessionEnded says that the session with id SessionID (SessionID) has
+// ended: a gateway disconnects the connections it holds of it.
+type SessionEnded struct {
+	SessionID string `json:"sessionId"`
+}
+
 // PresenceLookup asks whether a user is online.
 type PresenceLookup struct {
 	Username string `json:"username"`

@@ -25,6 +25,11 @@ const (
 	PresenceLookupSubject  = "natter.presence.lookup"
 	PresenceMembersSubject = "natter.presence.members"
 	PresenceRoomsSubject   = "natter.presence.rooms"
+	// PresenceEndSessionSubject ends a session (PresenceEndSession).
+	PresenceEndSessionSubject = "natter.presence.endsession"
+	// SessionEndedSubject tells every gateway that a session has ended
+	// (SessionEnded): they disconnect its other tabs.
+	SessionEndedSubject = "natter.session.ended"
 	// PresenceResyncSubject asks gateways to announce their live
 	// connections again (PresenceResync): presence lost its state, or took
 	// a gateway for dead and has heard from it again.

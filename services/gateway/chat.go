@@ -57,6 +57,7 @@ type chat struct {
 	stop      chan struct{} // closed by close: the heartbeat ends
 	closeOnce sync.Once
 	resyncSub *nats.Subscription
+	endedSub  *nats.Subscription // proto.SessionEndedSubject
 	resyncs   chan struct{}  // cap 1: a resync waits to run
 	announce  atomic.Bool    // the waiting resync tells the rooms (PresenceResync.Announce)
 	resyncMu  sync.Mutex     // one resync at a time
@@ -184,6 +185,12 @@ func newChat(id string, nc *nats.Conn, log *slog.Logger, m *chatMetrics, cfg Con
 		return nil, err
 	}
 	c.resyncSub = resync
+	ended, err := nc.Subscribe(proto.SessionEndedSubject, c.onSessionEnded)
+	if err != nil {
+		resync.Unsubscribe()
+		return nil, err
+	}
+	c.endedSub = ended
 	return c, nil
 }
 
@@ -284,6 +291,7 @@ func (c *chat) register(n *socketio.Namespace) {
 	n.On(proto.EventRooms, c.onRooms)
 	n.On(proto.EventHistory, c.onHistory)
 	n.On(proto.EventWhispers, c.onWhispers)
+	n.On(proto.EventLogout, c.onLogout)
 }
 
 func (c *chat) newConn(s *socketio.Socket) *conn {
@@ -312,6 +320,9 @@ func (c *chat) close() {
 		close(c.stop)
 		if c.resyncSub != nil {
 			c.resyncSub.Unsubscribe()
+		}
+		if c.endedSub != nil {
+			c.endedSub.Unsubscribe()
 		}
 	})
 	c.beating.Wait()
@@ -600,6 +611,56 @@ func (c *chat) onDisconnect(s *socketio.Socket, reason string) {
 			c.log.Warn("presence leave", "err", err)
 		}
 	}()
+}
+
+// onLogout ends the connection's session, on its client's request: the
+// connection stays, joined to nothing; every other tab of the session, on
+// any gateway, is disconnected (onSessionEnded); presence frees the name
+// at once, and the token resumes nothing.
+func (c *chat) onLogout(s *socketio.Socket, e *socketio.EventMessage) {
+	cn, m := joined(s, e)
+	if m == nil {
+		return
+	}
+	if err := c.floods.admit(cn, limitJoin, userOf(cn)); err != nil {
+		fail(e, err)
+		return
+	}
+	if !cn.cur.CompareAndSwap(m, nil) {
+		fail(e, proto.ErrNotJoined) // left or moved meanwhile
+		return
+	}
+	c.mu.Lock()
+	c.removeLocked(m)
+	c.mu.Unlock()
+	c.forget(s)
+	var resp proto.ErrorAck
+	if !c.ask(e, proto.PresenceEndSessionSubject, proto.PresenceEndSession{
+		ConnRef: proto.ConnRef{Gateway: c.id, Conn: s.ID()},
+		Token:   m.token,
+	}, &resp, &resp.Error) {
+		return
+	}
+	reply(e, proto.OKAck{OK: true})
+}
+
+// onSessionEnded disconnects this gateway's connections of a session that
+// has ended (proto.SessionEnded); their recovery state goes with them.
+func (c *chat) onSessionEnded(msg *nats.Msg) {
+	var ended proto.SessionEnded
+	if json.Unmarshal(msg.Data, &ended) != nil || !proto.ValidSessionID(ended.SessionID) {
+		return
+	}
+	c.mu.RLock()
+	var members []*member
+	if g := c.users[ended.SessionID]; g != nil {
+		members = g.load()
+	}
+	c.mu.RUnlock()
+	for _, m := range members {
+		c.forget(m.sock)
+		m.sock.Disconnect()
+	}
 }
 
 // joined returns the connection's member, or fails e with not_joined.

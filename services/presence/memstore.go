@@ -209,6 +209,7 @@ func (m *MemoryStore) EndSession(_ context.Context, token string) ([]LeaveResult
 	}
 	var out []LeaveResult
 	for c := range s.conns {
+		m.closed[c] = now.Add(closedFor) // no resync of another tab brings it back
 		if room, left := m.unlink(s, c, now); left {
 			out = append(out, LeaveResult{Session: s.Session, Room: room, Left: true})
 		}

@@ -113,11 +113,12 @@ func (s *Service) Run(ctx context.Context) error {
 	resync := s.checkEpoch(ctx)
 	l := newLanes(s.cfg.Workers)
 	handlers := map[string]nats.MsgHandler{
-		proto.PresenceJoinSubject:    s.handle(l, "join", s.join, true),
-		proto.PresenceLeaveSubject:   s.handle(l, "leave", s.leave, true),
-		proto.PresenceLookupSubject:  s.handle(l, "lookup", s.lookup, false),
-		proto.PresenceMembersSubject: s.handle(l, "members", s.members, false),
-		proto.PresenceRoomsSubject:   s.handle(l, "rooms", s.rooms, false),
+		proto.PresenceJoinSubject:       s.handle(l, "join", s.join, true),
+		proto.PresenceLeaveSubject:      s.handle(l, "leave", s.leave, true),
+		proto.PresenceLookupSubject:     s.handle(l, "lookup", s.lookup, false),
+		proto.PresenceMembersSubject:    s.handle(l, "members", s.members, false),
+		proto.PresenceRoomsSubject:      s.handle(l, "rooms", s.rooms, false),
+		proto.PresenceEndSessionSubject: s.handle(l, "endsession", s.endSession, true),
 	}
 	var subs []*nats.Subscription
 	defer func() {
@@ -401,6 +402,30 @@ func (s *Service) leave(ctx context.Context, data []byte) any {
 	}
 	if res.Left {
 		s.announce(res.Room, "leave", proto.LeaveNotice{Username: res.Session.Username, Room: res.Room})
+	}
+	return struct {
+		OK bool `json:"ok"`
+	}{true}
+}
+
+// endSession ends a session on its client's request: its connections
+// leave their rooms (announced), and every gateway is told, to disconnect
+// the session's other tabs.
+func (s *Service) endSession(ctx context.Context, data []byte) any {
+	var req proto.PresenceEndSession
+	if err := json.Unmarshal(data, &req); err != nil || req.Token == "" {
+		return proto.ErrorAck{Error: proto.ErrBadRequest}
+	}
+	leaves, err := s.store.EndSession(ctx, req.Token)
+	if err != nil && !errors.Is(err, ErrNoSession) {
+		return proto.ErrorAck{Error: s.storeError("end session", err)}
+	}
+	for _, l := range leaves {
+		s.announce(l.Room, "leave", proto.LeaveNotice{Username: l.Session.Username, Room: l.Room})
+	}
+	ended, _ := json.Marshal(proto.SessionEnded{SessionID: proto.SessionID(req.Token)})
+	if err := s.nc.Publish(proto.SessionEndedSubject, ended); err != nil {
+		s.log.Warn("presence: session ended", "err", err)
 	}
 	return struct {
 		OK bool `json:"ok"`

@@ -187,7 +187,7 @@ func (r *RedisStore) leave(ctx context.Context, c proto.ConnRef, grace time.Dura
 func (r *RedisStore) EndSession(ctx context.Context, token string) ([]LeaveResult, error) {
 	etok := encode(token)
 	reply, err := endSessionScript.Run(ctx, r.rdb, []string{r.prefix + "sess:" + etok},
-		r.prefix, r.ttl.Milliseconds(), etok).Slice()
+		r.prefix, r.ttl.Milliseconds(), etok, closedFor.Milliseconds()).Slice()
 	if err != nil {
 		return nil, fmt.Errorf("presence: end session: %w", err)
 	}
@@ -700,8 +700,9 @@ end
 return out
 `)
 
-// endSessionScript: ARGV[3] token. It removes the session's connections
-// and the session, and replies ok, then the t u k c and room of each room
+// endSessionScript: ARGV[3] token, [4] how long, in ms, its connections
+// are marked closed. It removes the session's connections (marked, so
+// that no resync of another tab brings the session back) and the session, and replies ok, then the t u k c and room of each room
 // the session left; or nosession.
 var endSessionScript = redis.NewScript(luaPrelude + `
 local tok = ARGV[3]
@@ -711,6 +712,7 @@ local out = {'ok'}
 local conns = redis.call('HKEYS', connsKey(tok))
 for _, ec in ipairs(conns) do
   redis.call('DEL', connKey(ec))
+  redis.call('SET', closedKey(ec), '1', 'PX', ARGV[4])
   local room, left = unlink(tok, ec)
   if left then
     for _, v in ipairs({s[1], s[2], s[3], s[4], room}) do out[#out + 1] = v end
