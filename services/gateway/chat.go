@@ -58,10 +58,10 @@ type chat struct {
 	closeOnce sync.Once
 	resyncSub *nats.Subscription
 	endedSub  *nats.Subscription // proto.SessionEndedSubject
-	resyncs   chan struct{}  // cap 1: a resync waits to run
-	announce  atomic.Bool    // the waiting resync tells the rooms (PresenceResync.Announce)
-	resyncMu  sync.Mutex     // one resync at a time
-	beating   sync.WaitGroup // the heartbeat, delivery and resync goroutines
+	resyncs   chan struct{}      // cap 1: a resync waits to run
+	announce  atomic.Bool        // the waiting resync tells the rooms (PresenceResync.Announce)
+	resyncMu  sync.Mutex         // one resync at a time
+	beating   sync.WaitGroup     // the heartbeat, delivery and resync goroutines
 
 	mu     sync.RWMutex
 	closed bool
