@@ -110,6 +110,10 @@ type conn struct {
 	// inflight counts its messages and whispers waiting for the stream's
 	// answer (see maxInFlight).
 	inflight atomic.Int32
+	// asked is set once it has asked presence to join: presence may hold
+	// it even when the answer never came (a timeout), so its close is
+	// told to presence whether or not it is joined.
+	asked atomic.Bool
 }
 
 // group is a set of local members that share NATS subscriptions: a
@@ -425,6 +429,7 @@ func (c *chat) onJoin(s *socketio.Socket, e *socketio.EventMessage) {
 		return
 	}
 	var pr proto.PresenceJoinReply
+	cn.asked.Store(true)
 	join := proto.PresenceJoin{
 		ConnRef:  proto.ConnRef{Gateway: c.id, Conn: s.ID()},
 		Username: req.Username,
@@ -589,13 +594,23 @@ func (c *chat) onDisconnect(s *socketio.Socket, reason string) {
 	}
 	m := cn.cur.Swap(nil)
 	if m == nil {
+		if cn.asked.Load() {
+			// Not joined, but a join whose answer was lost (it timed
+			// out) may have put it in presence: take it out, at once.
+			c.tellLeft(s, true)
+		}
 		return
 	}
 	c.mu.Lock()
 	c.removeLocked(m)
 	c.mu.Unlock()
 	deliberate := reason == "client namespace disconnect"
-	// Tell presence without holding up the transport that is closing.
+	c.tellLeft(s, deliberate)
+}
+
+// tellLeft tells presence that s has closed (on purpose, or its transport
+// was lost), without holding up the transport that is closing.
+func (c *chat) tellLeft(s *socketio.Socket, deliberate bool) {
 	c.leave.Add(1)
 	go func() {
 		defer c.leave.Done()

@@ -141,3 +141,26 @@ func gatewayThroughProxy(t *testing.T) (s *system, network *tcpProxy, url string
 	})
 	return s, network, hs.URL, reg
 }
+
+// TestJoinWhoseAnswerWasLost: presence puts a connection in a room, but
+// its answer reaches the gateway too late (held by a proxy on the
+// gateway's NATS connection), so the client is told unavailable. When that
+// client closes, presence lets the connection go all the same: it was
+// there, and no one else would ever take it out (a session with a
+// connection never expires).
+func TestJoinWhoseAnswerWasLost(t *testing.T) {
+	s, network, url, _ := gatewayThroughProxy(t)
+	c := dialRaw(t, url)
+	network.holdAfter("PUB " + proto.PresenceJoinSubject + " ")
+	if ack := c.request(t, 1, "join", `{"username":"Lost","room":"lost"}`); !strings.Contains(ack, proto.CodeUnavailable) {
+		t.Fatalf("join whose answer was held: %s, want %s", ack, proto.CodeUnavailable)
+	}
+	network.release()
+	if got := truth(t, s.conns[0], "lost"); len(got) != 1 {
+		t.Fatalf("presence holds %v; the join was served", got)
+	}
+	c.c.Close()
+	waitFor(t, "presence to let the closed connection go", func() bool {
+		return len(truth(t, s.conns[0], "lost")) == 0
+	})
+}
