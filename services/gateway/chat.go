@@ -3,6 +3,7 @@ package gateway
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"log/slog"
 	"strconv"
 	"strings"
@@ -436,7 +437,19 @@ func (c *chat) onJoin(s *socketio.Socket, e *socketio.EventMessage) {
 		Room:     roomName,
 		Token:    req.Token,
 	}
-	if !c.ask(e, proto.PresenceJoinSubject, join, &pr, &pr.Error) {
+	err = c.request(proto.PresenceJoinSubject, join, &pr)
+	if errors.Is(err, proto.ErrUnavailable) && s.Connected() {
+		// No answer in time (a storm of joins): once more. Presence may
+		// have served the first, and serves a repeat on the same
+		// connection as that same join.
+		pr = proto.PresenceJoinReply{}
+		err = c.request(proto.PresenceJoinSubject, join, &pr)
+	}
+	if err == nil && pr.Error != nil {
+		err = pr.Error
+	}
+	if err != nil {
+		fail(e, err)
 		return
 	}
 	m := c.newMember(s, &pr)

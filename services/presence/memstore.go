@@ -122,6 +122,13 @@ func (m *MemoryStore) Join(_ context.Context, p JoinParams) (JoinResult, error) 
 		// Offline, and its name was taken meanwhile.
 		return JoinResult{}, proto.ErrNameTaken
 	}
+	if h := m.names[key]; s == nil && key != "" && h != nil {
+		if _, ok := h.conns[p.Conn]; ok {
+			// This very connection joined as the name: a repeat of that
+			// join (its answer was lost), which resumes it.
+			s = h
+		}
+	}
 	if s == nil {
 		switch {
 		case key == "":

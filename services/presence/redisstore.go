@@ -614,7 +614,15 @@ end
 if not tok then
   if key == '' then return {'nosession'} end
   local holder = redis.call('GET', nameKey(ek))
-  if holder and redis.call('EXISTS', sessKey(holder)) == 1 then return {'taken'} end
+  if holder and redis.call('HEXISTS', connsKey(holder), ec) == 1 then
+    -- This very connection joined as the name: a repeat of that join
+    -- (its answer was lost), which resumes it.
+    tok = holder
+  elseif holder and redis.call('EXISTS', sessKey(holder)) == 1 then
+    return {'taken'}
+  end
+end
+if not tok then
   if newEtok == '' or redis.call('EXISTS', sessKey(newEtok)) == 1 then return {'newtoken'} end
 end
 

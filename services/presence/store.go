@@ -109,7 +109,9 @@ type Store interface {
 	// another session holds that name now: proto.ErrNameTaken (the user
 	// may pick another name, with which the token opens a new session).
 	// Otherwise a new session is opened with p.NewToken, unless another
-	// session holds the name key: proto.ErrNameTaken. A new session gets
+	// session holds the name key: proto.ErrNameTaken; but when the holder
+	// is p.Conn's own session, the join is a repeat of the one that put
+	// p.Conn there (its answer lost), and resumes it. A new session gets
 	// the colour of the palette that the fewest online users have (the
 	// first such in palette order). ErrNoSession if p.Username is empty
 	// and p.Token resumes nothing.

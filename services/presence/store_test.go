@@ -206,8 +206,8 @@ func TestRedisStoreKeys(t *testing.T) {
 	if _, err := s.EndSession(ctx, "tok:1"); err != nil {
 		t.Fatal(err)
 	}
-	// c1 joined again (no longer marked); c2's mark stays its while.
-	if got, want := count(keysByKind()), map[string]int{"colors": 1, "closed": 1}; !maps.Equal(got, want) {
+	// c2's mark stays its while; c1, joined again, is marked by the end.
+	if got, want := count(keysByKind()), map[string]int{"colors": 1, "closed": 2}; !maps.Equal(got, want) {
 		t.Errorf("ended: keys by kind %v, want %v", got, want)
 	}
 }
@@ -1411,6 +1411,21 @@ func testLinger(t *testing.T, open openStore) {
 		}
 		if res := leave(t, s, conn("a")); !res.Left {
 			t.Errorf("Leave = %+v, want left", res)
+		}
+	})
+
+	t.Run("a join repeated on its connection resumes it", func(t *testing.T) {
+		// A gateway whose join timed out asks again, with a new token:
+		// presence may have served the first. The repeat is the same join.
+		s, _ := open(t, time.Hour)
+		first := join(t, s, JoinParams{Conn: conn("a"), Username: "Alice", Room: "lobby", NewToken: "t1"})
+		again := join(t, s, JoinParams{Conn: conn("a"), Username: "alice", Room: "lobby", NewToken: "t2"})
+		if again.Session != first.Session || again.Joined {
+			t.Errorf("repeat = %+v, want the first session, not joined again", again)
+		}
+		// From another connection the name is taken, as ever.
+		if _, err := s.Join(ctx, JoinParams{Conn: conn("b"), Username: "Alice", Room: "lobby", NewToken: "t3"}); !errors.Is(err, proto.ErrNameTaken) {
+			t.Errorf("another connection: %v, want ErrNameTaken", err)
 		}
 	})
 
