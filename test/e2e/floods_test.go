@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -206,6 +207,7 @@ type canary struct {
 	done     chan struct{}
 	sent     []string
 	failed   []string
+	acked    atomic.Int32 // sends answered, ok or not
 }
 
 func startCanary(tb testing.TB, s *system, room string) *canary {
@@ -219,10 +221,12 @@ func startCanary(tb testing.TB, s *system, room string) *canary {
 		t := time.NewTicker(600 * time.Millisecond) // floodMessages allows 2 a second
 		defer t.Stop()
 		for i := 0; ; i++ {
-			select {
-			case <-c.stop:
-				return
-			case <-t.C:
+			if i > 0 {
+				select {
+				case <-c.stop:
+					return
+				case <-t.C:
+				}
 			}
 			text := fmt.Sprintf("canary %d", i)
 			ch := c.c.emit("client message", map[string]string{"message": text, "clientId": text})
@@ -232,6 +236,7 @@ func startCanary(tb testing.TB, s *system, room string) *canary {
 				if !a.OK {
 					c.failed = append(c.failed, fmt.Sprintf("%s: %+v", text, a.Error))
 				}
+				c.acked.Add(1)
 			case <-time.After(20 * time.Second):
 				c.failed = append(c.failed, text+": no ack")
 				return
@@ -243,6 +248,14 @@ func startCanary(tb testing.TB, s *system, room string) *canary {
 
 func (c *canary) check() {
 	c.tb.Helper()
+	// One more message answered after the floods: the canary chatted from
+	// before them (its first goes at once) to after, however fast they were.
+	want := c.acked.Load() + 1
+	for deadline := time.Now().Add(20 * time.Second); c.acked.Load() < want; time.Sleep(20 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			c.tb.Fatal("the canary's next message was not answered within 20 s of the floods")
+		}
+	}
 	close(c.stop)
 	<-c.done
 	if len(c.failed) > 0 {
