@@ -3,7 +3,9 @@
 package testlog
 
 import (
+	"fmt"
 	"log/slog"
+	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -27,9 +29,18 @@ func New(tb testing.TB, prefix string) *Writer {
 func (w *Writer) Write(p []byte) (int, error) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	if !w.stopped {
-		w.tb.Log(w.prefix + strings.TrimRight(string(p), "\n"))
+	if w.stopped {
+		return len(p), nil
 	}
+	line := w.prefix + strings.TrimRight(string(p), "\n")
+	if _, fuzz := w.tb.(*testing.F); fuzz {
+		// A *testing.F may not log while its fuzz target runs, and a
+		// stack started for every input logs from its own goroutines:
+		// those lines go to stderr instead, shown with the output.
+		fmt.Fprintln(os.Stderr, line)
+		return len(p), nil
+	}
+	w.tb.Log(line)
 	return len(p), nil
 }
 

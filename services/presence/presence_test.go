@@ -260,15 +260,7 @@ func TestStartWatchesTheStoresGateways(t *testing.T) {
 
 	cfg := Config{GatewayTimeout: 600 * time.Millisecond, Grace: 200 * time.Millisecond, ReapInterval: 50 * time.Millisecond}
 	s := New(cfg, natstest.Connect(t, ns.ClientURL()), store, slog.New(slog.DiscardHandler), prometheus.NewRegistry())
-	ctx, cancel := context.WithCancel(context.Background())
-	ran := make(chan struct{})
-	go func() {
-		defer close(ran)
-		if err := s.Run(ctx); err != nil {
-			t.Errorf("Run: %v", err)
-		}
-	}()
-	t.Cleanup(func() { cancel(); <-ran })
+	serve(t, s)
 
 	select {
 	case m := <-notices:
@@ -320,15 +312,7 @@ func TestStartOnAnEmptyStoreAsksResync(t *testing.T) {
 		t.Fatal(err)
 	}
 	s := New(Config{}, natstest.Connect(t, ns.ClientURL()), store, slog.New(slog.DiscardHandler), prometheus.NewRegistry())
-	ctx, cancel := context.WithCancel(context.Background())
-	ran := make(chan struct{})
-	go func() {
-		defer close(ran)
-		if err := s.Run(ctx); err != nil {
-			t.Errorf("Run: %v", err)
-		}
-	}()
-	t.Cleanup(func() { cancel(); <-ran })
+	serve(t, s)
 	select {
 	case m := <-asked:
 		if len(m.Data) != 0 {
@@ -346,4 +330,18 @@ func TestStartOnAnEmptyStoreAsksResync(t *testing.T) {
 	if err := json.Unmarshal(r.Data, &reply); err != nil || reply.Error != nil || reply.Username != "Alice" {
 		t.Errorf("join reply %s: %v", r.Data, err)
 	}
+}
+
+// serve runs s until the test ends.
+func serve(t *testing.T, s *Service) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	ran := make(chan struct{})
+	go func() {
+		defer close(ran)
+		if err := s.Run(ctx); err != nil {
+			t.Errorf("Run: %v", err)
+		}
+	}()
+	t.Cleanup(func() { cancel(); <-ran })
 }

@@ -59,24 +59,11 @@ func rawWS(t *testing.T, base, query string, connect bool) *websocket.Conn {
 // untilClosed reads (answering pings) until the server closes ws or d
 // passes; it returns the frames read and whether it closed.
 func untilClosed(ws *websocket.Conn, d time.Duration) (frames []string, closed bool, after time.Duration) {
-	start := time.Now()
-	ws.SetReadDeadline(start.Add(d))
-	for {
-		_, b, err := ws.ReadMessage()
-		if err != nil {
-			ne, ok := err.(net.Error)
-			return frames, !(ok && ne.Timeout()), time.Since(start)
-		}
-		if string(b) == "2" {
-			ws.WriteMessage(websocket.TextMessage, []byte("3"))
-			continue
-		}
-		frames = append(frames, string(b))
-	}
+	return untilAck(ws, "", d)
 }
 
-// untilAck reads (answering pings) until a frame starts with prefix, the
-// server closes ws, or d passes.
+// untilAck reads (answering pings) until a frame starts with prefix (none
+// does when it is ""), the server closes ws, or d passes.
 func untilAck(ws *websocket.Conn, prefix string, d time.Duration) (frames []string, closed bool, after time.Duration) {
 	start := time.Now()
 	ws.SetReadDeadline(start.Add(d))
@@ -92,7 +79,7 @@ func untilAck(ws *websocket.Conn, prefix string, d time.Duration) (frames []stri
 			continue
 		}
 		frames = append(frames, string(b))
-		if strings.HasPrefix(string(b), prefix) {
+		if prefix != "" && strings.HasPrefix(string(b), prefix) {
 			return frames, false, time.Since(start)
 		}
 	}
