@@ -88,22 +88,14 @@ func runService(t *testing.T, cfg Config, store Store) (nc *nats.Conn, stop func
 	t.Helper()
 	ns := natstest.Run(t)
 	s := New(cfg, natstest.Connect(t, ns.ClientURL()), store, slog.New(slog.DiscardHandler), prometheus.NewRegistry())
-	ctx, cancel := context.WithCancel(context.Background())
-	ran := make(chan struct{})
-	go func() {
-		defer close(ran)
-		if err := s.Run(ctx); err != nil {
-			t.Errorf("Run: %v", err)
-		}
-	}()
-	t.Cleanup(func() { cancel(); <-ran })
+	stop, done = serve(t, s)
 	nc = natstest.Connect(t, ns.ClientURL())
 	// Served once a request is answered.
 	eventually(t, func() error {
 		_, err := nc.Request(proto.PresenceRoomsSubject, nil, time.Second)
 		return err
 	})
-	return nc, cancel, ran
+	return nc, stop, done
 }
 
 func joinRequest(c proto.ConnRef, name string) []byte {
@@ -332,8 +324,9 @@ func TestStartOnAnEmptyStoreAsksResync(t *testing.T) {
 	}
 }
 
-// serve runs s until the test ends.
-func serve(t *testing.T, s *Service) {
+// serve runs s until the test ends, or stop; done is closed when Run
+// returns.
+func serve(t *testing.T, s *Service) (stop func(), done <-chan struct{}) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	ran := make(chan struct{})
@@ -344,4 +337,5 @@ func serve(t *testing.T, s *Service) {
 		}
 	}()
 	t.Cleanup(func() { cancel(); <-ran })
+	return cancel, ran
 }

@@ -1446,6 +1446,16 @@ func testLinger(t *testing.T, open openStore) {
 				t.Errorf("resync of %s after its close: %v, want ErrUnknownConn", c.conn, err)
 			}
 		}
+		// Nor one of a session that ended: the resync would open it again
+		// under its token.
+		join(t, s, JoinParams{Conn: conn("d"), Username: "Dan", Room: "lobby", NewToken: "td"})
+		if _, err := s.EndSession(ctx, "td"); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.Join(ctx, JoinParams{Conn: conn("d"), Username: "Dan", Room: "lobby", Token: "td",
+			NewToken: "td", Resync: true}); !errors.Is(err, ErrUnknownConn) {
+			t.Errorf("resync of an ended session's connection: %v, want ErrUnknownConn", err)
+		}
 		// A connection still held is resynced as ever.
 		if _, err := s.Join(ctx, JoinParams{Conn: conn("c"), Username: "Carol", Room: "lobby", Token: "tc", Resync: true}); err != nil {
 			t.Errorf("resync of a live connection: %v", err)

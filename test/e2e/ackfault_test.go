@@ -150,9 +150,9 @@ func gatewayThroughProxy(t *testing.T) (s *system, network *tcpProxy, url string
 // connection never expires).
 func TestJoinWhoseAnswerWasLost(t *testing.T) {
 	s, network, url, _ := gatewayThroughProxy(t)
-	c := dialRaw(t, url)
+	c := dialSocket(t, url)
 	network.holdAfter("PUB " + proto.PresenceJoinSubject + " ")
-	if ack := c.request(t, 1, "join", `{"username":"Lost","room":"lost"}`); !strings.Contains(ack, proto.CodeUnavailable) {
+	if ack := c.request(1, "join", `{"username":"Lost","room":"lost"}`); !strings.Contains(ack, proto.CodeUnavailable) {
 		t.Fatalf("join whose answer was held: %s, want %s", ack, proto.CodeUnavailable)
 	}
 	network.release()

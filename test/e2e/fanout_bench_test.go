@@ -20,7 +20,19 @@ type wsChatter struct {
 	c  *websocket.Conn
 }
 
+// dialChatter connects to base's gateway and joins room as name.
 func dialChatter(tb testing.TB, base, name, room string) *wsChatter {
+	tb.Helper()
+	w := dialSocket(tb, base)
+	if ack := w.request(0, "join", fmt.Sprintf(`{"username":%q,"room":%q}`, name, room)); !strings.Contains(ack, `"ok":true`) {
+		tb.Fatal(ack)
+	}
+	return w
+}
+
+// dialSocket connects to base's gateway, to the namespace "/", joined to
+// nothing.
+func dialSocket(tb testing.TB, base string) *wsChatter {
 	tb.Helper()
 	url := "ws" + strings.TrimPrefix(base, "http") + "/socket.io/?EIO=4&transport=websocket"
 	c, _, err := websocket.DefaultDialer.Dial(url, nil)
@@ -32,11 +44,15 @@ func dialChatter(tb testing.TB, base, name, room string) *wsChatter {
 	w.readUntil("0{")
 	w.send("40")
 	w.readUntil("40")
-	w.send(fmt.Sprintf(`420["join",{"username":%q,"room":%q}]`, name, room))
-	if ack := w.readUntil("430"); !strings.Contains(ack, `"ok":true`) {
-		tb.Fatal(ack)
-	}
 	return w
+}
+
+// request emits event with arg (JSON) under ack id, and returns the ack's
+// argument.
+func (w *wsChatter) request(id int, event, arg string) string {
+	prefix := fmt.Sprintf("43%d[", id)
+	w.send(fmt.Sprintf(`42%d[%q,%s]`, id, event, arg))
+	return strings.TrimSuffix(strings.TrimPrefix(w.readUntil(prefix), prefix), "]")
 }
 
 func (w *wsChatter) send(s string) {
