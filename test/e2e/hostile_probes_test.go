@@ -735,15 +735,7 @@ func probeWhisperPrivacy(t *testing.T, s *hostileStack, c *hcanary) string {
 		}
 		secrets, ids = append(secrets, text), append(ids, a.ID)
 	}
-	if !carol.until(10*time.Second, func() bool {
-		n := 0
-		for _, e := range carol.eventsOf() {
-			if e.name == "whisper" && strings.HasPrefix(e.Message, "secret") {
-				n++
-			}
-		}
-		return n == len(secrets)
-	}) {
+	if !carol.until(10*time.Second, func() bool { return carol.count("whisper", "secret") == len(secrets) }) {
 		t.Fatal("carol did not get bob's whispers")
 	}
 	c.mu.Lock()
@@ -958,15 +950,7 @@ func probeGatewayDown(t *testing.T, s *hostileStack, c *hcanary) string {
 		}
 	}
 	recovered := time.Since(start)
-	if !watcher.until(10*time.Second, func() bool {
-		n := 0
-		for _, e := range watcher.eventsOf() {
-			if e.name == "server message" && strings.HasPrefix(e.Message, "after ") {
-				n++
-			}
-		}
-		return n == len(users)
-	}) {
+	if !watcher.until(10*time.Second, func() bool { return watcher.count("server message", "after ") == len(users) }) {
 		t.Error("the watcher did not hear every user back")
 	}
 	return fmt.Sprintf("its 10 connections closed within %v, all 10 users back (same sessions) and chatting within %v",

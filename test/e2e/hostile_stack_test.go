@@ -432,6 +432,18 @@ func (c *hclient) eventsOf() []hevent {
 	return append([]hevent(nil), c.events...)
 }
 
+// count returns how many of the events received so far are name events
+// whose message begins with prefix.
+func (c *hclient) count(name, prefix string) int {
+	n := 0
+	for _, e := range c.eventsOf() {
+		if e.name == name && strings.HasPrefix(e.Message, prefix) {
+			n++
+		}
+	}
+	return n
+}
+
 // framesOf returns a copy of the frames received so far.
 func (c *hclient) framesOf() []string {
 	c.mu.Lock()
