@@ -2,7 +2,6 @@ package gateway
 
 import (
 	"crypto/rand"
-	"encoding/base64"
 	"encoding/binary"
 	"sync"
 	"time"
@@ -58,12 +57,4 @@ func encode(b [16]byte) string {
 		hi >>= 5
 	}
 	return string(out[:])
-}
-
-// newSecret returns 192 random bits in base64url: an id that stands for
-// something, such as a connection's pid, and must not be guessed.
-func newSecret() string {
-	var b [24]byte
-	rand.Read(b[:])
-	return base64.RawURLEncoding.EncodeToString(b[:])
 }

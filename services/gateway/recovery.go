@@ -46,7 +46,7 @@ func (r *resumption) finish() {
 }
 
 // NewPID implements socketio.Recovery.
-func (c *chat) NewPID() string { return newSecret() }
+func (c *chat) NewPID() string { return proto.NewToken() }
 
 // Recover implements socketio.Recovery.
 func (c *chat) Recover(s *socketio.Socket, pid, offset string) bool {

@@ -6,8 +6,6 @@ package presence
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -338,7 +336,7 @@ func (s *Service) join(ctx context.Context, data []byte) any {
 	if err := json.Unmarshal(data, &req); err != nil {
 		return proto.PresenceJoinReply{Error: proto.ErrBadRequest}
 	}
-	p := JoinParams{Conn: req.ConnRef, Token: req.Token, NewToken: newToken(), Resync: req.Resync}
+	p := JoinParams{Conn: req.ConnRef, Token: req.Token, NewToken: proto.NewToken(), Resync: req.Resync}
 	if req.Resync && req.Token != "" {
 		p.NewToken, p.Color = req.Token, req.Color
 	}
@@ -496,11 +494,4 @@ func (s *Service) announce(room, event string, notice any) {
 		s.log.Warn("presence: announce", "event", event, "err", err)
 	}
 	s.metrics.announced.WithLabelValues(event).Inc()
-}
-
-// newToken returns a session token: 32 random base64url characters.
-func newToken() string {
-	var b [24]byte
-	rand.Read(b[:])
-	return base64.RawURLEncoding.EncodeToString(b[:])
 }
