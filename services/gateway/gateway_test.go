@@ -34,12 +34,12 @@ func TestAdvertiseAddr(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if got := c.withDefaults().AdvertiseAddr; got != "gw.internal:8080" {
+		if got := c.WithDefaults().AdvertiseAddr; got != "gw.internal:8080" {
 			t.Errorf("AdvertiseAddr = %q", got)
 		}
 		t.Setenv("NATTER_ADVERTISE_ADDR", "")
 		c, _ = ConfigFromEnv()
-		if got := c.withDefaults().AdvertiseAddr; got != net.JoinHostPort(host, "8080") {
+		if got := c.WithDefaults().AdvertiseAddr; got != net.JoinHostPort(host, "8080") {
 			t.Errorf("default AdvertiseAddr = %q", got)
 		}
 	})

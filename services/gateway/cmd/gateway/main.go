@@ -35,7 +35,7 @@ func run(log *slog.Logger) error {
 	defer stop()
 
 	reg := ops.Registry()
-	nc, err := nats.Connect(ops.Env("NATS_URL", nats.DefaultURL), ops.NATSOptions(reg, log, "gateway")...)
+	nc, err := nats.Connect(cfg.WithDefaults().NATSURL, ops.NATSOptions(reg, log, "gateway")...)
 	if err != nil {
 		return err
 	}
