@@ -11,7 +11,6 @@ import (
 	"net"
 	"net/http"
 	"slices"
-	"time"
 
 	"github.com/nats-io/nats.go"
 	"github.com/prometheus/client_golang/prometheus"
@@ -25,13 +24,16 @@ import (
 
 // Service is a gateway.
 type Service struct {
-	cfg     Config
-	log     *slog.Logger
-	eio     *engineio.Server
-	chat    *chat
-	fwd     *forwarder
-	nc      *nats.Conn
-	handler http.Handler
+	cfg  Config
+	log  *slog.Logger
+	eio  *engineio.Server
+	chat *chat
+	// forwarded serves the polls other gateways pass here; ws passes
+	// WebSockets on to them.
+	forwarded *forwardedServer
+	ws        *wsProxy
+	nc        *nats.Conn
+	handler   http.Handler
 }
 
 // New returns a gateway on the NATS connection nc; Run serves it. Its
@@ -58,7 +60,9 @@ func New(cfg Config, nc *nats.Conn, log *slog.Logger, reg prometheus.Registerer)
 		}
 		ecfg.CheckOrigin = engineio.SameOriginOn(hosts)
 	}
-	fwd := newForwarder(cfg.ID, cfg.AdvertiseAddr, nc, cfg.MaxPayload, 0, log, reg)
+	peers := newPeers(nc)
+	ws := newWSProxy(cfg.ID, peers, log, reg)
+	fwd := newForwarder(cfg.ID, nc, peers, ws, cfg.MaxPayload, cfg.forwardWait(), log, reg)
 	ecfg.NewID, ecfg.Forward = fwd.newSID, fwd.forward
 	sio := socketio.NewServer(socketio.Config{
 		MaxAttachmentBytes: cfg.MaxPayload,
@@ -70,12 +74,12 @@ func New(cfg Config, nc *nats.Conn, log *slog.Logger, reg prometheus.Registerer)
 		return nil, err
 	}
 	ch.register(sio.Of("/"))
-	s := &Service{cfg: cfg, log: log, eio: engineio.NewServer(ecfg, sio), chat: ch, nc: nc, fwd: fwd}
-	// A forwarded poll may wait as long as a direct one: until the next ping.
-	ec := s.eio.Config()
-	fwd.eio, fwd.maxPayload = s.eio, ec.MaxPayload
-	fwd.wait = ec.PingInterval + ec.PingTimeout + 5*time.Second
-	if err := fwd.start(); err != nil {
+	eio := engineio.NewServer(ecfg, sio)
+	s := &Service{
+		cfg: cfg, log: log, eio: eio, chat: ch, nc: nc, ws: ws,
+		forwarded: newForwardedServer(cfg.ID, cfg.AdvertiseAddr, nc, eio, peers, cfg.forwardWait(), log),
+	}
+	if err := s.forwarded.start(); err != nil {
 		return nil, fmt.Errorf("gateway: forwarding: %w", err)
 	}
 
@@ -135,6 +139,7 @@ func (s *Service) Run(ctx context.Context, g prometheus.Gatherer) error {
 func (s *Service) Drain() {
 	s.log.Info("gateway draining", "sessions", s.eio.Len())
 	s.eio.Close(engineio.ReasonServerShutdown)
-	s.fwd.close()
+	s.forwarded.close()
+	s.ws.close()
 	s.chat.close()
 }
