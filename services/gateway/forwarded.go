@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -55,6 +56,9 @@ func (s *forwardedServer) start() error {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if s.closed {
+		return errors.New("closed")
+	}
 	for _, h := range handlers {
 		sub, err := s.nc.Subscribe(h.subject, h.handle)
 		if err != nil {

@@ -11,9 +11,12 @@ import (
 	"net"
 	"net/http"
 	"slices"
+	"sync"
+	"sync/atomic"
 
 	"github.com/nats-io/nats.go"
 	"github.com/prometheus/client_golang/prometheus"
+	"golang.org/x/sync/errgroup"
 
 	"github.com/natter/natter/kit/ops"
 	"github.com/natter/natter/proto"
@@ -33,11 +36,16 @@ type Service struct {
 	forwarded *forwardedServer
 	ws        *wsProxy
 	nc        *nats.Conn
-	handler   http.Handler
+	handler   http.Handler        // Socket.IO and the web client
+	gatherer  prometheus.Gatherer // for /metrics
+
+	serving atomic.Bool // Run has subscribed
+	drain   sync.Once
 }
 
 // New returns a gateway on the NATS connection nc; Run serves it. Its
-// metrics register with reg.
+// metrics register with reg. New starts nothing of its own: the
+// subscriptions and the HTTP server are Run's.
 func New(cfg Config, nc *nats.Conn, log *slog.Logger, reg prometheus.Registerer) (*Service, error) {
 	cfg = cfg.WithDefaults()
 	if !proto.ValidGatewayID(cfg.ID) {
@@ -79,8 +87,13 @@ func New(cfg Config, nc *nats.Conn, log *slog.Logger, reg prometheus.Registerer)
 		cfg: cfg, log: log, eio: eio, chat: ch, nc: nc, ws: ws,
 		forwarded: newForwardedServer(cfg.ID, cfg.AdvertiseAddr, nc, eio, peers, cfg.forwardWait(), log),
 	}
-	if err := s.forwarded.start(); err != nil {
-		return nil, fmt.Errorf("gateway: forwarding: %w", err)
+	s.gatherer = cfg.Gatherer
+	if s.gatherer == nil {
+		if g, ok := reg.(prometheus.Gatherer); ok {
+			s.gatherer = g
+		} else {
+			s.gatherer = prometheus.NewRegistry() // nothing to serve
+		}
 	}
 
 	mux := http.NewServeMux()
@@ -96,50 +109,75 @@ func New(cfg Config, nc *nats.Conn, log *slog.Logger, reg prometheus.Registerer)
 	return s, nil
 }
 
-// Ready reports whether the gateway can serve chat: NATS is connected.
+// Ready reports whether the gateway can serve chat: Run has subscribed,
+// and NATS is connected.
 func (s *Service) Ready() error {
+	if !s.serving.Load() {
+		return errors.New("gateway: not serving yet")
+	}
 	if !s.nc.IsConnected() {
 		return errors.New("gateway: NATS disconnected")
 	}
 	return nil
 }
 
-// Handler returns the gateway's HTTP handler: Socket.IO at /socket.io/
-// and the web client at /. Every response names the gateway in the
-// X-Natter-Gateway header.
-func (s *Service) Handler() http.Handler { return s.handler }
+// Run subscribes to what other gateways pass here and serves HTTP on
+// cfg.Listener, or else cfg.HTTPAddr: Socket.IO at /socket.io/, the web
+// client at /, /healthz, /readyz and /metrics (every response names the
+// gateway in the X-Natter-Gateway header), until ctx is cancelled. Then it
+// drains (see Drain), shuts the HTTP server down, and returns nil. Run
+// drains on its errors too: a gateway is run once.
+func (s *Service) Run(ctx context.Context) error {
+	ln := s.cfg.Listener
+	if ln == nil {
+		var err error
+		if ln, err = net.Listen("tcp", s.cfg.HTTPAddr); err != nil {
+			s.Drain()
+			return fmt.Errorf("gateway: listen %s: %w", s.cfg.HTTPAddr, err)
+		}
+	}
+	if err := s.forwarded.start(); err != nil {
+		ln.Close()
+		s.Drain()
+		return fmt.Errorf("gateway: forwarding: %w", err)
+	}
+	s.serving.Store(true)
 
-// Run serves on cfg.HTTPAddr, with /healthz, /readyz and the metrics that g
-// gathers, until ctx is cancelled; then it drains (see Drain) and shuts the
-// HTTP server down.
-func (s *Service) Run(ctx context.Context, g prometheus.Gatherer) error {
-	mux := ops.Mux(g, s.Ready)
+	mux := ops.Mux(s.gatherer, s.Ready)
 	if s.cfg.Pprof {
 		ops.Pprof(mux)
 	}
-	mux.Handle("/", s.Handler())
-	srvCtx, stop := context.WithCancel(context.Background())
-	defer stop()
-	errc := make(chan error, 1)
+	mux.Handle("/", s.handler)
 	t := ops.HTTPTimeouts{Header: s.cfg.HeaderTimeout, Idle: s.cfg.IdleTimeout}
-	go func() { errc <- ops.ServeTimeouts(srvCtx, s.log, s.cfg.HTTPAddr, mux, s.cfg.ShutdownTimeout, t) }()
-	select {
-	case err := <-errc:
+	// The HTTP server stops after the drain, which needs it no more.
+	httpCtx, stopHTTP := context.WithCancel(context.Background())
+	defer stopHTTP()
+	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() error { return ops.ServeOn(httpCtx, s.log, ln, mux, s.cfg.ShutdownTimeout, t) })
+	g.Go(func() error {
+		<-gctx.Done()
+		s.Drain()
+		stopHTTP()
+		return nil
+	})
+	if err := g.Wait(); err != nil {
 		return fmt.Errorf("gateway: %w", err)
-	case <-ctx.Done():
 	}
-	s.Drain()
-	stop()
-	return <-errc
+	return nil
 }
 
 // Drain closes every session, so that clients reconnect (through the
-// balancer, to another gateway), closes the WebSockets it passes on to
-// other gateways, and waits for the chat layer to have told presence.
+// balancer, to another gateway), stops serving what other gateways pass
+// here, closes the WebSockets it passes on to them, and waits for the chat
+// layer to have told presence. Run drains when its ctx is cancelled; a
+// Drain before that leaves the HTTP server up (sessions and WebSockets
+// passed on are refused). Only the first call drains.
 func (s *Service) Drain() {
-	s.log.Info("gateway draining", "sessions", s.eio.Len())
-	s.eio.Close(engineio.ReasonServerShutdown)
-	s.forwarded.close()
-	s.ws.close()
-	s.chat.close()
+	s.drain.Do(func() {
+		s.log.Info("gateway draining", "sessions", s.eio.Len())
+		s.eio.Close(engineio.ReasonServerShutdown)
+		s.forwarded.close()
+		s.ws.close()
+		s.chat.close()
+	})
 }

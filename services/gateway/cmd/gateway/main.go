@@ -1,4 +1,5 @@
-// Command gateway runs one natter gateway against NATS (NATS_URL).
+// Command gateway runs one natter gateway against NATS (NATS_URL),
+// configured by the environment that gateway.Env lists.
 package main
 
 import (
@@ -44,5 +45,5 @@ func run(log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
-	return gw.Run(ctx, reg)
+	return gw.Run(ctx)
 }
