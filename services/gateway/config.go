@@ -123,18 +123,12 @@ func (c Config) WithDefaults() Config {
 	if c.AdvertiseAddr == "" {
 		c.AdvertiseAddr = advertiseAddr(c.HTTPAddr)
 	}
-	if c.PingInterval <= 0 {
-		c.PingInterval = DefaultPingInterval
-	}
-	if c.PingTimeout <= 0 {
-		c.PingTimeout = DefaultPingTimeout
-	}
-	if c.MaxPayload <= 0 {
-		c.MaxPayload = DefaultMaxPayload
-	}
-	if c.SendQueueBytes <= 0 {
-		c.SendQueueBytes = DefaultSendQueueBytes
-	}
+	// The engine's own defaults: the forwarding needs them here.
+	e := engineio.Config{
+		PingInterval: c.PingInterval, PingTimeout: c.PingTimeout,
+		MaxPayload: c.MaxPayload, SendQueueBytes: c.SendQueueBytes,
+	}.WithDefaults()
+	c.PingInterval, c.PingTimeout, c.MaxPayload, c.SendQueueBytes = e.PingInterval, e.PingTimeout, e.MaxPayload, e.SendQueueBytes
 	if c.ShutdownTimeout <= 0 {
 		c.ShutdownTimeout = DefaultShutdownTimeout
 	}
@@ -210,97 +204,99 @@ type setting struct {
 // settings are the gateway's environment variables. An empty value keeps
 // the default, but for NATTER_TRUSTED_PROXIES (empty: none).
 var settings = []setting{
-	{ops.EnvVar{Name: "NATS_URL", Doc: "where NATS is"}, func(c *Config, v string) error {
-		c.NATSURL = v
+	{ops.EnvVar{Name: "NATS_URL", Doc: "where NATS is"}, setString(func(c *Config) *string { return &c.NATSURL })},
+	{ops.EnvVar{Name: "NATTER_HTTP_ADDR", Default: DefaultHTTPAddr, Doc: "listen address"},
+		setString(func(c *Config) *string { return &c.HTTPAddr })},
+	{ops.EnvVar{Name: "NATTER_ADVERTISE_ADDR", Doc: "where other gateways reach it; host name and port of NATTER_HTTP_ADDR"},
+		setString(func(c *Config) *string { return &c.AdvertiseAddr })},
+	{ops.EnvVar{Name: "NATTER_GATEWAY_ID", Doc: "this gateway's id; the host name"},
+		setString(func(c *Config) *string { return &c.ID })},
+	{ops.EnvVar{Name: "NATTER_ALLOWED_ORIGINS", Doc: "when set, the only origins whose pages may connect (comma-separated)"},
+		setList(func(c *Config) *[]string { return &c.AllowedOrigins })},
+	{ops.EnvVar{Name: "NATTER_ALLOWED_HOSTS", Doc: "hosts on which a page of the same origin may connect (comma-separated)"},
+		setList(func(c *Config) *[]string { return &c.AllowedHosts })},
+	{ops.EnvVar{Name: "NATTER_PING_INTERVAL", Default: DefaultPingInterval.String(), Doc: "Engine.IO ping interval"},
+		setDuration(func(c *Config) *time.Duration { return &c.PingInterval })},
+	{ops.EnvVar{Name: "NATTER_PING_TIMEOUT", Default: DefaultPingTimeout.String(), Doc: "Engine.IO ping timeout"},
+		setDuration(func(c *Config) *time.Duration { return &c.PingTimeout })},
+	{ops.EnvVar{Name: "NATTER_MAX_PAYLOAD", Default: strconv.Itoa(DefaultMaxPayload), Doc: "bytes: a message, a POST body, a packet with its attachments"},
+		setInt(func(c *Config) *int { return &c.MaxPayload })},
+	{ops.EnvVar{Name: "NATTER_SEND_QUEUE_BYTES", Default: "4 MiB", Doc: "per session"},
+		setInt(func(c *Config) *int { return &c.SendQueueBytes })},
+	{ops.EnvVar{Name: "NATTER_HEADER_TIMEOUT", Default: DefaultHeaderTimeout.String(), Doc: "to send a request's headers"},
+		setDuration(func(c *Config) *time.Duration { return &c.HeaderTimeout })},
+	{ops.EnvVar{Name: "NATTER_BODY_TIMEOUT", Doc: "a POST body; the ping timeout"},
+		setDuration(func(c *Config) *time.Duration { return &c.BodyTimeout })},
+	{ops.EnvVar{Name: "NATTER_ATTACHMENT_TIMEOUT", Doc: "a packet's attachments; the ping timeout"},
+		setDuration(func(c *Config) *time.Duration { return &c.AttachmentTimeout })},
+	{ops.EnvVar{Name: "NATTER_IDLE_TIMEOUT", Default: DefaultIdleTimeout.String(), Doc: "between requests on a kept-alive connection"},
+		setDuration(func(c *Config) *time.Duration { return &c.IdleTimeout })},
+	{ops.EnvVar{Name: "NATTER_MESSAGE_RATE", Default: strconv.Itoa(DefaultMessageRate), Doc: "messages and whispers a second per connection (a whole number)"},
+		func(c *Config, v string) error {
+			rate, err := parseInt(v)
+			c.MessageRate = float64(rate)
+			return err
+		}},
+	{ops.EnvVar{Name: "NATTER_MESSAGE_BURST", Default: strconv.Itoa(DefaultMessageBurst), Doc: "messages above the rate at once"},
+		setInt(func(c *Config) *int { return &c.MessageBurst })},
+	{ops.EnvVar{Name: "NATTER_RATE_LIMITS", Doc: "flood control of every event per connection, user and address (see ParseLimits)"},
+		func(c *Config, v string) (err error) {
+			c.Limits, err = ParseLimits(v)
+			return err
+		}},
+	{ops.EnvVar{Name: "NATTER_TYPING_INTERVAL", Default: DefaultTypingInterval.String(), Doc: "a room hears one typing on per user per interval"},
+		setDuration(func(c *Config) *time.Duration { return &c.TypingInterval })},
+	{ops.EnvVar{Name: "NATTER_TRUSTED_PROXIES", Default: "loopback", Doc: "addresses or CIDRs whose X-Forwarded-For/X-Real-IP name the client, or none (see ParseTrustedProxies)"},
+		func(c *Config, v string) (err error) {
+			c.TrustedProxies, err = ParseTrustedProxies(v)
+			return err
+		}},
+	{ops.EnvVar{Name: "NATTER_PPROF", Doc: "1: net/http/pprof at /debug/pprof/"},
+		func(c *Config, v string) error {
+			c.Pprof = ops.PprofOn(v)
+			return nil
+		}},
+	{ops.EnvVar{Name: "NATTER_RECOVERY", Default: "on", Doc: "Socket.IO's connection state recovery: on or off"},
+		func(c *Config, v string) error {
+			switch v {
+			case "", "on":
+			case "off":
+				c.NoRecovery = true
+			default:
+				return fmt.Errorf("%q: on or off", v)
+			}
+			return nil
+		}},
+}
+
+// The setters of settings, by the type of the field they set.
+
+func setString(field func(*Config) *string) func(*Config, string) error {
+	return func(c *Config, v string) error {
+		*field(c) = v
 		return nil
-	}},
-	{ops.EnvVar{Name: "NATTER_HTTP_ADDR", Default: DefaultHTTPAddr, Doc: "listen address"}, func(c *Config, v string) error {
-		c.HTTPAddr = v
+	}
+}
+
+func setList(field func(*Config) *[]string) func(*Config, string) error {
+	return func(c *Config, v string) error {
+		*field(c) = splitList(v)
 		return nil
-	}},
-	{ops.EnvVar{Name: "NATTER_ADVERTISE_ADDR", Doc: "where other gateways reach it; host name and port of NATTER_HTTP_ADDR"}, func(c *Config, v string) error {
-		c.AdvertiseAddr = v
-		return nil
-	}},
-	{ops.EnvVar{Name: "NATTER_GATEWAY_ID", Doc: "this gateway's id; the host name"}, func(c *Config, v string) error {
-		c.ID = v
-		return nil
-	}},
-	{ops.EnvVar{Name: "NATTER_ALLOWED_ORIGINS", Doc: "when set, the only origins whose pages may connect (comma-separated)"}, func(c *Config, v string) error {
-		c.AllowedOrigins = splitList(v)
-		return nil
-	}},
-	{ops.EnvVar{Name: "NATTER_ALLOWED_HOSTS", Doc: "hosts on which a page of the same origin may connect (comma-separated)"}, func(c *Config, v string) error {
-		c.AllowedHosts = splitList(v)
-		return nil
-	}},
-	{ops.EnvVar{Name: "NATTER_PING_INTERVAL", Default: DefaultPingInterval.String(), Doc: "Engine.IO ping interval"}, func(c *Config, v string) (err error) {
-		c.PingInterval, err = parseDuration(v)
+	}
+}
+
+func setDuration(field func(*Config) *time.Duration) func(*Config, string) error {
+	return func(c *Config, v string) (err error) {
+		*field(c), err = parseDuration(v)
 		return err
-	}},
-	{ops.EnvVar{Name: "NATTER_PING_TIMEOUT", Default: DefaultPingTimeout.String(), Doc: "Engine.IO ping timeout"}, func(c *Config, v string) (err error) {
-		c.PingTimeout, err = parseDuration(v)
+	}
+}
+
+func setInt(field func(*Config) *int) func(*Config, string) error {
+	return func(c *Config, v string) (err error) {
+		*field(c), err = parseInt(v)
 		return err
-	}},
-	{ops.EnvVar{Name: "NATTER_MAX_PAYLOAD", Default: strconv.Itoa(DefaultMaxPayload), Doc: "bytes: a message, a POST body, a packet with its attachments"}, func(c *Config, v string) (err error) {
-		c.MaxPayload, err = parseInt(v)
-		return err
-	}},
-	{ops.EnvVar{Name: "NATTER_SEND_QUEUE_BYTES", Default: "4 MiB", Doc: "per session"}, func(c *Config, v string) (err error) {
-		c.SendQueueBytes, err = parseInt(v)
-		return err
-	}},
-	{ops.EnvVar{Name: "NATTER_HEADER_TIMEOUT", Default: DefaultHeaderTimeout.String(), Doc: "to send a request's headers"}, func(c *Config, v string) (err error) {
-		c.HeaderTimeout, err = parseDuration(v)
-		return err
-	}},
-	{ops.EnvVar{Name: "NATTER_BODY_TIMEOUT", Doc: "a POST body; the ping timeout"}, func(c *Config, v string) (err error) {
-		c.BodyTimeout, err = parseDuration(v)
-		return err
-	}},
-	{ops.EnvVar{Name: "NATTER_ATTACHMENT_TIMEOUT", Doc: "a packet's attachments; the ping timeout"}, func(c *Config, v string) (err error) {
-		c.AttachmentTimeout, err = parseDuration(v)
-		return err
-	}},
-	{ops.EnvVar{Name: "NATTER_IDLE_TIMEOUT", Default: DefaultIdleTimeout.String(), Doc: "between requests on a kept-alive connection"}, func(c *Config, v string) (err error) {
-		c.IdleTimeout, err = parseDuration(v)
-		return err
-	}},
-	{ops.EnvVar{Name: "NATTER_MESSAGE_RATE", Default: strconv.Itoa(DefaultMessageRate), Doc: "messages and whispers a second per connection"}, func(c *Config, v string) error {
-		rate, err := parseInt(v)
-		c.MessageRate = float64(rate)
-		return err
-	}},
-	{ops.EnvVar{Name: "NATTER_MESSAGE_BURST", Default: strconv.Itoa(DefaultMessageBurst), Doc: "messages above the rate at once"}, func(c *Config, v string) (err error) {
-		c.MessageBurst, err = parseInt(v)
-		return err
-	}},
-	{ops.EnvVar{Name: "NATTER_RATE_LIMITS", Doc: "flood control of every event per connection, user and address (see ParseLimits)"}, func(c *Config, v string) (err error) {
-		c.Limits, err = ParseLimits(v)
-		return err
-	}},
-	{ops.EnvVar{Name: "NATTER_TYPING_INTERVAL", Default: DefaultTypingInterval.String(), Doc: "a room hears one typing on per user per interval"}, func(c *Config, v string) (err error) {
-		c.TypingInterval, err = parseDuration(v)
-		return err
-	}},
-	{ops.EnvVar{Name: "NATTER_TRUSTED_PROXIES", Default: "loopback", Doc: "addresses or CIDRs whose X-Forwarded-For/X-Real-IP name the client, or none (see ParseTrustedProxies)"}, func(c *Config, v string) (err error) {
-		c.TrustedProxies, err = ParseTrustedProxies(v)
-		return err
-	}},
-	{ops.EnvVar{Name: "NATTER_PPROF", Doc: "1: net/http/pprof at /debug/pprof/"}, func(c *Config, v string) error {
-		c.Pprof = ops.PprofOn(v)
-		return nil
-	}},
-	{ops.EnvVar{Name: "NATTER_RECOVERY", Default: "on", Doc: "Socket.IO's connection state recovery: on or off"}, func(c *Config, v string) error {
-		switch v {
-		case "", "on":
-		case "off":
-			c.NoRecovery = true
-		default:
-			return fmt.Errorf("%q: on or off", v)
-		}
-		return nil
-	}},
+	}
 }
 
 func envVars() []ops.EnvVar {
