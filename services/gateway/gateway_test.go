@@ -4,6 +4,7 @@ import (
 	"net"
 	"os"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/natter/natter/proto"
@@ -74,5 +75,15 @@ func TestNewIDValidAndIncreasing(t *testing.T) {
 			t.Fatalf("newID() = %q after %q", id, prev)
 		}
 		prev = id
+	}
+}
+
+// TestNewRefusesBadID: an id that cannot go into a subject is refused
+// before anything is made.
+func TestNewRefusesBadID(t *testing.T) {
+	for _, id := range []string{"gw.1", "gw 1", "gw*", strings.Repeat("g", 65)} {
+		if _, err := New(Config{ID: id}, nil, nil, nil); err == nil || !strings.Contains(err.Error(), "gateway id") {
+			t.Errorf("New with id %q: %v", id, err)
+		}
 	}
 }
