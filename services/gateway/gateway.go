@@ -59,15 +59,7 @@ func New(cfg Config, nc *nats.Conn, log *slog.Logger, reg prometheus.Registerer)
 		SendQueueBytes: cfg.SendQueueBytes,
 		Observer:       m,
 	}
-	if len(cfg.AllowedOrigins) > 0 {
-		ecfg.CheckOrigin = engineio.AllowOrigins(cfg.AllowedOrigins)
-	} else {
-		hosts := cfg.AllowedHosts
-		if h, _, err := net.SplitHostPort(cfg.AdvertiseAddr); err == nil {
-			hosts = append(slices.Clip(hosts), h)
-		}
-		ecfg.CheckOrigin = engineio.SameOriginOn(hosts)
-	}
+	ecfg.CheckOrigin = checkOrigin(cfg)
 	peers := newPeers(nc)
 	ws := newWSProxy(cfg.ID, peers, log, reg)
 	fwd := newForwarder(cfg.ID, nc, peers, ws, cfg.MaxPayload, cfg.forwardWait(), log, reg)
@@ -89,11 +81,10 @@ func New(cfg Config, nc *nats.Conn, log *slog.Logger, reg prometheus.Registerer)
 	}
 	s.gatherer = cfg.Gatherer
 	if s.gatherer == nil {
-		if g, ok := reg.(prometheus.Gatherer); ok {
-			s.gatherer = g
-		} else {
-			s.gatherer = prometheus.NewRegistry() // nothing to serve
-		}
+		s.gatherer, _ = reg.(prometheus.Gatherer)
+	}
+	if s.gatherer == nil {
+		s.gatherer = prometheus.NewRegistry() // nothing to serve
 	}
 
 	mux := http.NewServeMux()
@@ -107,6 +98,19 @@ func New(cfg Config, nc *nats.Conn, log *slog.Logger, reg prometheus.Registerer)
 		bounded.ServeHTTP(w, r)
 	})
 	return s, nil
+}
+
+// checkOrigin is the engine's CheckOrigin for cfg: AllowedOrigins when
+// set, else the same origin on a trusted host.
+func checkOrigin(cfg Config) func(*http.Request) bool {
+	if len(cfg.AllowedOrigins) > 0 {
+		return engineio.AllowOrigins(cfg.AllowedOrigins)
+	}
+	hosts := cfg.AllowedHosts
+	if h, _, err := net.SplitHostPort(cfg.AdvertiseAddr); err == nil {
+		hosts = append(slices.Clip(hosts), h)
+	}
+	return engineio.SameOriginOn(hosts)
 }
 
 // Ready reports whether the gateway can serve chat: Run has subscribed,
