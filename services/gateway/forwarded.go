@@ -67,6 +67,13 @@ func (s *forwardedServer) start() error {
 		}
 		s.subs = append(s.subs, sub)
 	}
+	// Once the server has the subscriptions, other gateways reach this
+	// one: only then is it ready (asked for its address before, it would
+	// seem gone).
+	if err := s.nc.Flush(); err != nil {
+		s.unsubscribe()
+		return fmt.Errorf("subscribe: %w", err)
+	}
 	return nil
 }
 
