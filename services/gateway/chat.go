@@ -3,7 +3,6 @@ package gateway
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"log/slog"
 	"strconv"
 	"strings"
@@ -40,6 +39,7 @@ type chat struct {
 	js         jetstream.JetStream
 	log        *slog.Logger
 	metrics    *chatMetrics
+	up         *upstream
 	reqTimeout time.Duration
 	floods     *floods
 
@@ -166,6 +166,7 @@ func newChat(id string, nc *nats.Conn, log *slog.Logger, m *chatMetrics, cfg Con
 		js:         js,
 		log:        log,
 		metrics:    m,
+		up:         newUpstream(nc, cfg.RequestTimeout, log),
 		reqTimeout: cfg.RequestTimeout,
 		floods:     newFloods(cfg, m.limited),
 		rooms:      make(map[string]*group),
@@ -243,8 +244,7 @@ func (c *chat) resync(announce bool) {
 				// would undo the leave.
 				continue
 			}
-			var pr proto.PresenceJoinReply
-			err := c.request(proto.PresenceJoinSubject, proto.PresenceJoin{
+			_, err := c.up.join(proto.PresenceJoin{
 				ConnRef:  proto.ConnRef{Gateway: c.id, Conn: m.sock.ID()},
 				Username: m.username,
 				Room:     m.room,
@@ -252,10 +252,7 @@ func (c *chat) resync(announce bool) {
 				Color:    m.color,
 				Resync:   true,
 				Announce: announce,
-			}, &pr)
-			if err == nil && pr.Error != nil {
-				err = pr.Error
-			}
+			})
 			if err != nil {
 				c.log.Warn("resync", "err", err)
 			}
@@ -372,41 +369,6 @@ func decodeArg(e *socketio.EventMessage, v any) error {
 	return nil
 }
 
-// request sends a request to a service and decodes its reply. A service
-// that does not answer in time is proto.ErrUnavailable.
-func (c *chat) request(subject string, req, resp any) error {
-	b, err := json.Marshal(req)
-	if err != nil {
-		return err
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), c.reqTimeout)
-	defer cancel()
-	m, err := c.nc.RequestWithContext(ctx, subject, b)
-	if err != nil {
-		c.log.Warn("request failed", "subject", subject, "err", err)
-		return proto.ErrUnavailable
-	}
-	if err := json.Unmarshal(m.Data, resp); err != nil {
-		return proto.ErrUnavailable
-	}
-	return nil
-}
-
-// ask makes a request on behalf of event e, whose reply carries its error
-// in *replyErr; it fails e, and returns false, if the request or its reply
-// failed.
-func (c *chat) ask(e *socketio.EventMessage, subject string, req, resp any, replyErr **proto.Error) bool {
-	err := c.request(subject, req, resp)
-	if err == nil && *replyErr != nil {
-		err = *replyErr
-	}
-	if err != nil {
-		fail(e, err)
-		return false
-	}
-	return true
-}
-
 func (c *chat) onJoin(s *socketio.Socket, e *socketio.EventMessage) {
 	cn := connOf(s)
 	var req proto.JoinRequest
@@ -429,7 +391,6 @@ func (c *chat) onJoin(s *socketio.Socket, e *socketio.EventMessage) {
 		fail(e, err)
 		return
 	}
-	var pr proto.PresenceJoinReply
 	cn.asked.Store(true)
 	join := proto.PresenceJoin{
 		ConnRef:  proto.ConnRef{Gateway: c.id, Conn: s.ID()},
@@ -437,16 +398,12 @@ func (c *chat) onJoin(s *socketio.Socket, e *socketio.EventMessage) {
 		Room:     roomName,
 		Token:    req.Token,
 	}
-	err = c.request(proto.PresenceJoinSubject, join, &pr)
-	if errors.Is(err, proto.ErrUnavailable) && s.Connected() {
+	pr, err := c.up.join(join)
+	if noAnswer(err) && s.Connected() {
 		// No answer in time (a storm of joins): once more. Presence may
 		// have served the first, and serves a repeat on the same
 		// connection as that same join.
-		pr = proto.PresenceJoinReply{}
-		err = c.request(proto.PresenceJoinSubject, join, &pr)
-	}
-	if err == nil && pr.Error != nil {
-		err = pr.Error
+		pr, err = c.up.join(join)
 	}
 	if err != nil {
 		fail(e, err)
@@ -458,14 +415,14 @@ func (c *chat) onJoin(s *socketio.Socket, e *socketio.EventMessage) {
 	}
 	c.place(cn, m)
 
-	var hr proto.HistoryReply
 	q := proto.HistoryQuery{Room: pr.Room, After: req.Since, Limit: proto.HistoryOnJoin}
 	if req.Since != "" {
 		q.Limit = proto.MaxHistoryPage
 	}
 	var historyErr *proto.Error
-	if err := c.request(proto.HistoryQuerySubject, q, &hr); err != nil || hr.Error != nil {
-		c.log.Warn("join without history", "err", err, "reply", hr.Error)
+	hr, err := c.up.history(q)
+	if err != nil {
+		c.log.Warn("join without history", "err", err)
 		hr, historyErr = proto.HistoryReply{}, proto.ErrUnavailable
 	}
 	if hr.Messages == nil {
@@ -630,11 +587,10 @@ func (c *chat) tellLeft(s *socketio.Socket, deliberate bool) {
 		if deliberate {
 			c.forget(s) // a client that left on purpose does not come back
 		}
-		var resp proto.ErrorAck
-		err := c.request(proto.PresenceLeaveSubject, proto.PresenceLeave{
+		err := c.up.leave(proto.PresenceLeave{
 			ConnRef:    proto.ConnRef{Gateway: c.id, Conn: s.ID()},
 			Deliberate: deliberate,
-		}, &resp)
+		})
 		if err != nil {
 			c.log.Warn("presence leave", "err", err)
 		}
@@ -662,11 +618,11 @@ func (c *chat) onLogout(s *socketio.Socket, e *socketio.EventMessage) {
 	c.removeLocked(m)
 	c.mu.Unlock()
 	c.forget(s)
-	var resp proto.ErrorAck
-	if !c.ask(e, proto.PresenceEndSessionSubject, proto.PresenceEndSession{
+	if err := c.up.endSession(proto.PresenceEndSession{
 		ConnRef: proto.ConnRef{Gateway: c.id, Conn: s.ID()},
 		Token:   m.token,
-	}, &resp, &resp.Error) {
+	}); err != nil {
+		fail(e, err)
 		return
 	}
 	reply(e, proto.OKAck{OK: true})
@@ -829,8 +785,9 @@ func (c *chat) onWhisper(s *socketio.Socket, e *socketio.EventMessage) {
 	if !c.admit(e, cn, req.Message, req.ClientID) {
 		return
 	}
-	var lr proto.PresenceLookupReply
-	if !c.ask(e, proto.PresenceLookupSubject, proto.PresenceLookup{Username: to}, &lr, &lr.Error) {
+	lr, err := c.up.lookup(to)
+	if err != nil {
+		fail(e, err)
 		return
 	}
 	if !lr.Online {
@@ -884,8 +841,9 @@ func (c *chat) onWhispers(s *socketio.Socket, e *socketio.EventMessage) {
 			fail(e, err)
 			return
 		}
-		var lr proto.PresenceLookupReply
-		if !c.ask(e, proto.PresenceLookupSubject, proto.PresenceLookup{Username: with}, &lr, &lr.Error) {
+		lr, err := c.up.lookup(with)
+		if err != nil {
+			fail(e, err)
 			return
 		}
 		if !proto.ValidSessionID(lr.SessionID) {
@@ -894,8 +852,9 @@ func (c *chat) onWhispers(s *socketio.Socket, e *socketio.EventMessage) {
 		}
 		q.With = lr.SessionID
 	}
-	var wr proto.WhispersReply
-	if !c.ask(e, proto.WhispersQuerySubject, q, &wr, &wr.Error) {
+	wr, err := c.up.whispers(q)
+	if err != nil {
+		fail(e, err)
 		return
 	}
 	if wr.Whispers == nil {
@@ -957,9 +916,9 @@ func (c *chat) onMembers(s *socketio.Socket, e *socketio.EventMessage) {
 		fail(e, err)
 		return
 	}
-	var mr proto.PresenceMembersReply
-	q := proto.PresenceMembers{Room: room, After: req.After, Limit: req.Limit}
-	if !c.ask(e, proto.PresenceMembersSubject, q, &mr, &mr.Error) {
+	mr, err := c.up.members(proto.PresenceMembers{Room: room, After: req.After, Limit: req.Limit})
+	if err != nil {
+		fail(e, err)
 		return
 	}
 	if mr.Members == nil {
@@ -987,8 +946,9 @@ func (c *chat) onHistory(s *socketio.Socket, e *socketio.EventMessage) {
 		fail(e, err)
 		return
 	}
-	var hr proto.HistoryReply
-	if !c.ask(e, proto.HistoryQuerySubject, proto.HistoryQuery{Room: room, Before: req.Before, Limit: req.Limit}, &hr, &hr.Error) {
+	hr, err := c.up.history(proto.HistoryQuery{Room: room, Before: req.Before, Limit: req.Limit})
+	if err != nil {
+		fail(e, err)
 		return
 	}
 	if hr.Messages == nil {
@@ -1001,8 +961,9 @@ func (c *chat) onRooms(s *socketio.Socket, e *socketio.EventMessage) {
 	if !c.admitQuery(s, e, limitRooms) {
 		return
 	}
-	var rr proto.PresenceRoomsReply
-	if !c.ask(e, proto.PresenceRoomsSubject, struct{}{}, &rr, &rr.Error) {
+	rr, err := c.up.rooms()
+	if err != nil {
+		fail(e, err)
 		return
 	}
 	if rr.Rooms == nil {

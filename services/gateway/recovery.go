@@ -112,16 +112,15 @@ func (c *chat) recover(s *socketio.Socket, pid, offset string) string {
 	// else. With the name too, a session that has ended would make way for
 	// a new one under the name, which is not the one recovered (nor one
 	// whose token the client knows).
-	var pr proto.PresenceJoinReply
-	err = c.request(proto.PresenceJoinSubject, proto.PresenceJoin{
+	pr, err := c.up.join(proto.PresenceJoin{
 		ConnRef: proto.ConnRef{Gateway: c.id, Conn: s.ID()},
 		Room:    st.Room,
 		Token:   st.Token,
-	}, &pr)
-	if err != nil {
+	})
+	if noAnswer(err) {
 		return recoveryError
 	}
-	if pr.Error != nil {
+	if err != nil {
 		return recoveryRefused
 	}
 	m := c.newMember(s, &pr)
