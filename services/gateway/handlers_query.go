@@ -10,11 +10,8 @@ func (c *chat) onMembers(s *socketio.Socket, e *socketio.EventMessage) {
 		return
 	}
 	var req proto.MembersRequest
-	if len(e.Args) > 0 {
-		if err := decodeArg(e, &req); err != nil {
-			fail(e, err)
-			return
-		}
+	if !optionalArg(e, &req) {
+		return
 	}
 	room, ok := roomOf(s, e, req.Room)
 	if !ok {
@@ -40,11 +37,8 @@ func (c *chat) onHistory(s *socketio.Socket, e *socketio.EventMessage) {
 		return
 	}
 	var req proto.HistoryRequest
-	if len(e.Args) > 0 {
-		if err := decodeArg(e, &req); err != nil {
-			fail(e, err)
-			return
-		}
+	if !optionalArg(e, &req) {
+		return
 	}
 	room, ok := roomOf(s, e, req.Room)
 	if !ok {
@@ -96,11 +90,8 @@ func (c *chat) onWhispers(s *socketio.Socket, e *socketio.EventMessage) {
 		return
 	}
 	var req proto.WhispersRequest
-	if len(e.Args) > 0 {
-		if err := decodeArg(e, &req); err != nil {
-			fail(e, err)
-			return
-		}
+	if !optionalArg(e, &req) {
+		return
 	}
 	if err := proto.ValidatePage(req.Before, req.Limit); err != nil {
 		fail(e, err)
@@ -151,4 +142,17 @@ func roomOf(s *socketio.Socket, e *socketio.EventMessage, room string) (string, 
 		return "", false
 	}
 	return room, true
+}
+
+// optionalArg decodes the event's argument, if it has one, into v; it
+// fails e, and returns false, when that argument is not what v takes.
+func optionalArg(e *socketio.EventMessage, v any) bool {
+	if len(e.Args) == 0 {
+		return true
+	}
+	if err := decodeArg(e, v); err != nil {
+		fail(e, err)
+		return false
+	}
+	return true
 }

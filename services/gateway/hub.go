@@ -162,20 +162,14 @@ func exit(groups map[string]*group, key string, m *member) {
 
 // room returns the local members of the room with token room. The slice
 // is shared: it is not to be changed.
-func (h *hub) room(token string) []*member {
-	h.mu.RLock()
-	g := h.rooms[token]
-	h.mu.RUnlock()
-	if g == nil {
-		return nil
-	}
-	return g.load()
-}
+func (h *hub) room(token string) []*member { return h.load(h.rooms, token) }
 
 // user returns the local connections of the session sid, as room does.
-func (h *hub) user(sid string) []*member {
+func (h *hub) user(sid string) []*member { return h.load(h.users, sid) }
+
+func (h *hub) load(groups map[string]*group, key string) []*member {
 	h.mu.RLock()
-	g := h.users[sid]
+	g := groups[key]
 	h.mu.RUnlock()
 	if g == nil {
 		return nil

@@ -11,6 +11,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
+	"github.com/natter/natter/kit/natstest"
 	"github.com/natter/natter/proto"
 )
 
@@ -38,7 +39,7 @@ func testMember(room, sid, name string, out sink) *member {
 // session one pair (its stored whispers) while it has local connections;
 // the last one out drops them.
 func TestHubSubscribesOnFirstUnsubscribesOnLast(t *testing.T) {
-	nc := connectNATS(t)
+	nc := natstest.Connect(t, natstest.Run(t).ClientURL())
 	notices := make(chan *nats.Msg, 16)
 	h, stored, gauge := newTestHub(t, nc, func(m *nats.Msg) { notices <- m })
 	a, b := proto.SessionID("token-a"), proto.SessionID("token-b")
@@ -113,7 +114,7 @@ func TestHubSubscribesOnFirstUnsubscribesOnLast(t *testing.T) {
 // connections at once, with fan-out reading, leave nothing behind (run
 // with -race).
 func TestHubConcurrentPlaceRemove(t *testing.T) {
-	nc := connectNATS(t)
+	nc := natstest.Connect(t, natstest.Run(t).ClientURL())
 	h, _, gauge := newTestHub(t, nc, nil)
 	rooms := []string{"a", "b", "c"}
 	var wg sync.WaitGroup

@@ -6,6 +6,7 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/natter/natter/kit/natstest"
 	"github.com/natter/natter/proto"
 )
 
@@ -14,7 +15,7 @@ import (
 // other, and nothing else, in the stream's order, each once (a whisper to
 // oneself matches both of the session's filters).
 func TestReplayOrder(t *testing.T) {
-	nc := connectNATS(t)
+	nc := natstest.Connect(t, natstest.Run(t).ClientURL())
 	js, err := jetstream.New(nc)
 	if err != nil {
 		t.Fatal(err)

@@ -13,21 +13,11 @@ import (
 	"github.com/natter/natter/proto/rpc"
 )
 
-func connectNATS(tb testing.TB) *nats.Conn {
-	tb.Helper()
-	nc, err := nats.Connect(natstest.Run(tb).ClientURL())
-	if err != nil {
-		tb.Fatal(err)
-	}
-	tb.Cleanup(nc.Close)
-	return nc
-}
-
 // TestUpstreamNoAnswer: a request nobody answers is noAnswer (a join is
 // asked again, a recovery is an error); a reply with an error is not,
 // even when its code is unavailable (a join is refused as presence says).
 func TestUpstreamNoAnswer(t *testing.T) {
-	nc := connectNATS(t)
+	nc := natstest.Connect(t, natstest.Run(t).ClientURL())
 	up := newUpstream(nc, 200*time.Millisecond, slog.New(slog.DiscardHandler))
 
 	_, err := up.join(proto.PresenceJoin{})
