@@ -9,6 +9,9 @@ import (
 	"github.com/natter/natter/services/gateway/internal/socketio"
 )
 
+// The handlers of a connection's place in the chat: join, disconnect (and
+// presence's leave), logout, and the end of its session elsewhere.
+
 func (c *chat) onJoin(s *socketio.Socket, e *socketio.EventMessage) {
 	cn := connOf(s)
 	var req proto.JoinRequest

@@ -5,6 +5,9 @@ import (
 	"github.com/natter/natter/services/gateway/internal/socketio"
 )
 
+// The handlers of a client's queries, answered by presence or history:
+// members, history, rooms and whispers.
+
 func (c *chat) onMembers(s *socketio.Socket, e *socketio.EventMessage) {
 	if !c.admitQuery(s, e, limitMembers) {
 		return

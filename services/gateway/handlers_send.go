@@ -10,6 +10,9 @@ import (
 	"github.com/natter/natter/services/gateway/internal/socketio"
 )
 
+// The handlers of what a client says: messages and whispers (stored by the
+// publisher), and typing notices.
+
 func (c *chat) onMessage(s *socketio.Socket, e *socketio.EventMessage) {
 	cn, m := joined(s, e)
 	if m == nil {
