@@ -40,7 +40,7 @@ const maxReplay = 1000
 type recovery struct {
 	id         string // the gateway's
 	journal    *journal
-	hub        *hub
+	hub        placer
 	up         *upstream
 	recoveries *prometheus.CounterVec // by result
 	offsets    bool                   // as the fan-out's: frames carry their sequence
@@ -50,6 +50,11 @@ type recovery struct {
 }
 
 var _ socketio.Recovery = (*recovery)(nil)
+
+// placer is where a recovered connection's member goes: the hub.
+type placer interface {
+	place(cn *conn, m *member)
+}
 
 // resumption is what a recovered connection missed, sent once its CONNECT
 // has been answered.
