@@ -195,6 +195,55 @@ var gatewayIDPattern = regexp.MustCompile(`^[A-Za-z0-9_-]{1,64}$`)
 // ValidGatewayID reports whether id may name a gateway in a subject.
 func ValidGatewayID(id string) bool { return gatewayIDPattern.MatchString(id) }
 
+// Each gateway answers the others on subjects of its own,
+// natter.gateway.<id>.<kind>: long-polling without sticky sessions.
+const (
+	// GatewayHTTP carries a polling request passed on to the gateway
+	// owning its session, which answers it.
+	GatewayHTTP = "http"
+	// GatewayCancel says that the client of a request passed on gave up
+	// (the request's id).
+	GatewayCancel = "cancel"
+	// GatewayAddr asks the gateway where other gateways reach it over
+	// TCP (it answers host:port), to pass a WebSocket on; an answer also
+	// says that the gateway lives.
+	GatewayAddr = "addr"
+
+	gatewayPrefix = "natter.gateway."
+)
+
+// GatewayHTTPSubject is where gateway id answers polling requests passed on.
+func GatewayHTTPSubject(id string) string { return GatewaySubject(id, GatewayHTTP) }
+
+// GatewayCancelSubject is where gateway id hears of passed-on requests given up.
+func GatewayCancelSubject(id string) string { return GatewaySubject(id, GatewayCancel) }
+
+// GatewayAddrSubject is where gateway id tells where it listens.
+func GatewayAddrSubject(id string) string { return GatewaySubject(id, GatewayAddr) }
+
+// GatewaySubject is gateway id's subject of kind: GatewayHTTP,
+// GatewayCancel or GatewayAddr. id is a ValidGatewayID.
+func GatewaySubject(id, kind string) string { return gatewayPrefix + id + "." + kind }
+
+// ParseGatewaySubject returns the gateway id and the kind of a
+// GatewaySubject; ok is false for any other subject (the heartbeats'
+// included).
+func ParseGatewaySubject(subject string) (id, kind string, ok bool) {
+	rest, found := strings.CutPrefix(subject, gatewayPrefix)
+	if !found {
+		return "", "", false
+	}
+	id, kind, found = strings.Cut(rest, ".")
+	if !found || !ValidGatewayID(id) {
+		return "", "", false
+	}
+	switch kind {
+	case GatewayHTTP, GatewayCancel, GatewayAddr:
+		return id, kind, true
+	}
+	return "", "", false
+}
+
 // Headers of natter's NATS messages.
 const (
 	// HeaderEvent names the event of a room presence notice: "join" or "leave".
