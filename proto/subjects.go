@@ -133,7 +133,9 @@ func WhisperParties(rest string) (a, b string, ok bool) {
 // RoomLiveSubject is the wildcard of a room's notices: presence and
 // typing. A gateway holds one subscription to it for each room with local
 // members (and one to RoomStoredSubject for its messages).
-func RoomLiveSubject(room string) string { return "natter.live." + Token(room) + ".*" }
+func RoomLiveSubject(room string) string { return liveRoomPrefix + Token(room) + ".*" }
+
+const liveRoomPrefix = "natter.live."
 
 // RoomLiveKind returns the last token of a live subject: LivePresence or
 // LiveTyping.
@@ -146,6 +148,34 @@ func RoomLiveKind(subject string) string {
 	return subject
 }
 
+// RoomLiveToken returns the room token of a live subject,
+// natter.live.<token>.<kind>: what Token made of the room.
+func RoomLiveToken(subject string) string {
+	rest := strings.TrimPrefix(subject, liveRoomPrefix)
+	if i := strings.IndexByte(rest, '.'); i >= 0 {
+		return rest[:i]
+	}
+	return rest
+}
+
+// StoredRoomToken returns the room token of a republished room message's
+// subject (RoomStoredSubject); ok is false for any other subject.
+func StoredRoomToken(subject string) (token string, ok bool) {
+	return strings.CutPrefix(subject, StoredRoomPrefix)
+}
+
+// StoredWhisperParties returns the session ids of a republished
+// whisper's subject (UserStoredWhisperSubjects), as WhisperParties does;
+// isWhisper is false for any other subject.
+func StoredWhisperParties(subject string) (a, b string, isWhisper, ok bool) {
+	rest, isWhisper := strings.CutPrefix(subject, StoredWhisperPrefix)
+	if !isWhisper {
+		return "", "", false, false
+	}
+	a, b, ok = WhisperParties(rest)
+	return a, b, true, ok
+}
+
 // Kinds of live room subjects.
 const (
 	LivePresence = "presence"
@@ -154,11 +184,11 @@ const (
 
 // RoomPresenceSubject carries a room's join and leave notices.
 func RoomPresenceSubject(room string) string {
-	return "natter.live." + Token(room) + "." + LivePresence
+	return liveRoomPrefix + Token(room) + "." + LivePresence
 }
 
 // RoomTypingSubject carries a room's typing notices.
-func RoomTypingSubject(room string) string { return "natter.live." + Token(room) + "." + LiveTyping }
+func RoomTypingSubject(room string) string { return liveRoomPrefix + Token(room) + "." + LiveTyping }
 
 var gatewayIDPattern = regexp.MustCompile(`^[A-Za-z0-9_-]{1,64}$`)
 
