@@ -71,13 +71,14 @@ func newChat(id string, nc *nats.Conn, log *slog.Logger, m *chatMetrics, cfg Con
 		log:        log,
 	}
 	c.beat = newHeartbeat(id, nc, cfg.HeartbeatInterval, c.up, c.hub.snapshot, log)
-	c.fan.start()
-	if err := c.beat.start(c.onSessionEnded); err != nil {
-		c.beat.close()
-		c.fan.close()
-		return nil, err
-	}
 	return c, nil
+}
+
+// start starts the fan-out and the heartbeat; close stops them, after a
+// start that failed too.
+func (c *chat) start() error {
+	c.fan.start()
+	return c.beat.start(c.onSessionEnded)
 }
 
 // register installs the chat's handlers on a namespace.
@@ -110,8 +111,8 @@ func (c *chat) onConnect(s *socketio.Socket) {
 	}
 }
 
-// close waits for the presence leaves under way and drops the
-// subscriptions.
+// close stops what start started, waits for the presence leaves under way
+// and drops the subscriptions.
 func (c *chat) close() {
 	c.beat.close()
 	c.fan.close()

@@ -40,7 +40,7 @@ type fanout struct {
 	metrics *chatMetrics
 
 	stop     chan struct{}
-	done     chan struct{}
+	running  sync.WaitGroup
 	stopOnce sync.Once
 }
 
@@ -52,17 +52,20 @@ func newFanout(to audience, stored chan *nats.Msg, offsets bool, f *floods, m *c
 		floods:  f,
 		metrics: m,
 		stop:    make(chan struct{}),
-		done:    make(chan struct{}),
 	}
 }
 
-// start starts the delivery goroutine; close stops it.
-func (f *fanout) start() { go f.run() }
+// start starts the delivery goroutine; close stops it (and may come
+// without a start).
+func (f *fanout) start() {
+	f.running.Add(1)
+	go f.run()
+}
 
 // run fans out the stored messages and whispers, one at a time, in the
 // order the stream stored them, until close.
 func (f *fanout) run() {
-	defer close(f.done)
+	defer f.running.Done()
 	for {
 		select {
 		case msg := <-f.stored:
@@ -76,7 +79,7 @@ func (f *fanout) run() {
 // close stops the delivery goroutine and waits for it.
 func (f *fanout) close() {
 	f.stopOnce.Do(func() { close(f.stop) })
-	<-f.done
+	f.running.Wait()
 }
 
 // fanOutStored delivers one stored message to the local members of its

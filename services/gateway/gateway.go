@@ -44,8 +44,9 @@ type Service struct {
 }
 
 // New returns a gateway on the NATS connection nc; Run serves it. Its
-// metrics register with reg. New starts nothing of its own: the
-// subscriptions and the HTTP server are Run's.
+// metrics register with reg. New starts nothing: the goroutines, the
+// subscriptions (the chat layer's and the forwarding's) and the HTTP
+// server are Run's.
 func New(cfg Config, nc *nats.Conn, log *slog.Logger, reg prometheus.Registerer) (*Service, error) {
 	cfg = cfg.WithDefaults()
 	if !proto.ValidGatewayID(cfg.ID) {
@@ -139,6 +140,11 @@ func (s *Service) Run(ctx context.Context) error {
 			s.Drain()
 			return fmt.Errorf("gateway: listen %s: %w", s.cfg.HTTPAddr, err)
 		}
+	}
+	if err := s.chat.start(); err != nil {
+		ln.Close()
+		s.Drain()
+		return fmt.Errorf("gateway: chat: %w", err)
 	}
 	if err := s.forwarded.start(); err != nil {
 		ln.Close()

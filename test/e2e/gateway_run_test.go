@@ -100,8 +100,8 @@ func TestGatewayRun(t *testing.T) {
 	}
 }
 
-// TestGatewayRunFails: a Run that cannot listen returns the error and
-// leaves no goroutine of the gateway behind.
+// TestGatewayRunFails: New starts no goroutine; a Run that cannot listen
+// returns the error and leaves none of the gateway's behind.
 func TestGatewayRunFails(t *testing.T) {
 	ns := natstest.Run(t)
 	nc := natstest.Connect(t, ns.ClientURL())
@@ -114,6 +114,11 @@ func TestGatewayRunFails(t *testing.T) {
 	gw, err := gateway.New(gateway.Config{ID: "gwfail", HTTPAddr: taken.Addr().String()}, nc, testlog.Logger(t, ""), prometheus.NewRegistry())
 	if err != nil {
 		t.Fatal(err)
+	}
+	// New is inert: no goroutine of the chat layer (fan-out, heartbeat)
+	// or anything else runs before Run.
+	if err := goleak.Find(baseline); err != nil {
+		t.Errorf("after New: %v", err)
 	}
 	err = gw.Run(context.Background())
 	if err == nil || !strings.Contains(err.Error(), "listen") {
