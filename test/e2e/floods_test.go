@@ -14,6 +14,7 @@ import (
 	"github.com/gorilla/websocket"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/natter/natter/kit/wait"
 	"github.com/natter/natter/proto"
 	"github.com/natter/natter/services/gateway"
 	"github.com/natter/natter/services/history"
@@ -251,11 +252,8 @@ func (c *canary) check() {
 	// One more message answered after the floods: the canary chatted from
 	// before them (its first goes at once) to after, however fast they were.
 	want := c.acked.Load() + 1
-	for deadline := time.Now().Add(20 * time.Second); c.acked.Load() < want; time.Sleep(20 * time.Millisecond) {
-		if time.Now().After(deadline) {
-			c.tb.Fatal("the canary's next message was not answered within 20 s of the floods")
-		}
-	}
+	wait.Eventually(c.tb, 20*time.Second, func() bool { return c.acked.Load() >= want },
+		"the canary's next message was not answered within 20 s of the floods")
 	close(c.stop)
 	<-c.done
 	if len(c.failed) > 0 {

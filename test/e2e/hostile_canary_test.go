@@ -1,12 +1,16 @@
 package e2e
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/natter/natter/kit/wait"
 )
 
 // hcanary is the hostile suite's well-behaved pair: alice on the first
@@ -96,13 +100,15 @@ func (c *hcanary) sendCount() int {
 	return c.sends
 }
 
-// atLeast waits, up to d, until the canary has sent n times in all.
+// atLeast waits, up to d, until the canary has sent n times in all; the
+// caller judges what it sent.
 func (c *hcanary) atLeast(n int, d time.Duration) {
-	for deadline := time.Now().Add(d); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
-		if c.sendCount() >= n {
-			return
+	_ = wait.Until(context.Background(), d, func() error {
+		if c.sendCount() < n {
+			return errors.New("too few sends")
 		}
-	}
+		return nil
+	})
 }
 
 // window returns the highest ack latency since the last call, and resets it.

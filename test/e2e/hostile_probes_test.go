@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -13,6 +14,7 @@ import (
 
 	"github.com/gorilla/websocket"
 
+	"github.com/natter/natter/kit/wait"
 	"github.com/natter/natter/proto"
 )
 
@@ -602,17 +604,13 @@ func probeHalfOpen(t *testing.T, s *hostileStack, c *hcanary) string {
 	// The polling sessions were never polled: by now their heartbeat
 	// has closed them too.
 	for i, u := range polls {
-		start := time.Now()
-		for {
-			st, b := httpDo(t, "GET", u, "", nil)
-			if st == 400 && b == eioRefusal(1) {
-				break
+		if err := wait.Until(context.Background(), 10*time.Second, func() error {
+			if st, b := httpDo(t, "GET", u, "", nil); st != 400 || b != eioRefusal(1) {
+				return fmt.Errorf("polling %d: still answers %d %q", i, st, b)
 			}
-			if time.Since(start) > 10*time.Second {
-				t.Errorf("polling %d: still answers %d %q", i, st, b)
-				break
-			}
-			time.Sleep(50 * time.Millisecond)
+			return nil
+		}); err != nil {
+			t.Error(err)
 		}
 	}
 	return fmt.Sprintf("20 WebSockets closed, the last after %v (ping interval + timeout %v); 20 polling sessions: Session ID unknown", slowest.Round(10*time.Millisecond), bound)

@@ -1,8 +1,8 @@
 package e2e
 
 import (
+	"context"
 	"fmt"
-	"net"
 	"os"
 	"path/filepath"
 	"slices"
@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/natter/natter/kit/nodetest"
+	"github.com/natter/natter/kit/wait"
 )
 
 // natsTroubleOutage is how long each trouble lasts: longer than presence's
@@ -102,7 +103,7 @@ func TestPresenceSurvivesNATSRestart(t *testing.T) {
 	addr := "127.0.0.1:" + c.natsPort(t)
 	runNATSTrouble(t, c, false, func() error {
 		c.nats.kill()
-		time.Sleep(natsTroubleOutage)
+		time.Sleep(natsTroubleOutage) // the outage: a length of time, no condition to wait on
 		if err := c.nats.startErr(); err != nil {
 			return err
 		}
@@ -126,7 +127,7 @@ func TestPresenceSurvivesItsLinkCut(t *testing.T) {
 	runNATSTrouble(t, c, false, func() error {
 		proxy.refuse.Store(true)
 		proxy.cut()
-		time.Sleep(natsTroubleOutage)
+		time.Sleep(natsTroubleOutage) // the outage: a length of time, no condition to wait on
 		proxy.refuse.Store(false)
 		return nil
 	})
@@ -151,7 +152,7 @@ func TestPresenceTakesBackAGatewayCutOff(t *testing.T) {
 	runNATSTrouble(t, c, false, func() error {
 		proxy.refuse.Store(true)
 		proxy.cut()
-		time.Sleep(13 * time.Second)
+		time.Sleep(13 * time.Second) // longer than presence's patience: the point of the test
 		proxy.refuse.Store(false)
 		return nil
 	}, "NATTER_CUT=1")
@@ -168,7 +169,7 @@ func TestPresenceLetsGoAGatewayKilledInAStall(t *testing.T) {
 	c := startCluster(t, 2)
 	runNATSTrouble(t, c, true, func() error {
 		return stallNATS(c, natsTroubleOutage, func() error {
-			time.Sleep(2 * time.Second)
+			time.Sleep(2 * time.Second) // into the stall, so that the kill is unseen
 			c.gateways[1].kill()
 			return nil
 		})
@@ -177,15 +178,5 @@ func TestPresenceLetsGoAGatewayKilledInAStall(t *testing.T) {
 
 // waitTCPErr is waitTCP for another goroutine than the test's.
 func waitTCPErr(addr string, timeout time.Duration) error {
-	for deadline := time.Now().Add(timeout); ; {
-		conn, err := net.DialTimeout("tcp", addr, time.Second)
-		if err == nil {
-			conn.Close()
-			return nil
-		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("%s not listening: %w", addr, err)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	return wait.Until(context.Background(), timeout, func() error { return dialTCP(addr) })
 }

@@ -17,6 +17,8 @@ import (
 	"time"
 
 	"github.com/gorilla/websocket"
+
+	"github.com/natter/natter/kit/wait"
 )
 
 // Slow and unfinished clients (docs/reliability.md, "Timeouts and memory
@@ -185,9 +187,9 @@ func TestSlowClients(t *testing.T) {
 				}
 			}
 		}
-		waitWithin(t, slowSlack, "the attachments to be let go", func() bool {
+		wait.Eventually(t, slowSlack, func() bool {
 			return sumOf(t, gateways, "natter_gateway_partial_packet_bytes") == 0
-		})
+		}, "timed out waiting for the attachments to be let go")
 		if n := sumOf(t, gateways, "natter_gateway_attachment_timeouts_total") - timedOut; n != float64(len(conns)+1) {
 			t.Errorf("%v attachment timeouts counted, want %d", n, len(conns)+1)
 		}
@@ -279,15 +281,13 @@ func backToBaseline(tb testing.TB, s *stack, gateways []string, before figures) 
 		tb.Fatal(err)
 	}
 	var now figures
-	ok := func() bool {
+	wait.Succeeds(tb, 2*slowSlack, func() error {
 		now = figuresOf(tb, gateways)
-		return now.goroutines <= before.goroutines+20 && now.fds <= before.fds+20 && now.sessions <= before.sessions
-	}
-	for deadline := time.Now().Add(2 * slowSlack); !ok(); time.Sleep(100 * time.Millisecond) {
-		if time.Now().After(deadline) {
-			tb.Fatalf("the gateways did not let go: %s, before %s", now, before)
+		if now.goroutines > before.goroutines+20 || now.fds > before.fds+20 || now.sessions > before.sessions {
+			return fmt.Errorf("the gateways did not let go: %s, before %s", now, before)
 		}
-	}
+		return nil
+	})
 	tb.Logf("gateways afterwards: %s", now)
 }
 
@@ -483,13 +483,10 @@ func openSID(base string) (string, error) {
 	return sid, nil
 }
 
+// waitWithin is wait.Eventually for hostile_stack_test.go, which calls it.
 func waitWithin(tb testing.TB, d time.Duration, what string, cond func() bool) {
 	tb.Helper()
-	for deadline := time.Now().Add(d); !cond(); time.Sleep(50 * time.Millisecond) {
-		if time.Now().After(deadline) {
-			tb.Fatal("timed out waiting for " + what)
-		}
-	}
+	wait.Eventually(tb, d, cond, "timed out waiting for %s", what)
 }
 
 // nginxCanary chats through nginx while the probes run: one user sends a
@@ -564,7 +561,7 @@ func (c *nginxCanary) stop(tb testing.TB) {
 	tb.Helper()
 	close(c.stopc)
 	<-c.done
-	waitWithin(tb, slowSlack, "the canary's last messages", func() bool { return c.heard.Load() >= c.acked.Load() })
+	wait.Eventually(tb, slowSlack, func() bool { return c.heard.Load() >= c.acked.Load() }, "timed out waiting for the canary's last messages")
 	c.recv.Close()
 	c.mu.Lock()
 	defer c.mu.Unlock()

@@ -15,6 +15,7 @@ import (
 	"github.com/gorilla/websocket"
 	"go.uber.org/goleak"
 
+	"github.com/natter/natter/kit/wait"
 	"github.com/natter/natter/services/gateway/internal/engineio"
 )
 
@@ -267,12 +268,7 @@ func TestPollingLimitsAndErrors(t *testing.T) {
 // waitPolling waits until a GET of sid is pending on the server.
 func waitPolling(tb testing.TB, f *fixture, sid string) {
 	tb.Helper()
-	for deadline := time.Now().Add(5 * time.Second); !f.srv.PollWaiting(sid); {
-		if time.Now().After(deadline) {
-			tb.Fatal("no GET pending")
-		}
-		time.Sleep(time.Millisecond)
-	}
+	wait.Eventually(tb, 5*time.Second, func() bool { return f.srv.PollWaiting(sid) }, "no GET pending")
 }
 
 func TestWebSocketEcho(t *testing.T) {
@@ -613,12 +609,7 @@ func TestBackpressureInsteadOfDisconnect(t *testing.T) {
 		sent <- nil
 	}()
 	// Wait until the server holds back: its queue is past half full.
-	for deadline := time.Now().Add(10 * time.Second); f.srv.Queued() <= limit/2; {
-		if time.Now().After(deadline) {
-			t.Fatal("the queue never filled")
-		}
-		time.Sleep(time.Millisecond)
-	}
+	wait.Eventually(t, 10*time.Second, func() bool { return f.srv.Queued() > limit/2 }, "the queue never filled")
 	for i := range n {
 		got := readText(t, c)
 		if want := fmt.Sprintf("4%05d", i); !strings.HasPrefix(got, want) {
