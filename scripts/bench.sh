@@ -31,8 +31,6 @@ prog=bench
 # shellcheck source=scripts/lib.sh
 . "$root/scripts/lib.sh"
 dir=$(data_dir "${BENCH_DIR:-$root/data/bench}")
-# shellcheck source=scripts/nginx-conf.sh
-. "$root/scripts/nginx-conf.sh"
 doc=${BENCH_DOC-$root/docs/benchmarks.md}
 only=${BENCH_ONLY:-natter seed hub}
 quick=${BENCH_QUICK:-0}

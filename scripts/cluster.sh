@@ -38,8 +38,6 @@ prog=cluster
 # shellcheck source=scripts/lib.sh
 . "$root/scripts/lib.sh"
 dir=$(data_dir "${NATTER_CLUSTER_DIR:-$root/data/cluster}")
-# shellcheck source=scripts/nginx-conf.sh
-. "$root/scripts/nginx-conf.sh"
 
 # The topology. TestComposeMatchesTopology checks the compose file against
 # these lines.

@@ -3,6 +3,9 @@
 # (logs in $dir/logs/NAME.log), and defines alive NAME: whether the process
 # it started as NAME runs.
 
+# shellcheck source=scripts/nginx-conf.sh
+. "$(dirname "${BASH_SOURCE[0]}")/nginx-conf.sh"
+
 die() {
 	echo "$prog: $*" >&2
 	exit 1
