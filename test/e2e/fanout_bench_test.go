@@ -99,13 +99,11 @@ func BenchmarkFanOut(b *testing.B) {
 	start := time.Now()
 	var wg sync.WaitGroup
 	for _, r := range readers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
+		wg.Go(func() {
 			for range b.N {
 				r.readUntil(`42["server message"`)
 			}
-		}()
+		})
 	}
 	window := make(chan struct{}, 64) // acked messages in flight
 	done := make(chan struct{})

@@ -372,9 +372,7 @@ func probeAttachments(t *testing.T, s *hostileStack, c *hcanary) string {
 	var mu sync.Mutex
 	var wg sync.WaitGroup
 	for i, ws := range conns {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
+		wg.Go(func() {
 			_, closed, after := untilClosed(ws, s.cfg.AttachmentTimeout+10*time.Second)
 			if !closed {
 				t.Errorf("WebSocket %d: open after %v", i, after)
@@ -382,12 +380,10 @@ func probeAttachments(t *testing.T, s *hostileStack, c *hcanary) string {
 			mu.Lock()
 			slowest = max(slowest, after)
 			mu.Unlock()
-		}()
+		})
 	}
 	for i, u := range polls {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
+		wg.Go(func() {
 			gone, after := pollGone(t, u, s.cfg.AttachmentTimeout+10*time.Second)
 			if !gone {
 				t.Errorf("polling %d: open after %v", i, after)
@@ -395,7 +391,7 @@ func probeAttachments(t *testing.T, s *hostileStack, c *hcanary) string {
 			mu.Lock()
 			slowest = max(slowest, after)
 			mu.Unlock()
-		}()
+		})
 	}
 	wg.Wait()
 	return fmt.Sprintf("all 20 closed, the last after %v (attachment timeout %v)", slowest.Round(10*time.Millisecond), s.cfg.AttachmentTimeout)
@@ -498,9 +494,7 @@ func flood(t *testing.T, conns []*hclient, sink string, n int) map[string][2]int
 		var mu sync.Mutex
 		var wg sync.WaitGroup
 		for _, cl := range conns {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
+			wg.Go(func() {
 				var chs []<-chan hack
 				for i := range n {
 					chs = append(chs, cl.emit(ev.event, ev.payload(cl, sink, i)))
@@ -520,7 +514,7 @@ func flood(t *testing.T, conns []*hclient, sink string, n int) map[string][2]int
 					out[ev.event] = k
 					mu.Unlock()
 				}
-			}()
+			})
 		}
 		wg.Wait()
 	}

@@ -354,21 +354,28 @@ func trickleAll(tb testing.TB, n int, gateways []string, client func() trickled)
 // waitClosed reads what each connection's server sends (the client still
 // writes nothing) until it closes the connection or give has passed.
 func waitClosed(conns []*websocket.Conn, give time.Duration) []trickled {
+	return readEach(conns, give, func(ws *websocket.Conn) error {
+		_, err := io.Copy(io.Discard, ws.UnderlyingConn())
+		return err
+	})
+}
+
+// readEach runs read on each connection at once, with a read deadline
+// give from now, and says how each ended: "open" if read ran into the
+// deadline, "closed" if it returned another error, and when.
+func readEach(conns []*websocket.Conn, give time.Duration, read func(*websocket.Conn) error) []trickled {
 	start := time.Now()
 	results := make([]trickled, len(conns))
 	var wg sync.WaitGroup
 	for i, ws := range conns {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			c := ws.UnderlyingConn()
-			c.SetReadDeadline(start.Add(give))
-			_, err := io.Copy(io.Discard, c)
+		wg.Go(func() {
+			ws.SetReadDeadline(start.Add(give))
+			err := read(ws)
 			results[i] = trickled{"closed", time.Since(start)}
 			if ne, ok := err.(net.Error); ok && ne.Timeout() {
 				results[i].status = "open"
 			}
-		}()
+		})
 	}
 	wg.Wait()
 	return results
@@ -417,31 +424,17 @@ func sampleMax(gateways []string, names ...string) (stop func() []float64) {
 // pongUntilClosed reads each connection, answering Engine.IO pings, until
 // its server closes it or give has passed.
 func pongUntilClosed(conns []*websocket.Conn, give time.Duration) []trickled {
-	start := time.Now()
-	results := make([]trickled, len(conns))
-	var wg sync.WaitGroup
-	for i, ws := range conns {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			ws.SetReadDeadline(start.Add(give))
-			for {
-				_, data, err := ws.ReadMessage()
-				if err != nil {
-					results[i] = trickled{"closed", time.Since(start)}
-					if ne, ok := err.(net.Error); ok && ne.Timeout() {
-						results[i].status = "open"
-					}
-					return
-				}
-				if string(data) == "2" {
-					ws.WriteMessage(websocket.TextMessage, []byte("3"))
-				}
+	return readEach(conns, give, func(ws *websocket.Conn) error {
+		for {
+			_, data, err := ws.ReadMessage()
+			if err != nil {
+				return err
 			}
-		}()
-	}
-	wg.Wait()
-	return results
+			if string(data) == "2" {
+				ws.WriteMessage(websocket.TextMessage, []byte("3"))
+			}
+		}
+	})
 }
 
 // summary counts the answers, with the slowest.
