@@ -8,10 +8,6 @@ import (
 	"time"
 
 	"github.com/gorilla/websocket"
-
-	"github.com/natter/natter/services/gateway"
-	"github.com/natter/natter/services/history"
-	"github.com/natter/natter/services/presence"
 )
 
 // wsChatter is a bare Socket.IO client over WebSocket, for benchmarks.
@@ -86,8 +82,7 @@ func (w *wsChatter) readUntil(prefix string) string {
 //	cd test/e2e && go test -run '^$' -bench FanOut -benchtime 2000x
 func BenchmarkFanOut(b *testing.B) {
 	const members = 200
-	s := startSystemWith(b, presence.NewMemoryStore(0, nil), 1, presence.Config{}, history.Config{},
-		gateway.Config{MessageRate: 1e9, MessageBurst: 1e9})
+	s := startUnlimited(b)
 	url := s.gateways[0].URL
 	sender := dialChatter(b, url, "sender", "fan")
 	var readers []*wsChatter

@@ -12,6 +12,15 @@ import (
 	"github.com/natter/natter/services/presence"
 )
 
+// startUnlimited is the system in process with one gateway, presence in
+// memory and no limit on the rate of messages: for the tests that send as
+// fast as the gateway takes them.
+func startUnlimited(tb testing.TB) *system {
+	tb.Helper()
+	return startSystemWith(tb, presence.NewMemoryStore(0, nil), 1, presence.Config{}, history.Config{},
+		gateway.Config{MessageRate: 1e9, MessageBurst: 1e9})
+}
+
 // BenchmarkSendMessage measures the round trip of a chat message over a
 // WebSocket, from the emit to its ack (stored in JetStream, on a file
 // store), in process: without a clientId, and with one (which adds the
@@ -20,8 +29,7 @@ import (
 //
 //	cd test/e2e && go test -run '^$' -bench SendMessage -benchtime 5000x
 func BenchmarkSendMessage(b *testing.B) {
-	s := startSystemWith(b, presence.NewMemoryStore(0, nil), 1, presence.Config{}, history.Config{},
-		gateway.Config{MessageRate: 1e9, MessageBurst: 1e9})
+	s := startUnlimited(b)
 	c := dialChatter(b, s.gateways[0].URL, "bench", "bench")
 	id := 1
 	for _, bc := range []struct {
@@ -59,8 +67,7 @@ func BenchmarkSendMessage(b *testing.B) {
 //	cd test/e2e && go test -run '^$' -bench SendBurst -benchtime 5000x
 func BenchmarkSendBurst(b *testing.B) {
 	const burst = 64
-	s := startSystemWith(b, presence.NewMemoryStore(0, nil), 1, presence.Config{}, history.Config{},
-		gateway.Config{MessageRate: 1e9, MessageBurst: 1e9})
+	s := startUnlimited(b)
 	c := dialChatter(b, s.gateways[0].URL, "bench", "bench")
 	start := time.Now()
 	for sent := 0; sent < b.N; {

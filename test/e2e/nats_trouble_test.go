@@ -119,18 +119,7 @@ func TestPresenceSurvivesItsLinkCut(t *testing.T) {
 		t.Skip("builds and starts processes")
 	}
 	c := startCluster(t, 2)
-	proxy := startTCPProxy(t, "127.0.0.1:"+c.natsPort(t))
-	p := c.presences[0]
-	p.env = append(p.env, "NATS_URL=nats://"+proxy.ln.Addr().String())
-	p.restart(t)
-	c.waitReady(t)
-	runNATSTrouble(t, c, false, func() error {
-		proxy.refuse.Store(true)
-		proxy.cut()
-		time.Sleep(natsTroubleOutage) // the outage: a length of time, no condition to wait on
-		proxy.refuse.Store(false)
-		return nil
-	})
+	runNATSTrouble(t, c, false, cutLink(t, c, c.presences[0], natsTroubleOutage))
 }
 
 // TestPresenceTakesBackAGatewayCutOff cuts the second gateway's own link
@@ -144,18 +133,7 @@ func TestPresenceTakesBackAGatewayCutOff(t *testing.T) {
 		t.Skip("builds and starts processes")
 	}
 	c := startCluster(t, 2)
-	proxy := startTCPProxy(t, "127.0.0.1:"+c.natsPort(t))
-	g := c.gateways[1]
-	g.env = append(g.env, "NATS_URL=nats://"+proxy.ln.Addr().String())
-	g.restart(t)
-	c.waitReady(t)
-	runNATSTrouble(t, c, false, func() error {
-		proxy.refuse.Store(true)
-		proxy.cut()
-		time.Sleep(13 * time.Second) // longer than presence's patience: the point of the test
-		proxy.refuse.Store(false)
-		return nil
-	}, "NATTER_CUT=1")
+	runNATSTrouble(t, c, false, cutLink(t, c, c.gateways[1], 13*time.Second), "NATTER_CUT=1")
 }
 
 // TestPresenceLetsGoAGatewayKilledInAStall kills -9 the second gateway
@@ -174,6 +152,25 @@ func TestPresenceLetsGoAGatewayKilledInAStall(t *testing.T) {
 			return nil
 		})
 	})
+}
+
+// cutLink puts p's link to NATS through a proxy (restarting p) and returns
+// the trouble for runNATSTrouble: the link cut, and refused, for d.
+func cutLink(tb testing.TB, c *cluster, p *proc, d time.Duration) func() error {
+	tb.Helper()
+	proxy := startTCPProxy(tb, "127.0.0.1:"+c.natsPort(tb))
+	p.env = append(p.env, "NATS_URL=nats://"+proxy.ln.Addr().String())
+	p.restart(tb)
+	c.waitReady(tb)
+	return func() error {
+		proxy.refuse.Store(true)
+		proxy.cut()
+		// The outage is a length of time (longer than presence's gateway
+		// timeout), not a condition to wait on.
+		time.Sleep(d)
+		proxy.refuse.Store(false)
+		return nil
+	}
 }
 
 // waitTCPErr is waitTCP for another goroutine than the test's.
