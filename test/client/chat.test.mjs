@@ -7,9 +7,7 @@
 
 import { test, describe } from "node:test";
 import assert from "node:assert/strict";
-import { BASE, MODES, ack, chatClient, joined, withTimeout } from "./helpers.mjs";
-
-const URL2 = (process.env.NATTER_URL_2 || BASE).replace(/\/+$/, "");
+import { BASE, MODES, URL2, ack, chatClient, joined, suffix, withTimeout } from "./helpers.mjs";
 
 /** Collects the payloads of event on socket. */
 function collect(socket, event) {
@@ -35,8 +33,6 @@ function until(socket, event, seen, pred, what, ms = 5000) {
     what,
   );
 }
-
-const suffix = () => Math.random().toString(36).slice(2, 8);
 
 for (const mode of MODES) {
   describe(`chat over ${mode.name}`, () => {

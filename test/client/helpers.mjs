@@ -43,6 +43,18 @@ export const BASE_OPTS = {
   timeout: 5000, // connect timeout of the Manager
 };
 
+/** BASE_OPTS on WebSocket alone. */
+export const WS_OPTS = { ...BASE_OPTS, transports: ["websocket"] };
+
+/**
+ * The second gateway of the tests that use two (NATTER_URL_2, no trailing slash);
+ * NATTER_URL's where there is one.
+ */
+export const URL2 = (process.env.NATTER_URL_2 || BASE).replace(/\/+$/, "");
+
+/** A random suffix for names and rooms, so that runs do not meet each other's sessions. */
+export const suffix = () => Math.random().toString(36).slice(2, 8);
+
 export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 // Timers of pending waits. They are cleared when the test that made the clients ends,
