@@ -503,8 +503,18 @@ func (o *countingObserver) SlowConsumer() {
 	o.mu.Unlock()
 }
 
+// wantOneSlow checks that one slow consumer was counted.
+func (o *countingObserver) wantOneSlow(tb testing.TB) {
+	tb.Helper()
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if o.slow != 1 {
+		tb.Errorf("slow consumers counted: %d", o.slow)
+	}
+}
+
 func TestSlowConsumerIsClosedAndCounted(t *testing.T) {
-	obs := &countingObserver{Observer: nopObserver{}}
+	obs := &countingObserver{Observer: engineio.NopObserver{}}
 	fl := flood{closes: make(chan string, 1)}
 	srv := engineio.NewServer(engineio.Config{SendQueueBytes: 1 << 20, Observer: obs}, fl)
 	hs := httptest.NewServer(srv)
@@ -529,20 +539,8 @@ func TestSlowConsumerIsClosedAndCounted(t *testing.T) {
 	case <-time.After(5 * time.Second):
 		t.Fatal("slow consumer not closed")
 	}
-	obs.mu.Lock()
-	defer obs.mu.Unlock()
-	if obs.slow != 1 {
-		t.Errorf("slow consumers counted: %d", obs.slow)
-	}
+	obs.wantOneSlow(t)
 }
-
-type nopObserver struct{}
-
-func (nopObserver) SessionOpened(string)         {}
-func (nopObserver) SessionClosed(string, string) {}
-func (nopObserver) Upgraded()                    {}
-func (nopObserver) SlowConsumer()                {}
-func (nopObserver) WebSocketWrite(int)           {}
 
 // TestNoGoroutineLeftBehind opens sessions of every kind, closes them every
 // way, and checks that no goroutine outlives them.
