@@ -21,6 +21,13 @@ func startUnlimited(tb testing.TB) *system {
 		gateway.Config{MessageRate: 1e9, MessageBurst: 1e9})
 }
 
+// reportLatency reports the median and 99th percentile of took, in µs.
+func reportLatency(b *testing.B, took []time.Duration) {
+	slices.Sort(took)
+	b.ReportMetric(float64(took[len(took)/2].Microseconds()), "p50-µs")
+	b.ReportMetric(float64(took[len(took)*99/100].Microseconds()), "p99-µs")
+}
+
 // BenchmarkSendMessage measures the round trip of a chat message over a
 // WebSocket, from the emit to its ack (stored in JetStream, on a file
 // store), in process: without a clientId, and with one (which adds the
@@ -51,9 +58,7 @@ func BenchmarkSendMessage(b *testing.B) {
 				}
 				took = append(took, time.Since(start))
 			}
-			slices.Sort(took)
-			b.ReportMetric(float64(took[len(took)/2].Microseconds()), "p50-µs")
-			b.ReportMetric(float64(took[len(took)*99/100].Microseconds()), "p99-µs")
+			reportLatency(b, took)
 		})
 	}
 }
