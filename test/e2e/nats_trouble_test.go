@@ -72,6 +72,7 @@ func stallNATS(c *cluster, d time.Duration, during func() error) error {
 	if during != nil {
 		err = during()
 	}
+	// The stall is a length of time, not a condition to wait on.
 	time.Sleep(time.Until(end))
 	if cerr := c.nats.signal(syscall.SIGCONT); cerr != nil {
 		return cerr

@@ -637,6 +637,7 @@ func TestMessagesExtendThePongDeadlineOnce(t *testing.T) {
 	}
 	pinged := time.Now()
 	// Just before the deadline, a message: the deadline moves to ~2×timeout.
+	// (A sleep: the test is about when the message comes, not a condition.)
 	time.Sleep(timeout * 2 / 3)
 	send(t, c, "4busy")
 	// Keep sending without a pong: the session must still close, at most
