@@ -351,6 +351,18 @@ export function chatClient(t, url, mode, opts = {}) {
 export const ack = (socket, event, payload, ms = 5000) =>
   withTimeout(socket.emitWithAck(event, payload), ms, `ack of ${event}`);
 
+/**
+ * Sends a chat message within the rate limit: while the answer is rate_limited, sends
+ * it again 120 ms later. Resolves with the first other answer; each waits up to ms.
+ */
+export async function sendPaced(socket, message, ms = 5000) {
+  for (;;) {
+    const res = await ack(socket, "client message", { message }, ms);
+    if (res.ok || res.error?.code !== "rate_limited") return res;
+    await sleep(120);
+  }
+}
+
 /** Joins, failing unless the ack says ok; resolves with the ack. */
 export async function joined(socket, payload) {
   const res = await ack(socket, "join", payload);

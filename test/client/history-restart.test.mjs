@@ -14,7 +14,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { readFileSync, writeFileSync } from "node:fs";
 import { io } from "socket.io-client";
-import { BASE, BASE_OPTS, suffix, withTimeout } from "./helpers.mjs";
+import { BASE, BASE_OPTS, sendPaced, suffix, withTimeout } from "./helpers.mjs";
 
 const phase = process.env.NATTER_PHASE;
 const statePath = process.env.NATTER_STATE;
@@ -35,11 +35,7 @@ test(`history restart phase ${phase}`, async (t) => {
     const [socket] = await joinedClient(t, `W${s}`, room);
     const sent = [];
     for (let i = 0; i < 60; i++) {
-      let res;
-      do {
-        res = await withTimeout(socket.emitWithAck("client message", { message: `m${i}` }), 10000, "message ack");
-        if (!res.ok && res.error.code === "rate_limited") await new Promise((r) => setTimeout(r, 120));
-      } while (!res.ok && res.error.code === "rate_limited");
+      const res = await sendPaced(socket, `m${i}`, 10000);
       assert.equal(res.ok, true, JSON.stringify(res));
       sent.push({ id: res.id, message: `m${i}` });
     }

@@ -14,7 +14,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { existsSync, writeFileSync } from "node:fs";
 import { io } from "socket.io-client";
-import { BASE, URL2, sleep, suffix, withTimeout } from "./helpers.mjs";
+import { BASE, URL2, joined, sleep, suffix, withTimeout } from "./helpers.mjs";
 
 async function until(pred, what, ms = 10000) {
   const deadline = Date.now() + ms;
@@ -42,8 +42,8 @@ test("a client whose gateway is killed is recovered on another with exactly what
     assert.equal(res.ok, true, JSON.stringify(res));
     return res;
   };
-  assert.equal((await withTimeout(a.emitWithAck("join", { username: `A${x}`, room }), 5000, "join")).ok, true);
-  assert.equal((await withTimeout(r.emitWithAck("join", { username: `R${x}`, room }), 5000, "join")).ok, true);
+  await joined(a, { username: `A${x}`, room });
+  await joined(r, { username: `R${x}`, room });
   const got = [];
   const whispers = [];
   r.on("server message", (m) => got.push(m.id));
