@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"maps"
 	"net/http"
 	"net/url"
 	"os"
@@ -972,8 +973,8 @@ func checkPrometheus(tb testing.TB, s *stack) {
 		}
 		return nil
 	})
-	for q, err := range pending {
-		if err == errNoData {
+	for _, q := range slices.Sorted(maps.Keys(pending)) {
+		if err := pending[q]; err == errNoData {
 			tb.Errorf("no data for %s", q)
 		} else {
 			tb.Errorf("%s: %v", q, err)
