@@ -56,14 +56,7 @@ func startHCanary(t *testing.T, s *hostileStack) *hcanary {
 
 func (c *hcanary) run() {
 	defer close(c.done)
-	tick := time.NewTicker(50 * time.Millisecond)
-	defer tick.Stop()
-	for i := 0; ; i++ {
-		select {
-		case <-c.stop:
-			return
-		case <-tick.C:
-		}
+	every(50*time.Millisecond, c.stop, func(i int) {
 		event, text := "client message", fmt.Sprintf("canary %d", i)
 		payload := map[string]string{"message": text, "clientId": text}
 		if i%10 == 9 {
@@ -91,6 +84,21 @@ func (c *hcanary) run() {
 			c.acked = append(c.acked, text)
 		}
 		c.mu.Unlock()
+	})
+}
+
+// every calls f(0), f(1), … once an interval (a canary's pace) until
+// stop is closed.
+func every(interval time.Duration, stop <-chan struct{}, f func(i int)) {
+	tick := time.NewTicker(interval)
+	defer tick.Stop()
+	for i := 0; ; i++ {
+		select {
+		case <-stop:
+			return
+		case <-tick.C:
+		}
+		f(i)
 	}
 }
 

@@ -501,23 +501,17 @@ func startNginxCanary(tb testing.TB, base string) *nginxCanary {
 	go c.listen()
 	go func() {
 		defer close(c.done)
-		tick := time.NewTicker(200 * time.Millisecond)
-		defer tick.Stop()
-		for n := 1; ; n++ {
-			select {
-			case <-c.stopc:
-				return
-			case <-tick.C:
-			}
+		every(200*time.Millisecond, c.stopc, func(i int) {
+			n := i + 1
 			c.sent.Add(1)
 			sender.send(fmt.Sprintf(`42%d["client message",{"message":"canary %d","clientId":"canary-%d"}]`, n, n, n))
 			ack := sender.readUntil("43" + strconv.Itoa(n) + "[")
 			if !strings.Contains(ack, `"ok":true`) {
 				c.fail("message %d: ack %q", n, ack)
-				continue
+				return
 			}
 			c.acked.Add(1)
-		}
+		})
 	}()
 	return c
 }
