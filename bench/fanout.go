@@ -8,6 +8,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/natter/natter/kit/wait"
 )
 
 // Fanout is the fan-out scenario: Clients members of one room, the first
@@ -361,6 +363,8 @@ func (f *Fanout) quiet(while, limit time.Duration) {
 	deadline := time.Now().Add(limit)
 	last := f.others.Load()
 	for time.Now().Before(deadline) {
+		// Quiet is a stretch of time with nothing new, so this waits for
+		// a time, not on a condition.
 		time.Sleep(while)
 		n := f.others.Load()
 		if n == last {
@@ -397,13 +401,13 @@ func (f *Fanout) runStep(ctx context.Context, step int, rate float64) (*Result, 
 	}
 
 	want := sent * int64(f.Clients)
-	deadline := time.Now().Add(f.Drain)
-	for time.Now().Before(deadline) && ctx.Err() == nil {
-		if f.delivered() >= want && f.acksIn() >= sent {
-			break
+	// What did not come within the drain is counted below, not an error.
+	_ = wait.Until(ctx, f.Drain, func() error {
+		if f.delivered() < want || f.acksIn() < sent {
+			return errors.New("still draining")
 		}
-		time.Sleep(20 * time.Millisecond)
-	}
+		return nil
+	})
 	f.step.Store(-1)
 
 	var hist, acks Histogram

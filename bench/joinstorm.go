@@ -160,6 +160,8 @@ func (j *JoinStorm) waitCounts(ctx context.Context, c *Client, want func(int) in
 		if time.Now().After(deadline) || ctx.Err() != nil {
 			return false, lastErr
 		}
+		// Not wait.Until: each query is load on the server under test, so
+		// they go at a slow fixed pace rather than wait's 50 ms.
 		time.Sleep(250 * time.Millisecond)
 	}
 }

@@ -49,12 +49,16 @@ func cpuPercent(a, b procSample) float64 {
 	return float64(b.ticks-a.ticks) / clockTick / secs * 100
 }
 
-func procTicks(pid int) (uint64, error) {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+func procTicks(pid int) (uint64, error) { return readProc(pid, "stat", parseStatTicks) }
+
+// readProc parses the file /proc/<pid>/<name> with parse.
+func readProc[T any](pid int, name string, parse func([]byte) (T, error)) (T, error) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/%s", pid, name))
 	if err != nil {
-		return 0, fmt.Errorf("server pid %d: %w", pid, err)
+		var zero T
+		return zero, fmt.Errorf("server pid %d: %w", pid, err)
 	}
-	return parseStatTicks(b)
+	return parse(b)
 }
 
 // parseStatTicks reads utime and stime, the 14th and 15th fields of a
@@ -78,13 +82,7 @@ func parseStatTicks(b []byte) (uint64, error) {
 	return u + s, nil
 }
 
-func procRSS(pid int) (int64, error) {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
-	if err != nil {
-		return 0, fmt.Errorf("server pid %d: %w", pid, err)
-	}
-	return parseVmRSS(b)
-}
+func procRSS(pid int) (int64, error) { return readProc(pid, "status", parseVmRSS) }
 
 // parseVmRSS reads the "VmRSS:   1234 kB" line of /proc/<pid>/status.
 func parseVmRSS(b []byte) (int64, error) {

@@ -27,12 +27,10 @@
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
-dir=${BENCH_DIR:-$root/data/bench}
-mkdir -p "$dir"
-[ -e "$dir/.gitignore" ] || echo "*" >"$dir/.gitignore"
-dir=$(cd "$dir" && pwd)
-# shellcheck source=scripts/nginx-conf.sh
-. "$root/scripts/nginx-conf.sh"
+prog=bench
+# shellcheck source=scripts/lib.sh
+. "$root/scripts/lib.sh"
+dir=$(data_dir "${BENCH_DIR:-$root/data/bench}")
 doc=${BENCH_DOC-$root/docs/benchmarks.md}
 only=${BENCH_ONLY:-natter seed hub}
 quick=${BENCH_QUICK:-0}
@@ -50,15 +48,6 @@ clients=200 senders=10 fixed_rate=100 sweep_max=8000
 # Lifted for the load test's senders only by configuration (proto/README.md: 10/s, bursts of 20).
 message_rate=1000000
 
-die() {
-	echo "bench: $*" >&2
-	exit 1
-}
-
-running() {
-	kill -0 "$1" 2>/dev/null && [ "$(awk '{print $3}' "/proc/$1/stat" 2>/dev/null)" != Z ]
-}
-
 # spawn NAME COMMAND...: runs the command in a session of its own, output to
 # logs/NAME.log, and records its pid for stop_all.
 declare -A pid_of=()
@@ -69,42 +58,17 @@ spawn() {
 	pid_of[$name]=$!
 }
 
+# alive NAME: whether the process spawn started as NAME runs.
+alive() { running "${pid_of[$1]}"; }
+
 # stop_all stops every process spawn started (TERM, then KILL after 5 s).
 stop_all() {
-	local name pid pids=()
-	for name in "${!pid_of[@]}"; do
-		pid=${pid_of[$name]}
-		kill -TERM "$pid" 2>/dev/null && pids+=("$pid")
-	done
+	local name pids=()
+	for name in "${!pid_of[@]}"; do pids+=("${pid_of[$name]}"); done
 	pid_of=()
-	for _ in $(seq 1 50); do
-		local alive=()
-		for pid in "${pids[@]+"${pids[@]}"}"; do running "$pid" && alive+=("$pid"); done
-		pids=("${alive[@]+"${alive[@]}"}")
-		[ ${#pids[@]} -gt 0 ] || return 0
-		sleep 0.1
-	done
-	for pid in "${pids[@]}"; do kill -KILL "$pid" 2>/dev/null || true; done
+	stop_pids "${pids[@]+"${pids[@]}"}"
 }
 trap stop_all EXIT
-
-wait_tcp() {
-	local name=$1 port=$2 deadline=$((SECONDS + 30))
-	until (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; do
-		running "${pid_of[$name]}" || { tail -n 20 "$dir/logs/$name.log" >&2; die "$name exited"; }
-		[ $SECONDS -lt $deadline ] || die "$name not listening on $port"
-		sleep 0.1
-	done
-}
-
-wait_http() {
-	local name=$1 url=$2 deadline=$((SECONDS + 60))
-	until curl -fsS -o /dev/null --max-time 2 "$url" 2>/dev/null; do
-		running "${pid_of[$name]}" || { tail -n 20 "$dir/logs/$name.log" >&2; die "$name exited"; }
-		[ $SECONDS -lt $deadline ] || die "$name not ready at $url"
-		sleep 0.1
-	done
-}
 
 pids_csv() {
 	local IFS=,

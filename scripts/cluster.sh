@@ -34,13 +34,10 @@
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
-dir=${NATTER_CLUSTER_DIR:-$root/data/cluster}
-mkdir -p "$dir"
-# Nothing in it belongs in git (it defaults to a folder of the repository).
-[ -e "$dir/.gitignore" ] || echo "*" >"$dir/.gitignore"
-dir=$(cd "$dir" && pwd)
-# shellcheck source=scripts/nginx-conf.sh
-. "$root/scripts/nginx-conf.sh"
+prog=cluster
+# shellcheck source=scripts/lib.sh
+. "$root/scripts/lib.sh"
+dir=$(data_dir "${NATTER_CLUSTER_DIR:-$root/data/cluster}")
 
 # The topology. TestComposeMatchesTopology checks the compose file against
 # these lines.
@@ -57,11 +54,6 @@ history_port=${NATTER_CLUSTER_HISTORY_PORT:-18090}
 read -r -a gateway_ports <<<"${NATTER_CLUSTER_GATEWAY_PORTS:-18081 18082 18083 18084}"
 read -r -a presence_ports <<<"${NATTER_CLUSTER_PRESENCE_PORTS:-18091 18092}"
 prometheus_port=${NATTER_CLUSTER_PROMETHEUS_PORT:-19090}
-
-die() {
-	echo "cluster: $*" >&2
-	exit 1
-}
 
 # server finds a server program on PATH or in /usr/sbin.
 server() {
@@ -80,12 +72,6 @@ need() {
 	echo "cluster: $1 is missing; installing it" >&2
 	bash "$root/scripts/install-deps.sh" "$1" >&2 || die "cannot install $1"
 	server "$1" || die "$1 still missing"
-}
-
-# running PID: whether the process runs. One that died but is not reaped
-# yet (a zombie: up's processes are reparented to init) does not.
-running() {
-	kill -0 "$1" 2>/dev/null && [ "$(awk '{print $3}' "/proc/$1/stat" 2>/dev/null)" != Z ]
 }
 
 # alive NAME: whether the process up started as NAME runs.
@@ -108,12 +94,12 @@ ready() {
 	case $name in
 	nats) wait_tcp nats "$nats_port" ;;
 	redis) wait_tcp redis "$redis_port" ;;
-	nginx) wait_for nginx "http://$listen/" ;;
-	prometheus) wait_for prometheus "http://127.0.0.1:$prometheus_port/-/ready" ;;
+	nginx) wait_http nginx "http://$listen/" ;;
+	prometheus) wait_http prometheus "http://127.0.0.1:$prometheus_port/-/ready" ;;
 	*)
 		url=$(sed -n "s|^$name=||p" "$dir/cluster.env")
 		[ -n "$url" ] || die "no address for $name in $dir/cluster.env"
-		wait_for "$name" "$url/readyz"
+		wait_http "$name" "$url/readyz"
 		;;
 	esac
 }
@@ -131,26 +117,6 @@ start_one() {
 	eval "spawn \"\$name\" $cmd"
 	ready "$name"
 	echo "cluster: $name up (pid $(cat "$dir/pids/$name.pid"))"
-}
-
-# wait_for NAME URL: polls URL until it answers 2xx, failing after 60 s or
-# when the process has died.
-wait_for() {
-	local name=$1 url=$2 deadline=$((SECONDS + 60))
-	until curl -fsS -o /dev/null --max-time 2 "$url" 2>/dev/null; do
-		alive "$name" || { tail -n 20 "$dir/logs/$name.log" >&2; die "$name exited (log: $dir/logs/$name.log)"; }
-		[ $SECONDS -lt $deadline ] || die "$name not ready at $url (log: $dir/logs/$name.log)"
-		sleep 0.1
-	done
-}
-
-wait_tcp() {
-	local name=$1 port=$2 deadline=$((SECONDS + 30))
-	until (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; do
-		alive "$name" || { tail -n 20 "$dir/logs/$name.log" >&2; die "$name exited (log: $dir/logs/$name.log)"; }
-		[ $SECONDS -lt $deadline ] || die "$name not listening on $port"
-		sleep 0.1
-	done
 }
 
 # render_nginx writes the nginx configuration (scripts/nginx-conf.sh) with
@@ -227,16 +193,16 @@ up() {
 			NATTER_GATEWAY_ID="$name" "$bin/gateway"
 		echo "$name=http://127.0.0.1:$port" >>"$dir/cluster.env"
 	done
-	wait_for history "http://127.0.0.1:$history_port/readyz"
-	for i in $(seq 1 $PRESENCES); do wait_for "presence$i" "http://127.0.0.1:${presence_ports[$((i - 1))]}/readyz"; done
-	for i in $(seq 1 $GATEWAYS); do wait_for "gateway$i" "http://127.0.0.1:${gateway_ports[$((i - 1))]}/readyz"; done
+	wait_http history "http://127.0.0.1:$history_port/readyz"
+	for i in $(seq 1 $PRESENCES); do wait_http "presence$i" "http://127.0.0.1:${presence_ports[$((i - 1))]}/readyz"; done
+	for i in $(seq 1 $GATEWAYS); do wait_http "gateway$i" "http://127.0.0.1:${gateway_ports[$((i - 1))]}/readyz"; done
 
 	spawn nginx "$nginx" -p "$dir/nginx" -c "$dir/nginx/nginx.conf" -e "$dir/logs/nginx.log"
-	wait_for nginx "http://$listen/"
+	wait_http nginx "http://$listen/"
 	if [ -n "$prometheus" ]; then
 		spawn prometheus "$prometheus" --config.file="$dir/prometheus.yml" --storage.tsdb.path="$dir/prometheus" \
 			--web.listen-address="127.0.0.1:$prometheus_port"
-		wait_for prometheus "http://127.0.0.1:$prometheus_port/-/ready"
+		wait_http prometheus "http://127.0.0.1:$prometheus_port/-/ready"
 		echo "prometheus=http://127.0.0.1:$prometheus_port" >>"$dir/cluster.env"
 		echo "cluster: Prometheus at http://127.0.0.1:$prometheus_port"
 	fi
@@ -250,25 +216,16 @@ up() {
 # stage gets TERM, then KILL after 5 s.
 down() {
 	[ -d "$dir/pids" ] || { echo "cluster: nothing to stop in $dir"; return 0; }
-	local stage name f pid pids alive_pids
+	local stage name f pids
 	for stage in "nginx prometheus" "gateway1 gateway2 gateway3 gateway4" "presence1 presence2 history" "redis nats"; do
 		pids=()
 		for name in $stage; do
 			f=$dir/pids/$name.pid
 			[ -f "$f" ] || continue
-			pid=$(cat "$f")
+			pids+=("$(cat "$f")")
 			rm -f "$f"
-			kill -TERM "$pid" 2>/dev/null && pids+=("$pid")
 		done
-		for _ in $(seq 1 50); do
-			[ ${#pids[@]} -gt 0 ] || break
-			alive_pids=()
-			for pid in "${pids[@]}"; do running "$pid" && alive_pids+=("$pid"); done
-			pids=("${alive_pids[@]+"${alive_pids[@]}"}")
-			[ ${#pids[@]} -gt 0 ] || break
-			sleep 0.1
-		done
-		for pid in "${pids[@]+"${pids[@]}"}"; do kill -KILL "$pid" 2>/dev/null || true; done
+		stop_pids "${pids[@]+"${pids[@]}"}"
 	done
 	echo "cluster: down"
 }

@@ -1,4 +1,4 @@
-# Sourced by scripts/cluster.sh and scripts/bench.sh: the nginx that both run
+# Sourced by scripts/lib.sh (for cluster.sh and bench.sh): the nginx that both run
 # locally, from the shared deploy/nginx/natter.conf.template.
 
 # render_nginx_conf DIR ROOT LISTEN GATEWAY1 GATEWAY2 GATEWAY3 GATEWAY4

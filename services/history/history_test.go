@@ -14,6 +14,7 @@ import (
 
 	"github.com/natter/natter/kit/natstest"
 	"github.com/natter/natter/kit/testlog"
+	"github.com/natter/natter/kit/wait"
 	"github.com/natter/natter/proto"
 	"github.com/natter/natter/services/history"
 )
@@ -41,11 +42,7 @@ func start(t *testing.T, cfg history.Config) *fixture {
 			t.Error(err)
 		}
 	})
-	for deadline := time.Now().Add(10 * time.Second); svc.Ready() != nil; time.Sleep(10 * time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatal(svc.Ready())
-		}
-	}
+	wait.Succeeds(t, 10*time.Second, svc.Ready)
 	nc := natstest.Connect(t, ns.ClientURL())
 	js, err := jetstream.New(nc)
 	if err != nil {

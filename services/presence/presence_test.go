@@ -15,6 +15,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/natter/natter/kit/natstest"
+	"github.com/natter/natter/kit/wait"
 	"github.com/natter/natter/proto"
 )
 
@@ -91,7 +92,7 @@ func runService(t *testing.T, cfg Config, store Store) (nc *nats.Conn, stop func
 	stop, done = serve(t, s)
 	nc = natstest.Connect(t, ns.ClientURL())
 	// Served once a request is answered.
-	eventually(t, func() error {
+	wait.Succeeds(t, 5*time.Second, func() error {
 		_, err := nc.Request(proto.PresenceRoomsSubject, nil, time.Second)
 		return err
 	})
@@ -271,15 +272,17 @@ func TestStartWatchesTheStoresGateways(t *testing.T) {
 	}
 	// Ghost's name is free: the live connection takes it, as a new session.
 	join(t, store, JoinParams{Conn: live, Username: "ghost", Room: "lobby", NewToken: "tn"})
-	// The live gateway's connection outlasts several timeouts.
-	deadline := time.Now().Add(4 * cfg.GatewayTimeout)
-	for time.Now().Before(deadline) {
+	// The live gateway's connection outlasts several timeouts: a window to
+	// watch for a leave that must not come, not a condition to poll.
+	window := time.After(4 * cfg.GatewayTimeout)
+	for watching := true; watching; {
 		select {
 		case m := <-notices:
 			if ev := m.Header.Get(proto.HeaderEvent); ev == "leave" {
 				t.Fatalf("unexpected leave %s", m.Data)
 			}
-		case <-time.After(50 * time.Millisecond):
+		case <-window:
+			watching = false
 		}
 	}
 	if got := roomNames(t, store, "lobby"); !slices.Equal(got, []string{"ghost"}) {

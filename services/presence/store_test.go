@@ -1166,23 +1166,6 @@ func equalJoin(a, b JoinResult) bool {
 		a.LeftRoom == b.LeftRoom && a.LeftSession == b.LeftSession
 }
 
-// eventually polls cond until it returns nil, failing with its last error
-// after five seconds.
-func eventually(tb testing.TB, cond func() error) {
-	tb.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for {
-		err := cond()
-		if err == nil {
-			return
-		}
-		if time.Now().After(deadline) {
-			tb.Fatal(err)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}
-
 type fakeClock struct {
 	mu  sync.Mutex
 	now time.Time

@@ -18,7 +18,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { appendFileSync } from "node:fs";
 import { io } from "socket.io-client";
-import { BASE, BASE_OPTS, MODES, envInt, next, onFinalTransport, withTimeout } from "./helpers.mjs";
+import { BASE, BASE_OPTS, MODES, envInt, next, onFinalTransport, suffix, withTimeout } from "./helpers.mjs";
 
 const N = envInt("NATTER_CLIENTS", 8);
 const SIDS = process.env.NATTER_SIDS_FILE;
@@ -36,7 +36,7 @@ async function until(pred, what, ms = 10000) {
 
 for (const mode of [MODES.find((m) => m.name === "polling+upgrade"), MODES.find((m) => m.name === "polling")]) {
   test(`${mode.name === "polling" ? "polling only" : "default options"}: chat, whisper, acks and reconnect across gateways`, async (t) => {
-    const s = Math.random().toString(36).slice(2, 8);
+    const s = suffix();
     const room = `across-${s}`;
     const note = (sid) => SIDS && appendFileSync(SIDS, `${mode.name} ${sid}\n`);
 

@@ -7,9 +7,7 @@
 
 import { test, describe } from "node:test";
 import assert from "node:assert/strict";
-import { BASE, MODES, ack, chatClient, joined, withTimeout } from "./helpers.mjs";
-
-const URL2 = (process.env.NATTER_URL_2 || BASE).replace(/\/+$/, "");
+import { BASE, MODES, URL2, ack, chatClient, joined, sendPaced, suffix, withTimeout } from "./helpers.mjs";
 
 /** Collects the payloads of event on socket. */
 function collect(socket, event) {
@@ -35,8 +33,6 @@ function until(socket, event, seen, pred, what, ms = 5000) {
     what,
   );
 }
-
-const suffix = () => Math.random().toString(36).slice(2, 8);
 
 for (const mode of MODES) {
   describe(`chat over ${mode.name}`, () => {
@@ -167,11 +163,7 @@ for (const mode of MODES) {
       const ids = [];
       for (let i = 0; i < 60; i++) {
         // Within the rate limit: the burst allows 20 at once, then 10 a second.
-        let res = await ack(W, "client message", { message: `n${i}` });
-        while (!res.ok && res.error.code === "rate_limited") {
-          await new Promise((r) => setTimeout(r, 120));
-          res = await ack(W, "client message", { message: `n${i}` });
-        }
+        const res = await sendPaced(W, `n${i}`);
         assert.equal(res.ok, true, JSON.stringify(res));
         ids.push(res.id);
       }

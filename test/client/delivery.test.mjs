@@ -12,9 +12,8 @@
 
 import { test, describe } from "node:test";
 import assert from "node:assert/strict";
-import { BASE, MODES, ack, chatClient, envInt, joined, sleep, withTimeout } from "./helpers.mjs";
+import { BASE, MODES, URL2, ack, chatClient, envInt, joined, sleep, suffix, withTimeout } from "./helpers.mjs";
 
-const URL2 = (process.env.NATTER_URL_2 || BASE).replace(/\/+$/, "");
 const WINDOW = envInt("NATTER_DEDUP_WINDOW_MS", 0);
 const SESSION_TTL = envInt("NATTER_SESSION_TTL_MS", 0);
 
@@ -54,7 +53,7 @@ async function wholeHistory(socket, room) {
 
 for (const mode of MODES) {
   describe(`delivery (${mode.name})`, () => {
-    const s = () => Math.random().toString(36).slice(2, 8);
+    const s = suffix;
 
     test("a resend with the same clientId is stored and delivered once, within and past JetStream's window", async (t) => {
       const x = s();

@@ -14,13 +14,12 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { existsSync, writeFileSync } from "node:fs";
 import { io } from "socket.io-client";
-import { BASE, envInt, sleep, withTimeout } from "./helpers.mjs";
+import { BASE, URL2, envInt, sleep, suffix, withTimeout } from "./helpers.mjs";
 
-const URL2 = process.env.NATTER_URL_2.replace(/\/+$/, "");
 const TOTAL = envInt("NATTER_TOTAL", 10000);
 
 test(`${TOTAL} messages through NATS and history restarts: acked means stored, once`, async (t) => {
-  const run = Math.random().toString(36).slice(2, 8);
+  const run = suffix();
   const room = `faults-${run}`;
   const sockets = [BASE, BASE, URL2].map((url) => io(url, { forceNew: true, transports: ["websocket"] }));
   t.after(() => sockets.forEach((s) => s.disconnect()));

@@ -9,18 +9,14 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { existsSync, writeFileSync } from "node:fs";
 import { io } from "socket.io-client";
-import { BASE, BASE_OPTS, withTimeout } from "./helpers.mjs";
-
-const URL2 = process.env.NATTER_URL_2.replace(/\/+$/, "");
-const opts = { ...BASE_OPTS, transports: ["websocket"] };
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+import { BASE, URL2, WS_OPTS as opts, joined, sleep, suffix, withTimeout } from "./helpers.mjs";
 
 test("leaves of a killed gateway's users within 15 s; not of those who moved", async (t) => {
-  const s = Math.random().toString(36).slice(2, 8);
+  const s = suffix();
   const room = `crash-${s}`;
   const watcher = io(URL2, opts);
   t.after(() => watcher.disconnect());
-  assert.equal((await withTimeout(watcher.emitWithAck("join", { username: `Watch${s}`, room }), 5000, "join")).ok, true);
+  await joined(watcher, { username: `Watch${s}`, room });
   const leaves = [];
   watcher.on("leave", (l) => leaves.push({ ...l, at: Date.now() }));
 

@@ -43,6 +43,18 @@ export const BASE_OPTS = {
   timeout: 5000, // connect timeout of the Manager
 };
 
+/** BASE_OPTS on WebSocket alone. */
+export const WS_OPTS = { ...BASE_OPTS, transports: ["websocket"] };
+
+/**
+ * The second gateway of the tests that use two (NATTER_URL_2, no trailing slash);
+ * NATTER_URL's where there is one.
+ */
+export const URL2 = (process.env.NATTER_URL_2 || BASE).replace(/\/+$/, "");
+
+/** A random suffix for names and rooms, so that runs do not meet each other's sessions. */
+export const suffix = () => Math.random().toString(36).slice(2, 8);
+
 export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 // Timers of pending waits. They are cleared when the test that made the clients ends,
@@ -338,6 +350,18 @@ export function chatClient(t, url, mode, opts = {}) {
 /** Emits event with payload and resolves with its ack. */
 export const ack = (socket, event, payload, ms = 5000) =>
   withTimeout(socket.emitWithAck(event, payload), ms, `ack of ${event}`);
+
+/**
+ * Sends a chat message within the rate limit: while the answer is rate_limited, sends
+ * it again 120 ms later. Resolves with the first other answer; each waits up to ms.
+ */
+export async function sendPaced(socket, message, ms = 5000) {
+  for (;;) {
+    const res = await ack(socket, "client message", { message }, ms);
+    if (res.ok || res.error?.code !== "rate_limited") return res;
+    await sleep(120);
+  }
+}
 
 /** Joins, failing unless the ack says ok; resolves with the ack. */
 export async function joined(socket, payload) {

@@ -14,7 +14,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { readFileSync, writeFileSync } from "node:fs";
 import { io } from "socket.io-client";
-import { BASE, BASE_OPTS, withTimeout } from "./helpers.mjs";
+import { BASE, BASE_OPTS, sendPaced, suffix, withTimeout } from "./helpers.mjs";
 
 const phase = process.env.NATTER_PHASE;
 const statePath = process.env.NATTER_STATE;
@@ -30,23 +30,19 @@ async function joinedClient(t, username, room) {
 test(`history restart phase ${phase}`, async (t) => {
   assert.ok(statePath, "NATTER_STATE is set");
   if (phase === "write") {
-    const s = Math.random().toString(36).slice(2, 8);
+    const s = suffix();
     const room = `restart-${s}`;
     const [socket] = await joinedClient(t, `W${s}`, room);
     const sent = [];
     for (let i = 0; i < 60; i++) {
-      let res;
-      do {
-        res = await withTimeout(socket.emitWithAck("client message", { message: `m${i}` }), 10000, "message ack");
-        if (!res.ok && res.error.code === "rate_limited") await new Promise((r) => setTimeout(r, 120));
-      } while (!res.ok && res.error.code === "rate_limited");
+      const res = await sendPaced(socket, `m${i}`, 10000);
       assert.equal(res.ok, true, JSON.stringify(res));
       sent.push({ id: res.id, message: `m${i}` });
     }
     writeFileSync(statePath, JSON.stringify({ room, sent }));
   } else if (phase === "down") {
     const state = JSON.parse(readFileSync(statePath, "utf8"));
-    const s = Math.random().toString(36).slice(2, 8);
+    const s = suffix();
     const socket = io(BASE, { ...BASE_OPTS, transports: ["websocket"] });
     t.after(() => socket.disconnect());
     const res = await withTimeout(
@@ -64,7 +60,7 @@ test(`history restart phase ${phase}`, async (t) => {
     writeFileSync(statePath, JSON.stringify(state));
   } else if (phase === "read") {
     const { room, sent } = JSON.parse(readFileSync(statePath, "utf8"));
-    const s = Math.random().toString(36).slice(2, 8);
+    const s = suffix();
     const [, res] = await joinedClient(t, `R${s}`, room);
     assert.deepEqual(
       res.history.map((m) => ({ id: m.id, message: m.message })),

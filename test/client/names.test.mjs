@@ -10,11 +10,9 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { io } from "socket.io-client";
-import { BASE, BASE_OPTS, withTimeout, sleep } from "./helpers.mjs";
+import { BASE, URL2, WS_OPTS as opts, sleep, withTimeout } from "./helpers.mjs";
 
-const URL2 = (process.env.NATTER_URL_2 || BASE).replace(/\/+$/, "");
 const FREE = Number(process.env.NATTER_FREE_MS || 5000);
-const opts = { ...BASE_OPTS, transports: ["websocket"] };
 
 // [what, original, variant, code while the original is online]
 const VARIANTS = [

@@ -22,13 +22,10 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { existsSync, writeFileSync } from "node:fs";
 import { io } from "socket.io-client";
-import { BASE, BASE_OPTS, withTimeout } from "./helpers.mjs";
+import { BASE, URL2, WS_OPTS as opts, sleep, suffix, withTimeout } from "./helpers.mjs";
 
-const URL2 = process.env.NATTER_URL_2.replace(/\/+$/, "");
 const DOOMED = process.env.NATTER_DOOMED === "1";
 const CUT = process.env.NATTER_CUT === "1";
-const opts = { ...BASE_OPTS, transports: ["websocket"] };
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const sorted = (xs) => [...xs].sort();
 
 // converge is the Goal's bound after NATS returns; watch is how long after it
@@ -43,7 +40,7 @@ const watch = 20000;
 const doomedBound = 15000;
 
 test("presence equals the truth within 5 s of NATS returning", async (t) => {
-  const s = Math.random().toString(36).slice(2, 8);
+  const s = suffix();
   const room = `trouble-${s}`;
   const users = [];
   for (let i = 0; i < 16; i++) {

@@ -6,13 +6,13 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { io } from "socket.io-client";
-import { BASE, BASE_OPTS, withTimeout } from "./helpers.mjs";
+import { BASE, BASE_OPTS, sendPaced, suffix, withTimeout } from "./helpers.mjs";
 
 const N = Number(process.env.NATTER_FANOUT_CLIENTS || 100);
 const MESSAGES = 30;
 
 test(`${N} polling clients each receive every message in order`, async (t) => {
-  const s = Math.random().toString(36).slice(2, 8);
+  const s = suffix();
   const room = `poll-${s}`;
   const clients = Array.from({ length: N }, () => {
     const socket = io(BASE, { ...BASE_OPTS, transports: ["polling"], timeout: 20000 });
@@ -29,11 +29,7 @@ test(`${N} polling clients each receive every message in order`, async (t) => {
   const sender = clients[0];
   const sent = [];
   for (let i = 0; i < MESSAGES; i++) {
-    let res;
-    do {
-      res = await withTimeout(sender.emitWithAck("client message", { message: `m${i}` }), 10000, "ack");
-      if (!res.ok && res.error.code === "rate_limited") await new Promise((r) => setTimeout(r, 120));
-    } while (!res.ok && res.error.code === "rate_limited");
+    const res = await sendPaced(sender, `m${i}`, 10000);
     assert.equal(res.ok, true, JSON.stringify(res));
     sent.push(`m${i}`);
   }

@@ -6,12 +6,9 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { io } from "socket.io-client";
-import { BASE, BASE_OPTS, withTimeout } from "./helpers.mjs";
+import { BASE, URL2, WS_OPTS as opts, suffix, withTimeout } from "./helpers.mjs";
 
-const URL2 = (process.env.NATTER_URL_2 || BASE).replace(/\/+$/, "");
 const GRACE = Number(process.env.NATTER_GRACE_MS || 5000);
-const opts = { ...BASE_OPTS, transports: ["websocket"] };
-const suffix = () => Math.random().toString(36).slice(2, 8);
 
 function tabOf(t, url) {
   const socket = io(url, opts);

@@ -14,9 +14,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { existsSync, writeFileSync } from "node:fs";
 import { io } from "socket.io-client";
-import { BASE, sleep, withTimeout } from "./helpers.mjs";
-
-const URL2 = process.env.NATTER_URL_2.replace(/\/+$/, "");
+import { BASE, URL2, joined, sleep, suffix, withTimeout } from "./helpers.mjs";
 
 async function until(pred, what, ms = 10000) {
   const deadline = Date.now() + ms;
@@ -27,7 +25,7 @@ async function until(pred, what, ms = 10000) {
 }
 
 test("a client whose gateway is killed is recovered on another with exactly what it missed", async (t) => {
-  const x = Math.random().toString(36).slice(2, 8);
+  const x = suffix();
   const room = `crash-recover-${x}`;
   const a = io(URL2, { forceNew: true, transports: ["websocket"] });
   const transports = { websocket: { transports: ["websocket"] }, polling: { transports: ["polling"] } }[process.env.NATTER_MODE] ?? {};
@@ -44,8 +42,8 @@ test("a client whose gateway is killed is recovered on another with exactly what
     assert.equal(res.ok, true, JSON.stringify(res));
     return res;
   };
-  assert.equal((await withTimeout(a.emitWithAck("join", { username: `A${x}`, room }), 5000, "join")).ok, true);
-  assert.equal((await withTimeout(r.emitWithAck("join", { username: `R${x}`, room }), 5000, "join")).ok, true);
+  await joined(a, { username: `A${x}`, room });
+  await joined(r, { username: `R${x}`, room });
   const got = [];
   const whispers = [];
   r.on("server message", (m) => got.push(m.id));

@@ -6,13 +6,10 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { existsSync, writeFileSync } from "node:fs";
 import { io } from "socket.io-client";
-import { BASE, BASE_OPTS, withTimeout } from "./helpers.mjs";
-
-const opts = { ...BASE_OPTS, transports: ["websocket"] };
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+import { BASE, WS_OPTS as opts, sleep, suffix, withTimeout } from "./helpers.mjs";
 
 test("with Redis down, joins fail fast and joined users chat on", async (t) => {
-  const s = Math.random().toString(36).slice(2, 8);
+  const s = suffix();
   const room = `down-${s}`;
   const a = io(BASE, opts);
   const b = io(BASE, opts);

@@ -9,14 +9,10 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { existsSync, writeFileSync } from "node:fs";
 import { io } from "socket.io-client";
-import { BASE, BASE_OPTS, withTimeout } from "./helpers.mjs";
-
-const URL2 = (process.env.NATTER_URL_2 || BASE).replace(/\/+$/, "");
-const opts = { ...BASE_OPTS, transports: ["websocket"] };
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+import { BASE, URL2, WS_OPTS as opts, sleep, suffix, withTimeout } from "./helpers.mjs";
 
 test("member lists equal the truth within 30 s of Redis restarting empty", async (t) => {
-  const s = Math.random().toString(36).slice(2, 8);
+  const s = suffix();
   const room = `resync-${s}`;
   const users = [];
   for (let i = 0; i < 20; i++) {

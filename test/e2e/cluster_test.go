@@ -2,10 +2,13 @@ package e2e
 
 import (
 	"bufio"
+	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"io/fs"
+	"maps"
 	"net/http"
 	"net/url"
 	"os"
@@ -24,6 +27,7 @@ import (
 
 	"github.com/natter/natter/kit/nodetest"
 	"github.com/natter/natter/kit/ops"
+	"github.com/natter/natter/kit/wait"
 )
 
 // The full stack: deploy/compose/docker-compose.yml, its local twin
@@ -920,9 +924,9 @@ func checkPrometheus(tb testing.TB, s *stack) {
 			} `json:"activeTargets"`
 		} `json:"data"`
 	}
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		up := map[string]int{}
+	var up map[string]int
+	wait.Succeeds(tb, 30*time.Second, func() error {
+		up = map[string]int{}
 		var down []string
 		if err := query("/api/v1/targets", &targets); err != nil {
 			tb.Fatal(err)
@@ -935,30 +939,45 @@ func checkPrometheus(tb testing.TB, s *stack) {
 			}
 		}
 		if up["gateway"] == 4 && up["presence"] == 2 && up["history"] == 1 {
-			tb.Logf("Prometheus targets up: %v", up)
-			break
+			return nil
 		}
-		if time.Now().After(deadline) {
-			tb.Fatalf("Prometheus targets up %v, not up: %v", up, down)
-		}
-		time.Sleep(500 * time.Millisecond)
-	}
-	// rate() wants two samples in its range: the chat above ran for longer
-	// than two scrape intervals; give it one more.
-	time.Sleep(6 * time.Second)
+		return fmt.Errorf("Prometheus targets up %v, not up: %v", up, down)
+	})
+	tb.Logf("Prometheus targets up: %v", up)
+	// rate() wants two samples in its range, so a query may have no data
+	// for a scrape interval or two after the targets are up: ask again
+	// until each has, then report those that never had.
+	errNoData := errors.New("no data")
+	pending := map[string]error{} // query: why it had no data the last time
 	for _, expr := range dashboardExprs(tb) {
-		q := strings.ReplaceAll(expr, "$__rate_interval", "2m")
-		var res struct {
-			Data struct {
-				Result []json.RawMessage `json:"result"`
-			} `json:"data"`
+		pending[strings.ReplaceAll(expr, "$__rate_interval", "2m")] = nil
+	}
+	_ = wait.Until(context.Background(), 30*time.Second, func() error {
+		for q := range pending {
+			var res struct {
+				Data struct {
+					Result []json.RawMessage `json:"result"`
+				} `json:"data"`
+			}
+			switch err := query("/api/v1/query?query="+url.QueryEscape(q), &res); {
+			case err != nil:
+				pending[q] = err
+			case len(res.Data.Result) == 0:
+				pending[q] = errNoData
+			default:
+				delete(pending, q)
+			}
 		}
-		if err := query("/api/v1/query?query="+url.QueryEscape(q), &res); err != nil {
-			tb.Errorf("%s: %v", q, err)
-			continue
+		if len(pending) > 0 {
+			return fmt.Errorf("%d queries without data", len(pending))
 		}
-		if len(res.Data.Result) == 0 {
+		return nil
+	})
+	for _, q := range slices.Sorted(maps.Keys(pending)) {
+		if err := pending[q]; err == errNoData {
 			tb.Errorf("no data for %s", q)
+		} else {
+			tb.Errorf("%s: %v", q, err)
 		}
 	}
 }

@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"context"
+	"fmt"
 	"net"
 	"net/http"
 	"strings"
@@ -9,6 +10,8 @@ import (
 	"time"
 
 	"github.com/gorilla/websocket"
+
+	"github.com/natter/natter/kit/wait"
 )
 
 // TestNginxConnsPerAddr: nginx, in front of every gateway, bounds how many
@@ -65,16 +68,16 @@ func TestNginxConnsPerAddr(t *testing.T) {
 	// One closes: nginx counts it gone once it has seen the close.
 	held[0].Close()
 	held = held[1:]
-	deadline := time.Now().Add(10 * time.Second)
-	for {
+	wait.Succeeds(t, 10*time.Second, func() error {
 		c, status, err := dialFrom("127.0.0.9")
 		if err == nil {
 			held = append(held, c)
-			break
+			return nil
 		}
-		if status != http.StatusTooManyRequests || time.Now().After(deadline) {
-			t.Fatalf("after one closed: status %d, err %v", status, err)
+		err = fmt.Errorf("after one closed: status %d, err %v", status, err)
+		if status != http.StatusTooManyRequests {
+			t.Fatal(err)
 		}
-		time.Sleep(50 * time.Millisecond)
-	}
+		return err
+	})
 }

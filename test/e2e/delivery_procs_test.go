@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"bufio"
+	"context"
 	"fmt"
 	"net/http"
 	"os"
@@ -12,6 +13,7 @@ import (
 	"time"
 
 	"github.com/natter/natter/kit/nodetest"
+	"github.com/natter/natter/kit/wait"
 )
 
 // TestAckedMeansStoredThroughFaults has three clients send 10,000
@@ -45,10 +47,13 @@ func TestAckedMeansStoredThroughFaults(t *testing.T) {
 	}{{total * 15 / 100, "history", c.history}, {total * 40 / 100, "nats", c.nats}, {total * 65 / 100, "history", c.history}}
 	env, errc := signal(t, func() error {
 		for _, f := range faults {
-			for deadline := time.Now().Add(3 * time.Minute); acked() < f.at; time.Sleep(5 * time.Millisecond) {
-				if time.Now().After(deadline) {
-					return fmt.Errorf("the clients never reached %d acks (at %d)", f.at, acked())
+			if err := wait.Until(context.Background(), 3*time.Minute, func() error {
+				if n := acked(); n < f.at {
+					return fmt.Errorf("the clients never reached %d acks (at %d)", f.at, n)
 				}
+				return nil
+			}); err != nil {
+				return err
 			}
 			if n := acked(); n >= total {
 				return fmt.Errorf("all %d messages were sent before the %s fault", n, f.what)

@@ -8,10 +8,6 @@ import (
 	"time"
 
 	"github.com/gorilla/websocket"
-
-	"github.com/natter/natter/services/gateway"
-	"github.com/natter/natter/services/history"
-	"github.com/natter/natter/services/presence"
 )
 
 // wsChatter is a bare Socket.IO client over WebSocket, for benchmarks.
@@ -86,8 +82,7 @@ func (w *wsChatter) readUntil(prefix string) string {
 //	cd test/e2e && go test -run '^$' -bench FanOut -benchtime 2000x
 func BenchmarkFanOut(b *testing.B) {
 	const members = 200
-	s := startSystemWith(b, presence.NewMemoryStore(0, nil), 1, presence.Config{}, history.Config{},
-		gateway.Config{MessageRate: 1e9, MessageBurst: 1e9})
+	s := startUnlimited(b)
 	url := s.gateways[0].URL
 	sender := dialChatter(b, url, "sender", "fan")
 	var readers []*wsChatter
@@ -99,13 +94,11 @@ func BenchmarkFanOut(b *testing.B) {
 	start := time.Now()
 	var wg sync.WaitGroup
 	for _, r := range readers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
+		wg.Go(func() {
 			for range b.N {
 				r.readUntil(`42["server message"`)
 			}
-		}()
+		})
 	}
 	window := make(chan struct{}, 64) // acked messages in flight
 	done := make(chan struct{})

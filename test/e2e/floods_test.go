@@ -14,6 +14,7 @@ import (
 	"github.com/gorilla/websocket"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/natter/natter/kit/wait"
 	"github.com/natter/natter/proto"
 	"github.com/natter/natter/services/gateway"
 	"github.com/natter/natter/services/history"
@@ -196,6 +197,27 @@ func (f *floodClient) await(what string, match func(floodEvent) bool) {
 	}
 }
 
+// joinFlooders dials n connections from addr, the i-th to gateway(i), and
+// joins them to room: as one user named after prefix (the first's session
+// resumed) if sameUser, else as n users.
+func joinFlooders(tb testing.TB, n int, sameUser bool, prefix, room, addr string, gateway func(i int) string) []*floodClient {
+	tb.Helper()
+	var conns []*floodClient
+	for i := range n {
+		f := dialFlood(tb, gateway(i), addr)
+		name, token := fmt.Sprintf("%s u%d", prefix, i), ""
+		if sameUser {
+			name = prefix + " u"
+			if i > 0 {
+				token = conns[0].tok
+			}
+		}
+		f.join(name, token, room)
+		conns = append(conns, f)
+	}
+	return conns
+}
+
 // canary chats in the room all along the floods, from its own address, at
 // a rate within its budget; check says whether each of its messages was
 // acked and delivered, to itself and to a listener on the other gateway.
@@ -251,11 +273,8 @@ func (c *canary) check() {
 	// One more message answered after the floods: the canary chatted from
 	// before them (its first goes at once) to after, however fast they were.
 	want := c.acked.Load() + 1
-	for deadline := time.Now().Add(20 * time.Second); c.acked.Load() < want; time.Sleep(20 * time.Millisecond) {
-		if time.Now().After(deadline) {
-			c.tb.Fatal("the canary's next message was not answered within 20 s of the floods")
-		}
-	}
+	wait.Eventually(c.tb, 20*time.Second, func() bool { return c.acked.Load() >= want },
+		"the canary's next message was not answered within 20 s of the floods")
 	close(c.stop)
 	<-c.done
 	if len(c.failed) > 0 {
@@ -370,19 +389,7 @@ func TestFloods(t *testing.T) {
 			t.Run(ev.event+"/"+src.scope, func(t *testing.T) {
 				addr := fmt.Sprintf("198.51.100.%d", n)
 				prefix := fmt.Sprintf("f%d", n)
-				var conns []*floodClient
-				for i := range src.conns {
-					f := dialFlood(t, gw, addr)
-					name, token := fmt.Sprintf("%s u%d", prefix, i), ""
-					if src.sameUser {
-						name = prefix + " u"
-						if i > 0 {
-							token = conns[0].tok
-						}
-					}
-					f.join(name, token, room)
-					conns = append(conns, f)
-				}
+				conns := joinFlooders(t, src.conns, src.sameUser, prefix, room, addr, func(int) string { return gw })
 				before := limited(t, s.metrics[0], limitName(ev.event), src.scope)
 
 				start := time.Now()
@@ -390,9 +397,7 @@ func TestFloods(t *testing.T) {
 				ok, refused := 0, 0
 				var wg sync.WaitGroup
 				for _, f := range conns {
-					wg.Add(1)
-					go func() {
-						defer wg.Done()
+					wg.Go(func() {
 						var acks []<-chan floodAck
 						for i := range src.perReq {
 							acks = append(acks, f.emit(ev.event, ev.payload(f, i)))
@@ -410,7 +415,7 @@ func TestFloods(t *testing.T) {
 							}
 							mu.Unlock()
 						}
-					}()
+					})
 				}
 				wg.Wait()
 				took := time.Since(start)
@@ -489,31 +494,17 @@ func TestTypingFloods(t *testing.T) {
 		t.Run(src.name, func(t *testing.T) {
 			addr := fmt.Sprintf("203.0.113.%d", n+1)
 			prefix := fmt.Sprintf("t%d", n)
-			var conns []*floodClient
-			for i := range src.conns {
-				f := dialFlood(t, s.gateways[i%src.gateways].URL, addr)
-				name, token := fmt.Sprintf("%s u%d", prefix, i), ""
-				if src.sameUser {
-					name = prefix + " u"
-					if i > 0 {
-						token = conns[0].tok
-					}
-				}
-				f.join(name, token, room)
-				conns = append(conns, f)
-			}
+			conns := joinFlooders(t, src.conns, src.sameUser, prefix, room, addr, func(i int) string { return s.gateways[i%src.gateways].URL })
 			start := time.Now()
 			var wg sync.WaitGroup
 			for _, f := range conns {
-				wg.Add(1)
-				go func() {
-					defer wg.Done()
+				wg.Go(func() {
 					for i := range src.frames {
 						f.send("typing", map[string]bool{"on": i%2 == 0})
 					}
 					// Any answer means that the typing before it was handled.
 					f.wait(f.emit("members", map[string]string{}))
-				}()
+				})
 			}
 			wg.Wait()
 			// A marker's typing, sent on each gateway after the flood's,

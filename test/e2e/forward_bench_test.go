@@ -3,7 +3,6 @@ package e2e
 import (
 	"io"
 	"net/http"
-	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -13,6 +12,13 @@ import (
 
 	"github.com/natter/natter/services/presence"
 )
+
+// forwardRoutes are the two ways the forward benchmarks reach a session
+// opened on gateway 1: through gateway 1 (direct), and through gateway 2,
+// which passes the request on (forwarded).
+func forwardRoutes(s *system) []struct{ name, url string } {
+	return []struct{ name, url string }{{"direct", s.gateways[0].URL}, {"forwarded", s.gateways[1].URL}}
+}
 
 // BenchmarkPollingForward measures what passing a polling request to the
 // gateway that owns its session adds: the same POST sent to the owner
@@ -30,13 +36,7 @@ func BenchmarkPollingForward(b *testing.B) {
 	resp.Body.Close()
 	sid := strings.SplitN(strings.SplitN(string(body), `"sid":"`, 2)[1], `"`, 2)[0]
 	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 4}}
-	for _, bc := range []struct {
-		name string
-		url  string
-	}{
-		{"direct", s.gateways[0].URL},
-		{"forwarded", s.gateways[1].URL},
-	} {
+	for _, bc := range forwardRoutes(s) {
 		b.Run(bc.name, func(b *testing.B) {
 			url := bc.url + "/socket.io/?EIO=4&transport=polling&sid=" + sid
 			took := make([]time.Duration, 0, b.N)
@@ -53,9 +53,7 @@ func BenchmarkPollingForward(b *testing.B) {
 				}
 				took = append(took, time.Since(start))
 			}
-			slices.Sort(took)
-			b.ReportMetric(float64(took[len(took)/2].Microseconds()), "p50-µs")
-			b.ReportMetric(float64(took[len(took)*99/100].Microseconds()), "p99-µs")
+			reportLatency(b, took)
 		})
 	}
 }
@@ -72,16 +70,10 @@ func BenchmarkPollingForward(b *testing.B) {
 //	cd test/e2e && go test -run '^$' -bench WebSocketForward -benchtime 20000x
 func BenchmarkWebSocketForward(b *testing.B) {
 	s := startSystem(b, presence.NewMemoryStore(0, nil), 2, presence.Config{})
-	for _, bc := range []struct {
-		name string
-		via  string
-	}{
-		{"direct", s.gateways[0].URL},
-		{"forwarded", s.gateways[1].URL},
-	} {
+	for _, bc := range forwardRoutes(s) {
 		b.Run(bc.name, func(b *testing.B) {
 			sid := pollOpen(b, s.gateways[0].URL)
-			ws := wsUpgrade(b, bc.via, sid)
+			ws := wsUpgrade(b, bc.url, sid)
 			took := make([]time.Duration, 0, b.N)
 			id := 0
 			for b.Loop() {
@@ -96,9 +88,7 @@ func BenchmarkWebSocketForward(b *testing.B) {
 				}
 				took = append(took, time.Since(start))
 			}
-			slices.Sort(took)
-			b.ReportMetric(float64(took[len(took)/2].Microseconds()), "p50-µs")
-			b.ReportMetric(float64(took[len(took)*99/100].Microseconds()), "p99-µs")
+			reportLatency(b, took)
 		})
 	}
 }

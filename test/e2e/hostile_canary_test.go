@@ -1,12 +1,16 @@
 package e2e
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/natter/natter/kit/wait"
 )
 
 // hcanary is the hostile suite's well-behaved pair: alice on the first
@@ -52,14 +56,7 @@ func startHCanary(t *testing.T, s *hostileStack) *hcanary {
 
 func (c *hcanary) run() {
 	defer close(c.done)
-	tick := time.NewTicker(50 * time.Millisecond)
-	defer tick.Stop()
-	for i := 0; ; i++ {
-		select {
-		case <-c.stop:
-			return
-		case <-tick.C:
-		}
+	every(50*time.Millisecond, c.stop, func(i int) {
 		event, text := "client message", fmt.Sprintf("canary %d", i)
 		payload := map[string]string{"message": text, "clientId": text}
 		if i%10 == 9 {
@@ -87,6 +84,21 @@ func (c *hcanary) run() {
 			c.acked = append(c.acked, text)
 		}
 		c.mu.Unlock()
+	})
+}
+
+// every calls f(0), f(1), … once an interval (a canary's pace) until
+// stop is closed.
+func every(interval time.Duration, stop <-chan struct{}, f func(i int)) {
+	tick := time.NewTicker(interval)
+	defer tick.Stop()
+	for i := 0; ; i++ {
+		select {
+		case <-stop:
+			return
+		case <-tick.C:
+		}
+		f(i)
 	}
 }
 
@@ -96,13 +108,15 @@ func (c *hcanary) sendCount() int {
 	return c.sends
 }
 
-// atLeast waits, up to d, until the canary has sent n times in all.
+// atLeast waits, up to d, until the canary has sent n times in all; the
+// caller judges what it sent.
 func (c *hcanary) atLeast(n int, d time.Duration) {
-	for deadline := time.Now().Add(d); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
-		if c.sendCount() >= n {
-			return
+	_ = wait.Until(context.Background(), d, func() error {
+		if c.sendCount() < n {
+			return errors.New("too few sends")
 		}
-	}
+		return nil
+	})
 }
 
 // window returns the highest ack latency since the last call, and resets it.

@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -13,6 +14,7 @@ import (
 
 	"github.com/gorilla/websocket"
 
+	"github.com/natter/natter/kit/wait"
 	"github.com/natter/natter/proto"
 )
 
@@ -370,9 +372,7 @@ func probeAttachments(t *testing.T, s *hostileStack, c *hcanary) string {
 	var mu sync.Mutex
 	var wg sync.WaitGroup
 	for i, ws := range conns {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
+		wg.Go(func() {
 			_, closed, after := untilClosed(ws, s.cfg.AttachmentTimeout+10*time.Second)
 			if !closed {
 				t.Errorf("WebSocket %d: open after %v", i, after)
@@ -380,12 +380,10 @@ func probeAttachments(t *testing.T, s *hostileStack, c *hcanary) string {
 			mu.Lock()
 			slowest = max(slowest, after)
 			mu.Unlock()
-		}()
+		})
 	}
 	for i, u := range polls {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
+		wg.Go(func() {
 			gone, after := pollGone(t, u, s.cfg.AttachmentTimeout+10*time.Second)
 			if !gone {
 				t.Errorf("polling %d: open after %v", i, after)
@@ -393,7 +391,7 @@ func probeAttachments(t *testing.T, s *hostileStack, c *hcanary) string {
 			mu.Lock()
 			slowest = max(slowest, after)
 			mu.Unlock()
-		}()
+		})
 	}
 	wg.Wait()
 	return fmt.Sprintf("all 20 closed, the last after %v (attachment timeout %v)", slowest.Round(10*time.Millisecond), s.cfg.AttachmentTimeout)
@@ -496,9 +494,7 @@ func flood(t *testing.T, conns []*hclient, sink string, n int) map[string][2]int
 		var mu sync.Mutex
 		var wg sync.WaitGroup
 		for _, cl := range conns {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
+			wg.Go(func() {
 				var chs []<-chan hack
 				for i := range n {
 					chs = append(chs, cl.emit(ev.event, ev.payload(cl, sink, i)))
@@ -518,7 +514,7 @@ func flood(t *testing.T, conns []*hclient, sink string, n int) map[string][2]int
 					out[ev.event] = k
 					mu.Unlock()
 				}
-			}()
+			})
 		}
 		wg.Wait()
 	}
@@ -602,17 +598,13 @@ func probeHalfOpen(t *testing.T, s *hostileStack, c *hcanary) string {
 	// The polling sessions were never polled: by now their heartbeat
 	// has closed them too.
 	for i, u := range polls {
-		start := time.Now()
-		for {
-			st, b := httpDo(t, "GET", u, "", nil)
-			if st == 400 && b == eioRefusal(1) {
-				break
+		if err := wait.Until(context.Background(), 10*time.Second, func() error {
+			if st, b := httpDo(t, "GET", u, "", nil); st != 400 || b != eioRefusal(1) {
+				return fmt.Errorf("polling %d: still answers %d %q", i, st, b)
 			}
-			if time.Since(start) > 10*time.Second {
-				t.Errorf("polling %d: still answers %d %q", i, st, b)
-				break
-			}
-			time.Sleep(50 * time.Millisecond)
+			return nil
+		}); err != nil {
+			t.Error(err)
 		}
 	}
 	return fmt.Sprintf("20 WebSockets closed, the last after %v (ping interval + timeout %v); 20 polling sessions: Session ID unknown", slowest.Round(10*time.Millisecond), bound)

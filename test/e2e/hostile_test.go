@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"context"
 	"fmt"
 	"net/http"
 	"os"
@@ -9,6 +10,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/natter/natter/kit/wait"
 )
 
 // TestHostileSuite runs every probe class of the hardening issue against
@@ -39,12 +42,14 @@ func TestHostileSuite(t *testing.T) {
 		http.DefaultClient.CloseIdleConnections()
 		// The probe's connections are closed (its cleanups ran): the
 		// goroutines serving them end.
-		g1 := runtime.NumGoroutine()
-		for deadline := time.Now().Add(20 * time.Second); g1 > g0+hostileGoroutineSlack && time.Now().Before(deadline); g1 = runtime.NumGoroutine() {
-			time.Sleep(20 * time.Millisecond)
-		}
-		if g1 > g0+hostileGoroutineSlack {
-			t.Errorf("after %s: %d goroutines, %d before", p.name, g1, g0)
+		var g1 int
+		if err := wait.Until(context.Background(), 20*time.Second, func() error {
+			if g1 = runtime.NumGoroutine(); g1 > g0+hostileGoroutineSlack {
+				return fmt.Errorf("after %s: %d goroutines, %d before", p.name, g1, g0)
+			}
+			return nil
+		}); err != nil {
+			t.Error(err)
 		}
 		settled := time.Since(start) - took
 		// The canary chats on after the probe, some messages at least,

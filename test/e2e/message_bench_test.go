@@ -12,6 +12,22 @@ import (
 	"github.com/natter/natter/services/presence"
 )
 
+// startUnlimited is the system in process with one gateway, presence in
+// memory and no limit on the rate of messages: for the tests that send as
+// fast as the gateway takes them.
+func startUnlimited(tb testing.TB) *system {
+	tb.Helper()
+	return startSystemWith(tb, presence.NewMemoryStore(0, nil), 1, presence.Config{}, history.Config{},
+		gateway.Config{MessageRate: 1e9, MessageBurst: 1e9})
+}
+
+// reportLatency reports the median and 99th percentile of took, in µs.
+func reportLatency(b *testing.B, took []time.Duration) {
+	slices.Sort(took)
+	b.ReportMetric(float64(took[len(took)/2].Microseconds()), "p50-µs")
+	b.ReportMetric(float64(took[len(took)*99/100].Microseconds()), "p99-µs")
+}
+
 // BenchmarkSendMessage measures the round trip of a chat message over a
 // WebSocket, from the emit to its ack (stored in JetStream, on a file
 // store), in process: without a clientId, and with one (which adds the
@@ -20,8 +36,7 @@ import (
 //
 //	cd test/e2e && go test -run '^$' -bench SendMessage -benchtime 5000x
 func BenchmarkSendMessage(b *testing.B) {
-	s := startSystemWith(b, presence.NewMemoryStore(0, nil), 1, presence.Config{}, history.Config{},
-		gateway.Config{MessageRate: 1e9, MessageBurst: 1e9})
+	s := startUnlimited(b)
 	c := dialChatter(b, s.gateways[0].URL, "bench", "bench")
 	id := 1
 	for _, bc := range []struct {
@@ -43,9 +58,7 @@ func BenchmarkSendMessage(b *testing.B) {
 				}
 				took = append(took, time.Since(start))
 			}
-			slices.Sort(took)
-			b.ReportMetric(float64(took[len(took)/2].Microseconds()), "p50-µs")
-			b.ReportMetric(float64(took[len(took)*99/100].Microseconds()), "p99-µs")
+			reportLatency(b, took)
 		})
 	}
 }
@@ -59,8 +72,7 @@ func BenchmarkSendMessage(b *testing.B) {
 //	cd test/e2e && go test -run '^$' -bench SendBurst -benchtime 5000x
 func BenchmarkSendBurst(b *testing.B) {
 	const burst = 64
-	s := startSystemWith(b, presence.NewMemoryStore(0, nil), 1, presence.Config{}, history.Config{},
-		gateway.Config{MessageRate: 1e9, MessageBurst: 1e9})
+	s := startUnlimited(b)
 	c := dialChatter(b, s.gateways[0].URL, "bench", "bench")
 	start := time.Now()
 	for sent := 0; sent < b.N; {

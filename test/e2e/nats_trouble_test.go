@@ -1,8 +1,8 @@
 package e2e
 
 import (
+	"context"
 	"fmt"
-	"net"
 	"os"
 	"path/filepath"
 	"slices"
@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/natter/natter/kit/nodetest"
+	"github.com/natter/natter/kit/wait"
 )
 
 // natsTroubleOutage is how long each trouble lasts: longer than presence's
@@ -71,6 +72,7 @@ func stallNATS(c *cluster, d time.Duration, during func() error) error {
 	if during != nil {
 		err = during()
 	}
+	// The stall is a length of time, not a condition to wait on.
 	time.Sleep(time.Until(end))
 	if cerr := c.nats.signal(syscall.SIGCONT); cerr != nil {
 		return cerr
@@ -102,7 +104,7 @@ func TestPresenceSurvivesNATSRestart(t *testing.T) {
 	addr := "127.0.0.1:" + c.natsPort(t)
 	runNATSTrouble(t, c, false, func() error {
 		c.nats.kill()
-		time.Sleep(natsTroubleOutage)
+		time.Sleep(natsTroubleOutage) // the outage: a length of time, no condition to wait on
 		if err := c.nats.startErr(); err != nil {
 			return err
 		}
@@ -118,18 +120,7 @@ func TestPresenceSurvivesItsLinkCut(t *testing.T) {
 		t.Skip("builds and starts processes")
 	}
 	c := startCluster(t, 2)
-	proxy := startTCPProxy(t, "127.0.0.1:"+c.natsPort(t))
-	p := c.presences[0]
-	p.env = append(p.env, "NATS_URL=nats://"+proxy.ln.Addr().String())
-	p.restart(t)
-	c.waitReady(t)
-	runNATSTrouble(t, c, false, func() error {
-		proxy.refuse.Store(true)
-		proxy.cut()
-		time.Sleep(natsTroubleOutage)
-		proxy.refuse.Store(false)
-		return nil
-	})
+	runNATSTrouble(t, c, false, cutLink(t, c, c.presences[0], natsTroubleOutage))
 }
 
 // TestPresenceTakesBackAGatewayCutOff cuts the second gateway's own link
@@ -143,18 +134,7 @@ func TestPresenceTakesBackAGatewayCutOff(t *testing.T) {
 		t.Skip("builds and starts processes")
 	}
 	c := startCluster(t, 2)
-	proxy := startTCPProxy(t, "127.0.0.1:"+c.natsPort(t))
-	g := c.gateways[1]
-	g.env = append(g.env, "NATS_URL=nats://"+proxy.ln.Addr().String())
-	g.restart(t)
-	c.waitReady(t)
-	runNATSTrouble(t, c, false, func() error {
-		proxy.refuse.Store(true)
-		proxy.cut()
-		time.Sleep(13 * time.Second)
-		proxy.refuse.Store(false)
-		return nil
-	}, "NATTER_CUT=1")
+	runNATSTrouble(t, c, false, cutLink(t, c, c.gateways[1], 13*time.Second), "NATTER_CUT=1")
 }
 
 // TestPresenceLetsGoAGatewayKilledInAStall kills -9 the second gateway
@@ -168,24 +148,33 @@ func TestPresenceLetsGoAGatewayKilledInAStall(t *testing.T) {
 	c := startCluster(t, 2)
 	runNATSTrouble(t, c, true, func() error {
 		return stallNATS(c, natsTroubleOutage, func() error {
-			time.Sleep(2 * time.Second)
+			time.Sleep(2 * time.Second) // into the stall, so that the kill is unseen
 			c.gateways[1].kill()
 			return nil
 		})
 	})
 }
 
+// cutLink puts p's link to NATS through a proxy (restarting p) and returns
+// the trouble for runNATSTrouble: the link cut, and refused, for d.
+func cutLink(tb testing.TB, c *cluster, p *proc, d time.Duration) func() error {
+	tb.Helper()
+	proxy := startTCPProxy(tb, "127.0.0.1:"+c.natsPort(tb))
+	p.env = append(p.env, "NATS_URL=nats://"+proxy.ln.Addr().String())
+	p.restart(tb)
+	c.waitReady(tb)
+	return func() error {
+		proxy.refuse.Store(true)
+		proxy.cut()
+		// The outage is a length of time (longer than presence's gateway
+		// timeout), not a condition to wait on.
+		time.Sleep(d)
+		proxy.refuse.Store(false)
+		return nil
+	}
+}
+
 // waitTCPErr is waitTCP for another goroutine than the test's.
 func waitTCPErr(addr string, timeout time.Duration) error {
-	for deadline := time.Now().Add(timeout); ; {
-		conn, err := net.DialTimeout("tcp", addr, time.Second)
-		if err == nil {
-			conn.Close()
-			return nil
-		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("%s not listening: %w", addr, err)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	return wait.Until(context.Background(), timeout, func() error { return dialTCP(addr) })
 }

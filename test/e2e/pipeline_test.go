@@ -8,9 +8,6 @@ import (
 	"testing"
 
 	"github.com/natter/natter/proto"
-	"github.com/natter/natter/services/gateway"
-	"github.com/natter/natter/services/history"
-	"github.com/natter/natter/services/presence"
 )
 
 // TestPipelinedSendsKeepOrder sends a burst of messages from one
@@ -21,8 +18,7 @@ import (
 // sent, as history does.
 func TestPipelinedSendsKeepOrder(t *testing.T) {
 	const n = 300
-	s := startSystemWith(t, presence.NewMemoryStore(0, nil), 1, presence.Config{}, history.Config{},
-		gateway.Config{MessageRate: 1e9, MessageBurst: 1e9})
+	s := startUnlimited(t)
 	url := s.gateways[0].URL
 	sender := dialChatter(t, url, "sender", "pipe")
 	reader := dialChatter(t, url, "reader", "pipe")

@@ -1,6 +1,8 @@
 package e2e
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"net"
 	"net/http"
@@ -15,6 +17,7 @@ import (
 	"time"
 
 	"github.com/natter/natter/kit/nodetest"
+	"github.com/natter/natter/kit/wait"
 )
 
 // proc is a process a test started; it is killed when the test ends, and
@@ -206,12 +209,13 @@ func (p *proc) kill() {
 	p.mu.Unlock()
 	if cmd != nil && cmd.Process != nil {
 		syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
-		for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); {
+		// Gone within 5 s, or left to the test's end to report.
+		_ = wait.Until(context.Background(), 5*time.Second, func() error {
 			if cmd.Process.Signal(syscall.Signal(0)) != nil {
-				return
+				return nil
 			}
-			time.Sleep(10 * time.Millisecond)
-		}
+			return errors.New("still running")
+		})
 	}
 }
 
@@ -225,37 +229,32 @@ func (p *proc) restart(tb testing.TB) {
 // waitHTTP polls url until it answers 200.
 func waitHTTP(tb testing.TB, url string) {
 	tb.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for {
+	wait.Succeeds(tb, 30*time.Second, func() error {
 		resp, err := http.Get(url)
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == 200 {
-				return
-			}
+		if err != nil {
+			return fmt.Errorf("%s not ready: %w", url, err)
 		}
-		if time.Now().After(deadline) {
-			tb.Fatalf("%s not ready: %v", url, err)
+		resp.Body.Close()
+		if resp.StatusCode != 200 {
+			return fmt.Errorf("%s not ready: %s", url, resp.Status)
 		}
-		time.Sleep(50 * time.Millisecond)
-	}
+		return nil
+	})
 }
 
 // waitTCP polls addr until it accepts connections.
 func waitTCP(tb testing.TB, addr string) {
 	tb.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		c, err := net.DialTimeout("tcp", addr, time.Second)
-		if err == nil {
-			c.Close()
-			return
-		}
-		if time.Now().After(deadline) {
-			tb.Fatalf("%s not listening: %v", addr, err)
-		}
-		time.Sleep(20 * time.Millisecond)
+	wait.Succeeds(tb, 30*time.Second, func() error { return dialTCP(addr) })
+}
+
+// dialTCP connects to addr and hangs up.
+func dialTCP(addr string) error {
+	c, err := net.DialTimeout("tcp", addr, time.Second)
+	if err != nil {
+		return fmt.Errorf("%s not listening: %w", addr, err)
 	}
+	return c.Close()
 }
 
 // cluster is natter as separate processes: NATS, Redis, history, presence
@@ -412,12 +411,14 @@ func signal(tb testing.TB, act func() error) (env []string, errc <-chan error) {
 	ready, done := filepath.Join(dir, "ready"), filepath.Join(dir, "done")
 	ch := make(chan error, 1)
 	go func() {
-		for deadline := time.Now().Add(5 * time.Minute); !fileExists(ready); {
-			if time.Now().After(deadline) {
-				ch <- fmt.Errorf("node never got ready")
-				return
+		if err := wait.Until(context.Background(), 5*time.Minute, func() error {
+			if fileExists(ready) {
+				return nil
 			}
-			time.Sleep(20 * time.Millisecond)
+			return errors.New("node never got ready")
+		}); err != nil {
+			ch <- err
+			return
 		}
 		if err := act(); err != nil {
 			ch <- err

@@ -17,6 +17,8 @@ import (
 	"time"
 
 	"github.com/gorilla/websocket"
+
+	"github.com/natter/natter/kit/wait"
 )
 
 // Slow and unfinished clients (docs/reliability.md, "Timeouts and memory
@@ -185,9 +187,9 @@ func TestSlowClients(t *testing.T) {
 				}
 			}
 		}
-		waitWithin(t, slowSlack, "the attachments to be let go", func() bool {
+		wait.Eventually(t, slowSlack, func() bool {
 			return sumOf(t, gateways, "natter_gateway_partial_packet_bytes") == 0
-		})
+		}, "timed out waiting for the attachments to be let go")
 		if n := sumOf(t, gateways, "natter_gateway_attachment_timeouts_total") - timedOut; n != float64(len(conns)+1) {
 			t.Errorf("%v attachment timeouts counted, want %d", n, len(conns)+1)
 		}
@@ -279,15 +281,13 @@ func backToBaseline(tb testing.TB, s *stack, gateways []string, before figures) 
 		tb.Fatal(err)
 	}
 	var now figures
-	ok := func() bool {
+	wait.Succeeds(tb, 2*slowSlack, func() error {
 		now = figuresOf(tb, gateways)
-		return now.goroutines <= before.goroutines+20 && now.fds <= before.fds+20 && now.sessions <= before.sessions
-	}
-	for deadline := time.Now().Add(2 * slowSlack); !ok(); time.Sleep(100 * time.Millisecond) {
-		if time.Now().After(deadline) {
-			tb.Fatalf("the gateways did not let go: %s, before %s", now, before)
+		if now.goroutines > before.goroutines+20 || now.fds > before.fds+20 || now.sessions > before.sessions {
+			return fmt.Errorf("the gateways did not let go: %s, before %s", now, before)
 		}
-	}
+		return nil
+	})
 	tb.Logf("gateways afterwards: %s", now)
 }
 
@@ -354,21 +354,28 @@ func trickleAll(tb testing.TB, n int, gateways []string, client func() trickled)
 // waitClosed reads what each connection's server sends (the client still
 // writes nothing) until it closes the connection or give has passed.
 func waitClosed(conns []*websocket.Conn, give time.Duration) []trickled {
+	return readEach(conns, give, func(ws *websocket.Conn) error {
+		_, err := io.Copy(io.Discard, ws.UnderlyingConn())
+		return err
+	})
+}
+
+// readEach runs read on each connection at once, with a read deadline
+// give from now, and says how each ended: "open" if read ran into the
+// deadline, "closed" if it returned another error, and when.
+func readEach(conns []*websocket.Conn, give time.Duration, read func(*websocket.Conn) error) []trickled {
 	start := time.Now()
 	results := make([]trickled, len(conns))
 	var wg sync.WaitGroup
 	for i, ws := range conns {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			c := ws.UnderlyingConn()
-			c.SetReadDeadline(start.Add(give))
-			_, err := io.Copy(io.Discard, c)
+		wg.Go(func() {
+			ws.SetReadDeadline(start.Add(give))
+			err := read(ws)
 			results[i] = trickled{"closed", time.Since(start)}
 			if ne, ok := err.(net.Error); ok && ne.Timeout() {
 				results[i].status = "open"
 			}
-		}()
+		})
 	}
 	wg.Wait()
 	return results
@@ -417,31 +424,17 @@ func sampleMax(gateways []string, names ...string) (stop func() []float64) {
 // pongUntilClosed reads each connection, answering Engine.IO pings, until
 // its server closes it or give has passed.
 func pongUntilClosed(conns []*websocket.Conn, give time.Duration) []trickled {
-	start := time.Now()
-	results := make([]trickled, len(conns))
-	var wg sync.WaitGroup
-	for i, ws := range conns {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			ws.SetReadDeadline(start.Add(give))
-			for {
-				_, data, err := ws.ReadMessage()
-				if err != nil {
-					results[i] = trickled{"closed", time.Since(start)}
-					if ne, ok := err.(net.Error); ok && ne.Timeout() {
-						results[i].status = "open"
-					}
-					return
-				}
-				if string(data) == "2" {
-					ws.WriteMessage(websocket.TextMessage, []byte("3"))
-				}
+	return readEach(conns, give, func(ws *websocket.Conn) error {
+		for {
+			_, data, err := ws.ReadMessage()
+			if err != nil {
+				return err
 			}
-		}()
-	}
-	wg.Wait()
-	return results
+			if string(data) == "2" {
+				ws.WriteMessage(websocket.TextMessage, []byte("3"))
+			}
+		}
+	})
 }
 
 // summary counts the answers, with the slowest.
@@ -483,13 +476,10 @@ func openSID(base string) (string, error) {
 	return sid, nil
 }
 
+// waitWithin is wait.Eventually for hostile_stack_test.go, which calls it.
 func waitWithin(tb testing.TB, d time.Duration, what string, cond func() bool) {
 	tb.Helper()
-	for deadline := time.Now().Add(d); !cond(); time.Sleep(50 * time.Millisecond) {
-		if time.Now().After(deadline) {
-			tb.Fatal("timed out waiting for " + what)
-		}
-	}
+	wait.Eventually(tb, d, cond, "timed out waiting for %s", what)
 }
 
 // nginxCanary chats through nginx while the probes run: one user sends a
@@ -511,23 +501,17 @@ func startNginxCanary(tb testing.TB, base string) *nginxCanary {
 	go c.listen()
 	go func() {
 		defer close(c.done)
-		tick := time.NewTicker(200 * time.Millisecond)
-		defer tick.Stop()
-		for n := 1; ; n++ {
-			select {
-			case <-c.stopc:
-				return
-			case <-tick.C:
-			}
+		every(200*time.Millisecond, c.stopc, func(i int) {
+			n := i + 1
 			c.sent.Add(1)
 			sender.send(fmt.Sprintf(`42%d["client message",{"message":"canary %d","clientId":"canary-%d"}]`, n, n, n))
 			ack := sender.readUntil("43" + strconv.Itoa(n) + "[")
 			if !strings.Contains(ack, `"ok":true`) {
 				c.fail("message %d: ack %q", n, ack)
-				continue
+				return
 			}
 			c.acked.Add(1)
-		}
+		})
 	}()
 	return c
 }
@@ -564,7 +548,7 @@ func (c *nginxCanary) stop(tb testing.TB) {
 	tb.Helper()
 	close(c.stopc)
 	<-c.done
-	waitWithin(tb, slowSlack, "the canary's last messages", func() bool { return c.heard.Load() >= c.acked.Load() })
+	wait.Eventually(tb, slowSlack, func() bool { return c.heard.Load() >= c.acked.Load() }, "timed out waiting for the canary's last messages")
 	c.recv.Close()
 	c.mu.Lock()
 	defer c.mu.Unlock()

@@ -19,6 +19,7 @@ import (
 
 	"github.com/natter/natter/kit/natstest"
 	"github.com/natter/natter/kit/testlog"
+	"github.com/natter/natter/kit/wait"
 	"github.com/natter/natter/proto"
 	"github.com/natter/natter/services/gateway"
 	"github.com/natter/natter/services/history"
@@ -390,7 +391,7 @@ func stormRig(t *testing.T, n int, reqTimeout time.Duration) (
 		}
 		deadline := time.Now().Add(grace + time.Minute)
 		for _, c := range stay {
-			for {
+			wait.Eventually(t, time.Until(deadline), func() bool {
 				got := c.leavesSeen()
 				ok := true
 				for _, g := range gone {
@@ -401,16 +402,10 @@ func stormRig(t *testing.T, n int, reqTimeout time.Duration) (
 						}
 					}
 				}
-				if ok {
-					break
-				}
-				if time.Now().After(deadline) {
-					t.Fatalf("%s was not told of every leave within a minute past the grace", c.name)
-				}
-				time.Sleep(50 * time.Millisecond)
-			}
+				return ok
+			}, "%s was not told of every leave within a minute past the grace", c.name)
 		}
-		for {
+		wait.Succeeds(t, time.Until(deadline), func() error {
 			nmu.Lock()
 			missing, twice := 0, 0
 			for _, g := range gone {
@@ -426,14 +421,11 @@ func stormRig(t *testing.T, n int, reqTimeout time.Duration) (
 			if twice > 0 {
 				t.Fatalf("%d leaves announced more than once", twice)
 			}
-			if missing == 0 {
-				break
+			if missing > 0 {
+				return fmt.Errorf("%d of %d leaves not announced within a minute past the grace", missing, len(gone))
 			}
-			if time.Now().After(deadline) {
-				t.Fatalf("%d of %d leaves not announced within a minute past the grace", missing, len(gone))
-			}
-			time.Sleep(50 * time.Millisecond)
-		}
+			return nil
+		})
 	}
 	return storm, closeAll, nc
 }

@@ -1,5 +1,9 @@
 package engineio
 
+// NopObserver is the Observer that does nothing, for tests' observers to
+// embed.
+type NopObserver = nopObserver
+
 // PollWaiting reports whether a GET of the session sid is waiting.
 func (s *Server) PollWaiting(sid string) bool {
 	sess := s.session(sid)

@@ -21,16 +21,10 @@ import (
 // request is retried elsewhere (nginx retries a GET whose upstream fails).
 func (s *Session) servePoll(w http.ResponseWriter, r *http.Request) {
 	t := r.URL.Query().Get("t")
-	s.mu.Lock()
+	if !s.lockPolling(w, r) {
+		return
+	}
 	switch {
-	case s.closed:
-		s.mu.Unlock()
-		s.srv.refuse(w, r, codeUnknownSID)
-		return
-	case s.transport != transportPolling:
-		s.mu.Unlock()
-		s.srv.refuse(w, r, codeBadRequest)
-		return
 	case t != "" && t == s.pollT && !s.polling && s.answer != nil:
 		body := s.answer
 		s.mu.Unlock()
@@ -120,19 +114,30 @@ func payloadSize(packets []Packet) int {
 	return n
 }
 
-// serveData reads a long-polling POST: a payload of packets from the client.
-func (s *Session) serveData(w http.ResponseWriter, r *http.Request) {
+// lockPolling locks s.mu for a long-polling request and returns true, or
+// refuses the request and returns false, unlocked, when the session is
+// closed or has upgraded.
+func (s *Session) lockPolling(w http.ResponseWriter, r *http.Request) bool {
 	s.mu.Lock()
 	switch {
 	case s.closed:
 		s.mu.Unlock()
 		s.srv.refuse(w, r, codeUnknownSID)
-		return
+		return false
 	case s.transport != transportPolling:
 		s.mu.Unlock()
 		s.srv.refuse(w, r, codeBadRequest)
+		return false
+	}
+	return true
+}
+
+// serveData reads a long-polling POST: a payload of packets from the client.
+func (s *Session) serveData(w http.ResponseWriter, r *http.Request) {
+	if !s.lockPolling(w, r) {
 		return
-	case s.posting:
+	}
+	if s.posting {
 		s.mu.Unlock()
 		s.close(ReasonTransportError, Close)
 		s.srv.refuse(w, r, codeBadRequest)

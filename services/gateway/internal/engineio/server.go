@@ -56,24 +56,12 @@ type Config struct {
 
 // WithDefaults returns c with every zero field set to its default.
 func (c Config) WithDefaults() Config {
-	if c.PingInterval <= 0 {
-		c.PingInterval = DefaultPingInterval
-	}
-	if c.PingTimeout <= 0 {
-		c.PingTimeout = DefaultPingTimeout
-	}
-	if c.MaxPayload <= 0 {
-		c.MaxPayload = DefaultMaxPayload
-	}
-	if c.SendQueueBytes <= 0 {
-		c.SendQueueBytes = DefaultSendQueueBytes
-	}
-	if c.UpgradeTimeout <= 0 {
-		c.UpgradeTimeout = DefaultUpgradeTimeout
-	}
-	if c.WriteTimeout <= 0 {
-		c.WriteTimeout = DefaultWriteTimeout
-	}
+	c.PingInterval = positiveOr(c.PingInterval, DefaultPingInterval)
+	c.PingTimeout = positiveOr(c.PingTimeout, DefaultPingTimeout)
+	c.MaxPayload = positiveOr(c.MaxPayload, DefaultMaxPayload)
+	c.SendQueueBytes = positiveOr(c.SendQueueBytes, DefaultSendQueueBytes)
+	c.UpgradeTimeout = positiveOr(c.UpgradeTimeout, DefaultUpgradeTimeout)
+	c.WriteTimeout = positiveOr(c.WriteTimeout, DefaultWriteTimeout)
 	if c.NewID == nil {
 		c.NewID = RandomID
 	}
@@ -81,6 +69,14 @@ func (c Config) WithDefaults() Config {
 		c.Observer = nopObserver{}
 	}
 	return c
+}
+
+// positiveOr returns v, or def where v is zero or less (unset).
+func positiveOr[T int | time.Duration](v, def T) T {
+	if v <= 0 {
+		return def
+	}
+	return v
 }
 
 // Observer is told of session events. Its methods must be quick and safe

@@ -15,6 +15,7 @@ import (
 	"github.com/gorilla/websocket"
 	"go.uber.org/goleak"
 
+	"github.com/natter/natter/kit/wait"
 	"github.com/natter/natter/services/gateway/internal/engineio"
 )
 
@@ -267,12 +268,7 @@ func TestPollingLimitsAndErrors(t *testing.T) {
 // waitPolling waits until a GET of sid is pending on the server.
 func waitPolling(tb testing.TB, f *fixture, sid string) {
 	tb.Helper()
-	for deadline := time.Now().Add(5 * time.Second); !f.srv.PollWaiting(sid); {
-		if time.Now().After(deadline) {
-			tb.Fatal("no GET pending")
-		}
-		time.Sleep(time.Millisecond)
-	}
+	wait.Eventually(tb, 5*time.Second, func() bool { return f.srv.PollWaiting(sid) }, "no GET pending")
 }
 
 func TestWebSocketEcho(t *testing.T) {
@@ -507,8 +503,18 @@ func (o *countingObserver) SlowConsumer() {
 	o.mu.Unlock()
 }
 
+// wantOneSlow checks that one slow consumer was counted.
+func (o *countingObserver) wantOneSlow(tb testing.TB) {
+	tb.Helper()
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if o.slow != 1 {
+		tb.Errorf("slow consumers counted: %d", o.slow)
+	}
+}
+
 func TestSlowConsumerIsClosedAndCounted(t *testing.T) {
-	obs := &countingObserver{Observer: nopObserver{}}
+	obs := &countingObserver{Observer: engineio.NopObserver{}}
 	fl := flood{closes: make(chan string, 1)}
 	srv := engineio.NewServer(engineio.Config{SendQueueBytes: 1 << 20, Observer: obs}, fl)
 	hs := httptest.NewServer(srv)
@@ -533,20 +539,8 @@ func TestSlowConsumerIsClosedAndCounted(t *testing.T) {
 	case <-time.After(5 * time.Second):
 		t.Fatal("slow consumer not closed")
 	}
-	obs.mu.Lock()
-	defer obs.mu.Unlock()
-	if obs.slow != 1 {
-		t.Errorf("slow consumers counted: %d", obs.slow)
-	}
+	obs.wantOneSlow(t)
 }
-
-type nopObserver struct{}
-
-func (nopObserver) SessionOpened(string)         {}
-func (nopObserver) SessionClosed(string, string) {}
-func (nopObserver) Upgraded()                    {}
-func (nopObserver) SlowConsumer()                {}
-func (nopObserver) WebSocketWrite(int)           {}
 
 // TestNoGoroutineLeftBehind opens sessions of every kind, closes them every
 // way, and checks that no goroutine outlives them.
@@ -613,12 +607,7 @@ func TestBackpressureInsteadOfDisconnect(t *testing.T) {
 		sent <- nil
 	}()
 	// Wait until the server holds back: its queue is past half full.
-	for deadline := time.Now().Add(10 * time.Second); f.srv.Queued() <= limit/2; {
-		if time.Now().After(deadline) {
-			t.Fatal("the queue never filled")
-		}
-		time.Sleep(time.Millisecond)
-	}
+	wait.Eventually(t, 10*time.Second, func() bool { return f.srv.Queued() > limit/2 }, "the queue never filled")
 	for i := range n {
 		got := readText(t, c)
 		if want := fmt.Sprintf("4%05d", i); !strings.HasPrefix(got, want) {
@@ -648,6 +637,7 @@ func TestMessagesExtendThePongDeadlineOnce(t *testing.T) {
 	}
 	pinged := time.Now()
 	// Just before the deadline, a message: the deadline moves to ~2×timeout.
+	// (A sleep: the test is about when the message comes, not a condition.)
 	time.Sleep(timeout * 2 / 3)
 	send(t, c, "4busy")
 	// Keep sending without a pong: the session must still close, at most

@@ -14,11 +14,14 @@ import (
 	"github.com/natter/natter/services/gateway/internal/engineio"
 )
 
-// burst is a Handler whose sessions answer a message with n packets, each
-// sent on its own, then report on sent.
+// burst is a Handler whose sessions answer a message with its packets,
+// each sent on its own, then report on sent. With closes set, they report
+// their close reason there, and stop sending once closed; without, a send
+// that fails panics.
 type burst struct {
 	packets []engineio.Packet
 	sent    chan struct{}
+	closes  chan string
 }
 
 func (b *burst) ServeSession(s *engineio.Session) engineio.SessionHandler {
@@ -33,44 +36,25 @@ type burstSession struct {
 func (h burstSession) OnMessage([]byte, bool) {
 	for _, p := range h.b.packets {
 		if err := h.s.Send(p); err != nil {
+			if h.b.closes != nil {
+				return
+			}
 			panic(err)
 		}
 	}
 	h.b.sent <- struct{}{}
 }
 
-func (burstSession) OnClose(string) {}
-
-// closeReporter is a burst whose sessions report their close reason, and
-// stop sending once closed.
-type closeReporter struct {
-	b      *burst
-	closes chan string
-}
-
-func (r *closeReporter) ServeSession(s *engineio.Session) engineio.SessionHandler {
-	return reportingSession{r, s}
-}
-
-type reportingSession struct {
-	r *closeReporter
-	s *engineio.Session
-}
-
-func (h reportingSession) OnMessage([]byte, bool) {
-	for _, p := range h.r.b.packets {
-		if h.s.Send(p) != nil {
-			return
-		}
+func (h burstSession) OnClose(reason string) {
+	if h.b.closes != nil {
+		h.b.closes <- reason
 	}
 }
-
-func (h reportingSession) OnClose(reason string) { h.r.closes <- reason }
 
 // heldObserver holds the first WebSocket write's return until released,
 // and records how many frames each write carried.
 type heldObserver struct {
-	nopObserver
+	engineio.NopObserver
 	release chan struct{}
 	once    sync.Once
 	mu      sync.Mutex
@@ -196,13 +180,13 @@ func TestWebSocketControlFrames(t *testing.T) {
 // floods it is closed as a slow consumer, counted, and its connection let
 // go at once, not after a write timeout.
 func TestWebSocketSlowConsumer(t *testing.T) {
-	obs := &countingObserver{Observer: nopObserver{}}
+	obs := &countingObserver{Observer: engineio.NopObserver{}}
 	// 32 MiB asked for at once: more than the loopback's socket buffers
 	// take, so that the writer waits in a write when the queue overflows.
 	big := engineio.TextPacket(engineio.Message, make([]byte, 64<<10))
-	b := &burst{packets: slices.Repeat([]engineio.Packet{big}, 512), sent: make(chan struct{}, 1)}
 	closes := make(chan string, 1)
-	srv := engineio.NewServer(engineio.Config{SendQueueBytes: 4 << 20, WriteTimeout: time.Minute, Observer: obs}, &closeReporter{b, closes})
+	b := &burst{packets: slices.Repeat([]engineio.Packet{big}, 512), sent: make(chan struct{}, 1), closes: closes}
+	srv := engineio.NewServer(engineio.Config{SendQueueBytes: 4 << 20, WriteTimeout: time.Minute, Observer: obs}, b)
 	hs := httptest.NewServer(srv)
 	defer hs.Close()
 	defer srv.Close(engineio.ReasonServerShutdown)
@@ -227,9 +211,5 @@ func TestWebSocketSlowConsumer(t *testing.T) {
 	case <-time.After(5 * time.Second):
 		t.Fatal("the slow consumer's connection is still held (the writer waits on the write timeout)")
 	}
-	obs.mu.Lock()
-	defer obs.mu.Unlock()
-	if obs.slow != 1 {
-		t.Errorf("slow consumers counted: %d", obs.slow)
-	}
+	obs.wantOneSlow(t)
 }
