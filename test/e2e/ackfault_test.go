@@ -13,6 +13,7 @@ import (
 
 	"github.com/natter/natter/kit/natstest"
 	"github.com/natter/natter/kit/testlog"
+	"github.com/natter/natter/kit/wait"
 	"github.com/natter/natter/proto"
 	"github.com/natter/natter/services/gateway"
 	"github.com/natter/natter/services/history"
@@ -51,20 +52,15 @@ func TestAckWhenTheStoreAnswersLate(t *testing.T) {
 	network.release()
 	// It was stored all along.
 	var stored []proto.Message
-	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+	wait.Eventually(t, 5*time.Second, func() bool {
 		stored = nil
 		for _, m := range s.history(t, room) {
 			if m.Message == "stored late" {
 				stored = append(stored, m)
 			}
 		}
-		if len(stored) > 0 {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("the message whose ack was unknown_outcome is not in history")
-		}
-	}
+		return len(stored) > 0
+	}, "the message whose ack was unknown_outcome is not in history")
 
 	c.send(`422["client message",{"message":"stored late","clientId":"late-1"}]`)
 	again := ackOf(c.readUntil("432["))

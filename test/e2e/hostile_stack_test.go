@@ -21,6 +21,7 @@ import (
 
 	"github.com/natter/natter/kit/natstest"
 	"github.com/natter/natter/kit/testlog"
+	"github.com/natter/natter/kit/wait"
 	"github.com/natter/natter/proto"
 	"github.com/natter/natter/services/gateway"
 	"github.com/natter/natter/services/history"
@@ -128,7 +129,7 @@ func startHostile(tb testing.TB) *hostileStack {
 			}
 		}()
 		u := "http://" + addr
-		waitWithin(tb, 10*time.Second, u+" ready", func() bool { return s.ready(u) == nil })
+		wait.Succeeds(tb, 10*time.Second, func() error { return s.ready(u) })
 		return u, func() { stop(); <-done }
 	}
 	for i := range 2 {

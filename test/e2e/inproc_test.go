@@ -15,6 +15,7 @@ import (
 	"github.com/natter/natter/kit/natstest"
 	"github.com/natter/natter/kit/nodetest"
 	"github.com/natter/natter/kit/testlog"
+	"github.com/natter/natter/kit/wait"
 	"github.com/natter/natter/proto"
 	"github.com/natter/natter/services/gateway"
 	"github.com/natter/natter/services/history"
@@ -179,13 +180,7 @@ func runGateway(tb testing.TB, gw *gateway.Service) {
 
 func waitReady(tb testing.TB, ready func() error) {
 	tb.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for ready() != nil {
-		if time.Now().After(deadline) {
-			tb.Fatalf("not ready: %v", ready())
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	wait.Succeeds(tb, 10*time.Second, ready)
 }
 
 // TestChatInProcess runs the chat scenarios of test/client/chat.test.mjs

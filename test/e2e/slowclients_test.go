@@ -476,12 +476,6 @@ func openSID(base string) (string, error) {
 	return sid, nil
 }
 
-// waitWithin is wait.Eventually for hostile_stack_test.go, which calls it.
-func waitWithin(tb testing.TB, d time.Duration, what string, cond func() bool) {
-	tb.Helper()
-	wait.Eventually(tb, d, cond, "timed out waiting for %s", what)
-}
-
 // nginxCanary chats through nginx while the probes run: one user sends a
 // message every 200 ms and waits for its ack, another receives them.
 type nginxCanary struct {

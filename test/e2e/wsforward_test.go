@@ -14,6 +14,7 @@ import (
 
 	"github.com/natter/natter/kit/natstest"
 	"github.com/natter/natter/kit/testlog"
+	"github.com/natter/natter/kit/wait"
 	"github.com/natter/natter/services/gateway"
 	"github.com/natter/natter/services/presence"
 )
@@ -186,11 +187,7 @@ func wsExpect(tb testing.TB, c *websocket.Conn, want ...[2]string) {
 // waitFor polls cond until it holds, failing after 5 s.
 func waitFor(tb testing.TB, what string, cond func() bool) {
 	tb.Helper()
-	for deadline := time.Now().Add(5 * time.Second); !cond(); time.Sleep(10 * time.Millisecond) {
-		if time.Now().After(deadline) {
-			tb.Fatal("timed out waiting for " + what)
-		}
-	}
+	wait.Eventually(tb, 5*time.Second, cond, "timed out waiting for %s", what)
 }
 
 // TestWebSocketUpgradeAcrossGateways opens a session by polling on gateway
