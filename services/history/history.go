@@ -24,109 +24,6 @@ import (
 	"github.com/natter/natter/proto"
 )
 
-// Defaults for the zero values of Config.
-const (
-	DefaultMaxAge         = 30 * 24 * time.Hour
-	DefaultMaxPerRoom     = 10_000
-	DefaultDuplicates     = 2 * time.Minute
-	DefaultDedupTTL       = 24 * time.Hour
-	DefaultRecoveryTTL    = 24 * time.Hour
-	DefaultCatchUpTimeout = 2 * time.Second
-)
-
-// Config configures the service. The zero value of every field means its default.
-type Config struct {
-	MaxAge time.Duration // how long messages and whispers are kept; 30 days
-	// MaxPerRoom is how many messages are kept per room, and whispers per
-	// pair of sessions; 10,000.
-	MaxPerRoom int64
-	// CachePerRoom is how many of the newest messages of a room, and
-	// whispers of a session, are held in memory to answer queries; pages
-	// reach back that far. MaxPerRoom: all that is kept.
-	CachePerRoom int
-	// Duplicates is JetStream's deduplication window for message ids; 2m.
-	Duplicates time.Duration
-	// DedupTTL is how long the deduplication bucket remembers a message
-	// id past that window; 24h.
-	DedupTTL time.Duration
-	// RecoveryTTL is how long a connection can be recovered after its
-	// last join; 24h.
-	RecoveryTTL time.Duration
-	Replicas    int // stream replicas, for a NATS cluster; 1
-}
-
-func (c Config) withDefaults() Config {
-	if c.MaxAge <= 0 {
-		c.MaxAge = DefaultMaxAge
-	}
-	if c.MaxPerRoom <= 0 {
-		c.MaxPerRoom = DefaultMaxPerRoom
-	}
-	if c.CachePerRoom <= 0 {
-		c.CachePerRoom = int(c.MaxPerRoom)
-	}
-	if c.Duplicates <= 0 {
-		c.Duplicates = DefaultDuplicates
-	}
-	if c.DedupTTL <= 0 {
-		c.DedupTTL = DefaultDedupTTL
-	}
-	if c.RecoveryTTL <= 0 {
-		c.RecoveryTTL = DefaultRecoveryTTL
-	}
-	if c.Replicas <= 0 {
-		c.Replicas = 1
-	}
-	return c
-}
-
-// StreamConfig returns the configuration of the messages stream: file
-// storage, retention by age and per room (and per pair of users, for
-// whispers), deduplication, and republishing of every stored message
-// under natter.stored.>, so that gateways fan out only what is stored,
-// once, in order.
-func (c Config) StreamConfig() jetstream.StreamConfig {
-	c = c.withDefaults()
-	return jetstream.StreamConfig{
-		Name:              proto.MessagesStream,
-		Description:       "natter room messages and whispers",
-		Subjects:          []string{proto.MessagesStreamSubjects},
-		Storage:           jetstream.FileStorage,
-		Retention:         jetstream.LimitsPolicy,
-		Discard:           jetstream.DiscardOld,
-		MaxAge:            c.MaxAge,
-		MaxMsgsPerSubject: c.MaxPerRoom,
-		Duplicates:        c.Duplicates,
-		Replicas:          c.Replicas,
-		RePublish: &jetstream.RePublish{
-			Source:      proto.MessagesStreamSubjects,
-			Destination: proto.StoredSubjects,
-		},
-	}
-}
-
-// BucketConfigs returns the configurations of the recovery and
-// deduplication buckets.
-func (c Config) BucketConfigs() []jetstream.KeyValueConfig {
-	c = c.withDefaults()
-	return []jetstream.KeyValueConfig{
-		{
-			Bucket:      proto.RecoveryBucket,
-			Description: "natter: connection recovery, by a hash of the pid",
-			TTL:         c.RecoveryTTL,
-			Storage:     jetstream.FileStorage,
-			Replicas:    c.Replicas,
-		},
-		{
-			Bucket:      proto.DedupBucket,
-			Description: "natter: message deduplication ids past the stream's window",
-			TTL:         c.DedupTTL,
-			Storage:     jetstream.FileStorage,
-			Replicas:    c.Replicas,
-		},
-	}
-}
-
 // Service is the history service.
 type Service struct {
 	cfg     Config
@@ -172,7 +69,7 @@ func New(cfg Config, nc *nats.Conn, log *slog.Logger, reg prometheus.Registerer)
 		return nil, fmt.Errorf("history: jetstream: %w", err)
 	}
 	return &Service{
-		cfg:      cfg.withDefaults(),
+		cfg:      cfg.WithDefaults(),
 		log:      log,
 		nc:       nc,
 		js:       js,

@@ -19,54 +19,6 @@ import (
 	"github.com/natter/natter/proto"
 )
 
-// Defaults for the zero values of Config.
-const (
-	DefaultOpTimeout      = 2 * time.Second
-	DefaultGrace          = 5 * time.Second
-	DefaultGatewayTimeout = 6 * time.Second
-	DefaultReapInterval   = 500 * time.Millisecond
-	DefaultWorkers        = 64
-)
-
-// Config configures the service. The zero value of every field means its default.
-type Config struct {
-	OpTimeout time.Duration // bounds one Store operation; 2s
-	// Grace is how long a connection whose transport was lost keeps its
-	// user in the room: a reload or a reconnect within it announces
-	// nothing; 5s.
-	Grace time.Duration
-	// GatewayTimeout is how long a gateway may go without a heartbeat
-	// before its connections are let go (they then linger for Grace); 6s,
-	// three of the gateways' 2s beats.
-	GatewayTimeout time.Duration
-	// ReapInterval is how often lingering connections past their grace
-	// are removed and their leaves announced; 500ms.
-	ReapInterval time.Duration
-	// Workers is how many requests the replica serves at once, each on
-	// its own lane: one connection's requests share a lane, and are
-	// served in the order they came; 64.
-	Workers int
-}
-
-func (c Config) withDefaults() Config {
-	if c.OpTimeout <= 0 {
-		c.OpTimeout = DefaultOpTimeout
-	}
-	if c.Grace <= 0 {
-		c.Grace = DefaultGrace
-	}
-	if c.GatewayTimeout <= 0 {
-		c.GatewayTimeout = DefaultGatewayTimeout
-	}
-	if c.ReapInterval <= 0 {
-		c.ReapInterval = DefaultReapInterval
-	}
-	if c.Workers <= 0 {
-		c.Workers = DefaultWorkers
-	}
-	return c
-}
-
 // Service is the presence service.
 type Service struct {
 	cfg     Config
@@ -83,12 +35,12 @@ type Service struct {
 // New returns the service on the NATS connection nc with store; Run serves it.
 func New(cfg Config, nc *nats.Conn, store Store, log *slog.Logger, reg prometheus.Registerer) *Service {
 	return &Service{
-		cfg:      cfg.withDefaults(),
+		cfg:      cfg.WithDefaults(),
 		nc:       nc,
 		store:    store,
 		log:      log,
 		metrics:  newMetrics(reg),
-		gateways: newGatewayWatch(cfg.withDefaults().GatewayTimeout),
+		gateways: newGatewayWatch(cfg.WithDefaults().GatewayTimeout),
 	}
 }
 
