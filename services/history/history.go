@@ -21,6 +21,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/natter/natter/kit/ops"
 	"github.com/natter/natter/proto"
 )
 
@@ -94,7 +95,9 @@ func (s *Service) Ready() error {
 }
 
 // Run creates or updates the stream and the buckets, reads the stream
-// into the caches and answers queries until ctx is cancelled.
+// into the caches and answers queries until ctx is cancelled; then it
+// drains its subscriptions, stops reading the stream, and returns once
+// the queries it took are answered and the reading has stopped.
 func (s *Service) Run(ctx context.Context) error {
 	stream, err := s.ensure(ctx)
 	if err != nil {
@@ -112,8 +115,18 @@ func (s *Service) Run(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("history: consume: %w", err)
 	}
-	defer cc.Stop()
-
+	// Queries wait on the caches (catchUp): the stream is read until the
+	// last of them is answered.
+	defer func() {
+		cc.Stop()
+		<-cc.Closed()
+	}()
+	var subs []*nats.Subscription
+	defer func() {
+		if ops.Drain(subs, DefaultCatchUpTimeout+time.Second) != nil {
+			s.log.Warn("history: subscriptions not drained in time")
+		}
+	}()
 	for subject, serve := range map[string]nats.MsgHandler{
 		proto.HistoryQuerySubject:  s.serveQuery,
 		proto.WhispersQuerySubject: s.serveWhispers,
@@ -122,7 +135,7 @@ func (s *Service) Run(ctx context.Context) error {
 		if err != nil {
 			return fmt.Errorf("history: subscribe: %w", err)
 		}
-		defer sub.Drain()
+		subs = append(subs, sub)
 	}
 	s.mu.Lock()
 	s.ready = true

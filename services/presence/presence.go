@@ -15,7 +15,9 @@ import (
 
 	"github.com/nats-io/nats.go"
 	"github.com/prometheus/client_golang/prometheus"
+	"golang.org/x/sync/errgroup"
 
+	"github.com/natter/natter/kit/ops"
 	"github.com/natter/natter/proto"
 )
 
@@ -53,8 +55,9 @@ func (s *Service) Ready() error {
 }
 
 // Run answers presence requests, in the presence queue group, Workers at
-// a time, until ctx is cancelled; then it drains its subscriptions and
-// returns once the requests it took are answered.
+// a time, and keeps the store in step with the gateways (see upkeep),
+// until ctx is cancelled; then it drains its subscriptions and returns
+// once the requests it took are answered and its goroutines have ended.
 func (s *Service) Run(ctx context.Context) error {
 	// The store's epoch as it is before any join is served: a store that
 	// loses its state from here on is noticed at the next tick. One found
@@ -62,6 +65,36 @@ func (s *Service) Run(ctx context.Context) error {
 	// that the gateways send.
 	resync := s.checkEpoch(ctx)
 	l := newLanes(s.cfg.Workers)
+	var g errgroup.Group
+	for i := range s.cfg.Workers {
+		g.Go(func() error {
+			l.serve(i)
+			return nil
+		})
+	}
+	subs, err := s.subscribe(l)
+	if err == nil {
+		if resync {
+			s.askResync()
+		}
+		g.Go(func() error {
+			s.upkeep(ctx)
+			return nil
+		})
+		s.log.Info("presence serving")
+		<-ctx.Done()
+	}
+	if ops.Drain(subs, s.cfg.OpTimeout+time.Second) != nil {
+		s.log.Warn("presence: subscriptions not drained in time")
+	}
+	l.close()
+	g.Wait()
+	return err
+}
+
+// subscribe subscribes to the requests, served on l, and to the gateways'
+// heartbeats; it returns the subscriptions made, also when one fails.
+func (s *Service) subscribe(l *lanes) ([]*nats.Subscription, error) {
 	handlers := map[string]nats.MsgHandler{
 		proto.PresenceJoinSubject:       s.handle(l, "join", s.join, true),
 		proto.PresenceLeaveSubject:      s.handle(l, "leave", s.leave, true),
@@ -71,31 +104,29 @@ func (s *Service) Run(ctx context.Context) error {
 		proto.PresenceEndSessionSubject: s.handle(l, "endsession", s.endSession, true),
 	}
 	var subs []*nats.Subscription
-	defer func() {
-		s.drain(subs)
-		l.close()
-	}()
 	for subject, h := range handlers {
 		sub, err := s.nc.QueueSubscribe(subject, proto.PresenceQueue, h)
 		if err != nil {
-			return fmt.Errorf("presence: subscribe %s: %w", subject, err)
+			return subs, fmt.Errorf("presence: subscribe %s: %w", subject, err)
 		}
 		subs = append(subs, sub)
 	}
 	// Every replica hears every gateway: no queue group.
 	hb, err := s.nc.Subscribe(proto.GatewayHeartbeatSubject, s.heard)
 	if err != nil {
-		return fmt.Errorf("presence: subscribe heartbeats: %w", err)
+		return subs, fmt.Errorf("presence: subscribe heartbeats: %w", err)
 	}
-	subs = append(subs, hb)
-	if resync {
-		s.askResync()
-	}
+	return append(subs, hb), nil
+}
+
+// upkeep, until ctx is cancelled, notices a store that lost its state,
+// lets go of silent gateways' connections, reaps the lingering ones past
+// their grace, and counts rooms and sessions.
+func (s *Service) upkeep(ctx context.Context) {
 	// Before any gateway is judged, the watch learns every gateway that
 	// has connections: no connection expires, so one whose gateway died
 	// unseen (every replica down then) is let go only this way.
 	seeded := s.seedGateways(ctx)
-	s.log.Info("presence serving")
 	t := time.NewTicker(s.cfg.ReapInterval)
 	defer t.Stop()
 	census := time.NewTicker(5 * time.Second)
@@ -103,7 +134,7 @@ func (s *Service) Run(ctx context.Context) error {
 	for {
 		select {
 		case <-ctx.Done():
-			return nil
+			return
 		case <-t.C:
 			if s.checkEpoch(ctx) {
 				s.askResync()
@@ -214,24 +245,6 @@ func (s *Service) reap(ctx context.Context) {
 	}
 	if err != nil && ctx.Err() == nil {
 		s.log.Warn("presence: reap", "err", err)
-	}
-}
-
-// drain stops subs taking requests, and waits, for a while, until they
-// have handed over those they took.
-func (s *Service) drain(subs []*nats.Subscription) {
-	deadline := time.After(s.cfg.OpTimeout + time.Second)
-	for _, sub := range subs {
-		closed := sub.StatusChanged(nats.SubscriptionClosed)
-		if sub.Drain() != nil {
-			continue
-		}
-		select {
-		case <-closed:
-		case <-deadline:
-			s.log.Warn("presence: subscriptions not drained in time")
-			return
-		}
 	}
 }
 
