@@ -23,6 +23,7 @@ import (
 
 	"github.com/natter/natter/kit/ops"
 	"github.com/natter/natter/proto"
+	"github.com/natter/natter/proto/rpc"
 )
 
 // Service is the history service.
@@ -248,11 +249,8 @@ func (s *Service) serveQuery(m *nats.Msg) {
 	start := time.Now()
 	var q proto.HistoryQuery
 	reply := func(r proto.HistoryReply) {
-		if r.Messages == nil {
-			r.Messages = []proto.Message{}
-		}
-		b, _ := json.Marshal(r)
-		m.Respond(b)
+		r.Messages = proto.NonNil(r.Messages)
+		s.respond(m, r)
 		s.metrics.observeQuery(kindRoom, start, r.Error)
 	}
 	if err := json.Unmarshal(m.Data, &q); err != nil {
@@ -302,11 +300,8 @@ func (s *Service) serveWhispers(m *nats.Msg) {
 	start := time.Now()
 	var q proto.WhispersQuery
 	reply := func(r proto.WhispersReply) {
-		if r.Whispers == nil {
-			r.Whispers = []proto.Whisper{}
-		}
-		b, _ := json.Marshal(r)
-		m.Respond(b)
+		r.Whispers = proto.NonNil(r.Whispers)
+		s.respond(m, r)
 		s.metrics.observeQuery(kindWhisper, start, r.Error)
 	}
 	if err := json.Unmarshal(m.Data, &q); err != nil || !proto.ValidSessionID(q.User) || (q.With != "" && !proto.ValidSessionID(q.With)) {
@@ -336,6 +331,13 @@ func (s *Service) serveWhispers(m *nats.Msg) {
 		r.Whispers = append(r.Whispers, *e.whisper)
 	}
 	reply(r)
+}
+
+// respond sends reply to the asker of m.
+func (s *Service) respond(m *nats.Msg, reply any) {
+	if err := rpc.Respond(m, reply); err != nil {
+		s.log.Warn("history: reply", "subject", m.Subject, "err", err)
+	}
 }
 
 // catchUp waits until the caches hold the newest stored message of

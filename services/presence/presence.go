@@ -19,6 +19,7 @@ import (
 
 	"github.com/natter/natter/kit/ops"
 	"github.com/natter/natter/proto"
+	"github.com/natter/natter/proto/rpc"
 )
 
 // Service is the presence service.
@@ -240,7 +241,7 @@ func (s *Service) reap(ctx context.Context) {
 	leaves, err := s.store.Reap(octx)
 	for _, l := range leaves {
 		if l.Left {
-			s.announce(l.Room, "leave", proto.LeaveNotice{Username: l.Session.Username, Room: l.Room})
+			s.announce(l.Room, proto.EventLeave, proto.LeaveNotice{Username: l.Session.Username, Room: l.Room})
 		}
 	}
 	if err != nil && ctx.Err() == nil {
@@ -263,15 +264,9 @@ func (s *Service) handle(l *lanes, op string, f func(ctx context.Context, data [
 			defer cancel()
 			reply := f(ctx, m.Data)
 			s.metrics.observe(op, start, reply)
-			if m.Reply == "" {
-				return
+			if err := rpc.Respond(m, reply); err != nil {
+				s.log.Warn("presence: reply", "op", op, "err", err)
 			}
-			b, err := json.Marshal(reply)
-			if err != nil {
-				s.log.Error("presence: marshal reply", "op", op, "err", err)
-				return
-			}
-			m.Respond(b)
 		})
 	}
 }
@@ -327,10 +322,10 @@ func (s *Service) join(ctx context.Context, data []byte) any {
 		return proto.PresenceJoinReply{Error: s.storeError("join", err)}
 	}
 	if res.LeftRoom != "" && !req.Resync {
-		s.announce(res.LeftRoom, "leave", proto.LeaveNotice{Username: res.LeftSession.Username, Room: res.LeftRoom})
+		s.announce(res.LeftRoom, proto.EventLeave, proto.LeaveNotice{Username: res.LeftSession.Username, Room: res.LeftRoom})
 	}
 	if res.Joined && (!req.Resync || req.Announce) {
-		s.announce(p.Room, "join", proto.JoinNotice{Username: res.Session.Username, Color: res.Session.Color, Room: p.Room})
+		s.announce(p.Room, proto.EventJoin, proto.JoinNotice{Username: res.Session.Username, Color: res.Session.Color, Room: p.Room})
 	}
 	return proto.PresenceJoinReply{
 		Username:    res.Session.Username,
@@ -356,19 +351,15 @@ func (s *Service) leave(ctx context.Context, data []byte) any {
 		res, err = s.store.Linger(ctx, req.ConnRef, s.cfg.Grace)
 	}
 	if errors.Is(err, ErrUnknownConn) {
-		return struct {
-			OK bool `json:"ok"`
-		}{true}
+		return proto.OKAck{OK: true}
 	}
 	if err != nil {
 		return proto.ErrorAck{Error: s.storeError("leave", err)}
 	}
 	if res.Left {
-		s.announce(res.Room, "leave", proto.LeaveNotice{Username: res.Session.Username, Room: res.Room})
+		s.announce(res.Room, proto.EventLeave, proto.LeaveNotice{Username: res.Session.Username, Room: res.Room})
 	}
-	return struct {
-		OK bool `json:"ok"`
-	}{true}
+	return proto.OKAck{OK: true}
 }
 
 // endSession ends a session on its client's request: its connections
@@ -384,15 +375,13 @@ func (s *Service) endSession(ctx context.Context, data []byte) any {
 		return proto.ErrorAck{Error: s.storeError("end session", err)}
 	}
 	for _, l := range leaves {
-		s.announce(l.Room, "leave", proto.LeaveNotice{Username: l.Session.Username, Room: l.Room})
+		s.announce(l.Room, proto.EventLeave, proto.LeaveNotice{Username: l.Session.Username, Room: l.Room})
 	}
 	ended, _ := json.Marshal(proto.SessionEnded{SessionID: proto.SessionID(req.Token)})
 	if err := s.nc.Publish(proto.SessionEndedSubject, ended); err != nil {
 		s.log.Warn("presence: session ended", "err", err)
 	}
-	return struct {
-		OK bool `json:"ok"`
-	}{true}
+	return proto.OKAck{OK: true}
 }
 
 func (s *Service) lookup(ctx context.Context, data []byte) any {
@@ -431,10 +420,7 @@ func (s *Service) members(ctx context.Context, data []byte) any {
 	if err != nil {
 		return proto.PresenceMembersReply{Error: s.storeError("members", err)}
 	}
-	if page.Members == nil {
-		page.Members = []proto.Member{}
-	}
-	return proto.PresenceMembersReply{Members: page.Members, Count: page.Count, More: page.More}
+	return proto.PresenceMembersReply{Members: proto.NonNil(page.Members), Count: page.Count, More: page.More}
 }
 
 func (s *Service) rooms(ctx context.Context, _ []byte) any {
