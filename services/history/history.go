@@ -95,7 +95,11 @@ func (s *Service) Run(ctx context.Context) error {
 	// last of them is answered.
 	defer func() {
 		cc.Stop()
-		<-cc.Closed()
+		select {
+		case <-cc.Closed():
+		case <-time.After(DefaultCatchUpTimeout + time.Second):
+			s.log.Warn("history: the stream's reading did not stop in time")
+		}
 	}()
 	var subs []*nats.Subscription
 	defer func() {
