@@ -46,31 +46,28 @@ func (r *EnvReader) String(name string) string { return r.lookup(name) }
 // Duration returns the value of name, a duration such as "25s" that is
 // not negative; 0 when unset.
 func (r *EnvReader) Duration(name string) time.Duration {
-	v := r.lookup(name)
-	if v == "" {
-		return 0
-	}
-	d, err := time.ParseDuration(v)
-	if err != nil || d < 0 {
-		r.fail(name, v, "a duration such as 5s or 24h")
-		return 0
-	}
-	return d
+	return parse(r, name, "a duration such as 5s or 24h", time.ParseDuration)
 }
 
 // Int returns the value of name, an integer that is not negative; 0 when
 // unset.
 func (r *EnvReader) Int(name string) int {
+	return parse(r, name, "a whole number, 0 or more", strconv.Atoi)
+}
+
+// parse reads name with p, which must give a value of 0 or more, as want
+// says; 0 when unset or bad.
+func parse[T int | time.Duration](r *EnvReader, name, want string, p func(string) (T, error)) T {
 	v := r.lookup(name)
 	if v == "" {
 		return 0
 	}
-	n, err := strconv.Atoi(v)
-	if err != nil || n < 0 {
-		r.fail(name, v, "a whole number, 0 or more")
+	x, err := p(v)
+	if err != nil || x < 0 {
+		r.fail(name, v, want)
 		return 0
 	}
-	return n
+	return x
 }
 
 // Switch returns whether name is on: "1", "true" or "on"; "0", "false"

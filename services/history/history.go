@@ -108,8 +108,8 @@ func (s *Service) Run(ctx context.Context) error {
 		}
 	}()
 	for subject, serve := range map[string]nats.MsgHandler{
-		proto.HistoryQuerySubject:  s.serveQuery,
-		proto.WhispersQuerySubject: s.serveWhispers,
+		proto.HistoryQuerySubject:  s.answer(kindRoom, s.historyQuery),
+		proto.WhispersQuerySubject: s.answer(kindWhisper, s.whispersQuery),
 	} {
 		sub, err := s.nc.QueueSubscribe(subject, proto.HistoryQueue, serve)
 		if err != nil {

@@ -14,30 +14,43 @@ import (
 	"github.com/natter/natter/proto/rpc"
 )
 
-func (s *Service) serveQuery(m *nats.Msg) {
-	start := time.Now()
-	var q proto.HistoryQuery
-	reply := func(r proto.HistoryReply) {
-		r.Messages = proto.NonNil(r.Messages)
+// answer serves the queries of one kind with f: it times each, sends
+// its reply and counts it.
+func (s *Service) answer(kind string, f func(data []byte) rpc.Reply) nats.MsgHandler {
+	return func(m *nats.Msg) {
+		start := time.Now()
+		r := f(m.Data)
 		s.respond(m, r)
-		s.metrics.observeQuery(kindRoom, start, r.Error)
+		s.metrics.observeQuery(kind, start, r.ReplyError())
 	}
-	if err := json.Unmarshal(m.Data, &q); err != nil {
-		reply(proto.HistoryReply{Error: proto.ErrBadRequest})
-		return
+}
+
+// historyError and whispersError are the replies of failed queries,
+// whose lists are [] to a client, as those of answered ones.
+func historyError(e *proto.Error) proto.HistoryReply {
+	return proto.HistoryReply{Messages: []proto.Message{}, Error: e}
+}
+
+func whispersError(e *proto.Error) proto.WhispersReply {
+	return proto.WhispersReply{Whispers: []proto.Whisper{}, Error: e}
+}
+
+// historyQuery answers a query of a room's history.
+func (s *Service) historyQuery(data []byte) rpc.Reply {
+	var q proto.HistoryQuery
+	if err := json.Unmarshal(data, &q); err != nil {
+		return historyError(proto.ErrBadRequest)
 	}
 	room, err := proto.NormalizeRoom(q.Room)
 	if err != nil {
-		reply(proto.HistoryReply{Error: proto.AsError(err)})
-		return
+		return historyError(proto.AsError(err))
 	}
 	if q.Limit <= 0 || q.Limit > proto.MaxHistoryPage {
 		q.Limit = proto.HistoryOnJoin
 	}
 	if err := s.catchUp(proto.RoomMsgSubject(room)); err != nil {
 		s.log.Warn("history: behind the stream", "err", err)
-		reply(proto.HistoryReply{Error: proto.ErrUnavailable})
-		return
+		return historyError(proto.ErrUnavailable)
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -62,28 +75,21 @@ func (s *Service) serveQuery(m *nats.Msg) {
 		r.Messages = append(r.Messages, *e.msg)
 	}
 	r.Through = s.applied
-	reply(r)
+	return r
 }
 
-func (s *Service) serveWhispers(m *nats.Msg) {
-	start := time.Now()
+// whispersQuery answers a query of a session's whispers.
+func (s *Service) whispersQuery(data []byte) rpc.Reply {
 	var q proto.WhispersQuery
-	reply := func(r proto.WhispersReply) {
-		r.Whispers = proto.NonNil(r.Whispers)
-		s.respond(m, r)
-		s.metrics.observeQuery(kindWhisper, start, r.Error)
-	}
-	if err := json.Unmarshal(m.Data, &q); err != nil || !proto.ValidSessionID(q.User) || (q.With != "" && !proto.ValidSessionID(q.With)) {
-		reply(proto.WhispersReply{Error: proto.ErrBadRequest})
-		return
+	if err := json.Unmarshal(data, &q); err != nil || !proto.ValidSessionID(q.User) || (q.With != "" && !proto.ValidSessionID(q.With)) {
+		return whispersError(proto.ErrBadRequest)
 	}
 	if q.Limit <= 0 || q.Limit > proto.MaxHistoryPage {
 		q.Limit = proto.HistoryOnJoin
 	}
 	if err := s.catchUp(""); err != nil {
 		s.log.Warn("history: behind the stream", "err", err)
-		reply(proto.WhispersReply{Error: proto.ErrUnavailable})
-		return
+		return whispersError(proto.ErrUnavailable)
 	}
 	var keep func(entry) bool
 	if q.With != "" {
@@ -99,7 +105,7 @@ func (s *Service) serveWhispers(m *nats.Msg) {
 	for _, e := range entries {
 		r.Whispers = append(r.Whispers, *e.whisper)
 	}
-	reply(r)
+	return r
 }
 
 // respond sends reply to the asker of m.

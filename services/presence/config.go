@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/nats-io/nats.go"
 	"github.com/redis/go-redis/v9"
 
 	"github.com/natter/natter/kit/ops"
@@ -17,7 +16,6 @@ const (
 	DefaultGatewayTimeout = 6 * time.Second
 	DefaultReapInterval   = 500 * time.Millisecond
 	DefaultWorkers        = 64
-	DefaultNATSURL        = nats.DefaultURL
 	DefaultRedisURL       = "redis://127.0.0.1:6379"
 	DefaultRedisPrefix    = "natter:"
 	DefaultHTTPAddr       = ":8081"
@@ -46,76 +44,48 @@ type Config struct {
 	// SessionTTL is how long a session lives after its last connection
 	// went, for its token to resume it: the Store's; DefaultSessionTTL.
 	SessionTTL  time.Duration
-	NATSURL     string // DefaultNATSURL
 	RedisURL    string // the RedisStore's server; DefaultRedisURL
 	RedisPrefix string // before every key of the RedisStore; DefaultRedisPrefix
-	HTTPAddr    string // of /healthz, /readyz and /metrics; DefaultHTTPAddr
-	Pprof       bool   // mounts net/http/pprof on HTTPAddr; off
+	ops.Process        // NATS and the HTTP endpoints; HTTPAddr DefaultHTTPAddr
 }
 
 // WithDefaults returns c with every zero field set to its default.
 func (c Config) WithDefaults() Config {
-	if c.OpTimeout <= 0 {
-		c.OpTimeout = DefaultOpTimeout
-	}
-	if c.Grace <= 0 {
-		c.Grace = DefaultGrace
-	}
-	if c.GatewayTimeout <= 0 {
-		c.GatewayTimeout = DefaultGatewayTimeout
-	}
-	if c.ReapInterval <= 0 {
-		c.ReapInterval = DefaultReapInterval
-	}
-	if c.Workers <= 0 {
-		c.Workers = DefaultWorkers
-	}
-	if c.SessionTTL <= 0 {
-		c.SessionTTL = DefaultSessionTTL
-	}
-	if c.NATSURL == "" {
-		c.NATSURL = DefaultNATSURL
-	}
-	if c.RedisURL == "" {
-		c.RedisURL = DefaultRedisURL
-	}
-	if c.RedisPrefix == "" {
-		c.RedisPrefix = DefaultRedisPrefix
-	}
-	if c.HTTPAddr == "" {
-		c.HTTPAddr = DefaultHTTPAddr
-	}
+	ops.Default(&c.OpTimeout, DefaultOpTimeout)
+	ops.Default(&c.Grace, DefaultGrace)
+	ops.Default(&c.GatewayTimeout, DefaultGatewayTimeout)
+	ops.Default(&c.ReapInterval, DefaultReapInterval)
+	ops.Default(&c.Workers, DefaultWorkers)
+	ops.Default(&c.SessionTTL, DefaultSessionTTL)
+	ops.Default(&c.RedisURL, DefaultRedisURL)
+	ops.Default(&c.RedisPrefix, DefaultRedisPrefix)
+	c.Process = c.Process.WithDefaults(DefaultHTTPAddr)
 	return c
 }
 
 // Env lists the environment variables ConfigFromEnv reads, with their
 // defaults as the README gives them.
-var Env = []ops.EnvVar{
-	{Name: "NATS_URL", Default: DefaultNATSURL, Doc: "the NATS server (or servers, comma-separated)"},
+var Env = append([]ops.EnvVar{
 	{Name: "REDIS_URL", Default: DefaultRedisURL, Doc: "the Redis server of sessions, names, colours and rooms"},
 	{Name: "NATTER_REDIS_PREFIX", Default: DefaultRedisPrefix, Doc: "before every Redis key; on Redis Cluster a hash tag such as `{natter}:`"},
 	{Name: "NATTER_SESSION_TTL", Default: "24h", Doc: "how long a session lives after its last connection closed"},
 	{Name: "NATTER_PRESENCE_GRACE", Default: "5s", Doc: "how long a lost connection keeps its user in the room"},
 	{Name: "NATTER_GATEWAY_TIMEOUT", Default: "6s", Doc: "how long a gateway may miss heartbeats before its connections are let go"},
 	{Name: "NATTER_PRESENCE_WORKERS", Default: "64", Doc: "requests served at once"},
-	{Name: "NATTER_HTTP_ADDR", Default: DefaultHTTPAddr, Doc: "the address of /healthz, /readyz and /metrics"},
-	{Name: "NATTER_PPROF", Default: "off", Doc: "`1`: net/http/pprof at `/debug/pprof/` on the HTTP address"},
-}
+}, ops.ProcessEnv(DefaultHTTPAddr)...)
 
 // ConfigFromEnv reads the variables of Env; unset ones keep their
 // defaults. It is the only place presence reads the environment.
 func ConfigFromEnv() (Config, error) {
 	r := ops.NewEnvReader(Env)
 	c := Config{
-		NATSURL:        r.String("NATS_URL"),
 		RedisURL:       r.String("REDIS_URL"),
 		RedisPrefix:    r.String("NATTER_REDIS_PREFIX"),
 		SessionTTL:     r.Duration("NATTER_SESSION_TTL"),
 		Grace:          r.Duration("NATTER_PRESENCE_GRACE"),
 		GatewayTimeout: r.Duration("NATTER_GATEWAY_TIMEOUT"),
 		Workers:        r.Int("NATTER_PRESENCE_WORKERS"),
-		HTTPAddr:       r.String("NATTER_HTTP_ADDR"),
-		Pprof:          r.Switch("NATTER_PPROF"),
+		Process:        ops.ProcessFromEnv(r),
 	}
 	if err := r.Err(); err != nil {
 		return Config{}, err

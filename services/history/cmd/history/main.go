@@ -30,6 +30,5 @@ func run(ctx context.Context, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
-	ep := ops.Endpoints{Addr: cfg.HTTPAddr, Pprof: cfg.Pprof, Gatherer: reg, Ready: svc.Ready}
-	return ep.ServeBeside(ctx, log, svc.Run)
+	return cfg.Endpoints(reg, svc.Ready).ServeBeside(ctx, log, svc.Run)
 }

@@ -35,6 +35,5 @@ func run(ctx context.Context, log *slog.Logger) error {
 	defer nc.Drain()
 
 	svc := presence.New(cfg, nc, presence.NewRedisStore(rdb, cfg.RedisPrefix, cfg.SessionTTL), log, reg)
-	ep := ops.Endpoints{Addr: cfg.HTTPAddr, Pprof: cfg.Pprof, Gatherer: reg, Ready: svc.Ready}
-	return ep.ServeBeside(ctx, log, svc.Run)
+	return cfg.Endpoints(reg, svc.Ready).ServeBeside(ctx, log, svc.Run)
 }
