@@ -4,6 +4,7 @@ import (
 	"encoding/base64"
 	"fmt"
 	"regexp"
+	"strings"
 )
 
 // NATS subjects. User-chosen names and rooms never appear raw in a subject:
@@ -132,7 +133,9 @@ func WhisperParties(rest string) (a, b string, ok bool) {
 // RoomLiveSubject is the wildcard of a room's notices: presence and
 // typing. A gateway holds one subscription to it for each room with local
 // members (and one to RoomStoredSubject for its messages).
-func RoomLiveSubject(room string) string { return "natter.live." + Token(room) + ".*" }
+func RoomLiveSubject(room string) string { return liveRoomPrefix + Token(room) + ".*" }
+
+const liveRoomPrefix = "natter.live."
 
 // RoomLiveKind returns the last token of a live subject: LivePresence or
 // LiveTyping.
@@ -145,6 +148,34 @@ func RoomLiveKind(subject string) string {
 	return subject
 }
 
+// RoomLiveToken returns the room token of a live subject,
+// natter.live.<token>.<kind>: what Token made of the room.
+func RoomLiveToken(subject string) string {
+	rest := strings.TrimPrefix(subject, liveRoomPrefix)
+	if i := strings.IndexByte(rest, '.'); i >= 0 {
+		return rest[:i]
+	}
+	return rest
+}
+
+// StoredRoomToken returns the room token of a republished room message's
+// subject (RoomStoredSubject); ok is false for any other subject.
+func StoredRoomToken(subject string) (token string, ok bool) {
+	return strings.CutPrefix(subject, StoredRoomPrefix)
+}
+
+// StoredWhisperParties returns the session ids of a republished
+// whisper's subject (UserStoredWhisperSubjects), as WhisperParties does;
+// isWhisper is false for any other subject.
+func StoredWhisperParties(subject string) (a, b string, isWhisper, ok bool) {
+	rest, isWhisper := strings.CutPrefix(subject, StoredWhisperPrefix)
+	if !isWhisper {
+		return "", "", false, false
+	}
+	a, b, ok = WhisperParties(rest)
+	return a, b, true, ok
+}
+
 // Kinds of live room subjects.
 const (
 	LivePresence = "presence"
@@ -153,16 +184,65 @@ const (
 
 // RoomPresenceSubject carries a room's join and leave notices.
 func RoomPresenceSubject(room string) string {
-	return "natter.live." + Token(room) + "." + LivePresence
+	return liveRoomPrefix + Token(room) + "." + LivePresence
 }
 
 // RoomTypingSubject carries a room's typing notices.
-func RoomTypingSubject(room string) string { return "natter.live." + Token(room) + "." + LiveTyping }
+func RoomTypingSubject(room string) string { return liveRoomPrefix + Token(room) + "." + LiveTyping }
 
 var gatewayIDPattern = regexp.MustCompile(`^[A-Za-z0-9_-]{1,64}$`)
 
 // ValidGatewayID reports whether id may name a gateway in a subject.
 func ValidGatewayID(id string) bool { return gatewayIDPattern.MatchString(id) }
+
+// Each gateway answers the others on subjects of its own,
+// natter.gateway.<id>.<kind>: long-polling without sticky sessions.
+const (
+	// GatewayHTTP carries a polling request passed on to the gateway
+	// owning its session, which answers it.
+	GatewayHTTP = "http"
+	// GatewayCancel says that the client of a request passed on gave up
+	// (the request's id).
+	GatewayCancel = "cancel"
+	// GatewayAddr asks the gateway where other gateways reach it over
+	// TCP (it answers host:port), to pass a WebSocket on; an answer also
+	// says that the gateway lives.
+	GatewayAddr = "addr"
+
+	gatewayPrefix = "natter.gateway."
+)
+
+// GatewayHTTPSubject is where gateway id answers polling requests passed on.
+func GatewayHTTPSubject(id string) string { return GatewaySubject(id, GatewayHTTP) }
+
+// GatewayCancelSubject is where gateway id hears of passed-on requests given up.
+func GatewayCancelSubject(id string) string { return GatewaySubject(id, GatewayCancel) }
+
+// GatewayAddrSubject is where gateway id tells where it listens.
+func GatewayAddrSubject(id string) string { return GatewaySubject(id, GatewayAddr) }
+
+// GatewaySubject is gateway id's subject of kind: GatewayHTTP,
+// GatewayCancel or GatewayAddr. id is a ValidGatewayID.
+func GatewaySubject(id, kind string) string { return gatewayPrefix + id + "." + kind }
+
+// ParseGatewaySubject returns the gateway id and the kind of a
+// GatewaySubject; ok is false for any other subject (the heartbeats'
+// included).
+func ParseGatewaySubject(subject string) (id, kind string, ok bool) {
+	rest, found := strings.CutPrefix(subject, gatewayPrefix)
+	if !found {
+		return "", "", false
+	}
+	id, kind, found = strings.Cut(rest, ".")
+	if !found || !ValidGatewayID(id) {
+		return "", "", false
+	}
+	switch kind {
+	case GatewayHTTP, GatewayCancel, GatewayAddr:
+		return id, kind, true
+	}
+	return "", "", false
+}
 
 // Headers of natter's NATS messages.
 const (

@@ -108,7 +108,7 @@ func run(log *slog.Logger) error {
 	g, ctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return hist.Run(ctx) })
 	g.Go(func() error { return pres.Run(ctx) })
-	g.Go(func() error { return gw.Run(ctx, reg) })
+	g.Go(func() error { return gw.Run(ctx) })
 	log.Info("natter running", "addr", gcfg.HTTPAddr, "data", cfg.DataDir)
 	return g.Wait()
 }

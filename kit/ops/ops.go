@@ -65,20 +65,26 @@ func Serve(ctx context.Context, log *slog.Logger, addr string, h http.Handler, t
 
 // ServeTimeouts is Serve with the connections' timeouts t.
 func ServeTimeouts(ctx context.Context, log *slog.Logger, addr string, h http.Handler, timeout time.Duration, t HTTPTimeouts) error {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return fmt.Errorf("listen %s: %w", addr, err)
+	}
+	return ServeOn(ctx, log, ln, h, timeout, t)
+}
+
+// ServeOn is ServeTimeouts on the listener ln, which it closes.
+func ServeOn(ctx context.Context, log *slog.Logger, ln net.Listener, h http.Handler, timeout time.Duration, t HTTPTimeouts) error {
 	if t.Header <= 0 {
 		t.Header = DefaultHeaderTimeout
 	}
 	if t.Idle <= 0 {
 		t.Idle = DefaultIdleTimeout
 	}
-	ln, err := net.Listen("tcp", addr)
-	if err != nil {
-		return fmt.Errorf("listen %s: %w", addr, err)
-	}
+	addr := ln.Addr().String()
 	srv := &http.Server{Handler: h, ReadHeaderTimeout: t.Header, IdleTimeout: t.Idle}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
-	log.Info("http listening", "addr", ln.Addr().String())
+	log.Info("http listening", "addr", addr)
 	select {
 	case err := <-errc:
 		return fmt.Errorf("serve %s: %w", addr, err)
@@ -86,7 +92,7 @@ func ServeTimeouts(ctx context.Context, log *slog.Logger, addr string, h http.Ha
 	}
 	sctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
-	err = srv.Shutdown(sctx)
+	err := srv.Shutdown(sctx)
 	<-errc
 	if err != nil && !errors.Is(err, http.ErrServerClosed) {
 		return fmt.Errorf("shutdown %s: %w", addr, err)

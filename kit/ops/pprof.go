@@ -7,8 +7,11 @@ import (
 
 // PprofFromEnv reports whether NATTER_PPROF asks for profiling: "1" (or
 // "true", "on").
-func PprofFromEnv() bool {
-	switch Env("NATTER_PPROF", "") {
+func PprofFromEnv() bool { return PprofOn(Env("NATTER_PPROF", "")) }
+
+// PprofOn reports whether a value of NATTER_PPROF asks for profiling.
+func PprofOn(v string) bool {
+	switch v {
 	case "1", "true", "on":
 		return true
 	}

@@ -4,6 +4,7 @@ import (
 	"net"
 	"os"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/natter/natter/proto"
@@ -34,12 +35,12 @@ func TestAdvertiseAddr(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if got := c.withDefaults().AdvertiseAddr; got != "gw.internal:8080" {
+		if got := c.WithDefaults().AdvertiseAddr; got != "gw.internal:8080" {
 			t.Errorf("AdvertiseAddr = %q", got)
 		}
 		t.Setenv("NATTER_ADVERTISE_ADDR", "")
 		c, _ = ConfigFromEnv()
-		if got := c.withDefaults().AdvertiseAddr; got != net.JoinHostPort(host, "8080") {
+		if got := c.WithDefaults().AdvertiseAddr; got != net.JoinHostPort(host, "8080") {
 			t.Errorf("default AdvertiseAddr = %q", got)
 		}
 	})
@@ -74,5 +75,15 @@ func TestNewIDValidAndIncreasing(t *testing.T) {
 			t.Fatalf("newID() = %q after %q", id, prev)
 		}
 		prev = id
+	}
+}
+
+// TestNewRefusesBadID: an id that cannot go into a subject is refused
+// before anything is made.
+func TestNewRefusesBadID(t *testing.T) {
+	for _, id := range []string{"gw.1", "gw 1", "gw*", strings.Repeat("g", 65)} {
+		if _, err := New(Config{ID: id}, nil, nil, nil); err == nil || !strings.Contains(err.Error(), "gateway id") {
+			t.Errorf("New with id %q: %v", id, err)
+		}
 	}
 }

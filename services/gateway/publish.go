@@ -5,7 +5,10 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"log/slog"
 	"strconv"
+	"sync"
+	"time"
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
@@ -25,7 +28,24 @@ import (
 // the gateway hold more than this many of its messages.
 const maxInFlight = 32
 
-// storeAndAck stores out in the stream and acks e with ack once the stream
+// publisher stores the messages and whispers of local clients in the
+// journal's stream, at most once for each clientId, and acks them.
+type publisher struct {
+	journal *journal
+	timeout time.Duration
+	metrics *chatMetrics
+	log     *slog.Logger
+	waiting sync.WaitGroup // publications waiting for the stream, dedup bucket writes
+}
+
+func newPublisher(j *journal, timeout time.Duration, m *chatMetrics, log *slog.Logger) *publisher {
+	return &publisher{journal: j, timeout: timeout, metrics: m, log: log}
+}
+
+// wait waits for the publications under way.
+func (pb *publisher) wait() { pb.waiting.Wait() }
+
+// store stores out in the stream and acks e with ack once the stream
 // has answered, or, for a resend, with the id and time of what was stored
 // the first time; then counts it. The publish is asynchronous: it returns
 // before the answer, so that the connection's next message is read and
@@ -39,18 +59,18 @@ const maxInFlight = 32
 // message is known not to be stored, proto.ErrUnknownOutcome when it may
 // be (see publishFailure): either way the client may resend with the
 // same clientId.
-func (c *chat) storeAndAck(e *socketio.EventMessage, out *nats.Msg, m *member, clientID string, ack proto.SentAck, count prometheus.Counter) {
-	ctx, cancel := context.WithTimeout(context.Background(), c.reqTimeout)
-	p := &publication{c: c, e: e, ack: ack, count: count, msgID: ack.ID, cancel: cancel}
+func (pb *publisher) store(e *socketio.EventMessage, out *nats.Msg, m *member, clientID string, ack proto.SentAck, count prometheus.Counter) {
+	ctx, cancel := context.WithTimeout(context.Background(), pb.timeout)
+	p := &publication{pb: pb, e: e, ack: ack, count: count, msgID: ack.ID, cancel: cancel}
 	if clientID != "" {
 		// Scoped to the session, so that clients cannot collide by
 		// choice, nor a later holder of the name with an earlier one.
 		h := sha256.Sum256([]byte(m.sid + "\x00" + clientID))
 		p.msgID = hex.EncodeToString(h[:16])
-		p.guard = c.bucket(ctx, proto.DedupBucket)
+		p.guard = pb.journal.bucket(ctx, proto.DedupBucket)
 		if p.guard != nil {
-			if stored, ok := c.remembered(ctx, p.guard, p.msgID); ok {
-				c.metrics.dedupHits.WithLabelValues("bucket").Inc()
+			if stored, ok := pb.remembered(ctx, p.guard, p.msgID); ok {
+				pb.metrics.dedupHits.WithLabelValues("bucket").Inc()
 				p.acked(stored)
 				return
 			}
@@ -63,9 +83,9 @@ func (c *chat) storeAndAck(e *socketio.EventMessage, out *nats.Msg, m *member, c
 		p.failed(proto.ErrUnknownOutcome)
 		return
 	}
-	paf, err := c.js.PublishMsgAsync(out, jetstream.WithMsgID(p.msgID))
+	paf, err := pb.journal.publish(out, p.msgID)
 	if err != nil {
-		c.log.Warn("store", "err", err)
+		pb.log.Warn("store", "err", err)
 		p.failed(publishFailure(err))
 		return
 	}
@@ -77,9 +97,9 @@ func (c *chat) storeAndAck(e *socketio.EventMessage, out *nats.Msg, m *member, c
 		inflight.Add(-1)
 		return
 	}
-	c.background.Add(1)
+	pb.waiting.Add(1)
 	go func() {
-		defer c.background.Done()
+		defer pb.waiting.Done()
 		defer inflight.Add(-1)
 		p.await(ctx, paf)
 	}()
@@ -87,20 +107,20 @@ func (c *chat) storeAndAck(e *socketio.EventMessage, out *nats.Msg, m *member, c
 
 // remembered returns what the dedup bucket says was stored under msgID,
 // if anything.
-func (c *chat) remembered(ctx context.Context, guard jetstream.KeyValue, msgID string) ([]byte, bool) {
+func (pb *publisher) remembered(ctx context.Context, guard jetstream.KeyValue, msgID string) ([]byte, bool) {
 	e, err := guard.Get(ctx, msgID)
 	if err != nil {
 		return nil, false
 	}
 	seq, _ := strconv.ParseUint(string(e.Value()), 10, 64)
-	data, err := c.storedData(ctx, seq)
+	data, err := pb.journal.storedData(ctx, seq)
 	return data, err == nil
 }
 
 // publication is one message or whisper on its way to the stream, and the
 // ack its client waits for.
 type publication struct {
-	c      *chat
+	pb     *publisher
 	e      *socketio.EventMessage
 	ack    proto.SentAck
 	count  prometheus.Counter
@@ -114,8 +134,8 @@ func (p *publication) await(ctx context.Context, paf jetstream.PubAckFuture) {
 	select {
 	case pa := <-paf.Ok():
 		if pa.Duplicate {
-			p.c.metrics.dedupHits.WithLabelValues("jetstream").Inc()
-			data, err := p.c.storedData(ctx, pa.Sequence)
+			p.pb.metrics.dedupHits.WithLabelValues("jetstream").Inc()
+			data, err := p.pb.journal.storedData(ctx, pa.Sequence)
 			if err != nil {
 				data = nil // stored once; the first answer is lost
 			}
@@ -125,7 +145,7 @@ func (p *publication) await(ctx context.Context, paf jetstream.PubAckFuture) {
 		p.acked(nil)
 		p.remember(pa.Sequence)
 	case err := <-paf.Err():
-		p.c.log.Warn("store", "err", err)
+		p.pb.log.Warn("store", "err", err)
 		p.failed(publishFailure(err))
 	case <-ctx.Done():
 		// Published, and not answered in time: it may be stored.
@@ -153,7 +173,7 @@ func (p *publication) acked(stored []byte) {
 
 func (p *publication) failed(err *proto.Error) {
 	defer p.cancel()
-	p.c.metrics.publishErrors.Inc()
+	p.pb.metrics.publishErrors.Inc()
 	fail(p.e, err)
 }
 
@@ -163,9 +183,9 @@ func (p *publication) remember(seq uint64) {
 	if p.guard == nil {
 		return
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), p.c.reqTimeout)
+	ctx, cancel := context.WithTimeout(context.Background(), p.pb.timeout)
 	defer cancel()
 	if _, err := p.guard.Put(ctx, p.msgID, []byte(strconv.FormatUint(seq, 10))); err != nil {
-		p.c.log.Warn("dedup guard", "err", err)
+		p.pb.log.Warn("dedup guard", "err", err)
 	}
 }

@@ -6,10 +6,13 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"log/slog"
 	"slices"
 	"strconv"
+	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/natter/natter/proto"
 	"github.com/natter/natter/services/gateway/internal/socketio"
@@ -29,6 +32,30 @@ import (
 // maxReplay bounds what a recovery sends; a longer gap is a gap.
 const maxReplay = 1000
 
+// recovery keeps each joined connection's state in the recovery bucket,
+// and recovers connections by it (socketio.Recovery). It joins a
+// recovered connection through presence and places it in the hub, reads
+// what it missed from the journal, and hands the connection the frames
+// to send once its CONNECT is answered.
+type recovery struct {
+	id         string // the gateway's
+	journal    *journal
+	hub        placer
+	up         *upstream
+	recoveries *prometheus.CounterVec // by result
+	offsets    bool                   // as the fan-out's: frames carry their sequence
+	timeout    time.Duration
+	proxies    trustedProxies
+	log        *slog.Logger
+}
+
+var _ socketio.Recovery = (*recovery)(nil)
+
+// placer is where a recovered connection's member goes: the hub.
+type placer interface {
+	place(cn *conn, m *member)
+}
+
 // resumption is what a recovered connection missed, sent once its CONNECT
 // has been answered.
 type resumption struct {
@@ -40,22 +67,22 @@ type resumption struct {
 // finish sends the missed frames, then what came meanwhile.
 func (r *resumption) finish() {
 	for _, f := range r.frames {
-		r.m.sock.SendFrame(f, nil)
+		r.m.out.SendFrame(f, nil)
 	}
 	r.m.goLive(r.through, r.through)
 }
 
 // NewPID implements socketio.Recovery.
-func (c *chat) NewPID() string { return proto.NewToken() }
+func (rc *recovery) NewPID() string { return proto.NewToken() }
 
 // Recover implements socketio.Recovery.
-func (c *chat) Recover(s *socketio.Socket, pid, offset string) bool {
-	result := c.recover(s, pid, offset)
-	c.metrics.recoveries.WithLabelValues(result).Inc()
+func (rc *recovery) Recover(s *socketio.Socket, pid, offset string) bool {
+	result := rc.recover(s, pid, offset)
+	rc.recoveries.WithLabelValues(result).Inc()
 	return result == recoveryOK
 }
 
-func (c *chat) recover(s *socketio.Socket, pid, offset string) string {
+func (rc *recovery) recover(s *socketio.Socket, pid, offset string) string {
 	// No offset: the client has received nothing stored since it joined.
 	var from uint64
 	if offset != "" {
@@ -64,9 +91,9 @@ func (c *chat) recover(s *socketio.Socket, pid, offset string) string {
 			return recoveryUnknown
 		}
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 2*c.reqTimeout)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*rc.timeout)
 	defer cancel()
-	kv := c.bucket(ctx, proto.RecoveryBucket)
+	kv := rc.journal.bucket(ctx, proto.RecoveryBucket)
 	if kv == nil {
 		return recoveryError
 	}
@@ -84,7 +111,7 @@ func (c *chat) recover(s *socketio.Socket, pid, offset string) string {
 	if offset == "" {
 		from = st.Through
 	}
-	stream, err := c.messages(ctx)
+	stream, err := rc.journal.messages(ctx)
 	if err != nil {
 		return recoveryError
 	}
@@ -99,7 +126,7 @@ func (c *chat) recover(s *socketio.Socket, pid, offset string) string {
 	// again, what came meanwhile. The whispers are the session's, by the
 	// token kept: never those of whoever holds the name now.
 	sid := proto.SessionID(st.Token)
-	missed := &replay{c: c, stream: stream, room: st.Room, sid: sid}
+	missed := &replay{stream: stream, room: st.Room, sid: sid, offsets: rc.offsets}
 	if err := missed.read(ctx, max(from, st.Through), from, info.State.LastSeq); err != nil {
 		return recoveryError
 	}
@@ -112,22 +139,21 @@ func (c *chat) recover(s *socketio.Socket, pid, offset string) string {
 	// else. With the name too, a session that has ended would make way for
 	// a new one under the name, which is not the one recovered (nor one
 	// whose token the client knows).
-	var pr proto.PresenceJoinReply
-	err = c.request(proto.PresenceJoinSubject, proto.PresenceJoin{
-		ConnRef: proto.ConnRef{Gateway: c.id, Conn: s.ID()},
+	pr, err := rc.up.join(proto.PresenceJoin{
+		ConnRef: proto.ConnRef{Gateway: rc.id, Conn: s.ID()},
 		Room:    st.Room,
 		Token:   st.Token,
-	}, &pr)
-	if err != nil {
+	})
+	if noAnswer(err) {
 		return recoveryError
 	}
-	if pr.Error != nil {
+	if err != nil {
 		return recoveryRefused
 	}
-	m := c.newMember(s, &pr)
-	cn := c.newConn(s)
+	m := newMember(rc.id, s, &pr)
+	cn := newConn(s, rc.proxies)
 	s.SetData(cn)
-	c.place(cn, m)
+	rc.hub.place(cn, m)
 	now, err := stream.Info(ctx)
 	if err == nil {
 		err = missed.read(ctx, info.State.LastSeq, info.State.LastSeq, now.State.LastSeq)
@@ -141,20 +167,19 @@ func (c *chat) recover(s *socketio.Socket, pid, offset string) string {
 	cn.resume = &resumption{m: m, frames: missed.sorted(), through: now.State.LastSeq}
 	// The state stays as the join left it: what this connection is sent
 	// now, the client acknowledges only by the offsets it will present.
-	c.keep(pid, m, st.Through)
+	rc.keep(pid, m, st.Through)
 	return recoveryOK
 }
 
 // replay collects a room's stored messages and a session's whispers.
 type replay struct {
-	c        *chat
 	stream   jetstream.Stream
 	room     string
 	sid      string
+	offsets  bool
 	frames   []seqFrame
 	roomMsgs int64
 }
-
 type seqFrame struct {
 	seq   uint64
 	frame []byte
@@ -189,7 +214,7 @@ func (r *replay) readSubject(ctx context.Context, filter, event string, from, to
 		if raw.Sequence > to {
 			break
 		}
-		r.frames = append(r.frames, seqFrame{raw.Sequence, r.c.encodeStored(event, raw.Data, raw.Sequence)})
+		r.frames = append(r.frames, seqFrame{raw.Sequence, encodeStored(event, raw.Data, raw.Sequence, r.offsets)})
 		n++
 		seq = raw.Sequence + 1
 	}
@@ -219,35 +244,46 @@ func (r *replay) sorted() [][]byte {
 	return out
 }
 
-// keepForRecovery records a connection's join, if the client has a pid.
-func (c *chat) keepForRecovery(s *socketio.Socket, m *member, through uint64) {
+// joined records a connection's join, if the client has a pid: through
+// is the stream sequence its join's history went through, or, when the
+// join went without history (historyFailed), the stream's head, about
+// now. Without that head, the connection is not recoverable, rather than
+// recovered with the whole room.
+func (rc *recovery) joined(s *socketio.Socket, m *member, through uint64, historyFailed bool) {
+	if historyFailed {
+		head, err := rc.journal.head()
+		if err != nil {
+			return
+		}
+		through = head
+	}
 	if pid := s.PID(); pid != "" {
-		c.keep(pid, m, through)
+		rc.keep(pid, m, through)
 	}
 }
 
-func (c *chat) keep(pid string, m *member, through uint64) {
-	ctx, cancel := context.WithTimeout(context.Background(), c.reqTimeout)
+func (rc *recovery) keep(pid string, m *member, through uint64) {
+	ctx, cancel := context.WithTimeout(context.Background(), rc.timeout)
 	defer cancel()
-	kv := c.bucket(ctx, proto.RecoveryBucket)
+	kv := rc.journal.bucket(ctx, proto.RecoveryBucket)
 	if kv == nil {
 		return
 	}
 	st, _ := json.Marshal(proto.RecoveryState{Username: m.username, Token: m.token, Room: m.room, Through: through})
 	if _, err := kv.Put(ctx, recoveryKey(pid), st); err != nil {
-		c.log.Warn("recovery state", "err", err)
+		rc.log.Warn("recovery state", "err", err)
 	}
 }
 
 // forget drops a connection's recovery state: it left on purpose.
-func (c *chat) forget(s *socketio.Socket) {
+func (rc *recovery) forget(s *socketio.Socket) {
 	pid := s.PID()
 	if pid == "" {
 		return
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), c.reqTimeout)
+	ctx, cancel := context.WithTimeout(context.Background(), rc.timeout)
 	defer cancel()
-	if kv := c.bucket(ctx, proto.RecoveryBucket); kv != nil {
+	if kv := rc.journal.bucket(ctx, proto.RecoveryBucket); kv != nil {
 		kv.Delete(ctx, recoveryKey(pid))
 	}
 }

@@ -2,7 +2,7 @@ package gateway
 
 import (
 	"context"
-	"errors"
+	"log/slog"
 	"net"
 	"net/http"
 	"net/http/httputil"
@@ -24,19 +24,16 @@ import (
 // passes it on again.
 const forwardedByHeader = "X-Natter-Forwarded-By"
 
-const (
-	// addrTimeout bounds the question for the owner's address, and a
-	// liveness check.
-	addrTimeout = time.Second
-	// dialTimeout bounds the TCP connection to the owner.
-	dialTimeout = 2 * time.Second
-)
+// dialTimeout bounds the TCP connection to the owner.
+const dialTimeout = 2 * time.Second
 
 type ownerAddrKey struct{}
 
 // wsProxy passes WebSockets on to the gateways owning their sessions.
 type wsProxy struct {
-	f        *forwarder
+	id       string // this gateway's, in forwardedByHeader
+	peers    *peers
+	log      *slog.Logger
 	proxy    *httputil.ReverseProxy
 	upgrades *prometheus.CounterVec
 
@@ -46,9 +43,8 @@ type wsProxy struct {
 	serving sync.WaitGroup
 }
 
-func (p *wsProxy) init(f *forwarder) {
-	p.f = f
-	p.conns = make(map[*http.Request]context.CancelFunc)
+func newWSProxy(id string, peers *peers, log *slog.Logger, reg prometheus.Registerer) *wsProxy {
+	p := &wsProxy{id: id, peers: peers, log: log, conns: make(map[*http.Request]context.CancelFunc)}
 	p.upgrades = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "natter_gateway_forwarded_upgrades_total",
 		Help: "WebSocket upgrades passed to the gateway owning their session, by result: ok (the owner switched protocols), refused (the owner answered otherwise), no_owner (no gateway answered for the session), unreachable (the owner's address did not answer), loop (passed on already).",
@@ -77,12 +73,16 @@ func (p *wsProxy) init(f *forwarder) {
 		},
 		ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
 			if r.Context().Err() == nil {
-				p.f.log.Warn("forward websocket", "addr", r.URL.Host, "err", err)
+				p.log.Warn("forward websocket", "addr", r.URL.Host, "err", err)
 				p.upgrades.WithLabelValues("unreachable").Inc()
 			}
 			http.Error(w, "bad gateway", http.StatusBadGateway)
 		},
 	}
+	if reg != nil {
+		reg.MustRegister(p.upgrades)
+	}
+	return p
 }
 
 // rewrite sends the request to the owner as the client sent it: its Host
@@ -106,7 +106,7 @@ func (p *wsProxy) rewrite(pr *httputil.ProxyRequest) {
 		}
 		pr.Out.Header.Set("X-Forwarded-For", ip)
 	}
-	pr.Out.Header.Set(forwardedByHeader, p.f.id)
+	pr.Out.Header.Set(forwardedByHeader, p.id)
 }
 
 // forward passes a WebSocket for a session of gateway gw on to gw; false
@@ -138,7 +138,7 @@ func (p *wsProxy) forward(w http.ResponseWriter, r *http.Request, gw string) boo
 		p.serving.Done()
 	}()
 
-	addr, err := p.ownerAddr(ctx, gw)
+	addr, err := p.peers.addr(ctx, gw)
 	if err != nil {
 		p.upgrades.WithLabelValues("no_owner").Inc()
 		engineio.RefuseUnknownSession(w, r)
@@ -148,20 +148,6 @@ func (p *wsProxy) forward(w http.ResponseWriter, r *http.Request, gw string) boo
 	// (close), which closes both.
 	p.proxy.ServeHTTP(w, r.WithContext(context.WithValue(ctx, ownerAddrKey{}, addr)))
 	return true
-}
-
-// ownerAddr asks gateway gw where it listens.
-func (p *wsProxy) ownerAddr(ctx context.Context, gw string) (string, error) {
-	ctx, cancel := context.WithTimeout(ctx, addrTimeout)
-	defer cancel()
-	msg, err := p.f.nc.RequestWithContext(ctx, addrSubject(gw), nil)
-	if err != nil {
-		return "", err
-	}
-	if len(msg.Data) == 0 {
-		return "", errors.New("no address")
-	}
-	return string(msg.Data), nil
 }
 
 // close ends every proxied connection and waits for them; later WebSockets

@@ -3,7 +3,6 @@ package e2e
 import (
 	"encoding/json"
 	"fmt"
-	"net/http/httptest"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -129,17 +128,14 @@ func gatewayThroughProxy(t *testing.T) (s *system, network *tcpProxy, url string
 	network = startTCPProxy(t, strings.TrimPrefix(s.nats.ClientURL(), "nats://"))
 	nc := natstest.Connect(t, "nats://"+network.ln.Addr().String(), nats.MaxReconnects(-1), nats.ReconnectWait(100*time.Millisecond))
 	reg = prometheus.NewRegistry()
-	gw, err := gateway.New(gateway.Config{ID: "gw1", RequestTimeout: time.Second}, nc, testlog.Logger(t, ""), reg)
+	l := listen(t)
+	gw, err := gateway.New(gateway.Config{ID: "gw1", RequestTimeout: time.Second, Listener: l}, nc, testlog.Logger(t, ""), reg)
 	if err != nil {
 		t.Fatal(err)
 	}
-	hs := httptest.NewServer(gw.Handler())
-	t.Cleanup(func() {
-		network.release()
-		gw.Drain()
-		hs.Close()
-	})
-	return s, network, hs.URL, reg
+	runGateway(t, gw)
+	t.Cleanup(network.release) // before the gateway stops
+	return s, network, "http://" + l.Addr().String(), reg
 }
 
 // TestJoinWhoseAnswerWasLost: presence puts a connection in a room, but

@@ -123,7 +123,7 @@ func startHostile(tb testing.TB) *hostileStack {
 		go func() {
 			defer wg.Done()
 			defer close(done)
-			if err := gw.Run(gctx, reg); err != nil {
+			if err := gw.Run(gctx); err != nil {
 				tb.Errorf("%s: %v", id, err)
 			}
 		}()

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"net"
-	"net/http/httptest"
 	"sync"
 	"testing"
 	"time"
@@ -26,7 +25,7 @@ import (
 // NATS server, each service on its own connection.
 type system struct {
 	nats     *natstest.Server
-	gateways []*httptest.Server
+	gateways []*gatewayServer
 	services []*gateway.Service     // the gateways, as gateways[i] serves them
 	metrics  []*prometheus.Registry // theirs
 	conns    []*nats.Conn           // their NATS connections
@@ -119,36 +118,63 @@ func startSystemWith(tb testing.TB, store presence.Store, n int, pcfg presence.C
 	run(pres.Run)
 	for i := range n {
 		// The listener first: the gateway advertises its address.
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			tb.Fatal(err)
-		}
+		l := listen(tb)
 		reg := prometheus.NewRegistry()
 		cfg := gcfg
-		cfg.ID, cfg.AdvertiseAddr = "gw"+string(rune('1'+i)), l.Addr().String()
+		cfg.ID, cfg.AdvertiseAddr, cfg.Listener = "gw"+string(rune('1'+i)), l.Addr().String(), l
 		nc := connect()
 		gw, err := gateway.New(cfg, nc, log, reg)
 		if err != nil {
 			tb.Fatal(err)
 		}
-		hs := httptest.NewUnstartedServer(gw.Handler())
-		hs.Listener.Close()
-		hs.Listener = l
-		hs.Start()
-		s.gateways = append(s.gateways, hs)
+		// Stopped after the other services, by a cleanup of its own.
+		runGateway(tb, gw)
+		s.gateways = append(s.gateways, &gatewayServer{URL: "http://" + l.Addr().String(), Listener: l})
 		s.services = append(s.services, gw)
 		s.metrics = append(s.metrics, reg)
 		s.conns = append(s.conns, nc)
-		tb.Cleanup(func() {
-			gw.Drain()
-			hs.Close()
-		})
 	}
 	tb.Cleanup(func() {
 		cancel()
 		s.wg.Wait()
 	})
 	return s
+}
+
+// gatewayServer is where one of a system's gateways serves.
+type gatewayServer struct {
+	URL      string // http://host:port
+	Listener net.Listener
+}
+
+// listen returns a listener on a free loopback port, for a gateway's
+// Config.Listener: its address is known before the gateway is made.
+func listen(tb testing.TB) net.Listener {
+	tb.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return l
+}
+
+// runGateway runs gw until the test ends, when a cleanup stops it and
+// waits for its drain; it returns once gw is ready.
+func runGateway(tb testing.TB, gw *gateway.Service) {
+	tb.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		if err := gw.Run(ctx); err != nil {
+			tb.Errorf("gateway: %v", err)
+		}
+	}()
+	tb.Cleanup(func() {
+		cancel()
+		<-done
+	})
+	waitReady(tb, gw.Ready)
 }
 
 func waitReady(tb testing.TB, ready func() error) {

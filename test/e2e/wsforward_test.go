@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -299,14 +298,13 @@ func TestWebSocketUpgradeAcrossGateways(t *testing.T) {
 		dead := fmt.Sprintf("127.0.0.1:%d", freePort(t))
 		reg := prometheus.NewRegistry()
 		nc := natstest.Connect(t, s.nats.ClientURL())
-		gw, err := gateway.New(gateway.Config{ID: "gw8", AdvertiseAddr: dead}, nc, testlog.Logger(t, ""), reg)
+		l := listen(t)
+		gw, err := gateway.New(gateway.Config{ID: "gw8", AdvertiseAddr: dead, Listener: l}, nc, testlog.Logger(t, ""), reg)
 		if err != nil {
 			t.Fatal(err)
 		}
-		t.Cleanup(gw.Drain)
-		hs := httptest.NewServer(gw.Handler())
-		t.Cleanup(hs.Close)
-		sid := pollOpen(t, hs.URL)
+		runGateway(t, gw)
+		sid := pollOpen(t, "http://"+l.Addr().String())
 		refused(t, g2, sid, nil, 502, "bad gateway")
 		if got := metricValue(t, s.metrics[1], "natter_gateway_forwarded_upgrades_total", "result", "unreachable"); got != 1 {
 			t.Errorf("unreachable = %v, want 1", got)

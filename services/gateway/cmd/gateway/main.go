@@ -1,4 +1,5 @@
-// Command gateway runs one natter gateway against NATS (NATS_URL).
+// Command gateway runs one natter gateway against NATS (NATS_URL),
+// configured by the environment that gateway.Env lists.
 package main
 
 import (
@@ -35,7 +36,7 @@ func run(log *slog.Logger) error {
 	defer stop()
 
 	reg := ops.Registry()
-	nc, err := nats.Connect(ops.Env("NATS_URL", nats.DefaultURL), ops.NATSOptions(reg, log, "gateway")...)
+	nc, err := nats.Connect(cfg.WithDefaults().NATSURL, ops.NATSOptions(reg, log, "gateway")...)
 	if err != nil {
 		return err
 	}
@@ -44,5 +45,5 @@ func run(log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
-	return gw.Run(ctx, reg)
+	return gw.Run(ctx)
 }

@@ -54,7 +54,8 @@ type Config struct {
 	Forward func(w http.ResponseWriter, r *http.Request, sid string) bool
 }
 
-func (c Config) withDefaults() Config {
+// WithDefaults returns c with every zero field set to its default.
+func (c Config) WithDefaults() Config {
 	if c.PingInterval <= 0 {
 		c.PingInterval = DefaultPingInterval
 	}
@@ -166,7 +167,7 @@ type Server struct {
 
 // NewServer returns a Server that hands its sessions to h.
 func NewServer(cfg Config, h Handler) *Server {
-	cfg = cfg.withDefaults()
+	cfg = cfg.WithDefaults()
 	s := &Server{
 		cfg:      cfg,
 		handler:  h,

@@ -1,0 +1,69 @@
+package proto
+
+import "testing"
+
+func TestGatewaySubjects(t *testing.T) {
+	for _, tc := range []struct {
+		name, subject string
+		build         func(string) string
+		kind          string
+	}{
+		{"http", "natter.gateway.gw-1.http", GatewayHTTPSubject, GatewayHTTP},
+		{"cancel", "natter.gateway.gw-1.cancel", GatewayCancelSubject, GatewayCancel},
+		{"addr", "natter.gateway.gw-1.addr", GatewayAddrSubject, GatewayAddr},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := tc.build("gw-1"); got != tc.subject {
+				t.Errorf("built %q, want %q", got, tc.subject)
+			}
+			id, kind, ok := ParseGatewaySubject(tc.subject)
+			if !ok || id != "gw-1" || kind != tc.kind {
+				t.Errorf("ParseGatewaySubject(%q) = %q, %q, %v", tc.subject, id, kind, ok)
+			}
+		})
+	}
+}
+
+func TestParseGatewaySubjectRefuses(t *testing.T) {
+	for _, subject := range []string{
+		GatewayHeartbeatSubject,
+		"natter.gateway.gw1",
+		"natter.gateway.gw1.other",
+		"natter.gateway.gw1.http.more",
+		"natter.gateway..http",
+		"natter.gateway.g*.http",
+		"natter.presence.gw1.http",
+		"",
+	} {
+		if id, kind, ok := ParseGatewaySubject(subject); ok {
+			t.Errorf("ParseGatewaySubject(%q) = %q, %q, true", subject, id, kind)
+		}
+	}
+}
+
+// TestSubjectsParsed: what the gateway reads back out of a subject is
+// what was built into it.
+func TestSubjectsParsed(t *testing.T) {
+	for _, room := range []string{"lobby", "한국어 방", "a.b"} {
+		tok := Token(room)
+		for _, subject := range []string{RoomPresenceSubject(room), RoomTypingSubject(room)} {
+			if got := RoomLiveToken(subject); got != tok {
+				t.Errorf("RoomLiveToken(%q) = %q, want %q", subject, got, tok)
+			}
+		}
+		if got, ok := StoredRoomToken(RoomStoredSubject(room)); !ok || got != tok {
+			t.Errorf("StoredRoomToken(%q) = %q, %v", RoomStoredSubject(room), got, ok)
+		}
+	}
+	a, b := SessionID("token-a"), SessionID("token-b")
+	stored := StoredWhisperPrefix + WhisperMsgSubject(a, b)[len(WhisperMsgPrefix):]
+	if x, y, isWhisper, ok := StoredWhisperParties(stored); !isWhisper || !ok || x+y != min(a, b)+max(a, b) {
+		t.Errorf("StoredWhisperParties(%q) = %q, %q, %v, %v", stored, x, y, isWhisper, ok)
+	}
+	if _, ok := StoredRoomToken(stored); ok {
+		t.Errorf("StoredRoomToken(%q) ok", stored)
+	}
+	if _, _, isWhisper, _ := StoredWhisperParties(RoomStoredSubject("lobby")); isWhisper {
+		t.Error("a room message taken for a whisper")
+	}
+}

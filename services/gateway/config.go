@@ -1,0 +1,351 @@
+package gateway
+
+import (
+	"fmt"
+	"net"
+	"net/netip"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/natter/natter/kit/ops"
+	"github.com/natter/natter/services/gateway/internal/engineio"
+)
+
+// Defaults for the zero values of Config. DefaultTypingInterval
+// (limits.go) and DefaultTrustedProxies (clientaddr.go) are the others.
+const (
+	DefaultNATSURL           = nats.DefaultURL
+	DefaultHTTPAddr          = ":8080"
+	DefaultPingInterval      = engineio.DefaultPingInterval
+	DefaultPingTimeout       = engineio.DefaultPingTimeout
+	DefaultMaxPayload        = engineio.DefaultMaxPayload
+	DefaultSendQueueBytes    = engineio.DefaultSendQueueBytes
+	DefaultShutdownTimeout   = 10 * time.Second
+	DefaultRequestTimeout    = 3 * time.Second
+	DefaultMessageRate       = 10
+	DefaultMessageBurst      = 20
+	DefaultHeartbeatInterval = 2 * time.Second
+	DefaultHeaderTimeout     = ops.DefaultHeaderTimeout
+	DefaultIdleTimeout       = ops.DefaultIdleTimeout
+)
+
+// forwardSlack is how much longer than a direct poll a forwarded one may
+// wait at its owner: the NATS round trip.
+const forwardSlack = 5 * time.Second
+
+// Config configures a gateway. The zero value of every field means its default.
+type Config struct {
+	// NATSURL is where the command connects to NATS; nats.DefaultURL. New
+	// takes a connection made already.
+	NATSURL  string
+	HTTPAddr string // listen address; ":8080"
+	// Listener, when set, is where Run serves instead of HTTPAddr (a test
+	// listens first, to know its address). Run closes it.
+	Listener net.Listener
+	// Gatherer is what /metrics serves; nil: the registry New was given,
+	// when it gathers too (a *prometheus.Registry), else nothing.
+	Gatherer prometheus.Gatherer
+	// AdvertiseAddr is where other gateways reach this one over TCP
+	// (host:port), to pass on a WebSocket for a session that lives here:
+	// HTTPAddr when it names a host, else the host name with HTTPAddr's port.
+	AdvertiseAddr  string
+	ID             string        // this gateway's id; the host name
+	PingInterval   time.Duration // Engine.IO; 25s
+	PingTimeout    time.Duration // Engine.IO; 20s
+	MaxPayload     int           // Engine.IO, bytes; 1,000,000
+	SendQueueBytes int           // per session; 4 MiB
+	// AllowedOrigins, when set, are the only origins (scheme://host[:port])
+	// whose pages may connect; "*" for any. Unset: the same origin, on a
+	// trusted host (AllowedHosts).
+	AllowedOrigins []string
+	// AllowedHosts are the hosts (name, or name:port) that browsers reach
+	// the gateway by, besides loopback ones and AdvertiseAddr's: a page is
+	// of the same origin only on one of them (docs/design.md, "Origins").
+	AllowedHosts    []string
+	ShutdownTimeout time.Duration // for draining; 10s
+	RequestTimeout  time.Duration // for a request to presence, history or JetStream; 3s
+	MessageRate     float64       // messages and whispers per second per connection; 10
+	MessageBurst    int           // above the rate, at once; 20
+	// Limits overrides the flood control of other events and scopes, by
+	// "event.scope" (see ParseLimits and limits.go).
+	Limits map[string]Rate
+	// Pprof mounts net/http/pprof at /debug/pprof/ on HTTPAddr
+	// (NATTER_PPROF=1); off by default.
+	Pprof bool
+	// TypingInterval is how often a room hears a user's typing on; 1s.
+	TypingInterval time.Duration
+	// TrustedProxies are the peers whose X-Forwarded-For and X-Real-IP
+	// name the client; nil is loopback's, empty none.
+	TrustedProxies []netip.Prefix
+	// HeartbeatInterval is how often the gateway tells presence it lives; 2s.
+	HeartbeatInterval time.Duration
+	// NoRecovery turns Socket.IO's connection state recovery off: no pid
+	// in CONNECT answers, no offsets on events.
+	NoRecovery bool
+	// HeaderTimeout bounds the time a client takes to send a request's
+	// headers; 10s. IdleTimeout, the time a kept-alive connection may wait
+	// for its next request; 120s, longer than nginx keeps an idle
+	// upstream connection.
+	HeaderTimeout time.Duration
+	IdleTimeout   time.Duration
+	// BodyTimeout bounds the time a request's body (a polling POST) takes
+	// to arrive, from its headers; the ping timeout. A POST that is slower
+	// is answered 408 and its session closed.
+	BodyTimeout time.Duration
+	// AttachmentTimeout bounds the time the binary attachments of a
+	// Socket.IO packet take to arrive, from its header; the ping timeout.
+	// A packet whose attachments are late closes its session.
+	AttachmentTimeout time.Duration
+}
+
+// WithDefaults returns c with every zero field set to its default.
+func (c Config) WithDefaults() Config {
+	if c.NATSURL == "" {
+		c.NATSURL = DefaultNATSURL
+	}
+	if c.HTTPAddr == "" {
+		c.HTTPAddr = DefaultHTTPAddr
+	}
+	if c.ID == "" {
+		host, _ := os.Hostname()
+		c.ID = strings.Map(func(r rune) rune {
+			if r == '.' || r == ' ' {
+				return '-'
+			}
+			return r
+		}, host)
+	}
+	if c.AdvertiseAddr == "" {
+		c.AdvertiseAddr = advertiseAddr(c.HTTPAddr)
+	}
+	// The engine's own defaults: the forwarding needs them here.
+	e := engineio.Config{
+		PingInterval: c.PingInterval, PingTimeout: c.PingTimeout,
+		MaxPayload: c.MaxPayload, SendQueueBytes: c.SendQueueBytes,
+	}.WithDefaults()
+	c.PingInterval, c.PingTimeout, c.MaxPayload, c.SendQueueBytes = e.PingInterval, e.PingTimeout, e.MaxPayload, e.SendQueueBytes
+	if c.ShutdownTimeout <= 0 {
+		c.ShutdownTimeout = DefaultShutdownTimeout
+	}
+	if c.RequestTimeout <= 0 {
+		c.RequestTimeout = DefaultRequestTimeout
+	}
+	if c.MessageRate <= 0 {
+		c.MessageRate = DefaultMessageRate
+	}
+	if c.MessageBurst <= 0 {
+		c.MessageBurst = DefaultMessageBurst
+	}
+	if c.TypingInterval <= 0 {
+		c.TypingInterval = DefaultTypingInterval
+	}
+	if c.TrustedProxies == nil {
+		c.TrustedProxies = DefaultTrustedProxies
+	}
+	if c.BodyTimeout <= 0 {
+		c.BodyTimeout = c.PingTimeout
+	}
+	if c.AttachmentTimeout <= 0 {
+		c.AttachmentTimeout = c.PingTimeout
+	}
+	if c.HeartbeatInterval <= 0 {
+		c.HeartbeatInterval = DefaultHeartbeatInterval
+	}
+	if c.HeaderTimeout <= 0 {
+		c.HeaderTimeout = DefaultHeaderTimeout
+	}
+	if c.IdleTimeout <= 0 {
+		c.IdleTimeout = DefaultIdleTimeout
+	}
+	return c
+}
+
+// forwardWait is the longest a forwarded poll may wait at its owner: as
+// long as a direct one, until the next ping, and the round trip. c has its
+// defaults.
+func (c Config) forwardWait() time.Duration {
+	return c.PingInterval + c.PingTimeout + forwardSlack
+}
+
+// advertiseAddr is the default AdvertiseAddr for a listen address: itself
+// when it names a host, else the host name with its port (":8080" and
+// "0.0.0.0:8080" listen everywhere, so they say nothing of where to call).
+func advertiseAddr(listen string) string {
+	host, port, err := net.SplitHostPort(listen)
+	if err != nil {
+		return listen
+	}
+	if ip := net.ParseIP(host); host != "" && (ip == nil || !ip.IsUnspecified()) {
+		return listen
+	}
+	name, err := os.Hostname()
+	if err != nil || name == "" {
+		name = "localhost"
+	}
+	return net.JoinHostPort(name, port)
+}
+
+// Env lists every environment variable that ConfigFromEnv reads, as the
+// README documents them.
+var Env = envVars()
+
+// setting is one environment variable and what it sets in a Config. set
+// is called only for a variable in the environment, with its value.
+type setting struct {
+	ops.EnvVar
+	set func(c *Config, v string) error
+}
+
+// settings are the gateway's environment variables. An empty value keeps
+// the default, but for NATTER_TRUSTED_PROXIES (empty: none).
+var settings = []setting{
+	{ops.EnvVar{Name: "NATS_URL", Doc: "where NATS is"}, setString(func(c *Config) *string { return &c.NATSURL })},
+	{ops.EnvVar{Name: "NATTER_HTTP_ADDR", Default: DefaultHTTPAddr, Doc: "listen address"},
+		setString(func(c *Config) *string { return &c.HTTPAddr })},
+	{ops.EnvVar{Name: "NATTER_ADVERTISE_ADDR", Doc: "where other gateways reach it; host name and port of NATTER_HTTP_ADDR"},
+		setString(func(c *Config) *string { return &c.AdvertiseAddr })},
+	{ops.EnvVar{Name: "NATTER_GATEWAY_ID", Doc: "this gateway's id; the host name"},
+		setString(func(c *Config) *string { return &c.ID })},
+	{ops.EnvVar{Name: "NATTER_ALLOWED_ORIGINS", Doc: "when set, the only origins whose pages may connect (comma-separated)"},
+		setList(func(c *Config) *[]string { return &c.AllowedOrigins })},
+	{ops.EnvVar{Name: "NATTER_ALLOWED_HOSTS", Doc: "hosts on which a page of the same origin may connect (comma-separated)"},
+		setList(func(c *Config) *[]string { return &c.AllowedHosts })},
+	{ops.EnvVar{Name: "NATTER_PING_INTERVAL", Default: DefaultPingInterval.String(), Doc: "Engine.IO ping interval"},
+		setDuration(func(c *Config) *time.Duration { return &c.PingInterval })},
+	{ops.EnvVar{Name: "NATTER_PING_TIMEOUT", Default: DefaultPingTimeout.String(), Doc: "Engine.IO ping timeout"},
+		setDuration(func(c *Config) *time.Duration { return &c.PingTimeout })},
+	{ops.EnvVar{Name: "NATTER_MAX_PAYLOAD", Default: strconv.Itoa(DefaultMaxPayload), Doc: "bytes: a message, a POST body, a packet with its attachments"},
+		setInt(func(c *Config) *int { return &c.MaxPayload })},
+	{ops.EnvVar{Name: "NATTER_SEND_QUEUE_BYTES", Default: "4 MiB", Doc: "per session"},
+		setInt(func(c *Config) *int { return &c.SendQueueBytes })},
+	{ops.EnvVar{Name: "NATTER_HEADER_TIMEOUT", Default: DefaultHeaderTimeout.String(), Doc: "to send a request's headers"},
+		setDuration(func(c *Config) *time.Duration { return &c.HeaderTimeout })},
+	{ops.EnvVar{Name: "NATTER_BODY_TIMEOUT", Doc: "a POST body; the ping timeout"},
+		setDuration(func(c *Config) *time.Duration { return &c.BodyTimeout })},
+	{ops.EnvVar{Name: "NATTER_ATTACHMENT_TIMEOUT", Doc: "a packet's attachments; the ping timeout"},
+		setDuration(func(c *Config) *time.Duration { return &c.AttachmentTimeout })},
+	{ops.EnvVar{Name: "NATTER_IDLE_TIMEOUT", Default: DefaultIdleTimeout.String(), Doc: "between requests on a kept-alive connection"},
+		setDuration(func(c *Config) *time.Duration { return &c.IdleTimeout })},
+	{ops.EnvVar{Name: "NATTER_MESSAGE_RATE", Default: strconv.Itoa(DefaultMessageRate), Doc: "messages and whispers a second per connection (a whole number)"},
+		func(c *Config, v string) error {
+			rate, err := parseInt(v)
+			c.MessageRate = float64(rate)
+			return err
+		}},
+	{ops.EnvVar{Name: "NATTER_MESSAGE_BURST", Default: strconv.Itoa(DefaultMessageBurst), Doc: "messages above the rate at once"},
+		setInt(func(c *Config) *int { return &c.MessageBurst })},
+	{ops.EnvVar{Name: "NATTER_RATE_LIMITS", Doc: "flood control of every event per connection, user and address (see ParseLimits)"},
+		func(c *Config, v string) (err error) {
+			c.Limits, err = ParseLimits(v)
+			return err
+		}},
+	{ops.EnvVar{Name: "NATTER_TYPING_INTERVAL", Default: DefaultTypingInterval.String(), Doc: "a room hears one typing on per user per interval"},
+		setDuration(func(c *Config) *time.Duration { return &c.TypingInterval })},
+	{ops.EnvVar{Name: "NATTER_TRUSTED_PROXIES", Default: "loopback", Doc: "addresses or CIDRs whose X-Forwarded-For/X-Real-IP name the client, or none (see ParseTrustedProxies)"},
+		func(c *Config, v string) (err error) {
+			c.TrustedProxies, err = ParseTrustedProxies(v)
+			return err
+		}},
+	{ops.EnvVar{Name: "NATTER_PPROF", Doc: "1: net/http/pprof at /debug/pprof/"},
+		func(c *Config, v string) error {
+			c.Pprof = ops.PprofOn(v)
+			return nil
+		}},
+	{ops.EnvVar{Name: "NATTER_RECOVERY", Default: "on", Doc: "Socket.IO's connection state recovery: on or off"},
+		func(c *Config, v string) error {
+			switch v {
+			case "", "on":
+			case "off":
+				c.NoRecovery = true
+			default:
+				return fmt.Errorf("%q: on or off", v)
+			}
+			return nil
+		}},
+}
+
+// The setters of settings, by the type of the field they set.
+
+func setString(field func(*Config) *string) func(*Config, string) error {
+	return func(c *Config, v string) error {
+		*field(c) = v
+		return nil
+	}
+}
+
+func setList(field func(*Config) *[]string) func(*Config, string) error {
+	return func(c *Config, v string) error {
+		*field(c) = splitList(v)
+		return nil
+	}
+}
+
+func setDuration(field func(*Config) *time.Duration) func(*Config, string) error {
+	return func(c *Config, v string) (err error) {
+		*field(c), err = parseDuration(v)
+		return err
+	}
+}
+
+func setInt(field func(*Config) *int) func(*Config, string) error {
+	return func(c *Config, v string) (err error) {
+		*field(c), err = parseInt(v)
+		return err
+	}
+}
+
+func envVars() []ops.EnvVar {
+	vars := make([]ops.EnvVar, len(settings))
+	for i, s := range settings {
+		vars[i] = s.EnvVar
+	}
+	return vars
+}
+
+// ConfigFromEnv reads the variables in Env; unset (or empty) ones keep
+// their defaults. It is the gateway's only reader of the environment.
+func ConfigFromEnv() (Config, error) {
+	var c Config
+	for _, s := range settings {
+		v, ok := os.LookupEnv(s.Name)
+		if !ok {
+			continue
+		}
+		if err := s.set(&c, v); err != nil {
+			return c, fmt.Errorf("%s: %w", s.Name, err)
+		}
+	}
+	return c, nil
+}
+
+// parseDuration parses a duration such as "25s"; "" is zero.
+func parseDuration(v string) (time.Duration, error) {
+	if v == "" {
+		return 0, nil
+	}
+	return time.ParseDuration(v)
+}
+
+// parseInt parses an integer; "" is zero.
+func parseInt(v string) (int, error) {
+	if v == "" {
+		return 0, nil
+	}
+	return strconv.Atoi(v)
+}
+
+// splitList splits a comma-separated list, dropping empty items.
+func splitList(s string) []string {
+	var list []string
+	for _, v := range strings.Split(s, ",") {
+		if v = strings.TrimSpace(v); v != "" {
+			list = append(list, v)
+		}
+	}
+	return list
+}

@@ -1,0 +1,222 @@
+package gateway
+
+import (
+	"encoding/json"
+	"strconv"
+	"sync"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/natter/natter/proto"
+	"github.com/natter/natter/services/gateway/internal/socketio"
+)
+
+// maxPending bounds what a joining connection buffers while its join ack
+// is being made; past it the connection is closed as a slow consumer.
+const maxPending = 4096
+
+// storedQueue bounds the stored messages waiting for the delivery
+// goroutine; NATS drops what would overflow it (see run).
+const storedQueue = 1 << 16
+
+// audience is whom the fan-out writes to: the hub's local members.
+type audience interface {
+	room(token string) []*member
+	user(sid string) []*member
+}
+
+// fanout writes what NATS brings to the local members it is for. Stored
+// messages and whispers all arrive on one channel, in the stream's order,
+// and one goroutine fans them out, so that every connection receives them
+// in that order: the order recovery offsets assume. Each outgoing frame
+// is encoded once, and the same bytes go to every local member.
+type fanout struct {
+	to      audience
+	stored  chan *nats.Msg
+	lastSeq uint64 // of the last stored message fanned out; owned by run
+	offsets bool   // stored frames carry their sequence as the recovery offset
+	floods  *floods
+	metrics *chatMetrics
+
+	stop     chan struct{}
+	done     chan struct{}
+	stopOnce sync.Once
+}
+
+func newFanout(to audience, stored chan *nats.Msg, offsets bool, f *floods, m *chatMetrics) *fanout {
+	return &fanout{
+		to:      to,
+		stored:  stored,
+		offsets: offsets,
+		floods:  f,
+		metrics: m,
+		stop:    make(chan struct{}),
+		done:    make(chan struct{}),
+	}
+}
+
+// start starts the delivery goroutine; close stops it.
+func (f *fanout) start() { go f.run() }
+
+// run fans out the stored messages and whispers, one at a time, in the
+// order the stream stored them, until close.
+func (f *fanout) run() {
+	defer close(f.done)
+	for {
+		select {
+		case msg := <-f.stored:
+			f.fanOutStored(msg)
+		case <-f.stop:
+			return
+		}
+	}
+}
+
+// close stops the delivery goroutine and waits for it.
+func (f *fanout) close() {
+	f.stopOnce.Do(func() { close(f.stop) })
+	<-f.done
+}
+
+// fanOutStored delivers one stored message to the local members of its
+// room, or one whisper to the local connections of its two sessions but
+// the one it came from.
+func (f *fanout) fanOutStored(msg *nats.Msg) {
+	seq, _ := strconv.ParseUint(msg.Header.Get(jetstream.SequenceHeader), 10, 64)
+	if seq != 0 && seq == f.lastSeq {
+		return // a whisper to oneself, which both of its subscriptions saw
+	}
+	f.lastSeq = seq
+	if room, ok := proto.StoredRoomToken(msg.Subject); ok {
+		frame := encodeStored(proto.EventServerMessage, msg.Data, seq, f.offsets)
+		members := f.to.room(room)
+		if members == nil || frame == nil {
+			return
+		}
+		for _, m := range members {
+			m.send(frame, seq, false)
+		}
+		f.metrics.messagesOut.Add(float64(len(members)))
+		f.metrics.observeFanOut(msg.Header.Get(jetstream.TimeStampHeaer))
+		return
+	}
+	a, b, isWhisper, ok := proto.StoredWhisperParties(msg.Subject)
+	if !isWhisper {
+		return
+	}
+	frame := encodeStored(proto.EventWhisper, msg.Data, seq, f.offsets)
+	if !ok || frame == nil {
+		return
+	}
+	origin := msg.Header.Get(proto.HeaderOrigin)
+	parties := []string{a, b}
+	if a == b {
+		parties = parties[:1]
+	}
+	for _, sid := range parties {
+		for _, m := range f.to.user(sid) {
+			if m.origin != origin {
+				m.send(frame, seq, true)
+			}
+		}
+	}
+}
+
+// fanOutNotice delivers a room's presence or typing notice to its local
+// members but the user concerned.
+func (f *fanout) fanOutNotice(msg *nats.Msg) {
+	var event string
+	room := proto.RoomLiveToken(msg.Subject)
+	switch proto.RoomLiveKind(msg.Subject) {
+	case proto.LivePresence:
+		event = msg.Header.Get(proto.HeaderEvent)
+		if event != proto.EventJoin && event != proto.EventLeave {
+			return
+		}
+	case proto.LiveTyping:
+		if !f.floods.typingIn.passNotice(room, msg.Data) {
+			f.floods.limited.WithLabelValues(limitTyping, "coalesced_in").Inc()
+			return
+		}
+		event = proto.EventTyping
+	default:
+		return
+	}
+	frame, err := socketio.EncodeEvent("/", event, -1, []json.RawMessage{msg.Data}, 0)
+	if err != nil {
+		return
+	}
+	skipKey := userKey(msg.Data)
+	for _, m := range f.to.room(room) {
+		if m.key != skipKey {
+			m.send(frame, 0, false)
+		}
+	}
+}
+
+// encodeStored encodes the event of a stored message or whisper, with its
+// sequence as the recovery offset when offsets is set.
+func encodeStored(event string, data []byte, seq uint64, offsets bool) []byte {
+	args := []json.RawMessage{data}
+	if offsets {
+		args = append(args, json.RawMessage(`"`+strconv.FormatUint(seq, 10)+`"`))
+	}
+	frame, err := socketio.EncodeEvent("/", event, -1, args, 0)
+	if err != nil {
+		return nil
+	}
+	return frame
+}
+
+// userKey returns the name key of the "username" of a notice.
+func userKey(data []byte) string {
+	var n struct {
+		Username string `json:"username"`
+	}
+	json.Unmarshal(data, &n)
+	return proto.NameKey(n.Username)
+}
+
+// send writes frame to the member, or holds it while the member's join is
+// being answered; seq is the stream sequence of a stored message or
+// whisper (0 for a notice), which the join's answer may already hold.
+func (m *member) send(frame []byte, seq uint64, whisper bool) {
+	if m.live.Load() {
+		m.out.SendFrame(frame, nil)
+		return
+	}
+	m.mu.Lock()
+	if !m.live.Load() {
+		if len(m.pending) >= maxPending {
+			m.mu.Unlock()
+			m.out.CloseSession()
+			return
+		}
+		m.pending = append(m.pending, pendingFrame{frame, seq, whisper})
+		m.mu.Unlock()
+		return
+	}
+	m.mu.Unlock()
+	m.out.SendFrame(frame, nil)
+}
+
+// goLive sends what waited during the join, except what the join's answer
+// carried: room messages through the stream sequence rooms, whispers
+// through whispers. From then on it sends directly.
+func (m *member) goLive(rooms, whispers uint64) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for _, p := range m.pending {
+		through := rooms
+		if p.whisper {
+			through = whispers
+		}
+		if p.seq != 0 && p.seq <= through {
+			continue
+		}
+		m.out.SendFrame(p.frame, nil)
+	}
+	m.pending = nil
+	m.live.Store(true)
+}

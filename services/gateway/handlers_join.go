@@ -1,0 +1,174 @@
+package gateway
+
+import (
+	"encoding/json"
+
+	"github.com/nats-io/nats.go"
+
+	"github.com/natter/natter/proto"
+	"github.com/natter/natter/services/gateway/internal/socketio"
+)
+
+// The handlers of a connection's place in the chat: join, disconnect (and
+// presence's leave), logout, and the end of its session elsewhere.
+
+func (c *chat) onJoin(s *socketio.Socket, e *socketio.EventMessage) {
+	cn := connOf(s)
+	var req proto.JoinRequest
+	if err := decodeArg(e, &req); err != nil {
+		fail(e, err)
+		return
+	}
+	if err := c.floods.admit(cn, limitJoin, joinUser(req)); err != nil {
+		fail(e, err)
+		return
+	}
+	if req.Username != "" || req.Token == "" {
+		if _, err := proto.NormalizeName(req.Username); err != nil {
+			fail(e, err)
+			return
+		}
+	}
+	roomName, err := proto.NormalizeRoom(req.Room)
+	if err != nil {
+		fail(e, err)
+		return
+	}
+	cn.asked.Store(true)
+	join := proto.PresenceJoin{
+		ConnRef:  proto.ConnRef{Gateway: c.id, Conn: s.ID()},
+		Username: req.Username,
+		Room:     roomName,
+		Token:    req.Token,
+	}
+	pr, err := c.up.join(join)
+	if noAnswer(err) && s.Connected() {
+		// No answer in time (a storm of joins): once more. Presence may
+		// have served the first, and serves a repeat on the same
+		// connection as that same join.
+		pr, err = c.up.join(join)
+	}
+	if err != nil {
+		fail(e, err)
+		return
+	}
+	m := newMember(c.id, s, &pr)
+	if !s.Connected() {
+		return // gone while presence answered; its leave is on the way
+	}
+	c.hub.place(cn, m)
+
+	q := proto.HistoryQuery{Room: pr.Room, After: req.Since, Limit: proto.HistoryOnJoin}
+	if req.Since != "" {
+		q.Limit = proto.MaxHistoryPage
+	}
+	var historyErr *proto.Error
+	hr, err := c.up.history(q)
+	if err != nil {
+		c.log.Warn("join without history", "err", err)
+		hr, historyErr = proto.HistoryReply{}, proto.ErrUnavailable
+	}
+	if hr.Messages == nil {
+		hr.Messages = []proto.Message{}
+	}
+	if pr.Members == nil {
+		pr.Members = []proto.Member{}
+	}
+	// Without history, the client has nothing from before the join, and
+	// everything after comes live (goLive with 0 holds nothing back);
+	// recovery begins at the stream's head.
+	c.rec.joined(s, m, hr.Through, historyErr != nil)
+	reply(e, proto.JoinAck{
+		OK:           true,
+		Username:     pr.Username,
+		Color:        pr.Color,
+		Token:        pr.Token,
+		Room:         pr.Room,
+		Members:      pr.Members,
+		MemberCount:  max(pr.MemberCount, len(pr.Members)),
+		History:      hr.Messages,
+		Gap:          hr.Gap,
+		HistoryError: historyErr,
+	})
+	m.goLive(hr.Through, 0)
+}
+
+func (c *chat) onDisconnect(s *socketio.Socket, reason string) {
+	cn := connOf(s)
+	if cn == nil {
+		return
+	}
+	m := cn.cur.Swap(nil)
+	if m == nil {
+		if cn.asked.Load() {
+			// Not joined, but a join whose answer was lost (it timed
+			// out) may have put it in presence: take it out, at once.
+			c.tellLeft(s, true)
+		}
+		return
+	}
+	c.hub.remove(m)
+	deliberate := reason == "client namespace disconnect"
+	c.tellLeft(s, deliberate)
+}
+
+// tellLeft tells presence that s has closed (on purpose, or its transport
+// was lost), without holding up the transport that is closing.
+func (c *chat) tellLeft(s *socketio.Socket, deliberate bool) {
+	c.leave.Add(1)
+	go func() {
+		defer c.leave.Done()
+		if deliberate {
+			c.rec.forget(s) // a client that left on purpose does not come back
+		}
+		err := c.up.leave(proto.PresenceLeave{
+			ConnRef:    proto.ConnRef{Gateway: c.id, Conn: s.ID()},
+			Deliberate: deliberate,
+		})
+		if err != nil {
+			c.log.Warn("presence leave", "err", err)
+		}
+	}()
+}
+
+// onLogout ends the connection's session, on its client's request: the
+// connection stays, joined to nothing; every other tab of the session, on
+// any gateway, is disconnected (onSessionEnded); presence frees the name
+// at once, and the token resumes nothing.
+func (c *chat) onLogout(s *socketio.Socket, e *socketio.EventMessage) {
+	cn, m := joined(s, e)
+	if m == nil {
+		return
+	}
+	if err := c.floods.admit(cn, limitJoin, userOf(cn)); err != nil {
+		fail(e, err)
+		return
+	}
+	if !cn.cur.CompareAndSwap(m, nil) {
+		fail(e, proto.ErrNotJoined) // left or moved meanwhile
+		return
+	}
+	c.hub.remove(m)
+	c.rec.forget(s)
+	if err := c.up.endSession(proto.PresenceEndSession{
+		ConnRef: proto.ConnRef{Gateway: c.id, Conn: s.ID()},
+		Token:   m.token,
+	}); err != nil {
+		fail(e, err)
+		return
+	}
+	reply(e, proto.OKAck{OK: true})
+}
+
+// onSessionEnded disconnects this gateway's connections of a session that
+// has ended (proto.SessionEnded); their recovery state goes with them.
+func (c *chat) onSessionEnded(msg *nats.Msg) {
+	var ended proto.SessionEnded
+	if json.Unmarshal(msg.Data, &ended) != nil || !proto.ValidSessionID(ended.SessionID) {
+		return
+	}
+	for _, m := range c.hub.user(ended.SessionID) {
+		c.rec.forget(m.sock)
+		m.sock.Disconnect()
+	}
+}

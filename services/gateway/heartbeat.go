@@ -1,0 +1,160 @@
+package gateway
+
+import (
+	"encoding/json"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/nats-io/nats.go"
+
+	"github.com/natter/natter/proto"
+)
+
+// heartbeat keeps presence's view of this gateway alive: it beats every
+// interval (when the beats stop, presence lets the gateway's connections
+// go), and, when presence asks (proto.PresenceResync), announces every
+// local connection again. It also holds the subscription to presence's
+// other broadcast, proto.SessionEndedSubject, for the handler given.
+type heartbeat struct {
+	id       string
+	nc       *nats.Conn
+	interval time.Duration
+	up       *upstream
+	members  func() []*member // the hub's snapshot
+	log      *slog.Logger
+
+	resyncs  chan struct{} // cap 1: a resync waits to run
+	announce atomic.Bool   // the waiting resync tells the rooms (PresenceResync.Announce)
+	subs     []*nats.Subscription
+	stop     chan struct{} // closed by close: the goroutines end
+	running  sync.WaitGroup
+	stopOnce sync.Once
+}
+
+func newHeartbeat(id string, nc *nats.Conn, interval time.Duration, up *upstream, members func() []*member, log *slog.Logger) *heartbeat {
+	return &heartbeat{
+		id:       id,
+		nc:       nc,
+		interval: interval,
+		up:       up,
+		members:  members,
+		log:      log,
+		resyncs:  make(chan struct{}, 1),
+		stop:     make(chan struct{}),
+	}
+}
+
+// start starts beating and listening for resyncs, and hands session ended
+// notices to ended; close stops it all.
+func (h *heartbeat) start(ended nats.MsgHandler) error {
+	h.running.Add(2)
+	go h.beat()
+	go h.resyncLoop()
+	resync, err := h.nc.Subscribe(proto.PresenceResyncSubject, func(m *nats.Msg) {
+		var req proto.PresenceResync
+		if len(m.Data) > 0 && json.Unmarshal(m.Data, &req) != nil {
+			return
+		}
+		if req.Gateway == "" || req.Gateway == h.id {
+			h.resync(req.Announce)
+		}
+	})
+	if err != nil {
+		return err
+	}
+	h.subs = append(h.subs, resync)
+	sub, err := h.nc.Subscribe(proto.SessionEndedSubject, ended)
+	if err != nil {
+		resync.Unsubscribe()
+		h.subs = nil
+		return err
+	}
+	h.subs = append(h.subs, sub)
+	return nil
+}
+
+// close stops the beats and resyncs, the one under way included, and
+// drops the subscriptions.
+func (h *heartbeat) close() {
+	h.stopOnce.Do(func() {
+		close(h.stop)
+		for _, sub := range h.subs {
+			sub.Unsubscribe()
+		}
+	})
+	h.running.Wait()
+}
+
+// beat tells presence, every interval, that this gateway lives.
+func (h *heartbeat) beat() {
+	defer h.running.Done()
+	hb, _ := json.Marshal(proto.GatewayHeartbeat{Gateway: h.id, Interval: h.interval.Milliseconds()})
+	t := time.NewTicker(h.interval)
+	defer t.Stop()
+	for {
+		h.nc.Publish(proto.GatewayHeartbeatSubject, hb)
+		select {
+		case <-t.C:
+		case <-h.stop:
+			return
+		}
+	}
+}
+
+// resync asks for every local connection to be announced to presence
+// again, after presence lost its state or let this gateway's connections
+// go; announce asks presence to tell the rooms of users it puts back. One
+// resync runs at a time; one asked for meanwhile runs after it.
+func (h *heartbeat) resync(announce bool) {
+	if announce {
+		h.announce.Store(true)
+	}
+	select {
+	case h.resyncs <- struct{}{}:
+	default: // one is waiting to run already
+	}
+}
+
+func (h *heartbeat) resyncLoop() {
+	defer h.running.Done()
+	for {
+		select {
+		case <-h.resyncs:
+			h.resyncOnce(h.announce.Swap(false))
+		case <-h.stop:
+			return
+		}
+	}
+}
+
+func (h *heartbeat) resyncOnce(announce bool) {
+	members := h.members()
+	for _, m := range members {
+		select {
+		case <-h.stop:
+			return
+		default:
+		}
+		if cn := connOf(m.sock); cn == nil || cn.cur.Load() != m || !m.sock.Connected() {
+			// Closed or moved since the snapshot: its leave or its new
+			// join has told presence already, and announcing it again
+			// would undo the leave.
+			continue
+		}
+		_, err := h.up.join(proto.PresenceJoin{
+			ConnRef:  proto.ConnRef{Gateway: h.id, Conn: m.sock.ID()},
+			Username: m.username,
+			Room:     m.room,
+			Token:    m.token,
+			Color:    m.color,
+			Resync:   true,
+			Announce: announce,
+		})
+		if err != nil {
+			h.log.Warn("resync", "err", err)
+		}
+	}
+	h.log.Info("resynced with presence", "connections", len(members))
+}

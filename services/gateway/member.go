@@ -1,0 +1,93 @@
+package gateway
+
+import (
+	"sync"
+	"sync/atomic"
+
+	"github.com/natter/natter/proto"
+	"github.com/natter/natter/services/gateway/internal/socketio"
+)
+
+// conn is the chat state of one Socket.IO socket.
+type conn struct {
+	id, addr string                 // the socket's, and its client's (see clientAddr)
+	cur      atomic.Pointer[member] // nil until joined
+	// resume is what a recovered connection missed, to be sent once its
+	// CONNECT is answered.
+	resume *resumption
+	// inflight counts its messages and whispers waiting for the stream's
+	// answer (see maxInFlight).
+	inflight atomic.Int32
+	// asked is set once it has asked presence to join: presence may hold
+	// it even when the answer never came (a timeout), so its close is
+	// told to presence whether or not it is joined.
+	asked atomic.Bool
+}
+
+// newConn returns the chat state of a socket new to the chat.
+func newConn(s *socketio.Socket, proxies trustedProxies) *conn {
+	return &conn{id: s.ID(), addr: proxies.clientAddr(s.Session().Request())}
+}
+
+func connOf(s *socketio.Socket) *conn {
+	cn, _ := s.Data().(*conn)
+	return cn
+}
+
+// sink is where a member's frames go: its socket.
+type sink interface {
+	SendFrame(frame []byte, attachments [][]byte) error
+	CloseSession()
+}
+
+// member is a connection joined to a room. It does not change: a new join
+// makes a new member.
+type member struct {
+	sock     *socketio.Socket
+	out      sink // sock, but for tests
+	username string
+	key      string // proto.NameKey(username)
+	// sid is the session's id (proto.SessionID): what its whispers are
+	// routed and read by. The name is not: another session may hold it
+	// once this one has ended.
+	sid    string
+	color  string
+	token  string
+	room   string
+	origin string // gateway/conn, for HeaderOrigin
+
+	// While a join is being answered, what the room sends waits here, so
+	// that nothing falls between the history in the ack and live delivery
+	// (see send and goLive).
+	live    atomic.Bool
+	mu      sync.Mutex
+	pending []pendingFrame
+}
+
+type pendingFrame struct {
+	frame   []byte
+	seq     uint64 // stream sequence of a stored message; 0 for notices
+	whisper bool
+}
+
+// newMember makes the member that presence's join reply pr puts on s, a
+// socket of the gateway with id gateway. Its session id is presence's; for
+// a presence that sends none (older than the field) it is made here of
+// the token, as presence makes it.
+func newMember(gateway string, s *socketio.Socket, pr *proto.PresenceJoinReply) *member {
+	sid := pr.SessionID
+	if !proto.ValidSessionID(sid) {
+		sid = proto.SessionID(pr.Token)
+	}
+	return &member{
+		sock:     s,
+		out:      s,
+		username: pr.Username,
+		key:      proto.NameKey(pr.Username),
+		sid:      sid,
+		color:    pr.Color,
+		token:    pr.Token,
+		room:     pr.Room,
+		origin:   gateway + "/" + s.ID(),
+	}
+}
