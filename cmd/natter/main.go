@@ -5,7 +5,9 @@
 //
 //	natter [-addr :8080] [-data ./data]
 //
-// NATTER_HTTP_ADDR and NATTER_DATA_DIR set the defaults.
+// NATTER_HTTP_ADDR and NATTER_DATA_DIR set the defaults. The other variables
+// of the gateway, presence and history (the README's tables) configure
+// them as they do the separate commands.
 package main
 
 import (
@@ -48,15 +50,26 @@ func run(log *slog.Logger) error {
 	if gcfg.ID == "" {
 		gcfg.ID = "embedded"
 	}
-	dataDir := ops.Env("NATTER_DATA_DIR", "data")
+	pcfg, err := presence.ConfigFromEnv()
+	if err != nil {
+		return err
+	}
+	hcfg, err := history.ConfigFromEnv()
+	if err != nil {
+		return err
+	}
+	cfg, err := configFromEnv()
+	if err != nil {
+		return err
+	}
 	flag.StringVar(&gcfg.HTTPAddr, "addr", gcfg.HTTPAddr, "listen address (NATTER_HTTP_ADDR)")
-	flag.StringVar(&dataDir, "data", dataDir, "folder for JetStream's files (NATTER_DATA_DIR)")
+	flag.StringVar(&cfg.DataDir, "data", cfg.DataDir, "folder for JetStream's files (NATTER_DATA_DIR)")
 	flag.Parse()
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 
-	ns, err := startNATS(filepath.Join(dataDir, "nats"))
+	ns, err := startNATS(filepath.Join(cfg.DataDir, "nats"))
 	if err != nil {
 		return err
 	}
@@ -72,7 +85,7 @@ func run(log *slog.Logger) error {
 		return err
 	}
 	defer hnc.Drain()
-	hist, err := history.New(history.Config{}, hnc, log.With("service", "history"), reg)
+	hist, err := history.New(hcfg, hnc, log.With("service", "history"), reg)
 	if err != nil {
 		return err
 	}
@@ -81,7 +94,7 @@ func run(log *slog.Logger) error {
 		return err
 	}
 	defer pnc.Drain()
-	pres := presence.New(presence.Config{}, pnc, presence.NewMemoryStore(0, nil), log.With("service", "presence"), reg)
+	pres := presence.New(pcfg, pnc, presence.NewMemoryStore(pcfg.SessionTTL, nil), log.With("service", "presence"), reg)
 	gnc, err := connect("gateway")
 	if err != nil {
 		return err
@@ -96,7 +109,7 @@ func run(log *slog.Logger) error {
 	g.Go(func() error { return hist.Run(ctx) })
 	g.Go(func() error { return pres.Run(ctx) })
 	g.Go(func() error { return gw.Run(ctx) })
-	log.Info("natter running", "addr", gcfg.HTTPAddr, "data", dataDir)
+	log.Info("natter running", "addr", gcfg.HTTPAddr, "data", cfg.DataDir)
 	return g.Wait()
 }
 

@@ -8,12 +8,9 @@ package history
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
-	"slices"
-	"strings"
 	"sync"
 	"time"
 
@@ -21,111 +18,9 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/natter/natter/kit/ops"
 	"github.com/natter/natter/proto"
 )
-
-// Defaults for the zero values of Config.
-const (
-	DefaultMaxAge         = 30 * 24 * time.Hour
-	DefaultMaxPerRoom     = 10_000
-	DefaultDuplicates     = 2 * time.Minute
-	DefaultDedupTTL       = 24 * time.Hour
-	DefaultRecoveryTTL    = 24 * time.Hour
-	DefaultCatchUpTimeout = 2 * time.Second
-)
-
-// Config configures the service. The zero value of every field means its default.
-type Config struct {
-	MaxAge time.Duration // how long messages and whispers are kept; 30 days
-	// MaxPerRoom is how many messages are kept per room, and whispers per
-	// pair of sessions; 10,000.
-	MaxPerRoom int64
-	// CachePerRoom is how many of the newest messages of a room, and
-	// whispers of a session, are held in memory to answer queries; pages
-	// reach back that far. MaxPerRoom: all that is kept.
-	CachePerRoom int
-	// Duplicates is JetStream's deduplication window for message ids; 2m.
-	Duplicates time.Duration
-	// DedupTTL is how long the deduplication bucket remembers a message
-	// id past that window; 24h.
-	DedupTTL time.Duration
-	// RecoveryTTL is how long a connection can be recovered after its
-	// last join; 24h.
-	RecoveryTTL time.Duration
-	Replicas    int // stream replicas, for a NATS cluster; 1
-}
-
-func (c Config) withDefaults() Config {
-	if c.MaxAge <= 0 {
-		c.MaxAge = DefaultMaxAge
-	}
-	if c.MaxPerRoom <= 0 {
-		c.MaxPerRoom = DefaultMaxPerRoom
-	}
-	if c.CachePerRoom <= 0 {
-		c.CachePerRoom = int(c.MaxPerRoom)
-	}
-	if c.Duplicates <= 0 {
-		c.Duplicates = DefaultDuplicates
-	}
-	if c.DedupTTL <= 0 {
-		c.DedupTTL = DefaultDedupTTL
-	}
-	if c.RecoveryTTL <= 0 {
-		c.RecoveryTTL = DefaultRecoveryTTL
-	}
-	if c.Replicas <= 0 {
-		c.Replicas = 1
-	}
-	return c
-}
-
-// StreamConfig returns the configuration of the messages stream: file
-// storage, retention by age and per room (and per pair of users, for
-// whispers), deduplication, and republishing of every stored message
-// under natter.stored.>, so that gateways fan out only what is stored,
-// once, in order.
-func (c Config) StreamConfig() jetstream.StreamConfig {
-	c = c.withDefaults()
-	return jetstream.StreamConfig{
-		Name:              proto.MessagesStream,
-		Description:       "natter room messages and whispers",
-		Subjects:          []string{proto.MessagesStreamSubjects},
-		Storage:           jetstream.FileStorage,
-		Retention:         jetstream.LimitsPolicy,
-		Discard:           jetstream.DiscardOld,
-		MaxAge:            c.MaxAge,
-		MaxMsgsPerSubject: c.MaxPerRoom,
-		Duplicates:        c.Duplicates,
-		Replicas:          c.Replicas,
-		RePublish: &jetstream.RePublish{
-			Source:      proto.MessagesStreamSubjects,
-			Destination: proto.StoredSubjects,
-		},
-	}
-}
-
-// BucketConfigs returns the configurations of the recovery and
-// deduplication buckets.
-func (c Config) BucketConfigs() []jetstream.KeyValueConfig {
-	c = c.withDefaults()
-	return []jetstream.KeyValueConfig{
-		{
-			Bucket:      proto.RecoveryBucket,
-			Description: "natter: connection recovery, by a hash of the pid",
-			TTL:         c.RecoveryTTL,
-			Storage:     jetstream.FileStorage,
-			Replicas:    c.Replicas,
-		},
-		{
-			Bucket:      proto.DedupBucket,
-			Description: "natter: message deduplication ids past the stream's window",
-			TTL:         c.DedupTTL,
-			Storage:     jetstream.FileStorage,
-			Replicas:    c.Replicas,
-		},
-	}
-}
 
 // Service is the history service.
 type Service struct {
@@ -144,27 +39,6 @@ type Service struct {
 	ready    bool
 }
 
-// timeline is the newest stored messages of a room, or whispers of a
-// session, oldest first, at most CachePerRoom.
-type timeline struct {
-	entries []entry
-}
-
-type entry struct {
-	seq     uint64
-	id      string
-	msg     *proto.Message // a room message
-	whisper *proto.Whisper // or a whisper
-	with    string         // for a whisper: the other session's id
-}
-
-func (l *timeline) add(e entry, limit int) {
-	l.entries = append(l.entries, e)
-	if over := len(l.entries) - limit; over > 0 {
-		l.entries = append(l.entries[:0], l.entries[over:]...)
-	}
-}
-
 // New returns the service on the NATS connection nc; Run serves it.
 func New(cfg Config, nc *nats.Conn, log *slog.Logger, reg prometheus.Registerer) (*Service, error) {
 	js, err := jetstream.New(nc)
@@ -172,7 +46,7 @@ func New(cfg Config, nc *nats.Conn, log *slog.Logger, reg prometheus.Registerer)
 		return nil, fmt.Errorf("history: jetstream: %w", err)
 	}
 	return &Service{
-		cfg:      cfg.withDefaults(),
+		cfg:      cfg.WithDefaults(),
 		log:      log,
 		nc:       nc,
 		js:       js,
@@ -197,7 +71,9 @@ func (s *Service) Ready() error {
 }
 
 // Run creates or updates the stream and the buckets, reads the stream
-// into the caches and answers queries until ctx is cancelled.
+// into the caches and answers queries until ctx is cancelled; then it
+// drains its subscriptions, stops reading the stream, and returns once
+// the queries it took are answered and the reading has stopped.
 func (s *Service) Run(ctx context.Context) error {
 	stream, err := s.ensure(ctx)
 	if err != nil {
@@ -215,17 +91,31 @@ func (s *Service) Run(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("history: consume: %w", err)
 	}
-	defer cc.Stop()
-
+	// Queries wait on the caches (catchUp): the stream is read until the
+	// last of them is answered.
+	defer func() {
+		cc.Stop()
+		select {
+		case <-cc.Closed():
+		case <-time.After(DefaultCatchUpTimeout + time.Second):
+			s.log.Warn("history: the stream's reading did not stop in time")
+		}
+	}()
+	var subs []*nats.Subscription
+	defer func() {
+		if ops.Drain(subs, DefaultCatchUpTimeout+time.Second) != nil {
+			s.log.Warn("history: subscriptions not drained in time")
+		}
+	}()
 	for subject, serve := range map[string]nats.MsgHandler{
-		proto.HistoryQuerySubject:  s.serveQuery,
-		proto.WhispersQuerySubject: s.serveWhispers,
+		proto.HistoryQuerySubject:  s.answer(kindRoom, s.historyQuery),
+		proto.WhispersQuerySubject: s.answer(kindWhisper, s.whispersQuery),
 	} {
 		sub, err := s.nc.QueueSubscribe(subject, proto.HistoryQueue, serve)
 		if err != nil {
 			return fmt.Errorf("history: subscribe: %w", err)
 		}
-		defer sub.Drain()
+		subs = append(subs, sub)
 	}
 	s.mu.Lock()
 	s.ready = true
@@ -265,245 +155,4 @@ func (s *Service) create(ctx context.Context) (jetstream.Stream, error) {
 		}
 	}
 	return stream, nil
-}
-
-// apply adds one stored message to the caches.
-func (s *Service) apply(m jetstream.Msg) {
-	meta, err := m.Metadata()
-	if err != nil {
-		return
-	}
-	seq := meta.Sequence.Stream
-	subject := m.Subject()
-	var room string
-	var w *proto.Whisper
-	var msg *proto.Message
-	var a, b string
-	switch {
-	case strings.HasPrefix(subject, proto.RoomMsgPrefix):
-		msg = new(proto.Message)
-		r, err := proto.FromToken(subject[len(proto.RoomMsgPrefix):])
-		if json.Unmarshal(m.Data(), msg) != nil || err != nil || msg.ID == "" {
-			s.log.Warn("history: undecodable message", "seq", seq)
-			msg = nil
-		}
-		room = r
-	case strings.HasPrefix(subject, proto.WhisperMsgPrefix):
-		w = new(proto.Whisper)
-		var ok bool
-		a, b, ok = proto.WhisperParties(subject[len(proto.WhisperMsgPrefix):])
-		if !ok {
-			// Not two session ids: stored before whispers belonged to
-			// sessions, under name keys, and nobody's now.
-			w = nil
-			break
-		}
-		if json.Unmarshal(m.Data(), w) != nil || w.ID == "" {
-			s.log.Warn("history: undecodable whisper", "seq", seq)
-			w = nil
-		}
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if seq <= s.applied {
-		return // redelivered after the ordered consumer was reset
-	}
-	switch {
-	case msg != nil:
-		s.metrics.messages.WithLabelValues(kindRoom).Inc()
-		s.logOf(s.rooms, room).add(entry{seq: seq, id: msg.ID, msg: msg}, s.cfg.CachePerRoom)
-	case w != nil:
-		s.metrics.messages.WithLabelValues(kindWhisper).Inc()
-		s.logOf(s.whispers, a).add(entry{seq: seq, id: w.ID, whisper: w, with: b}, s.cfg.CachePerRoom)
-		if b != a {
-			s.logOf(s.whispers, b).add(entry{seq: seq, id: w.ID, whisper: w, with: a}, s.cfg.CachePerRoom)
-		}
-	}
-	s.applied = seq
-	close(s.changed)
-	s.changed = make(chan struct{})
-}
-
-// logOf returns logs[key], making it. The caller holds s.mu.
-func (s *Service) logOf(logs map[string]*timeline, key string) *timeline {
-	l := logs[key]
-	if l == nil {
-		l = &timeline{}
-		logs[key] = l
-	}
-	return l
-}
-
-func (s *Service) serveQuery(m *nats.Msg) {
-	start := time.Now()
-	var q proto.HistoryQuery
-	reply := func(r proto.HistoryReply) {
-		if r.Messages == nil {
-			r.Messages = []proto.Message{}
-		}
-		b, _ := json.Marshal(r)
-		m.Respond(b)
-		s.metrics.observeQuery(kindRoom, start, r.Error)
-	}
-	if err := json.Unmarshal(m.Data, &q); err != nil {
-		reply(proto.HistoryReply{Error: proto.ErrBadRequest})
-		return
-	}
-	room, err := proto.NormalizeRoom(q.Room)
-	if err != nil {
-		reply(proto.HistoryReply{Error: proto.AsError(err)})
-		return
-	}
-	if q.Limit <= 0 || q.Limit > proto.MaxHistoryPage {
-		q.Limit = proto.HistoryOnJoin
-	}
-	if err := s.catchUp(proto.RoomMsgSubject(room)); err != nil {
-		s.log.Warn("history: behind the stream", "err", err)
-		reply(proto.HistoryReply{Error: proto.ErrUnavailable})
-		return
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	var r proto.HistoryReply
-	var entries []entry
-	if l := s.rooms[room]; l != nil {
-		entries = l.entries
-	}
-	if q.After != "" {
-		rest, ok := after(entries, q.After, q.Limit)
-		if ok {
-			entries = rest
-		} else {
-			r.Gap = true
-			entries = before(entries, "", q.Limit, nil)
-		}
-	} else {
-		entries = before(entries, q.Before, q.Limit, nil)
-	}
-	r.Messages = make([]proto.Message, 0, len(entries))
-	for _, e := range entries {
-		r.Messages = append(r.Messages, *e.msg)
-	}
-	r.Through = s.applied
-	reply(r)
-}
-
-func (s *Service) serveWhispers(m *nats.Msg) {
-	start := time.Now()
-	var q proto.WhispersQuery
-	reply := func(r proto.WhispersReply) {
-		if r.Whispers == nil {
-			r.Whispers = []proto.Whisper{}
-		}
-		b, _ := json.Marshal(r)
-		m.Respond(b)
-		s.metrics.observeQuery(kindWhisper, start, r.Error)
-	}
-	if err := json.Unmarshal(m.Data, &q); err != nil || !proto.ValidSessionID(q.User) || (q.With != "" && !proto.ValidSessionID(q.With)) {
-		reply(proto.WhispersReply{Error: proto.ErrBadRequest})
-		return
-	}
-	if q.Limit <= 0 || q.Limit > proto.MaxHistoryPage {
-		q.Limit = proto.HistoryOnJoin
-	}
-	if err := s.catchUp(""); err != nil {
-		s.log.Warn("history: behind the stream", "err", err)
-		reply(proto.WhispersReply{Error: proto.ErrUnavailable})
-		return
-	}
-	var keep func(entry) bool
-	if q.With != "" {
-		keep = func(e entry) bool { return e.with == q.With }
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	var entries []entry
-	if l := s.whispers[q.User]; l != nil {
-		entries = before(l.entries, q.Before, q.Limit, keep)
-	}
-	r := proto.WhispersReply{Whispers: make([]proto.Whisper, 0, len(entries))}
-	for _, e := range entries {
-		r.Whispers = append(r.Whispers, *e.whisper)
-	}
-	reply(r)
-}
-
-// catchUp waits until the caches hold the newest stored message of
-// subject (of the whole stream, for ""), so that an answer never misses a
-// message that was acked before the query.
-func (s *Service) catchUp(subject string) error {
-	ctx, cancel := context.WithTimeout(context.Background(), DefaultCatchUpTimeout)
-	defer cancel()
-	var last uint64
-	if subject == "" {
-		info, err := s.stream.Info(ctx)
-		if err != nil {
-			return err
-		}
-		last = info.State.LastSeq
-	} else {
-		raw, err := s.stream.GetLastMsgForSubject(ctx, subject)
-		if errors.Is(err, jetstream.ErrMsgNotFound) {
-			return nil
-		}
-		if err != nil {
-			return err
-		}
-		last = raw.Sequence
-	}
-	for {
-		s.mu.Lock()
-		applied, changed := s.applied, s.changed
-		s.mu.Unlock()
-		if applied >= last {
-			return nil
-		}
-		select {
-		case <-changed:
-		case <-ctx.Done():
-			return fmt.Errorf("cache at %d, stream at %d: %w", applied, last, ctx.Err())
-		}
-	}
-}
-
-// before returns up to limit of the entries that keep accepts (all, for
-// nil) before the one with id before (the newest, when before is ""),
-// oldest first. The order is the stream's, not the ids': ids from
-// different gateways may interleave within a millisecond. An id that is
-// not held gives none.
-func before(entries []entry, before string, limit int, keep func(entry) bool) []entry {
-	end := len(entries)
-	if before != "" {
-		end = 0
-		for i := len(entries) - 1; i >= 0; i-- {
-			if entries[i].id == before {
-				end = i
-				break
-			}
-		}
-	}
-	if keep == nil {
-		return entries[max(end-limit, 0):end]
-	}
-	var out []entry
-	for i := end - 1; i >= 0 && len(out) < limit; i-- {
-		if keep(entries[i]) {
-			out = append(out, entries[i])
-		}
-	}
-	slices.Reverse(out)
-	return out
-}
-
-// after returns the entries after the one with id after, oldest first,
-// and true; or false when that id is not held or more than limit entries
-// follow it.
-func after(entries []entry, after string, limit int) ([]entry, bool) {
-	for i := len(entries) - 1; i >= 0; i-- {
-		if entries[i].id == after {
-			rest := entries[i+1:]
-			return rest, len(rest) <= limit
-		}
-	}
-	return nil, false
 }

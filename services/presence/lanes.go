@@ -10,32 +10,34 @@ import (
 // that hands them over waits too (and NATS buffers the rest).
 const laneDepth = 16
 
-// lanes serve requests concurrently, on one goroutine per lane. Requests
+// lanes serve requests concurrently, on one goroutine per lane (its
+// owner runs serve for each of the Workers lanes). Requests
 // given the same key go to the same lane and are served one after the
 // other in the order they were given: a connection's join and its leave
 // are never applied out of order by one replica.
 type lanes struct {
 	seed  maphash.Seed
 	next  atomic.Uint64 // spreads requests without a key
-	wg    sync.WaitGroup
-	mu    sync.RWMutex // held to read closed and send; held alone to close
+	mu    sync.RWMutex  // held to read closed and send; held alone to close
 	queue []chan func()
 	shut  bool
 }
 
-// newLanes starts n lanes.
+// newLanes returns n lanes, none served yet.
 func newLanes(n int) *lanes {
 	l := &lanes{seed: maphash.MakeSeed(), queue: make([]chan func(), n)}
 	for i := range l.queue {
-		q := make(chan func(), laneDepth)
-		l.queue[i] = q
-		l.wg.Go(func() {
-			for f := range q {
-				f()
-			}
-		})
+		l.queue[i] = make(chan func(), laneDepth)
 	}
 	return l
+}
+
+// serve serves lane i until the lanes are closed and it has served every
+// request it was given.
+func (l *lanes) serve(i int) {
+	for f := range l.queue[i] {
+		f()
+	}
 }
 
 // do runs f on the lane of key, or on any lane when key is "". It waits
@@ -57,8 +59,7 @@ func (l *lanes) do(key string, f func()) bool {
 	return true
 }
 
-// close stops taking requests, and returns once every request given is
-// served.
+// close stops taking requests; serve returns once the lane is empty.
 func (l *lanes) close() {
 	l.mu.Lock()
 	if !l.shut {
@@ -68,5 +69,4 @@ func (l *lanes) close() {
 		}
 	}
 	l.mu.Unlock()
-	l.wg.Wait()
 }

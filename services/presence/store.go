@@ -3,6 +3,8 @@ package presence
 import (
 	"context"
 	"errors"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/natter/natter/proto"
@@ -201,3 +203,14 @@ var Palette = []string{
 // DefaultSessionTTL is how long a session lives offline, after its last
 // connection went: its token resumes it meanwhile.
 const DefaultSessionTTL = 24 * time.Hour
+
+// sortLeaves orders leaves by room, then name key, so that a batch of them
+// is announced in the same order whichever store reaped it.
+func sortLeaves(ls []LeaveResult) {
+	slices.SortFunc(ls, func(a, b LeaveResult) int {
+		if c := strings.Compare(a.Room, b.Room); c != 0 {
+			return c
+		}
+		return strings.Compare(a.Session.Key, b.Session.Key)
+	})
+}

@@ -1,0 +1,136 @@
+package history
+
+import (
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/natter/natter/kit/ops"
+	"github.com/natter/natter/proto"
+)
+
+// Defaults for the zero values of Config.
+const (
+	DefaultMaxAge         = 30 * 24 * time.Hour
+	DefaultMaxPerRoom     = 10_000
+	DefaultDuplicates     = 2 * time.Minute
+	DefaultDedupTTL       = 24 * time.Hour
+	DefaultRecoveryTTL    = 24 * time.Hour
+	DefaultReplicas       = 1
+	DefaultCatchUpTimeout = 2 * time.Second
+	DefaultHTTPAddr       = ":8082"
+)
+
+// Config configures the service. The zero value of every field means its
+// default. Process is for the command history to wire.
+type Config struct {
+	MaxAge time.Duration // how long messages and whispers are kept; 30 days
+	// MaxPerRoom is how many messages are kept per room, and whispers per
+	// pair of sessions; 10,000.
+	MaxPerRoom int64
+	// CachePerRoom is how many of the newest messages of a room, and
+	// whispers of a session, are held in memory to answer queries; pages
+	// reach back that far. MaxPerRoom: all that is kept.
+	CachePerRoom int
+	// Duplicates is JetStream's deduplication window for message ids; 2m.
+	Duplicates time.Duration
+	// DedupTTL is how long the deduplication bucket remembers a message
+	// id past that window; 24h.
+	DedupTTL time.Duration
+	// RecoveryTTL is how long a connection can be recovered after its
+	// last join; 24h.
+	RecoveryTTL time.Duration
+	Replicas    int // stream replicas, for a NATS cluster; 1
+
+	ops.Process // NATS and the HTTP endpoints; HTTPAddr DefaultHTTPAddr
+}
+
+// WithDefaults returns c with every zero field set to its default.
+func (c Config) WithDefaults() Config {
+	ops.Default(&c.MaxAge, DefaultMaxAge)
+	ops.Default(&c.MaxPerRoom, DefaultMaxPerRoom)
+	ops.Default(&c.CachePerRoom, int(c.MaxPerRoom))
+	ops.Default(&c.Duplicates, DefaultDuplicates)
+	ops.Default(&c.DedupTTL, DefaultDedupTTL)
+	ops.Default(&c.RecoveryTTL, DefaultRecoveryTTL)
+	ops.Default(&c.Replicas, DefaultReplicas)
+	c.Process = c.Process.WithDefaults(DefaultHTTPAddr)
+	return c
+}
+
+// Env lists the environment variables ConfigFromEnv reads, with their
+// defaults as the README gives them.
+var Env = append([]ops.EnvVar{
+	{Name: "NATTER_HISTORY_MAX_AGE", Default: "720h", Doc: "how long messages and whispers are kept"},
+	{Name: "NATTER_HISTORY_MAX_PER_ROOM", Default: "10000", Doc: "messages kept per room, and whispers per pair of users"},
+	{Name: "NATTER_HISTORY_CACHE_PER_ROOM", Default: "", Doc: "messages of a room held in memory to answer queries; all that is kept"},
+	{Name: "NATTER_HISTORY_DUPLICATES", Default: "2m", Doc: "JetStream's deduplication window for message ids"},
+	{Name: "NATTER_HISTORY_DEDUP_TTL", Default: "24h", Doc: "how long a message id is remembered past that window"},
+	{Name: "NATTER_RECOVERY_TTL", Default: "24h", Doc: "how long after its last join a connection can be recovered"},
+}, ops.ProcessEnv(DefaultHTTPAddr)...)
+
+// ConfigFromEnv reads the variables of Env; unset ones keep their
+// defaults. It is the only place history reads the environment.
+func ConfigFromEnv() (Config, error) {
+	r := ops.NewEnvReader(Env)
+	c := Config{
+		MaxAge:       r.Duration("NATTER_HISTORY_MAX_AGE"),
+		MaxPerRoom:   int64(r.Int("NATTER_HISTORY_MAX_PER_ROOM")),
+		CachePerRoom: r.Int("NATTER_HISTORY_CACHE_PER_ROOM"),
+		Duplicates:   r.Duration("NATTER_HISTORY_DUPLICATES"),
+		DedupTTL:     r.Duration("NATTER_HISTORY_DEDUP_TTL"),
+		RecoveryTTL:  r.Duration("NATTER_RECOVERY_TTL"),
+		Process:      ops.ProcessFromEnv(r),
+	}
+	if err := r.Err(); err != nil {
+		return Config{}, err
+	}
+	return c, nil
+}
+
+// StreamConfig returns the configuration of the messages stream: file
+// storage, retention by age and per room (and per pair of users, for
+// whispers), deduplication, and republishing of every stored message
+// under natter.stored.>, so that gateways fan out only what is stored,
+// once, in order.
+func (c Config) StreamConfig() jetstream.StreamConfig {
+	c = c.WithDefaults()
+	return jetstream.StreamConfig{
+		Name:              proto.MessagesStream,
+		Description:       "natter room messages and whispers",
+		Subjects:          []string{proto.MessagesStreamSubjects},
+		Storage:           jetstream.FileStorage,
+		Retention:         jetstream.LimitsPolicy,
+		Discard:           jetstream.DiscardOld,
+		MaxAge:            c.MaxAge,
+		MaxMsgsPerSubject: c.MaxPerRoom,
+		Duplicates:        c.Duplicates,
+		Replicas:          c.Replicas,
+		RePublish: &jetstream.RePublish{
+			Source:      proto.MessagesStreamSubjects,
+			Destination: proto.StoredSubjects,
+		},
+	}
+}
+
+// BucketConfigs returns the configurations of the recovery and
+// deduplication buckets.
+func (c Config) BucketConfigs() []jetstream.KeyValueConfig {
+	c = c.WithDefaults()
+	return []jetstream.KeyValueConfig{
+		{
+			Bucket:      proto.RecoveryBucket,
+			Description: "natter: connection recovery, by a hash of the pid",
+			TTL:         c.RecoveryTTL,
+			Storage:     jetstream.FileStorage,
+			Replicas:    c.Replicas,
+		},
+		{
+			Bucket:      proto.DedupBucket,
+			Description: "natter: message deduplication ids past the stream's window",
+			TTL:         c.DedupTTL,
+			Storage:     jetstream.FileStorage,
+			Replicas:    c.Replicas,
+		},
+	}
+}

@@ -1,0 +1,211 @@
+package presence
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"time"
+
+	"github.com/nats-io/nats.go"
+
+	"github.com/natter/natter/proto"
+	"github.com/natter/natter/proto/rpc"
+)
+
+// handle wraps an operation: it serves it on a lane of l (the lane of the
+// request's connection, when byConn), times it, counts its errors, and
+// sends its reply.
+func (s *Service) handle(l *lanes, op string, f func(ctx context.Context, data []byte) any, byConn bool) nats.MsgHandler {
+	return func(m *nats.Msg) {
+		start := time.Now()
+		key := ""
+		if byConn {
+			key = connOfRequest(m.Data)
+		}
+		l.do(key, func() {
+			ctx, cancel := context.WithTimeout(context.Background(), s.cfg.OpTimeout)
+			defer cancel()
+			reply := f(ctx, m.Data)
+			s.metrics.observe(op, start, reply)
+			if err := rpc.Respond(m, reply); err != nil {
+				s.log.Warn("presence: reply", "op", op, "err", err)
+			}
+		})
+	}
+}
+
+// connOfRequest returns the connection a join or leave is about, as a
+// lane key; "" if the request names none (it fails when served).
+func connOfRequest(data []byte) string {
+	var req proto.ConnRef
+	if json.Unmarshal(data, &req) != nil {
+		return ""
+	}
+	return req.Gateway + "\x00" + req.Conn
+}
+
+// storeError turns a Store error into what the client is told.
+func (s *Service) storeError(op string, err error) *proto.Error {
+	var pe *proto.Error
+	if errors.As(err, &pe) {
+		return pe
+	}
+	s.log.Warn("presence: store", "op", op, "err", err)
+	return proto.ErrUnavailable
+}
+
+func (s *Service) join(ctx context.Context, data []byte) any {
+	var req proto.PresenceJoin
+	if err := json.Unmarshal(data, &req); err != nil {
+		return proto.PresenceJoinReply{Error: proto.ErrBadRequest}
+	}
+	p := JoinParams{Conn: req.ConnRef, Token: req.Token, NewToken: proto.NewToken(), Resync: req.Resync}
+	if req.Resync && req.Token != "" {
+		p.NewToken, p.Color = req.Token, req.Color
+	}
+	var err error
+	if req.Username != "" || req.Token == "" {
+		if p.Username, err = proto.NormalizeName(req.Username); err != nil {
+			return proto.PresenceJoinReply{Error: proto.AsError(err)}
+		}
+	}
+	if p.Room, err = proto.NormalizeRoom(req.Room); err != nil {
+		return proto.PresenceJoinReply{Error: proto.AsError(err)}
+	}
+	res, err := s.store.Join(ctx, p)
+	if errors.Is(err, ErrNoSession) {
+		// A token alone, whose session has ended: the user picks a name again.
+		return proto.PresenceJoinReply{Error: proto.Errorf(proto.CodeInvalidName, "your session has ended; choose a name")}
+	}
+	if errors.Is(err, ErrUnknownConn) {
+		// A resync of a connection its gateway has reported closed.
+		return proto.PresenceJoinReply{Error: proto.ErrNotJoined}
+	}
+	if err != nil {
+		return proto.PresenceJoinReply{Error: s.storeError("join", err)}
+	}
+	if res.LeftRoom != "" && !req.Resync {
+		s.announce(res.LeftRoom, proto.EventLeave, proto.LeaveNotice{Username: res.LeftSession.Username, Room: res.LeftRoom})
+	}
+	if res.Joined && (!req.Resync || req.Announce) {
+		s.announce(p.Room, proto.EventJoin, proto.JoinNotice{Username: res.Session.Username, Color: res.Session.Color, Room: p.Room})
+	}
+	return proto.PresenceJoinReply{
+		Username:    res.Session.Username,
+		Color:       res.Session.Color,
+		Token:       res.Session.Token,
+		SessionID:   proto.SessionID(res.Session.Token),
+		Room:        p.Room,
+		Members:     res.Members,
+		MemberCount: res.MemberCount,
+	}
+}
+
+func (s *Service) leave(ctx context.Context, data []byte) any {
+	var req proto.PresenceLeave
+	if err := json.Unmarshal(data, &req); err != nil {
+		return proto.ErrorAck{Error: proto.ErrBadRequest}
+	}
+	var res LeaveResult
+	var err error
+	if req.Deliberate {
+		res, err = s.store.Leave(ctx, req.ConnRef)
+	} else {
+		res, err = s.store.Linger(ctx, req.ConnRef, s.cfg.Grace)
+	}
+	if errors.Is(err, ErrUnknownConn) {
+		return proto.OKAck{OK: true}
+	}
+	if err != nil {
+		return proto.ErrorAck{Error: s.storeError("leave", err)}
+	}
+	if res.Left {
+		s.announce(res.Room, proto.EventLeave, proto.LeaveNotice{Username: res.Session.Username, Room: res.Room})
+	}
+	return proto.OKAck{OK: true}
+}
+
+// endSession ends a session on its client's request: its connections
+// leave their rooms (announced), and every gateway is told, to disconnect
+// the session's other tabs.
+func (s *Service) endSession(ctx context.Context, data []byte) any {
+	var req proto.PresenceEndSession
+	if err := json.Unmarshal(data, &req); err != nil || req.Token == "" {
+		return proto.ErrorAck{Error: proto.ErrBadRequest}
+	}
+	leaves, err := s.store.EndSession(ctx, req.Token)
+	if err != nil && !errors.Is(err, ErrNoSession) {
+		return proto.ErrorAck{Error: s.storeError("end session", err)}
+	}
+	for _, l := range leaves {
+		s.announce(l.Room, proto.EventLeave, proto.LeaveNotice{Username: l.Session.Username, Room: l.Room})
+	}
+	ended, _ := json.Marshal(proto.SessionEnded{SessionID: proto.SessionID(req.Token)})
+	if err := s.nc.Publish(proto.SessionEndedSubject, ended); err != nil {
+		s.log.Warn("presence: session ended", "err", err)
+	}
+	return proto.OKAck{OK: true}
+}
+
+func (s *Service) lookup(ctx context.Context, data []byte) any {
+	var req proto.PresenceLookup
+	if err := json.Unmarshal(data, &req); err != nil {
+		return proto.PresenceLookupReply{Error: proto.ErrBadRequest}
+	}
+	name, err := proto.NormalizeName(req.Username)
+	if err != nil {
+		return proto.PresenceLookupReply{Error: proto.AsError(err)}
+	}
+	sess, online, err := s.store.Lookup(ctx, proto.NameKey(name))
+	if errors.Is(err, ErrNoSession) {
+		return proto.PresenceLookupReply{}
+	}
+	if err != nil {
+		return proto.PresenceLookupReply{Error: s.storeError("lookup", err)}
+	}
+	return proto.PresenceLookupReply{Username: sess.Username, Online: online, SessionID: proto.SessionID(sess.Token)}
+}
+
+func (s *Service) members(ctx context.Context, data []byte) any {
+	var req proto.PresenceMembers
+	if err := json.Unmarshal(data, &req); err != nil {
+		return proto.PresenceMembersReply{Error: proto.ErrBadRequest}
+	}
+	room, err := proto.NormalizeRoom(req.Room)
+	if err != nil {
+		return proto.PresenceMembersReply{Error: proto.AsError(err)}
+	}
+	after, limit, err := proto.MembersPage(req.After, req.Limit)
+	if err != nil {
+		return proto.PresenceMembersReply{Error: proto.AsError(err)}
+	}
+	page, err := s.store.Members(ctx, room, after, limit)
+	if err != nil {
+		return proto.PresenceMembersReply{Error: s.storeError("members", err)}
+	}
+	return proto.PresenceMembersReply{Members: proto.NonNil(page.Members), Count: page.Count, More: page.More}
+}
+
+func (s *Service) rooms(ctx context.Context, _ []byte) any {
+	rooms, err := s.store.Rooms(ctx)
+	if err != nil {
+		return proto.PresenceRoomsReply{Error: s.storeError("rooms", err)}
+	}
+	out := make([]proto.RoomCount, len(rooms))
+	for i, r := range rooms {
+		out[i] = proto.RoomCount{Room: r.Room, Count: r.Count}
+	}
+	return proto.PresenceRoomsReply{Rooms: out}
+}
+
+// announce tells a room's gateways of a join or a leave.
+func (s *Service) announce(room, event string, notice any) {
+	b, _ := json.Marshal(notice)
+	msg := nats.NewMsg(proto.RoomPresenceSubject(room))
+	msg.Header.Set(proto.HeaderEvent, event)
+	msg.Data = b
+	if err := s.nc.PublishMsg(msg); err != nil {
+		s.log.Warn("presence: announce", "event", event, "err", err)
+	}
+	s.metrics.announced.WithLabelValues(event).Inc()
+}
