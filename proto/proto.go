@@ -168,6 +168,12 @@ type HistoryAck struct {
 	Messages []Message `json:"messages"`
 }
 
+// RoomsAck answers a rooms request: every room with users, and how many.
+type RoomsAck struct {
+	OK    bool        `json:"ok"`
+	Rooms []RoomCount `json:"rooms"`
+}
+
 // OKAck answers a request that succeeded and has nothing more to say
 // (logout).
 type OKAck struct {

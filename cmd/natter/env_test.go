@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/natter/natter/kit/ops"
+	"github.com/natter/natter/services/gateway"
 	"github.com/natter/natter/services/history"
 	"github.com/natter/natter/services/presence"
 )
@@ -15,19 +16,15 @@ import (
 // a table (Variable | Default | Meaning) under a heading that names it:
 // its Env, and its configuration read from the environment with the
 // defaults applied.
-//
-// The gateway's joins once gateway.Env exists, with its table in the
-// README's form:
-//
-//	{"services/gateway/cmd/gateway", gateway.Env, func() (any, error) {
-//		c, err := gateway.ConfigFromEnv()
-//		return c.WithDefaults(), err
-//	}},
 var documented = []struct {
 	heading string
 	env     []ops.EnvVar
 	fromEnv func() (any, error)
 }{
+	{"services/gateway/cmd/gateway", gateway.Env, func() (any, error) {
+		c, err := gateway.ConfigFromEnv()
+		return c.WithDefaults(), err
+	}},
 	{"services/presence/cmd/presence", presence.Env, func() (any, error) {
 		c, err := presence.ConfigFromEnv()
 		return c.WithDefaults(), err
@@ -57,6 +54,24 @@ var sample = map[string]string{
 	"NATTER_HISTORY_DEDUP_TTL":      "1h",
 	"NATTER_RECOVERY_TTL":           "2h",
 	"NATTER_DATA_DIR":               "/var/lib/natter",
+	"NATTER_ADVERTISE_ADDR":         "gw.internal:9000",
+	"NATTER_GATEWAY_ID":             "gw7",
+	"NATTER_ALLOWED_ORIGINS":        "https://a.example",
+	"NATTER_ALLOWED_HOSTS":          "chat.example",
+	"NATTER_PING_INTERVAL":          "3s",
+	"NATTER_PING_TIMEOUT":           "4s",
+	"NATTER_MAX_PAYLOAD":            "5000",
+	"NATTER_SEND_QUEUE_BYTES":       "6000",
+	"NATTER_HEADER_TIMEOUT":         "7s",
+	"NATTER_BODY_TIMEOUT":           "8s",
+	"NATTER_ATTACHMENT_TIMEOUT":     "9s",
+	"NATTER_IDLE_TIMEOUT":           "11s",
+	"NATTER_MESSAGE_RATE":           "12",
+	"NATTER_MESSAGE_BURST":          "13",
+	"NATTER_RATE_LIMITS":            "join.addr=50/500",
+	"NATTER_TYPING_INTERVAL":        "14s",
+	"NATTER_TRUSTED_PROXIES":        "10.0.0.0/8",
+	"NATTER_RECOVERY":               "off",
 }
 
 // bad is a value that each variable of a type refuses.
@@ -73,6 +88,11 @@ var bad = map[string]string{
 	"NATTER_HISTORY_DUPLICATES":     "2 minutes",
 	"NATTER_HISTORY_DEDUP_TTL":      "-1h",
 	"NATTER_RECOVERY_TTL":           "1",
+	"NATTER_PING_INTERVAL":          "25",
+	"NATTER_MAX_PAYLOAD":            "1MB",
+	"NATTER_RATE_LIMITS":            "join=fast",
+	"NATTER_TRUSTED_PROXIES":        "the proxy",
+	"NATTER_RECOVERY":               "maybe",
 }
 
 // TestREADMEEnvTables checks each command's README table against its Env:

@@ -73,13 +73,22 @@ func parse[T int | time.Duration](r *EnvReader, name, want string, p func(string
 // Switch returns whether name is on: "1", "true" or "on"; "0", "false"
 // and "off" are off, as unset is.
 func (r *EnvReader) Switch(name string) bool {
-	switch v := r.lookup(name); v {
-	case "1", "true", "on":
-		return true
-	case "", "0", "false", "off":
-		return false
-	default:
+	v := r.lookup(name)
+	on, err := ParseSwitch(v)
+	if err != nil {
 		r.fail(name, v, "on or off (1, true, on; 0, false, off)")
-		return false
 	}
+	return on
+}
+
+// ParseSwitch parses a switch: "1", "true" or "on" is on; "", "0",
+// "false" and "off" are off; anything else is an error.
+func ParseSwitch(v string) (bool, error) {
+	switch v {
+	case "1", "true", "on":
+		return true, nil
+	case "", "0", "false", "off":
+		return false, nil
+	}
+	return false, fmt.Errorf("%q: on or off (1, true, on; 0, false, off)", v)
 }

@@ -10,8 +10,6 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"os"
-	"strconv"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -98,40 +96,6 @@ func ServeOn(ctx context.Context, log *slog.Logger, ln net.Listener, h http.Hand
 		return fmt.Errorf("shutdown %s: %w", addr, err)
 	}
 	return nil
-}
-
-// Env returns the value of an environment variable, or def when unset.
-func Env(name, def string) string {
-	if v, ok := os.LookupEnv(name); ok && v != "" {
-		return v
-	}
-	return def
-}
-
-// EnvDuration reads a duration such as "25s"; zero when unset.
-func EnvDuration(name string) (time.Duration, error) {
-	v := os.Getenv(name)
-	if v == "" {
-		return 0, nil
-	}
-	d, err := time.ParseDuration(v)
-	if err != nil {
-		return 0, fmt.Errorf("%s: %w", name, err)
-	}
-	return d, nil
-}
-
-// EnvInt reads an integer; zero when unset.
-func EnvInt(name string) (int, error) {
-	v := os.Getenv(name)
-	if v == "" {
-		return 0, nil
-	}
-	n, err := strconv.Atoi(v)
-	if err != nil {
-		return 0, fmt.Errorf("%s: %w", name, err)
-	}
-	return n, nil
 }
 
 // Registry returns a registry with the Go and process collectors.

@@ -5,19 +5,6 @@ import (
 	"net/http/pprof"
 )
 
-// PprofFromEnv reports whether NATTER_PPROF asks for profiling: "1" (or
-// "true", "on").
-func PprofFromEnv() bool { return PprofOn(Env("NATTER_PPROF", "")) }
-
-// PprofOn reports whether a value of NATTER_PPROF asks for profiling.
-func PprofOn(v string) bool {
-	switch v {
-	case "1", "true", "on":
-		return true
-	}
-	return false
-}
-
 // Pprof mounts net/http/pprof's handlers on mux under /debug/pprof/, for
 // `go tool pprof http://<addr>/debug/pprof/profile`. Only a service asked
 // to (NATTER_PPROF) mounts them: a profile costs CPU, and reveals much.

@@ -204,7 +204,7 @@ type setting struct {
 // settings are the gateway's environment variables. An empty value keeps
 // the default, but for NATTER_TRUSTED_PROXIES (empty: none).
 var settings = []setting{
-	{ops.EnvVar{Name: "NATS_URL", Doc: "where NATS is"}, setString(func(c *Config) *string { return &c.NATSURL })},
+	{ops.EnvVar{Name: "NATS_URL", Default: DefaultNATSURL, Doc: "the NATS server (or servers, comma-separated)"}, setString(func(c *Config) *string { return &c.NATSURL })},
 	{ops.EnvVar{Name: "NATTER_HTTP_ADDR", Default: DefaultHTTPAddr, Doc: "listen address"},
 		setString(func(c *Config) *string { return &c.HTTPAddr })},
 	{ops.EnvVar{Name: "NATTER_ADVERTISE_ADDR", Doc: "where other gateways reach it; host name and port of NATTER_HTTP_ADDR"},
@@ -221,7 +221,7 @@ var settings = []setting{
 		setDuration(func(c *Config) *time.Duration { return &c.PingTimeout })},
 	{ops.EnvVar{Name: "NATTER_MAX_PAYLOAD", Default: strconv.Itoa(DefaultMaxPayload), Doc: "bytes: a message, a POST body, a packet with its attachments"},
 		setInt(func(c *Config) *int { return &c.MaxPayload })},
-	{ops.EnvVar{Name: "NATTER_SEND_QUEUE_BYTES", Default: "4 MiB", Doc: "per session"},
+	{ops.EnvVar{Name: "NATTER_SEND_QUEUE_BYTES", Default: strconv.Itoa(DefaultSendQueueBytes), Doc: "bytes queued for a session (4 MiB) before it is a slow consumer"},
 		setInt(func(c *Config) *int { return &c.SendQueueBytes })},
 	{ops.EnvVar{Name: "NATTER_HEADER_TIMEOUT", Default: DefaultHeaderTimeout.String(), Doc: "to send a request's headers"},
 		setDuration(func(c *Config) *time.Duration { return &c.HeaderTimeout })},
@@ -246,15 +246,15 @@ var settings = []setting{
 		}},
 	{ops.EnvVar{Name: "NATTER_TYPING_INTERVAL", Default: DefaultTypingInterval.String(), Doc: "a room hears one typing on per user per interval"},
 		setDuration(func(c *Config) *time.Duration { return &c.TypingInterval })},
-	{ops.EnvVar{Name: "NATTER_TRUSTED_PROXIES", Default: "loopback", Doc: "addresses or CIDRs whose X-Forwarded-For/X-Real-IP name the client, or none (see ParseTrustedProxies)"},
+	{ops.EnvVar{Name: "NATTER_TRUSTED_PROXIES", Doc: "loopback when unset: addresses or CIDRs whose X-Forwarded-For/X-Real-IP name the client, or none (see ParseTrustedProxies)"},
 		func(c *Config, v string) (err error) {
 			c.TrustedProxies, err = ParseTrustedProxies(v)
 			return err
 		}},
-	{ops.EnvVar{Name: "NATTER_PPROF", Doc: "1: net/http/pprof at /debug/pprof/"},
-		func(c *Config, v string) error {
-			c.Pprof = ops.PprofOn(v)
-			return nil
+	{ops.EnvVar{Name: "NATTER_PPROF", Default: "off", Doc: "1: net/http/pprof at /debug/pprof/, which nginx does not pass on"},
+		func(c *Config, v string) (err error) {
+			c.Pprof, err = ops.ParseSwitch(v)
+			return err
 		}},
 	{ops.EnvVar{Name: "NATTER_RECOVERY", Default: "on", Doc: "Socket.IO's connection state recovery: on or off"},
 		func(c *Config, v string) error {

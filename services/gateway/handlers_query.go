@@ -29,9 +29,7 @@ func (c *chat) onMembers(s *socketio.Socket, e *socketio.EventMessage) {
 		fail(e, err)
 		return
 	}
-	if mr.Members == nil {
-		mr.Members = []proto.Member{}
-	}
+	mr.Members = proto.NonNil(mr.Members)
 	reply(e, proto.MembersAck{OK: true, Room: room, Members: mr.Members, MemberCount: mr.Count, More: mr.More})
 }
 
@@ -56,10 +54,7 @@ func (c *chat) onHistory(s *socketio.Socket, e *socketio.EventMessage) {
 		fail(e, err)
 		return
 	}
-	if hr.Messages == nil {
-		hr.Messages = []proto.Message{}
-	}
-	reply(e, proto.HistoryAck{OK: true, Room: room, Messages: hr.Messages})
+	reply(e, proto.HistoryAck{OK: true, Room: room, Messages: proto.NonNil(hr.Messages)})
 }
 
 func (c *chat) onRooms(s *socketio.Socket, e *socketio.EventMessage) {
@@ -71,13 +66,7 @@ func (c *chat) onRooms(s *socketio.Socket, e *socketio.EventMessage) {
 		fail(e, err)
 		return
 	}
-	if rr.Rooms == nil {
-		rr.Rooms = []proto.RoomCount{}
-	}
-	reply(e, struct {
-		OK    bool              `json:"ok"`
-		Rooms []proto.RoomCount `json:"rooms"`
-	}{true, rr.Rooms})
+	reply(e, proto.RoomsAck{OK: true, Rooms: proto.NonNil(rr.Rooms)})
 }
 
 // onWhispers answers a user's query of their own whispers: the session
@@ -123,9 +112,7 @@ func (c *chat) onWhispers(s *socketio.Socket, e *socketio.EventMessage) {
 		fail(e, err)
 		return
 	}
-	if wr.Whispers == nil {
-		wr.Whispers = []proto.Whisper{}
-	}
+	wr.Whispers = proto.NonNil(wr.Whispers)
 	reply(e, proto.WhispersAck{OK: true, Whispers: wr.Whispers})
 }
 

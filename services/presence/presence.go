@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -31,6 +32,7 @@ type Service struct {
 	mu       sync.Mutex
 	gateways *gatewayWatch // which gateways live (it has its own lock)
 	epoch    string        // the store's, when last seen; "" before
+	serving  atomic.Bool   // Run has subscribed, and NATS has the subscriptions
 }
 
 // New returns the service on the NATS connection nc with store; Run serves it.
@@ -47,6 +49,9 @@ func New(cfg Config, nc *nats.Conn, store Store, log *slog.Logger, reg prometheu
 
 // Ready reports whether the service can answer.
 func (s *Service) Ready() error {
+	if !s.serving.Load() {
+		return errors.New("presence: not serving")
+	}
 	if !s.nc.IsConnected() {
 		return errors.New("presence: NATS disconnected")
 	}
@@ -73,6 +78,12 @@ func (s *Service) Run(ctx context.Context) error {
 	}
 	subs, err := s.subscribe(l)
 	if err == nil {
+		// Ready once the server has the subscriptions: a join sent then
+		// finds a responder.
+		err = s.nc.Flush()
+	}
+	if err == nil {
+		s.serving.Store(true)
 		if resync {
 			s.askResync()
 		}
@@ -83,6 +94,7 @@ func (s *Service) Run(ctx context.Context) error {
 		s.log.Info("presence serving")
 		<-ctx.Done()
 	}
+	s.serving.Store(false)
 	if ops.Drain(subs, s.cfg.OpTimeout+time.Second) != nil {
 		s.log.Warn("presence: subscriptions not drained in time")
 	}

@@ -90,13 +90,27 @@ func runService(t *testing.T, cfg Config, store Store) (nc *nats.Conn, stop func
 	ns := natstest.Run(t)
 	s := New(cfg, natstest.Connect(t, ns.ClientURL()), store, slog.New(slog.DiscardHandler), prometheus.NewRegistry())
 	stop, done = serve(t, s)
-	nc = natstest.Connect(t, ns.ClientURL())
-	// Served once a request is answered.
-	wait.Succeeds(t, 5*time.Second, func() error {
-		_, err := nc.Request(proto.PresenceRoomsSubject, nil, time.Second)
-		return err
-	})
-	return nc, stop, done
+	return natstest.Connect(t, ns.ClientURL()), stop, done
+}
+
+// TestReadyOnceServing: a replica is ready only while Run serves, and
+// then a request sent at once, on another connection, is answered.
+func TestReadyOnceServing(t *testing.T) {
+	ns := natstest.Run(t)
+	s := New(Config{}, natstest.Connect(t, ns.ClientURL()), NewMemoryStore(time.Hour, nil), slog.New(slog.DiscardHandler), prometheus.NewRegistry())
+	if s.Ready() == nil {
+		t.Error("ready before Run")
+	}
+	stop, done := serve(t, s) // returns once ready
+	nc := natstest.Connect(t, ns.ClientURL())
+	if _, err := nc.Request(proto.PresenceRoomsSubject, nil, 5*time.Second); err != nil {
+		t.Errorf("a request once ready: %v", err)
+	}
+	stop()
+	<-done
+	if s.Ready() == nil {
+		t.Error("ready after Run returned")
+	}
 }
 
 func joinRequest(c proto.ConnRef, name string) []byte {
@@ -340,5 +354,6 @@ func serve(t *testing.T, s *Service) (stop func(), done <-chan struct{}) {
 		}
 	}()
 	t.Cleanup(func() { cancel(); <-ran })
+	wait.Succeeds(t, 10*time.Second, s.Ready)
 	return cancel, ran
 }

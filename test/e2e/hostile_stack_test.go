@@ -107,6 +107,7 @@ func startHostile(tb testing.TB) *hostileStack {
 	pres := presence.New(presence.Config{Grace: 200 * time.Millisecond}, connect(),
 		presence.NewRedisStore(rdb, prefix, 0), log, prometheus.NewRegistry())
 	run("presence", pres.Run)
+	waitReady(tb, pres.Ready)
 
 	s := &hostileStack{cfg: hostileConfig, rdb: rdb, prefix: prefix}
 	s.startGateway = func(tb testing.TB, id string) (string, func()) {

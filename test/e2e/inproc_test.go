@@ -117,6 +117,7 @@ func startSystemWith(tb testing.TB, store presence.Store, n int, pcfg presence.C
 	s.startHistory()
 	pres := presence.New(pcfg, connect(), store, log, prometheus.NewRegistry())
 	run(pres.Run)
+	waitReady(tb, pres.Ready)
 	for i := range n {
 		// The listener first: the gateway advertises its address.
 		l := listen(tb)

@@ -154,6 +154,7 @@ func stormSystem(t *testing.T, grace, reqTimeout time.Duration) *system {
 		}
 	}()
 	t.Cleanup(func() { cancel(); <-done })
+	waitReady(t, p2.Ready)
 	return s
 }
 
