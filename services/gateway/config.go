@@ -129,39 +129,19 @@ func (c Config) WithDefaults() Config {
 		MaxPayload: c.MaxPayload, SendQueueBytes: c.SendQueueBytes,
 	}.WithDefaults()
 	c.PingInterval, c.PingTimeout, c.MaxPayload, c.SendQueueBytes = e.PingInterval, e.PingTimeout, e.MaxPayload, e.SendQueueBytes
-	if c.ShutdownTimeout <= 0 {
-		c.ShutdownTimeout = DefaultShutdownTimeout
-	}
-	if c.RequestTimeout <= 0 {
-		c.RequestTimeout = DefaultRequestTimeout
-	}
-	if c.MessageRate <= 0 {
-		c.MessageRate = DefaultMessageRate
-	}
-	if c.MessageBurst <= 0 {
-		c.MessageBurst = DefaultMessageBurst
-	}
-	if c.TypingInterval <= 0 {
-		c.TypingInterval = DefaultTypingInterval
-	}
+	ops.Default(&c.ShutdownTimeout, DefaultShutdownTimeout)
+	ops.Default(&c.RequestTimeout, DefaultRequestTimeout)
+	ops.Default(&c.MessageRate, DefaultMessageRate)
+	ops.Default(&c.MessageBurst, DefaultMessageBurst)
+	ops.Default(&c.TypingInterval, DefaultTypingInterval)
 	if c.TrustedProxies == nil {
 		c.TrustedProxies = DefaultTrustedProxies
 	}
-	if c.BodyTimeout <= 0 {
-		c.BodyTimeout = c.PingTimeout
-	}
-	if c.AttachmentTimeout <= 0 {
-		c.AttachmentTimeout = c.PingTimeout
-	}
-	if c.HeartbeatInterval <= 0 {
-		c.HeartbeatInterval = DefaultHeartbeatInterval
-	}
-	if c.HeaderTimeout <= 0 {
-		c.HeaderTimeout = DefaultHeaderTimeout
-	}
-	if c.IdleTimeout <= 0 {
-		c.IdleTimeout = DefaultIdleTimeout
-	}
+	ops.Default(&c.BodyTimeout, c.PingTimeout)
+	ops.Default(&c.AttachmentTimeout, c.PingTimeout)
+	ops.Default(&c.HeartbeatInterval, DefaultHeartbeatInterval)
+	ops.Default(&c.HeaderTimeout, DefaultHeaderTimeout)
+	ops.Default(&c.IdleTimeout, DefaultIdleTimeout)
 	return c
 }
 
