@@ -34,6 +34,7 @@ test: lint test-deps test-go test-load test-storm fuzz
 test-deps:
 	bash test/client/install.sh
 	@bash test/install-browser.sh || echo "no Chromium: the browser tests will be skipped (CI installs it)"
+	bash scripts/install-helm.sh
 
 
 test-go:

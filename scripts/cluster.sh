@@ -127,13 +127,16 @@ render_nginx() {
 }
 
 # render_prometheus rewrites the compose Prometheus configuration's targets
-# (service:port inside the compose network) to the local ports.
+# (service:port inside the compose network) to the local ports, and puts the
+# alert rules it loads beside it.
 render_prometheus() {
 	local args=() i
 	for i in $(seq 1 $GATEWAYS); do args+=(-e "s|gateway$i:8080|127.0.0.1:${gateway_ports[$((i - 1))]}|g"); done
 	for i in $(seq 1 $PRESENCES); do args+=(-e "s|presence$i:8081|127.0.0.1:${presence_ports[$((i - 1))]}|g"); done
 	args+=(-e "s|history:8082|127.0.0.1:$history_port|g" -e "s|localhost:9090|127.0.0.1:$prometheus_port|g")
 	sed "${args[@]}" "$root/deploy/prometheus/prometheus.yml" >"$dir/prometheus.yml"
+	# prometheus.yml loads its rule_files from beside it.
+	cp "$root/deploy/prometheus/alerts.yml" "$dir/alerts.yml"
 }
 
 up() {
