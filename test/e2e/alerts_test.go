@@ -85,11 +85,6 @@ func TestAlertRules(t *testing.T) {
 					t.Errorf("%s: %q names no metric", rule.Alert, rule.Expr)
 				}
 				for _, m := range names {
-					if promKeywords[m] {
-						// metricNames keeps a keyword followed by
-						// whitespace ("and\n"), as the dashboard has none.
-						continue
-					}
 					if !exported[m] && !exporterMetrics.MatchString(m) {
 						t.Errorf("%s: no service exports %s", rule.Alert, m)
 					}

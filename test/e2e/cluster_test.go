@@ -441,7 +441,8 @@ func metricNames(expr string) []string {
 	s = promGrouping.ReplaceAllString(s, " ")
 	var names []string
 	for _, tok := range promIdent.FindAllString(s, -1) {
-		if strings.HasSuffix(tok, "(") || promKeywords[strings.ToLower(tok)] {
+		// A token keeps the space after it (an aggregation's "sum (").
+		if strings.HasSuffix(tok, "(") || promKeywords[strings.ToLower(strings.TrimSpace(tok))] {
 			continue // a function or aggregation, or a keyword
 		}
 		names = append(names, strings.TrimSpace(tok))
@@ -496,7 +497,7 @@ func exportedMetrics(tb testing.TB) map[string]bool {
 // TestDashboardQueriesNameExportedMetrics checks that every metric the
 // Grafana dashboard queries is one the services export.
 func TestDashboardQueriesNameExportedMetrics(t *testing.T) {
-	if got := metricNames(`histogram_quantile(0.95, sum by (op, le) (rate(a_bucket{x="y"}[$__rate_interval]))) / on (op) b`); !slices.Equal(got, []string{"a_bucket", "b"}) {
+	if got := metricNames("histogram_quantile(0.95, sum by (op, le) (rate(a_bucket{x=\"y\"}[$__rate_interval]))) / on (op) b and\n c"); !slices.Equal(got, []string{"a_bucket", "b", "c"}) {
 		t.Fatalf("metricNames = %v", got)
 	}
 	exported := exportedMetrics(t)
