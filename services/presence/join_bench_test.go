@@ -29,11 +29,7 @@ import (
 func BenchmarkJoin(b *testing.B) {
 	for _, size := range []int{10, 1000, 10000} {
 		b.Run(fmt.Sprintf("room=%d", size), func(b *testing.B) {
-			rdb := redisClient(b)
-			store := NewRedisStore(rdb, testPrefix(b, rdb), time.Hour)
-			ns := natstest.Run(b)
-			nc := natstest.Connect(b, ns.ClientURL())
-			s := New(Config{}, nc, store, slog.New(slog.DiscardHandler), prometheus.NewRegistry())
+			rdb, store, s := benchService(b)
 			ctx := context.Background()
 			fill(b, store, "bench", size)
 			var scriptUsec int64
@@ -119,11 +115,7 @@ func fill(tb testing.TB, s Store, room string, n int) {
 //
 //	cd services/presence && go test -run '^$' -bench Reap -benchtime 1x
 func BenchmarkReap(b *testing.B) {
-	rdb := redisClient(b)
-	store := NewRedisStore(rdb, testPrefix(b, rdb), time.Hour)
-	ns := natstest.Run(b)
-	nc := natstest.Connect(b, ns.ClientURL())
-	s := New(Config{}, nc, store, slog.New(slog.DiscardHandler), prometheus.NewRegistry())
+	rdb, store, s := benchService(b)
 	ctx := context.Background()
 	var scriptUsec, scripts int64
 	for range b.N {
@@ -138,7 +130,7 @@ func BenchmarkReap(b *testing.B) {
 		usec, calls := evalStats(b, rdb)
 		b.StartTimer()
 		s.reap(ctx)
-		if err := nc.Flush(); err != nil {
+		if err := s.nc.Flush(); err != nil {
 			b.Fatal(err)
 		}
 		b.StopTimer()
@@ -151,4 +143,15 @@ func BenchmarkReap(b *testing.B) {
 	if rooms, err := store.Rooms(ctx); err != nil || len(rooms) != 0 {
 		b.Fatalf("after the reap: %v, %v", rooms, err)
 	}
+}
+
+// benchService returns a service, not run, over a Redis store of its own
+// prefix, and that store's Redis.
+func benchService(b *testing.B) (redis.UniversalClient, *RedisStore, *Service) {
+	b.Helper()
+	rdb := redisClient(b)
+	store := NewRedisStore(rdb, testPrefix(b, rdb), time.Hour)
+	ns := natstest.Run(b)
+	nc := natstest.Connect(b, ns.ClientURL())
+	return rdb, store, New(Config{}, nc, store, slog.New(slog.DiscardHandler), prometheus.NewRegistry())
 }

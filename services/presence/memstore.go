@@ -135,14 +135,10 @@ var errNewToken = errors.New("presence: join: a new session needs a NewToken tha
 func (m *MemoryStore) Leave(_ context.Context, c proto.ConnRef) (LeaveResult, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	now := m.now()
-	m.expire(now)
-
-	s := m.conns[c]
-	if s == nil {
-		return LeaveResult{}, ErrUnknownConn
+	s, now, err := m.closing(c)
+	if err != nil {
+		return LeaveResult{}, err
 	}
-	m.closed[c] = now.Add(closedFor)
 	room, left := m.depart(s, c, now)
 	return LeaveResult{Session: s.Session, Room: room, Left: left}, nil
 }
@@ -154,16 +150,26 @@ func (m *MemoryStore) Linger(ctx context.Context, c proto.ConnRef, grace time.Du
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	now := m.now()
-	m.expire(now)
-
-	s := m.conns[c]
-	if s == nil {
-		return LeaveResult{}, ErrUnknownConn
+	s, now, err := m.closing(c)
+	if err != nil {
+		return LeaveResult{}, err
 	}
-	m.closed[c] = now.Add(closedFor)
 	m.linger(c, now.Add(grace))
 	return LeaveResult{Session: s.Session, Room: s.conns[c]}, nil
+}
+
+// closing expires what is due and marks connection c closed (a join of
+// it is refused from now on), returning its session and the time; m.mu is
+// held.
+func (m *MemoryStore) closing(c proto.ConnRef) (*memSession, time.Time, error) {
+	now := m.now()
+	m.expire(now)
+	s := m.conns[c]
+	if s == nil {
+		return nil, now, ErrUnknownConn
+	}
+	m.closed[c] = now.Add(closedFor)
+	return s, now, nil
 }
 
 // EndSession implements Store.
