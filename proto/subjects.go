@@ -92,6 +92,28 @@ func FromToken(t string) (string, error) {
 // RoomMsgSubject is where a room's messages are published to be stored.
 func RoomMsgSubject(room string) string { return RoomMsgPrefix + Token(room) }
 
+// ParseRoomMsgSubject returns the room of a RoomMsgSubject; ok is false
+// for another subject, err set for one whose room token does not decode.
+func ParseRoomMsgSubject(subject string) (room string, ok bool, err error) {
+	t, ok := strings.CutPrefix(subject, RoomMsgPrefix)
+	if !ok {
+		return "", false, nil
+	}
+	room, err = FromToken(t)
+	return room, true, err
+}
+
+// ParseWhisperMsgSubject returns the two session ids of a
+// WhisperMsgSubject; ok is false for another subject, or one whose parties
+// are not session ids (stored under the name keys of an earlier version).
+func ParseWhisperMsgSubject(subject string) (a, b string, ok bool) {
+	rest, ok := strings.CutPrefix(subject, WhisperMsgPrefix)
+	if !ok {
+		return "", "", false
+	}
+	return WhisperParties(rest)
+}
+
 // RoomStoredSubject is where the stream republishes a room's messages.
 func RoomStoredSubject(room string) string { return StoredRoomPrefix + Token(room) }
 

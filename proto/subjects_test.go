@@ -45,6 +45,26 @@ func TestParseGatewaySubjectRefuses(t *testing.T) {
 // what was built into it.
 func TestSubjectsParsed(t *testing.T) {
 	for _, room := range []string{"lobby", "한국어 방", "a.b"} {
+		if got, ok, err := ParseRoomMsgSubject(RoomMsgSubject(room)); got != room || !ok || err != nil {
+			t.Errorf("ParseRoomMsgSubject(RoomMsgSubject(%q)) = %q, %v, %v", room, got, ok, err)
+		}
+	}
+	if _, ok, _ := ParseRoomMsgSubject(RoomStoredSubject("lobby")); ok {
+		t.Error("ParseRoomMsgSubject took a stored subject for a message subject")
+	}
+	if _, ok, err := ParseRoomMsgSubject(RoomMsgPrefix + "!!"); !ok || err == nil {
+		t.Errorf("ParseRoomMsgSubject of a bad token: ok %v, err %v; want ok and an error", ok, err)
+	}
+	a, b := SessionID("token-a"), SessionID("token-b")
+	if x, y, ok := ParseWhisperMsgSubject(WhisperMsgSubject(b, a)); !ok || x+y != min(a, b)+max(a, b) {
+		t.Errorf("ParseWhisperMsgSubject(WhisperMsgSubject) = %q, %q, %v", x, y, ok)
+	}
+	for _, s := range []string{WhisperMsgPrefix + "alice.bob", RoomMsgSubject("lobby"), WhisperMsgPrefix + a} {
+		if _, _, ok := ParseWhisperMsgSubject(s); ok {
+			t.Errorf("ParseWhisperMsgSubject(%q) ok", s)
+		}
+	}
+	for _, room := range []string{"lobby", "한국어 방", "a.b"} {
 		tok := Token(room)
 		for _, subject := range []string{RoomPresenceSubject(room), RoomTypingSubject(room)} {
 			if got := RoomLiveToken(subject); got != tok {
@@ -55,7 +75,6 @@ func TestSubjectsParsed(t *testing.T) {
 			t.Errorf("StoredRoomToken(%q) = %q, %v", RoomStoredSubject(room), got, ok)
 		}
 	}
-	a, b := SessionID("token-a"), SessionID("token-b")
 	stored := StoredWhisperPrefix + WhisperMsgSubject(a, b)[len(WhisperMsgPrefix):]
 	if x, y, isWhisper, ok := StoredWhisperParties(stored); !isWhisper || !ok || x+y != min(a, b)+max(a, b) {
 		t.Errorf("StoredWhisperParties(%q) = %q, %q, %v, %v", stored, x, y, isWhisper, ok)

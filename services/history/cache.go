@@ -3,7 +3,6 @@ package history
 import (
 	"encoding/json"
 	"slices"
-	"strings"
 
 	"github.com/nats-io/nats.go/jetstream"
 
@@ -43,25 +42,20 @@ func (s *Service) apply(m jetstream.Msg) {
 	var w *proto.Whisper
 	var msg *proto.Message
 	var a, b string
+	r, isRoom, roomErr := proto.ParseRoomMsgSubject(subject)
+	// A whisper stored before whispers belonged to sessions (under name
+	// keys) is not one: nobody's now.
+	wa, wb, isWhisper := proto.ParseWhisperMsgSubject(subject)
 	switch {
-	case strings.HasPrefix(subject, proto.RoomMsgPrefix):
+	case isRoom:
 		msg = new(proto.Message)
-		r, err := proto.FromToken(subject[len(proto.RoomMsgPrefix):])
-		if json.Unmarshal(m.Data(), msg) != nil || err != nil || msg.ID == "" {
+		if json.Unmarshal(m.Data(), msg) != nil || roomErr != nil || msg.ID == "" {
 			s.log.Warn("history: undecodable message", "seq", seq)
 			msg = nil
 		}
 		room = r
-	case strings.HasPrefix(subject, proto.WhisperMsgPrefix):
-		w = new(proto.Whisper)
-		var ok bool
-		a, b, ok = proto.WhisperParties(subject[len(proto.WhisperMsgPrefix):])
-		if !ok {
-			// Not two session ids: stored before whispers belonged to
-			// sessions, under name keys, and nobody's now.
-			w = nil
-			break
-		}
+	case isWhisper:
+		w, a, b = new(proto.Whisper), wa, wb
 		if json.Unmarshal(m.Data(), w) != nil || w.ID == "" {
 			s.log.Warn("history: undecodable whisper", "seq", seq)
 			w = nil
