@@ -70,17 +70,29 @@ run:
 conformance:
 	NATTER_HTTP_ADDR=$${NATTER_HTTP_ADDR:-127.0.0.1:3000} $(GO) run ./services/gateway/cmd/conformance -ping-interval 300ms -ping-timeout 200ms
 
-# The full stack in Docker: nginx on :8080 over four gateways, Grafana on :3000.
-COMPOSE ?= docker compose -f deploy/compose/docker-compose.yml
+# The full stack in Docker: nginx on :8080 over four gateways, Grafana on
+# 127.0.0.1:3000. The passwords (GRAFANA_ADMIN_PASSWORD, REDIS_PASSWORD) come
+# from the environment, else from deploy/compose/.env, which the first
+# compose-up fills with random ones (not in git).
+COMPOSE_ENV := deploy/compose/.env
+COMPOSE ?= docker compose -f deploy/compose/docker-compose.yml --env-file $(COMPOSE_ENV)
 
-compose-up:
+$(COMPOSE_ENV):
+	@umask 077; { \
+	  echo "# Local passwords of the compose stack, written by make (not in git)."; \
+	  echo "GRAFANA_ADMIN_PASSWORD=$$(od -An -N16 -tx1 /dev/urandom | tr -d ' \n')"; \
+	  echo "REDIS_PASSWORD=$$(od -An -N16 -tx1 /dev/urandom | tr -d ' \n')"; \
+	} > $@
+	@echo "wrote random passwords into $@"
+
+compose-up: $(COMPOSE_ENV)
 	$(COMPOSE) up -d --build
-	@echo "natter: http://localhost:8080  Grafana: http://localhost:3000 (admin/admin)  Prometheus: http://localhost:9090"
+	@echo "natter: http://localhost:8080  Grafana: http://127.0.0.1:3000 (admin, GRAFANA_ADMIN_PASSWORD in $(COMPOSE_ENV) unless set)  Prometheus: http://127.0.0.1:9090"
 
-compose-down:
+compose-down: $(COMPOSE_ENV)
 	$(COMPOSE) down
 
-compose-logs:
+compose-logs: $(COMPOSE_ENV)
 	$(COMPOSE) logs -f --tail=100
 
 # The same topology as local processes (no Docker): nginx on NATTER_HTTP_ADDR

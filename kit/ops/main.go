@@ -20,7 +20,16 @@ const ShutdownTimeout = 5 * time.Second
 // Main runs the command of the service name: run, with a JSON logger,
 // under a context that SIGINT and SIGTERM cancel. It exits 1, logging
 // why, when run fails.
-func Main(name string, run func(ctx context.Context, log *slog.Logger) error) {
+//
+// "name healthcheck" instead probes the running service (for images with
+// no shell or curl, such as compose's): it GETs /readyz at the listen
+// address httpAddr returns (read from the environment as the service
+// reads it; flags do not count), within HealthcheckTimeout, and exits 0
+// when it answers 200, else 1, saying why.
+func Main(name string, httpAddr func() (string, error), run func(ctx context.Context, log *slog.Logger) error) {
+	if len(os.Args) == 2 && os.Args[1] == "healthcheck" {
+		os.Exit(runHealthcheck(os.Stdout, name, httpAddr, HealthcheckTimeout))
+	}
 	log := slog.New(slog.NewJSONHandler(os.Stderr, nil))
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	err := run(ctx, log)

@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"bufio"
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -58,7 +59,42 @@ type composeService struct {
 	Volumes     []string          `yaml:"volumes"`
 	Ports       []string          `yaml:"ports"`
 	Expose      []string          `yaml:"expose"`
-	DependsOn   []string          `yaml:"depends_on"`
+	DependsOn   dependsOn         `yaml:"depends_on"`
+	Healthcheck *struct {
+		Test []string `yaml:"test"`
+	} `yaml:"healthcheck"`
+}
+
+// dependsOn is a compose depends_on in either form, a list of services or
+// a map of each to its condition: the service's condition by name, with
+// compose's default, service_started, for the list.
+type dependsOn map[string]string
+
+func (d *dependsOn) UnmarshalYAML(n *yaml.Node) error {
+	*d = dependsOn{}
+	switch n.Kind {
+	case yaml.SequenceNode:
+		var names []string
+		if err := n.Decode(&names); err != nil {
+			return err
+		}
+		for _, name := range names {
+			(*d)[name] = "service_started"
+		}
+	case yaml.MappingNode:
+		var m map[string]struct {
+			Condition string `yaml:"condition"`
+		}
+		if err := n.Decode(&m); err != nil {
+			return err
+		}
+		for name, c := range m {
+			(*d)[name] = cmp.Or(c.Condition, "service_started")
+		}
+	default:
+		return fmt.Errorf("depends_on: line %d is neither a list nor a map", n.Line)
+	}
+	return nil
 }
 
 type promConfig struct {
@@ -174,7 +210,7 @@ func TestComposeMatchesTopology(t *testing.T) {
 					t.Errorf("volume %s is not declared", src)
 				}
 			}
-			for _, d := range s.DependsOn {
+			for _, d := range sortedKeys(s.DependsOn) {
 				if _, ok := c.Services[d]; !ok {
 					t.Errorf("depends on %s, which is no service", d)
 				}
@@ -208,7 +244,8 @@ func TestComposeMatchesTopology(t *testing.T) {
 			if s.Environment["NATS_URL"] != "nats://nats:4222" {
 				t.Errorf("NATS_URL=%q", s.Environment["NATS_URL"])
 			}
-			if kind == "presence" && s.Environment["REDIS_URL"] != "redis://redis:6379" {
+			// redis://:password@redis:6379, the password from the environment.
+			if kind == "presence" && !regexp.MustCompile(`^redis://:`+fromEnv("REDIS_PASSWORD")+`@redis:6379$`).MatchString(s.Environment["REDIS_URL"]) {
 				t.Errorf("REDIS_URL=%q", s.Environment["REDIS_URL"])
 			}
 			if kind == "gateway" && s.Environment["NATTER_GATEWAY_ID"] != name {
@@ -329,7 +366,7 @@ func TestComposeMatchesTopology(t *testing.T) {
 
 	t.Run("grafana provisioning", func(t *testing.T) {
 		g := c.Services["grafana"]
-		if !slices.Contains(g.Ports, "3000:3000") {
+		if !slices.Contains(g.Ports, "127.0.0.1:3000:3000") {
 			t.Errorf("grafana ports %v", g.Ports)
 		}
 		var ds struct {

@@ -318,7 +318,8 @@ func TestHelmChartMatchesCompose(t *testing.T) {
 					t.Errorf("sets %s twice", e.Name)
 				}
 				set[e.Name] = true
-				if cv, ok := want.env[e.Name]; ok && e.ValueFrom == nil && !strings.Contains(e.Value, "$(") && e.Value != cv {
+				// compose's ${NAME:?...}s (REDIS_URL's password) are no literals.
+				if cv, ok := want.env[e.Name]; ok && e.ValueFrom == nil && !strings.Contains(e.Value, "$(") && !strings.Contains(cv, "${") && e.Value != cv {
 					t.Errorf("%s=%q, compose's %q", e.Name, e.Value, cv)
 				}
 			}

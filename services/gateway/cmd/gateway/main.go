@@ -11,7 +11,13 @@ import (
 	"github.com/natter/natter/services/gateway"
 )
 
-func main() { ops.Main("gateway", run) }
+func main() { ops.Main("gateway", httpAddr, run) }
+
+// httpAddr is where gateway serves /readyz, for its healthcheck subcommand.
+func httpAddr() (string, error) {
+	cfg, err := gateway.ConfigFromEnv()
+	return cfg.WithDefaults().HTTPAddr, err
+}
 
 func run(ctx context.Context, log *slog.Logger) error {
 	cfg, err := gateway.ConfigFromEnv()

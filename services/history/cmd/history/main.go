@@ -11,7 +11,13 @@ import (
 	"github.com/natter/natter/services/history"
 )
 
-func main() { ops.Main("history", run) }
+func main() { ops.Main("history", httpAddr, run) }
+
+// httpAddr is where history serves /readyz, for its healthcheck subcommand.
+func httpAddr() (string, error) {
+	cfg, err := history.ConfigFromEnv()
+	return cfg.WithDefaults().HTTPAddr, err
+}
 
 func run(ctx context.Context, log *slog.Logger) error {
 	cfg, err := history.ConfigFromEnv()

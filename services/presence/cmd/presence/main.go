@@ -13,7 +13,13 @@ import (
 	"github.com/natter/natter/services/presence"
 )
 
-func main() { ops.Main("presence", run) }
+func main() { ops.Main("presence", httpAddr, run) }
+
+// httpAddr is where presence serves /readyz, for its healthcheck subcommand.
+func httpAddr() (string, error) {
+	cfg, err := presence.ConfigFromEnv()
+	return cfg.WithDefaults().HTTPAddr, err
+}
 
 func run(ctx context.Context, log *slog.Logger) error {
 	cfg, err := presence.ConfigFromEnv()
