@@ -36,7 +36,14 @@ type chat struct {
 	rec  *recovery
 	beat *heartbeat
 
-	leave sync.WaitGroup // presence leaves under way
+	leaves leaves // presence leaves under way
+}
+
+// leaves are the presence leaves under way, each in a goroutine of its
+// own, and the signal that ends their retries.
+type leaves struct {
+	running sync.WaitGroup
+	closing chan struct{} // closed by the chat's close
 }
 
 func newChat(id string, nc *nats.Conn, log *slog.Logger, m *chatMetrics, cfg Config) (*chat, error) {
@@ -51,6 +58,7 @@ func newChat(id string, nc *nats.Conn, log *slog.Logger, m *chatMetrics, cfg Con
 		metrics: m,
 		floods:  newFloods(cfg, m.limited),
 		up:      newUpstream(nc, cfg.RequestTimeout, log),
+		leaves:  leaves{closing: make(chan struct{})},
 	}
 	stored := make(chan *nats.Msg, storedQueue)
 	// The hub subscribes rooms to their notices for the fan-out, which
@@ -116,7 +124,8 @@ func (c *chat) onConnect(s *socketio.Socket) {
 func (c *chat) close() {
 	c.beat.close()
 	c.fan.close()
-	c.leave.Wait()
+	close(c.leaves.closing)
+	c.leaves.running.Wait()
 	c.pub.wait()
 	c.hub.close()
 }

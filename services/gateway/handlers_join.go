@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"encoding/json"
+	"time"
 
 	"github.com/nats-io/nats.go"
 
@@ -111,21 +112,48 @@ func (c *chat) onDisconnect(s *socketio.Socket, reason string) {
 // tellLeft tells presence that s has closed (on purpose, or its transport
 // was lost), without holding up the transport that is closing.
 func (c *chat) tellLeft(s *socketio.Socket, deliberate bool) {
-	c.leave.Add(1)
+	c.leaves.running.Add(1)
 	go func() {
-		defer c.leave.Done()
+		defer c.leaves.running.Done()
 		if deliberate {
 			c.rec.forget(s) // a client that left on purpose does not come back
 		}
-		err := c.up.leave(proto.PresenceLeave{
-			ConnRef:    proto.ConnRef{Gateway: c.id, Conn: s.ID()},
-			Deliberate: deliberate,
-		})
-		if err != nil {
-			c.log.Warn("presence leave", "err", err)
+		req := proto.PresenceLeave{ConnRef: proto.ConnRef{Gateway: c.id, Conn: s.ID()}, Deliberate: deliberate}
+		// Nobody answered (NATS or presence away): asked again, for a
+		// leave that presence never heard would leave the user in the
+		// room for as long as this gateway lives (a resync announces the
+		// connections it has, not those it lost). Presence answers a
+		// leave it has already had as one of an unknown connection, so
+		// asking twice announces once.
+		pause := leaveRetry
+		for {
+			err := c.up.leave(req)
+			if err == nil {
+				return
+			}
+			if !noAnswer(err) || pause > leaveRetryMax {
+				c.log.Warn("presence leave", "err", err)
+				return
+			}
+			select {
+			case <-time.After(pause):
+				pause *= 2
+			case <-c.leaves.closing:
+				c.log.Warn("presence leave: the gateway is closing", "err", err)
+				return
+			}
 		}
 	}()
 }
+
+// A leave that nobody answered is asked again after leaveRetry, then twice
+// as long each time, while the pause is at most leaveRetryMax: seven
+// requests over 16 s of pauses (and their timeouts), through a NATS outage
+// of that length.
+const (
+	leaveRetry    = 250 * time.Millisecond
+	leaveRetryMax = 8 * time.Second
+)
 
 // onLogout ends the connection's session, on its client's request: the
 // connection stays, joined to nothing; every other tab of the session, on
