@@ -122,28 +122,32 @@ func (c *chat) tellLeft(s *socketio.Socket, deliberate bool) {
 		// Nobody answered (NATS or presence away): asked again, for a
 		// leave that presence never heard would leave the user in the
 		// room for as long as this gateway lives (a resync announces the
-		// connections it has, not those it lost). Presence answers a
-		// leave it has already had as one of an unknown connection, so
-		// asking twice announces once.
-		pause := leaveRetry
-		for {
-			err := c.up.leave(req)
-			if err == nil {
-				return
-			}
-			if !noAnswer(err) || pause > leaveRetryMax {
-				c.log.Warn("presence leave", "err", err)
-				return
-			}
-			select {
-			case <-time.After(pause):
-				pause *= 2
-			case <-c.leaves.closing:
-				c.log.Warn("presence leave: the gateway is closing", "err", err)
-				return
-			}
+		// connections it has, not those it lost). Presence answers ok a
+		// leave of a connection it no longer has, so asking twice
+		// announces once.
+		err := askUntilAnswered(c.leaves.closing, leaveRetry, leaveRetryMax, func() error { return c.up.leave(req) })
+		if err != nil {
+			c.log.Warn("presence leave", "err", err)
 		}
 	}()
+}
+
+// askUntilAnswered calls ask until it returns nil or an answered error
+// (see noAnswer), pausing first, then twice as long each time while the
+// pause is at most last, or until closing is closed; it returns ask's
+// last error.
+func askUntilAnswered(closing <-chan struct{}, first, last time.Duration, ask func() error) error {
+	for pause := first; ; pause *= 2 {
+		err := ask()
+		if !noAnswer(err) || pause > last {
+			return err
+		}
+		select {
+		case <-time.After(pause):
+		case <-closing:
+			return err
+		}
+	}
 }
 
 // A leave that nobody answered is asked again after leaveRetry, then twice

@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"errors"
+	"fmt"
 	"log/slog"
 	"testing"
 	"time"
@@ -38,5 +39,42 @@ func TestUpstreamNoAnswer(t *testing.T) {
 	}
 	if noAnswer(nil) {
 		t.Fatal("noAnswer(nil)")
+	}
+}
+
+// TestAskUntilAnswered: a request nobody answered is asked again, backing
+// off, until it is answered (ok or with an error), the pauses run out, or
+// the gateway closes.
+func TestAskUntilAnswered(t *testing.T) {
+	unanswered := fmt.Errorf("nobody: %w", proto.ErrUnavailable)
+	answers := func(errs ...error) (func() error, *int) {
+		calls := 0
+		return func() error {
+			calls++
+			if calls <= len(errs) {
+				return errs[calls-1]
+			}
+			return nil
+		}, &calls
+	}
+	never := make(chan struct{})
+
+	ask, calls := answers(unanswered, unanswered)
+	if err := askUntilAnswered(never, time.Millisecond, time.Second, ask); err != nil || *calls != 3 {
+		t.Errorf("answered at the third: err %v after %d calls, want nil after 3", err, *calls)
+	}
+	ask, calls = answers(proto.ErrBadRequest)
+	if err := askUntilAnswered(never, time.Millisecond, time.Second, ask); !errors.Is(err, proto.ErrBadRequest) || *calls != 1 {
+		t.Errorf("an error reply: err %v after %d calls, want it after 1", err, *calls)
+	}
+	ask, calls = answers(unanswered, unanswered, unanswered, unanswered, unanswered)
+	if err := askUntilAnswered(never, time.Millisecond, 4*time.Millisecond, ask); err != unanswered || *calls != 4 {
+		t.Errorf("pauses of 1, 2, 4 ms: err %v after %d calls, want the last after 4", err, *calls)
+	}
+	closed := make(chan struct{})
+	close(closed)
+	ask, calls = answers(unanswered, unanswered)
+	if err := askUntilAnswered(closed, time.Hour, time.Hour, ask); err != unanswered || *calls != 1 {
+		t.Errorf("closing: err %v after %d calls, want the first after 1", err, *calls)
 	}
 }
