@@ -101,6 +101,9 @@ type Config struct {
 	// Socket.IO packet take to arrive, from its header; the ping timeout.
 	// A packet whose attachments are late closes its session.
 	AttachmentTimeout time.Duration
+	// Auth turns authentication on: a JWT in the Socket.IO CONNECT (see
+	// AuthConfig). The zero value: off, everyone is anonymous.
+	Auth AuthConfig
 }
 
 // WithDefaults returns c with every zero field set to its default.
@@ -234,6 +237,33 @@ var settings = []setting{
 	{ops.EnvVar{Name: "NATTER_PPROF", Default: "off", Doc: "1: net/http/pprof at /debug/pprof/, which nginx does not pass on"},
 		func(c *Config, v string) (err error) {
 			c.Pprof, err = ops.ParseSwitch(v)
+			return err
+		}},
+	{ops.EnvVar{Name: "NATTER_AUTH_HS256_SECRET", Doc: "turns authentication on: the shared secret of HS256 tokens (at least 32 bytes)"},
+		func(c *Config, v string) error {
+			if v != "" {
+				c.Auth.HS256Secret = Secret(v)
+			}
+			return nil
+		}},
+	{ops.EnvVar{Name: "NATTER_AUTH_HS256_SECRET_FILE", Doc: "turns authentication on: a file holding the HS256 secret"},
+		func(c *Config, v string) (err error) {
+			if v != "" {
+				c.Auth.HS256Secret, err = readSecret(v)
+			}
+			return err
+		}},
+	{ops.EnvVar{Name: "NATTER_AUTH_PUBLIC_KEY_FILE", Doc: "turns authentication on: a PEM public key (RSA: RS256, P-256: ES256) of tokens"},
+		setString(func(c *Config) *string { return &c.Auth.PublicKeyFile })},
+	{ops.EnvVar{Name: "NATTER_AUTH_JWKS_URL", Doc: "turns authentication on: the URL of the key set (JWKS) of tokens"},
+		setString(func(c *Config) *string { return &c.Auth.JWKSURL })},
+	{ops.EnvVar{Name: "NATTER_AUTH_AUDIENCE", Doc: "when set, tokens' aud must name it"},
+		setString(func(c *Config) *string { return &c.Auth.Audience })},
+	{ops.EnvVar{Name: "NATTER_AUTH_ISSUER", Doc: "when set, tokens' iss must be it"},
+		setString(func(c *Config) *string { return &c.Auth.Issuer })},
+	{ops.EnvVar{Name: "NATTER_AUTH_ANONYMOUS", Default: "off", Doc: "with authentication on, 1: clients without a token join anonymously too"},
+		func(c *Config, v string) (err error) {
+			c.Auth.Anonymous, err = ops.ParseSwitch(v)
 			return err
 		}},
 	{ops.EnvVar{Name: "NATTER_RECOVERY", Default: "on", Doc: "Socket.IO's connection state recovery: on or off"},

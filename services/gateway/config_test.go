@@ -3,6 +3,7 @@ package gateway
 import (
 	"net/netip"
 	"os"
+	"path/filepath"
 	"reflect"
 	"slices"
 	"strings"
@@ -12,6 +13,10 @@ import (
 
 // TestConfigFromEnv sets every variable in Env and checks what it sets.
 func TestConfigFromEnv(t *testing.T) {
+	secretFile := filepath.Join(t.TempDir(), "secret")
+	if err := os.WriteFile(secretFile, []byte("a secret from a file, 32 bytes or more\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	env := map[string]string{
 		"NATS_URL":                  "nats://n1:4222",
 		"NATTER_HTTP_ADDR":          ":9000",
@@ -34,6 +39,14 @@ func TestConfigFromEnv(t *testing.T) {
 		"NATTER_TRUSTED_PROXIES":    "10.0.0.0/8",
 		"NATTER_PPROF":              "1",
 		"NATTER_RECOVERY":           "off",
+		"NATTER_AUTH_HS256_SECRET":  "0123456789abcdef0123456789abcdef",
+		// The file's secret, read after the variable's, is the one kept.
+		"NATTER_AUTH_HS256_SECRET_FILE": secretFile,
+		"NATTER_AUTH_PUBLIC_KEY_FILE":   "/etc/natter/jwt.pem",
+		"NATTER_AUTH_JWKS_URL":          "https://id.example/jwks",
+		"NATTER_AUTH_AUDIENCE":          "natter",
+		"NATTER_AUTH_ISSUER":            "https://id.example",
+		"NATTER_AUTH_ANONYMOUS":         "1",
 	}
 	for _, v := range Env {
 		if _, ok := env[v.Name]; !ok {
@@ -56,6 +69,11 @@ func TestConfigFromEnv(t *testing.T) {
 		Limits:         map[string]Rate{"join.addr": {50, 500}},
 		TypingInterval: 14 * time.Second, TrustedProxies: []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8")},
 		Pprof: true, NoRecovery: true,
+		Auth: AuthConfig{
+			HS256Secret:   Secret("a secret from a file, 32 bytes or more"),
+			PublicKeyFile: "/etc/natter/jwt.pem", JWKSURL: "https://id.example/jwks",
+			Audience: "natter", Issuer: "https://id.example", Anonymous: true,
+		},
 	}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("ConfigFromEnv() =\n%+v\nwant\n%+v", got, want)
@@ -95,6 +113,7 @@ func TestConfigFromEnvErrors(t *testing.T) {
 		"NATTER_HEADER_TIMEOUT", "NATTER_BODY_TIMEOUT", "NATTER_ATTACHMENT_TIMEOUT", "NATTER_IDLE_TIMEOUT",
 		"NATTER_MESSAGE_RATE", "NATTER_MESSAGE_BURST", "NATTER_RATE_LIMITS", "NATTER_TYPING_INTERVAL",
 		"NATTER_TRUSTED_PROXIES", "NATTER_PPROF", "NATTER_RECOVERY",
+		"NATTER_AUTH_HS256_SECRET_FILE", "NATTER_AUTH_ANONYMOUS",
 	} {
 		t.Run(name, func(t *testing.T) {
 			t.Setenv(name, "bad")
