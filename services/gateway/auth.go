@@ -9,6 +9,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/natter/natter/proto"
 	"github.com/natter/natter/services/gateway/internal/jwtauth"
 	"github.com/natter/natter/services/gateway/internal/socketio"
@@ -84,11 +86,13 @@ type authenticator struct {
 	leeway    time.Duration
 	timeout   time.Duration // for a verification that fetches keys
 	proxies   trustedProxies
+	checked   *prometheus.CounterVec // CONNECTs, by result
+	expired   prometheus.Counter     // connections ended by their token's expiry
 }
 
 // newAuthenticator returns the authenticator of cfg, or nil when
 // authentication is off.
-func newAuthenticator(cfg AuthConfig, timeout time.Duration, proxies trustedProxies) (*authenticator, error) {
+func newAuthenticator(cfg AuthConfig, timeout time.Duration, proxies trustedProxies, reg prometheus.Registerer) (*authenticator, error) {
 	if !cfg.enabled() {
 		return nil, nil
 	}
@@ -115,13 +119,35 @@ func newAuthenticator(cfg AuthConfig, timeout time.Duration, proxies trustedProx
 	if err != nil {
 		return nil, fmt.Errorf("auth: %w", err)
 	}
-	return &authenticator{v: v, anonymous: cfg.Anonymous, leeway: leeway, timeout: timeout, proxies: proxies}, nil
+	a := &authenticator{
+		v: v, anonymous: cfg.Anonymous, leeway: leeway, timeout: timeout, proxies: proxies,
+		checked: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "natter_gateway_auth_connects_total",
+			Help: "CONNECTs checked for a token, by result: ok, anonymous, or the error code of the refusal.",
+		}, []string{"result"}),
+		expired: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "natter_gateway_auth_expiries_total",
+			Help: "Connections the server ended because their token expired.",
+		}),
+	}
+	if reg != nil {
+		reg.MustRegister(a.checked, a.expired)
+	}
+	return a, nil
 }
 
 // check is the middleware: it refuses a CONNECT whose token fails, with
 // the failure's code as the connect_error's message and the *proto.Error
 // as its data, and gives a connection whose token holds its identity.
 func (a *authenticator) check(s *socketio.Socket) error {
+	result, err := a.identify(s)
+	a.checked.WithLabelValues(result).Inc()
+	return err
+}
+
+// identify does check's work; result is "ok", "anonymous" or the code of
+// the refusal.
+func (a *authenticator) identify(s *socketio.Socket) (result string, err error) {
 	var payload struct {
 		Token json.RawMessage `json:"token"`
 	}
@@ -129,20 +155,20 @@ func (a *authenticator) check(s *socketio.Socket) error {
 	var token string
 	if len(payload.Token) > 0 && string(payload.Token) != "null" {
 		if json.Unmarshal(payload.Token, &token) != nil {
-			return refusal(proto.Errorf(proto.CodeTokenMalformed, "auth.token must be a string"))
+			return refuse(proto.Errorf(proto.CodeTokenMalformed, "auth.token must be a string"))
 		}
 	}
 	if token == "" {
 		if a.anonymous {
-			return nil
+			return "anonymous", nil
 		}
-		return refusal(proto.Errorf(proto.CodeTokenMissing, "this server needs a token: io(url, {auth: {token}})"))
+		return refuse(proto.Errorf(proto.CodeTokenMissing, "this server needs a token: io(url, {auth: {token}})"))
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), a.timeout)
 	defer cancel()
 	c, err := a.v.Verify(ctx, token)
 	if err != nil {
-		return refusal(proto.AsError(err))
+		return refuse(proto.AsError(err))
 	}
 	name := c.Name
 	if name == "" {
@@ -151,7 +177,7 @@ func (a *authenticator) check(s *socketio.Socket) error {
 	name, err = proto.NormalizeName(name)
 	if err != nil {
 		pe := proto.AsError(err)
-		return refusal(proto.Errorf(pe.Code, "the token's name: %s", pe.Message))
+		return refuse(proto.Errorf(pe.Code, "the token's name: %s", pe.Message))
 	}
 	id := &identity{
 		subject: c.Subject,
@@ -163,12 +189,15 @@ func (a *authenticator) check(s *socketio.Socket) error {
 		id.ends = c.Expires.Add(a.leeway)
 	}
 	cn := newConn(s, a.proxies)
-	cn.ident = id
+	cn.ident, cn.expired = id, a.expired
 	s.SetData(cn)
-	return nil
+	return "ok", nil
 }
 
-func refusal(e *proto.Error) error { return &socketio.Refusal{Message: e.Code, Data: e} }
+// refuse returns a refusal of the CONNECT for e, and e's code.
+func refuse(e *proto.Error) (string, error) {
+	return e.Code, &socketio.Refusal{Message: e.Code, Data: e}
+}
 
 // sessionToken is the session token a connection joins or recovers
 // with: its identity's when it has one. An anonymous connection may not
@@ -192,6 +221,9 @@ func (cn *conn) watchExpiry(s *socketio.Socket) {
 		return
 	}
 	t := time.AfterFunc(time.Until(cn.ident.ends), func() {
+		if cn.expired != nil {
+			cn.expired.Inc()
+		}
 		s.Emit(proto.EventDisconnectReason, proto.Errorf(proto.CodeTokenExpired, "your token has expired; connect again with a fresh one"))
 		s.Disconnect()
 	})

@@ -37,7 +37,7 @@ func TestSecretNeverPrints(t *testing.T) {
 // TestNewAuthenticator: off without a key; a key file is read; what
 // cannot verify anything is an error, never authentication off.
 func TestNewAuthenticator(t *testing.T) {
-	if a, err := newAuthenticator(AuthConfig{Audience: "natter"}, time.Second, nil); a != nil || err != nil {
+	if a, err := newAuthenticator(AuthConfig{Audience: "natter"}, time.Second, nil, nil); a != nil || err != nil {
 		t.Errorf("no key: %v, %v; want off", a, err)
 	}
 	dir := t.TempDir()
@@ -45,7 +45,7 @@ func TestNewAuthenticator(t *testing.T) {
 	if err := os.WriteFile(keyFile, jwttest.PublicPEM(t, jwttest.ECKey(t)), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	if a, err := newAuthenticator(AuthConfig{PublicKeyFile: keyFile}, time.Second, nil); a == nil || err != nil {
+	if a, err := newAuthenticator(AuthConfig{PublicKeyFile: keyFile}, time.Second, nil, nil); a == nil || err != nil {
 		t.Errorf("ES256 key file: %v, %v", a, err)
 	}
 	empty := filepath.Join(dir, "empty")
@@ -58,7 +58,7 @@ func TestNewAuthenticator(t *testing.T) {
 		"short secret":     {HS256Secret: Secret("short")},
 		"two keys":         {HS256Secret: Secret(strings.Repeat("s", 32)), JWKSURL: "https://id.example/jwks"},
 	} {
-		if _, err := newAuthenticator(cfg, time.Second, nil); err == nil {
+		if _, err := newAuthenticator(cfg, time.Second, nil, nil); err == nil {
 			t.Errorf("%s: no error", name)
 		}
 	}

@@ -74,7 +74,7 @@ func New(cfg Config, nc *nats.Conn, log *slog.Logger, reg prometheus.Registerer)
 	if err != nil {
 		return nil, err
 	}
-	auth, err := newAuthenticator(cfg.Auth, cfg.RequestTimeout, ch.floods.proxies)
+	auth, err := newAuthenticator(cfg.Auth, cfg.RequestTimeout, ch.floods.proxies, reg)
 	if err != nil {
 		return nil, err
 	}

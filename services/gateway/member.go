@@ -5,6 +5,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/natter/natter/proto"
 	"github.com/natter/natter/services/gateway/internal/socketio"
 )
@@ -26,7 +28,8 @@ type conn struct {
 	// ident is the user its token names; nil for an anonymous connection.
 	ident *identity
 	// expiry ends the connection when its token expires (watchExpiry).
-	expiry atomic.Pointer[time.Timer]
+	expiry  atomic.Pointer[time.Timer]
+	expired prometheus.Counter // counts the expiries
 }
 
 // newConn returns the chat state of a socket new to the chat.

@@ -72,4 +72,19 @@ func TestAuthInProcess(t *testing.T) {
 		"NATTER_URL="+hs.gateways[0].URL, "NATTER_AUTH_SECRET="+secret, "NATTER_LEEWAY_S=1",
 		"NATTER_JWKS_URL_1="+jwks.gateways[0].URL, "NATTER_JWKS_URL_2="+jwks.gateways[1].URL,
 		"NATTER_JWKS_ROTATE="+keys.URL, "NATTER_JWKS_TOKENS="+string(tokens))
+
+	// What the gateways counted: each refusal by its code, over both
+	// transports; the two expiries; the anonymous clients let in.
+	reg := hs.metrics[0]
+	for _, code := range []string{"token_missing", "token_signature", "token_algorithm", "token_expired", "token_audience", "token_issuer"} {
+		if n := metricValue(t, reg, "natter_gateway_auth_connects_total", "result", code); n < 2 {
+			t.Errorf("auth_connects_total{result=%q} = %v, want 2 or more", code, n)
+		}
+	}
+	if n := metricValue(t, reg, "natter_gateway_auth_expiries_total"); n != 2 {
+		t.Errorf("auth_expiries_total = %v, want 2", n)
+	}
+	if n := metricValue(t, jwks.metrics[0], "natter_gateway_auth_connects_total", "result", "anonymous"); n < 1 {
+		t.Errorf("anonymous connects = %v", n)
+	}
 }
