@@ -6,7 +6,6 @@ import (
 	"crypto/elliptic"
 	"crypto/rsa"
 	"crypto/x509"
-	"encoding/base64"
 	"encoding/pem"
 	"errors"
 	"fmt"
@@ -129,7 +128,7 @@ func (j jwk) parse() (k key, ok bool, err error) {
 }
 
 func decodeInt(s string) (*big.Int, error) {
-	b, err := base64.RawURLEncoding.DecodeString(s)
+	b, err := b64.DecodeString(s)
 	if err != nil || len(b) == 0 {
 		return nil, errors.New("not a base64url integer")
 	}

@@ -169,7 +169,7 @@ func (v *Verifier) Verify(ctx context.Context, token string) (Claims, error) {
 	if h.Alg != k.alg {
 		return Claims{}, proto.Errorf(proto.CodeTokenAlgorithm, "alg %q: the key is %s", h.Alg, k.alg)
 	}
-	sig, err := base64.RawURLEncoding.DecodeString(parts[2])
+	sig, err := b64.DecodeString(parts[2])
 	if err != nil {
 		return Claims{}, proto.Errorf(proto.CodeTokenMalformed, "signature: not base64url")
 	}
@@ -246,7 +246,7 @@ func verifySignature(k key, signed string, sig []byte) bool {
 
 // decodePart decodes a base64url JSON object.
 func decodePart(part string, v any) error {
-	raw, err := base64.RawURLEncoding.DecodeString(part)
+	raw, err := b64.DecodeString(part)
 	if err != nil {
 		return fmt.Errorf("not base64url")
 	}
@@ -283,3 +283,7 @@ func audiences(raw json.RawMessage) ([]string, error) {
 	}
 	return many, nil
 }
+
+// b64 decodes base64url strictly: unused bits set in the last character
+// make another spelling of the same bytes, which a token may not have.
+var b64 = base64.RawURLEncoding.Strict()

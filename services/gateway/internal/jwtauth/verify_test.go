@@ -95,6 +95,7 @@ func TestVerifyHS256(t *testing.T) {
 		{"empty", "", proto.CodeTokenMalformed},
 		{"too long", strings.Repeat("a", MaxTokenBytes+1), proto.CodeTokenMalformed},
 		{"signature tampered", hs(tokenClaims(nil))[:len(hs(tokenClaims(nil)))-2] + "AA", proto.CodeTokenSignature},
+		{"signature spelled with unused bits set", respell(hs(tokenClaims(nil))), proto.CodeTokenMalformed},
 		{"claims swapped", swapClaims(hs(tokenClaims(nil)), hs(tokenClaims(jwttest.Claims{"sub": "admin"}))), proto.CodeTokenSignature},
 	}
 	for _, tc := range tests {
@@ -116,6 +117,15 @@ func TestVerifyHS256(t *testing.T) {
 func withHeader(a, b string) string {
 	pa, pb := strings.Split(a, "."), strings.Split(b, ".")
 	return pb[0] + "." + pa[1] + "." + pa[2]
+}
+
+// respell sets an unused bit of the last base64url character of a
+// token whose signature leaves bits unused (HS256 and ES256 do): the same
+// bytes, spelled otherwise.
+func respell(token string) string {
+	const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+	i := strings.IndexByte(alphabet, token[len(token)-1])
+	return token[:len(token)-1] + string(alphabet[i^1])
 }
 
 // swapClaims puts b's claims under a's header and signature.
