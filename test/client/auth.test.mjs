@@ -170,6 +170,29 @@ test("an authenticated user's name is theirs: one session over tabs and gateways
   const [other] = await emitAck(bob, "join", [{ room }]);
   assert.equal(other.ok, false, JSON.stringify(other));
   assert.equal(other.error.code, "name_taken");
+
+  // Alice closes both tabs; the room hears her leave (presence has let
+  // her connections go). Her name stays hers while her session lives.
+  const watcher = client(t, mode, {}, "/", JWKS_1);
+  await connected(watcher);
+  const [w] = await emitAck(watcher, "join", [{ room, username: `Watcher${suffix()}` }]);
+  assert.equal(w.ok, true, JSON.stringify(w));
+  const left = next(watcher, "leave", 5000);
+  tab1.disconnect();
+  tab2.disconnect();
+  const [l] = await left;
+  assert.equal(l.username, "Alice");
+  const late = client(t, mode, {}, "/", JWKS_2);
+  await connected(late);
+  const [taken] = await emitAck(late, "join", [{ room, username: "alice" }]);
+  assert.equal(taken.ok, false, JSON.stringify(taken));
+  assert.equal(taken.error.code, "name_taken");
+  // And she comes back to it.
+  const back = client(t, mode, { auth: { token: JWKS_TOKENS.k1 } }, "/", JWKS_2);
+  await connected(back);
+  const [again] = await emitAck(back, "join", [{ room }]);
+  assert.equal(again.ok, true, JSON.stringify(again));
+  assert.equal(again.username, "Alice");
 });
 
 // BASE is the HS256 gateway; referenced so a missing NATTER_URL fails at once.
