@@ -99,8 +99,17 @@ func TestConfigFromEnvErrors(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			t.Setenv(name, "bad")
 			_, err := ConfigFromEnv()
-			if err == nil || !strings.HasPrefix(err.Error(), name+": ") {
+			if err == nil || !strings.HasPrefix(err.Error(), name+`="bad": `) {
 				t.Errorf("%s=bad: err = %v, want one naming %s", name, err, name)
+			}
+		})
+	}
+	// Durations and sizes are never negative.
+	for _, name := range []string{"NATTER_PING_INTERVAL", "NATTER_MAX_PAYLOAD", "NATTER_MESSAGE_RATE"} {
+		t.Run(name+" negative", func(t *testing.T) {
+			t.Setenv(name, "-1")
+			if _, err := ConfigFromEnv(); err == nil || !strings.HasPrefix(err.Error(), name+`="-1": `) {
+				t.Errorf("%s=-1: err = %v, want one naming %s", name, err, name)
 			}
 		})
 	}
