@@ -67,12 +67,13 @@ func (c *chat) onJoin(s *socketio.Socket, e *socketio.EventMessage) {
 	}
 	c.hub.place(cn, m)
 
-	q := proto.HistoryQuery{Room: pr.Room, After: req.Since, Limit: proto.HistoryOnJoin}
-	if req.Since != "" {
-		q.Limit = proto.MaxHistoryPage
+	var hr proto.HistoryReply
+	if req.Since == "" {
+		hr, err = c.up.joinHistory(pr.Room) // shared with the room's other joins
+	} else {
+		hr, err = c.up.history(proto.HistoryQuery{Room: pr.Room, After: req.Since, Limit: proto.MaxHistoryPage})
 	}
 	var historyErr *proto.Error
-	hr, err := c.up.history(q)
 	if err != nil {
 		c.log.Warn("join without history", "err", err)
 		hr, historyErr = proto.HistoryReply{}, proto.ErrUnavailable
