@@ -3,6 +3,7 @@ package gateway
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"os"
@@ -94,6 +95,11 @@ type authenticator struct {
 // authentication is off.
 func newAuthenticator(cfg AuthConfig, timeout time.Duration, proxies trustedProxies, reg prometheus.Registerer) (*authenticator, error) {
 	if !cfg.enabled() {
+		if cfg.Audience != "" || cfg.Issuer != "" || cfg.Anonymous {
+			// Meant on, but for its key: refuse to start rather than let
+			// everyone in.
+			return nil, errors.New("auth: an audience, issuer or anonymous switch without a key (NATTER_AUTH_HS256_SECRET, _FILE, NATTER_AUTH_PUBLIC_KEY_FILE or NATTER_AUTH_JWKS_URL)")
+		}
 		return nil, nil
 	}
 	pemKey := cfg.PublicKeyPEM

@@ -34,10 +34,11 @@ func TestSecretNeverPrints(t *testing.T) {
 	}
 }
 
-// TestNewAuthenticator: off without a key; a key file is read; what
-// cannot verify anything is an error, never authentication off.
+// TestNewAuthenticator: off without any setting; a key file is read;
+// settings that cannot verify anything (no key, a bad one) are an error,
+// never authentication off.
 func TestNewAuthenticator(t *testing.T) {
-	if a, err := newAuthenticator(AuthConfig{Audience: "natter"}, time.Second, nil, nil); a != nil || err != nil {
+	if a, err := newAuthenticator(AuthConfig{}, time.Second, nil, nil); a != nil || err != nil {
 		t.Errorf("no key: %v, %v; want off", a, err)
 	}
 	dir := t.TempDir()
@@ -54,9 +55,12 @@ func TestNewAuthenticator(t *testing.T) {
 		t.Error("an empty secret file read as a secret")
 	}
 	for name, cfg := range map[string]AuthConfig{
-		"missing key file": {PublicKeyFile: filepath.Join(dir, "none.pem")},
-		"short secret":     {HS256Secret: Secret("short")},
-		"two keys":         {HS256Secret: Secret(strings.Repeat("s", 32)), JWKSURL: "https://id.example/jwks"},
+		"missing key file":  {PublicKeyFile: filepath.Join(dir, "none.pem")},
+		"audience, no key":  {Audience: "natter"},
+		"issuer, no key":    {Issuer: "https://id.example"},
+		"anonymous, no key": {Anonymous: true},
+		"short secret":      {HS256Secret: Secret("short")},
+		"two keys":          {HS256Secret: Secret(strings.Repeat("s", 32)), JWKSURL: "https://id.example/jwks"},
 	} {
 		if _, err := newAuthenticator(cfg, time.Second, nil, nil); err == nil {
 			t.Errorf("%s: no error", name)
