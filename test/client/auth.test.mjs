@@ -9,7 +9,9 @@
 //                         (same aud and iss), anonymous clients allowed
 //   NATTER_JWKS_ROTATE    a URL whose POST rotates that key set
 //   NATTER_JWKS_TOKENS    JSON: tokens the Go test minted for it
-//                         {k1, k2, k2Bob, unknownKid}
+//                         {k1, k2, k2Alice, unknownKid, pem, pemOther}
+//   NATTER_PEM_URL        a gateway whose key is an ES256 public key file
+//   NATTER_PEM_PUBLIC     that public key, PEM
 
 import { test } from "node:test";
 import assert from "node:assert/strict";
@@ -22,7 +24,11 @@ const JWKS_1 = process.env.NATTER_JWKS_URL_1;
 const JWKS_2 = process.env.NATTER_JWKS_URL_2;
 const ROTATE = process.env.NATTER_JWKS_ROTATE;
 const JWKS_TOKENS = JSON.parse(process.env.NATTER_JWKS_TOKENS || "{}");
-if (!SECRET || !JWKS_1 || !JWKS_2 || !ROTATE) throw new Error("set NATTER_AUTH_SECRET, NATTER_JWKS_URL_1/2 and NATTER_JWKS_ROTATE");
+const PEM_URL = process.env.NATTER_PEM_URL;
+const PEM_PUBLIC = process.env.NATTER_PEM_PUBLIC;
+if (!SECRET || !JWKS_1 || !JWKS_2 || !ROTATE || !PEM_URL || !PEM_PUBLIC) {
+  throw new Error("set NATTER_AUTH_SECRET, NATTER_JWKS_URL_1/2, NATTER_JWKS_ROTATE, NATTER_PEM_URL and NATTER_PEM_PUBLIC");
+}
 
 const TRANSPORTS = MODES.filter((m) => m.name === "websocket" || m.name === "polling");
 
@@ -116,6 +122,23 @@ for (const mode of TRANSPORTS) {
     const [again] = await emitAck(s, "members", [{}]);
     assert.equal(again.ok, true, JSON.stringify(again));
     assert.deepEqual(again.members.map((m) => m.username), [base.name]);
+  });
+}
+
+for (const mode of TRANSPORTS) {
+  test(`${mode.name}: an ES256 key file: its tokens pass; another key's, HS256 made with the public key, and alg none do not`, async (t) => {
+    const ok = client(t, mode, { auth: { token: JWKS_TOKENS.pem } }, "/", PEM_URL);
+    await connected(ok);
+    const [ack] = await emitAck(ok, "join", [{ room: `p${suffix()}` }]);
+    assert.equal(ack.username, "Carol", JSON.stringify(ack));
+    for (const [token, code] of [
+      [JWKS_TOKENS.pemOther, "token_signature"],
+      [mint(claims(), { secret: PEM_PUBLIC }), "token_algorithm"],
+      [mint(claims(), { alg: "none" }), "token_algorithm"],
+    ]) {
+      const s = client(t, mode, { auth: { token } }, "/", PEM_URL);
+      assert.equal((await refused(s)).message, code);
+    }
   });
 }
 

@@ -4,6 +4,8 @@ import (
 	"crypto"
 	"encoding/json"
 	"net/http"
+	"os"
+	"path/filepath"
 	"net/http/httptest"
 	"sync/atomic"
 	"testing"
@@ -23,7 +25,8 @@ import (
 // expiry ends a live connection), and one of two gateways whose keys come
 // from a JWKS served here on 127.0.0.1, rotated mid-test, and which lets
 // anonymous clients in (none of whom can take an authenticated user's
-// name).
+// name); and a third whose key is an ES256 public key file, which no
+// HS256 token made with that public key as its secret passes.
 func TestAuthInProcess(t *testing.T) {
 	secret := "a test secret of 32 bytes or more, for HS256"
 	const leeway = time.Second
@@ -58,6 +61,17 @@ func TestAuthInProcess(t *testing.T) {
 		},
 	})
 
+	// A third: an ES256 public key from a PEM file.
+	ecKey := jwttest.ECKey(t)
+	pemKey := jwttest.PublicPEM(t, ecKey)
+	keyFile := filepath.Join(t.TempDir(), "jwt.pem")
+	if err := os.WriteFile(keyFile, pemKey, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	pem := startSystemWith(t, presence.NewMemoryStore(0, nil), 1, presence.Config{}, history.Config{}, gateway.Config{
+		Auth: gateway.AuthConfig{PublicKeyFile: keyFile, Audience: "natter", Issuer: "https://id.example"},
+	})
+
 	exp := time.Now().Add(10 * time.Minute).Unix()
 	claims := func(sub, name string) jwttest.Claims {
 		return jwttest.Claims{"sub": sub, "name": name, "iss": "https://id.example", "aud": "natter", "exp": exp}
@@ -67,11 +81,14 @@ func TestAuthInProcess(t *testing.T) {
 		"k2":         jwttest.Sign(t, "ES256", "k2", k2, claims("bob-2", "Bob")),
 		"k2Alice":    jwttest.Sign(t, "ES256", "k2", k2, claims("another-alice", "alice")),
 		"unknownKid": jwttest.Sign(t, "RS256", "k9", k1, claims("alice-1", "Alice")),
+		"pem":        jwttest.Sign(t, "ES256", "", ecKey, claims("carol-3", "Carol")),
+		"pemOther":   jwttest.Sign(t, "ES256", "", k2, claims("carol-3", "Carol")),
 	})
 	nodetest.Run(t, "auth.test.mjs", 3*time.Minute,
 		"NATTER_URL="+hs.gateways[0].URL, "NATTER_AUTH_SECRET="+secret, "NATTER_LEEWAY_S=1",
 		"NATTER_JWKS_URL_1="+jwks.gateways[0].URL, "NATTER_JWKS_URL_2="+jwks.gateways[1].URL,
-		"NATTER_JWKS_ROTATE="+keys.URL, "NATTER_JWKS_TOKENS="+string(tokens))
+		"NATTER_JWKS_ROTATE="+keys.URL, "NATTER_JWKS_TOKENS="+string(tokens),
+		"NATTER_PEM_URL="+pem.gateways[0].URL, "NATTER_PEM_PUBLIC="+string(pemKey))
 
 	// What the gateways counted: each refusal by its code, over both
 	// transports; the two expiries; the anonymous clients let in.
