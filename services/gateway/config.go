@@ -101,6 +101,9 @@ type Config struct {
 	// Socket.IO packet take to arrive, from its header; the ping timeout.
 	// A packet whose attachments are late closes its session.
 	AttachmentTimeout time.Duration
+	// Auth turns authentication on: a JWT in the Socket.IO CONNECT (see
+	// AuthConfig). The zero value: off, everyone is anonymous.
+	Auth AuthConfig
 }
 
 // WithDefaults returns c with every zero field set to its default.
@@ -194,6 +197,13 @@ var Env = []ops.EnvVar{
 	{Name: "NATTER_TYPING_INTERVAL", Default: DefaultTypingInterval.String(), Doc: "a room hears one typing on per user per interval"},
 	{Name: "NATTER_TRUSTED_PROXIES", Doc: "loopback when unset: addresses or CIDRs whose X-Forwarded-For/X-Real-IP name the client, or none (see ParseTrustedProxies)"},
 	{Name: "NATTER_PPROF", Default: "off", Doc: "1: net/http/pprof at /debug/pprof/, which nginx does not pass on"},
+	{Name: "NATTER_AUTH_HS256_SECRET", Doc: "turns authentication on: the shared secret of HS256 tokens (at least 32 bytes)"},
+	{Name: "NATTER_AUTH_HS256_SECRET_FILE", Doc: "turns authentication on: a file holding the HS256 secret"},
+	{Name: "NATTER_AUTH_PUBLIC_KEY_FILE", Doc: "turns authentication on: a PEM public key (RSA: RS256, P-256: ES256) of tokens"},
+	{Name: "NATTER_AUTH_JWKS_URL", Doc: "turns authentication on: the URL of the key set (JWKS) of tokens"},
+	{Name: "NATTER_AUTH_AUDIENCE", Doc: "when set, tokens' aud must name it"},
+	{Name: "NATTER_AUTH_ISSUER", Doc: "when set, tokens' iss must be it"},
+	{Name: "NATTER_AUTH_ANONYMOUS", Default: "off", Doc: "with authentication on, 1: clients without a token join anonymously too"},
 	{Name: "NATTER_RECOVERY", Default: "on", Doc: "Socket.IO's connection state recovery: on or off"},
 }
 
@@ -223,8 +233,28 @@ func ConfigFromEnv() (Config, error) {
 		TrustedProxies:    ops.Parse(r, "NATTER_TRUSTED_PROXIES", ParseTrustedProxies),
 		Pprof:             r.Switch("NATTER_PPROF"),
 		NoRecovery:        ops.Parse(r, "NATTER_RECOVERY", parseRecoveryOff),
+		Auth:              authFromEnv(r),
 	}
 	return c, r.Err()
+}
+
+// authFromEnv reads the NATTER_AUTH_ variables. The secret's file, when
+// set, wins over the secret itself; neither is ever in an error.
+func authFromEnv(r *ops.EnvReader) AuthConfig {
+	a := AuthConfig{
+		PublicKeyFile: r.String("NATTER_AUTH_PUBLIC_KEY_FILE"),
+		JWKSURL:       r.String("NATTER_AUTH_JWKS_URL"),
+		Audience:      r.String("NATTER_AUTH_AUDIENCE"),
+		Issuer:        r.String("NATTER_AUTH_ISSUER"),
+		Anonymous:     r.Switch("NATTER_AUTH_ANONYMOUS"),
+	}
+	if v := r.String("NATTER_AUTH_HS256_SECRET"); v != "" {
+		a.HS256Secret = Secret(v)
+	}
+	if r.String("NATTER_AUTH_HS256_SECRET_FILE") != "" {
+		a.HS256Secret = ops.Parse(r, "NATTER_AUTH_HS256_SECRET_FILE", readSecret)
+	}
+	return a
 }
 
 // parseRecoveryOff parses NATTER_RECOVERY: whether it is "off"; "on" (or

@@ -3,6 +3,7 @@ package gateway
 import (
 	"net/netip"
 	"os"
+	"path/filepath"
 	"reflect"
 	"slices"
 	"strings"
@@ -15,19 +16,27 @@ import (
 // TestEnvSetsConfig sets every variable of Env alone, its default and a
 // bad value) and checks what they set.
 func TestConfigFromEnv(t *testing.T) {
+	secretFile := filepath.Join(t.TempDir(), "secret")
+	if err := os.WriteFile(secretFile, []byte("a secret from a file, 32 bytes or more\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	for _, v := range Env {
 		t.Setenv(v.Name, "")
 		os.Unsetenv(v.Name)
 	}
 	for name, v := range map[string]string{
-		"NATTER_ALLOWED_ORIGINS": " https://a.example, ,https://b.example",
-		"NATTER_ALLOWED_HOSTS":   "chat.example",
-		"NATTER_PING_INTERVAL":   "3s",
-		"NATTER_MESSAGE_RATE":    "12",
-		"NATTER_RATE_LIMITS":     "join.addr=50/500",
-		"NATTER_TRUSTED_PROXIES": "10.0.0.0/8",
-		"NATTER_PPROF":           "1",
-		"NATTER_RECOVERY":        "off",
+		"NATTER_ALLOWED_ORIGINS":   " https://a.example, ,https://b.example",
+		"NATTER_ALLOWED_HOSTS":     "chat.example",
+		"NATTER_PING_INTERVAL":     "3s",
+		"NATTER_MESSAGE_RATE":      "12",
+		"NATTER_RATE_LIMITS":       "join.addr=50/500",
+		"NATTER_TRUSTED_PROXIES":   "10.0.0.0/8",
+		"NATTER_PPROF":             "1",
+		"NATTER_RECOVERY":          "off",
+		"NATTER_AUTH_HS256_SECRET": "0123456789abcdef0123456789abcdef",
+		// The file's secret is the one kept.
+		"NATTER_AUTH_HS256_SECRET_FILE": secretFile,
+		"NATTER_AUTH_ANONYMOUS":         "1",
 	} {
 		t.Setenv(name, v)
 	}
@@ -39,6 +48,7 @@ func TestConfigFromEnv(t *testing.T) {
 		AllowedOrigins: []string{"https://a.example", "https://b.example"}, AllowedHosts: []string{"chat.example"},
 		PingInterval: 3 * time.Second, MessageRate: 12, Limits: map[string]Rate{"join.addr": {50, 500}},
 		TrustedProxies: []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8")}, Pprof: true, NoRecovery: true,
+		Auth: AuthConfig{HS256Secret: Secret("a secret from a file, 32 bytes or more"), Anonymous: true},
 	}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("ConfigFromEnv() =\n%+v\nwant\n%+v", got, want)
@@ -78,6 +88,7 @@ func TestConfigFromEnvErrors(t *testing.T) {
 		"NATTER_HEADER_TIMEOUT", "NATTER_BODY_TIMEOUT", "NATTER_ATTACHMENT_TIMEOUT", "NATTER_IDLE_TIMEOUT",
 		"NATTER_MESSAGE_RATE", "NATTER_MESSAGE_BURST", "NATTER_RATE_LIMITS", "NATTER_TYPING_INTERVAL",
 		"NATTER_TRUSTED_PROXIES", "NATTER_PPROF", "NATTER_RECOVERY",
+		"NATTER_AUTH_HS256_SECRET_FILE", "NATTER_AUTH_ANONYMOUS",
 	} {
 		t.Run(name, func(t *testing.T) {
 			t.Setenv(name, "bad")

@@ -20,6 +20,14 @@ func (c *chat) onJoin(s *socketio.Socket, e *socketio.EventMessage) {
 		fail(e, err)
 		return
 	}
+	var err error
+	if req.Token, err = cn.sessionToken(req.Token); err != nil {
+		fail(e, err)
+		return
+	}
+	if cn.ident != nil {
+		req.Username = cn.ident.name // an authenticated user's name is theirs
+	}
 	if err := c.floods.admit(cn, limitJoin, joinUser(req)); err != nil {
 		fail(e, err)
 		return
@@ -96,6 +104,7 @@ func (c *chat) onDisconnect(s *socketio.Socket, reason string) {
 	if cn == nil {
 		return
 	}
+	cn.stopExpiry()
 	m := cn.cur.Swap(nil)
 	if m == nil {
 		if cn.asked.Load() {

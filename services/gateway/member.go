@@ -3,6 +3,9 @@ package gateway
 import (
 	"sync"
 	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/natter/natter/proto"
 	"github.com/natter/natter/services/gateway/internal/socketio"
@@ -22,6 +25,11 @@ type conn struct {
 	// it even when the answer never came (a timeout), so its close is
 	// told to presence whether or not it is joined.
 	asked atomic.Bool
+	// ident is the user its token names; nil for an anonymous connection.
+	ident *identity
+	// expiry ends the connection when its token expires (watchExpiry).
+	expiry  atomic.Pointer[time.Timer]
+	expired prometheus.Counter // counts the expiries
 }
 
 // newConn returns the chat state of a socket new to the chat.
