@@ -196,12 +196,8 @@ var (
 	ErrNoSession   = errors.New("presence: no such session")
 )
 
-// Palette holds the users' colours: 12 colours that are far apart and
-// readable on white.
-var Palette = []string{
-	"#e6194b", "#3cb44b", "#4363d8", "#f58231", "#911eb4", "#008080",
-	"#f032e6", "#9a6324", "#800000", "#808000", "#000075", "#c49a00",
-}
+// Palette holds the colours a session may have (proto.Palette).
+var Palette = proto.Palette
 
 // DefaultSessionTTL is how long a session lives offline, after its last
 // connection went: its token resumes it meanwhile.

@@ -2,6 +2,8 @@
 // only ever goes in through textContent (the CSP's Trusted Types would
 // make an HTML sink throw anyway).
 
+import { PALETTE } from './limits.js';
+
 const byId = (id) => document.getElementById(id);
 
 export const ui = {
@@ -40,9 +42,20 @@ export function makeEl(tag, className, text) {
   return node;
 }
 
+// safeColor returns the theme's variant of a user's colour c: the CSS
+// variable --user-<i> of its place in PALETTE (style.css defines one for
+// light and one for dark, each readable on that theme's backgrounds). A
+// colour of no palette (a message stored under an older one) takes the
+// place of its hash, so it is still one readable colour; '' for no colour.
 export function safeColor(c) {
-  if (typeof c !== 'string' || c.length > 64) return '';
-  return window.CSS && CSS.supports && CSS.supports('color', c) ? c : '';
+  if (typeof c !== 'string' || c === '') return '';
+  let i = PALETTE.indexOf(c.toLowerCase());
+  if (i < 0) {
+    let h = 0;
+    for (const ch of c) h = (h * 31 + ch.codePointAt(0)) >>> 0;
+    i = h % PALETTE.length;
+  }
+  return 'var(--user-' + i + ')';
 }
 
 export function paint(node, color) {

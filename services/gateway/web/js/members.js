@@ -62,7 +62,7 @@ export function renderMembers() {
     if (color) swatch.style.backgroundColor = color;
     swatch.setAttribute('aria-hidden', 'true');
     const label = makeEl('span', 'member-name', name);
-    paint(label, color);
+    paint(label, state.members.get(name));
     button.appendChild(swatch);
     button.appendChild(label);
     if (name === state.username) {
