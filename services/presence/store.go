@@ -182,7 +182,10 @@ type Store interface {
 	Members(ctx context.Context, room, after string, limit int) (MemberPage, error)
 	// Lookup returns the session that holds the name key key, and whether
 	// it has a connection (always, but for an identity's session, which
-	// holds its name offline too). ErrNoSession if none.
+	// holds its name offline too); when nobody holds the name, the offline
+	// session that held it last, while it lives and until someone takes
+	// the name (online false): a whisper to the name waits for it.
+	// ErrNoSession if none.
 	Lookup(ctx context.Context, key string) (s Session, online bool, err error)
 }
 

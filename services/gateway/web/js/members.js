@@ -5,6 +5,7 @@ import { makeEl, paint, safeColor, ui } from './dom.js';
 import { state } from './state.js';
 import { request } from './socket.js';
 import { autosize, updateCounter } from './composer.js';
+import { t } from './i18n.js';
 
 export function setMembers(list) {
   state.members.clear();
@@ -66,11 +67,11 @@ export function renderMembers() {
     button.appendChild(swatch);
     button.appendChild(label);
     if (name === state.username) {
-      button.appendChild(makeEl('span', 'you', '(you)'));
+      button.appendChild(makeEl('span', 'you', t('you')));
       button.disabled = true;
-      button.title = 'You';
+      button.title = t('youTitle');
     } else {
-      button.title = 'Whisper to ' + name;
+      button.title = t('whisperTo', name);
       button.setAttribute('aria-label', name + ', whisper');
       button.addEventListener('click', () => prefillWhisper(name));
     }

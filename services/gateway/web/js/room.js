@@ -6,6 +6,8 @@ import { state } from './state.js';
 import { renderMembers } from './members.js';
 import { clearTyping, dropTyping } from './typing.js';
 import { confirmPending } from './send.js';
+import { markWhispersRead } from './whispers.js';
+import { t } from './i18n.js';
 
 export function clearRoom() {
   ui.messages.replaceChildren();
@@ -113,7 +115,7 @@ export function buildMessage(kind, fields) {
   const body = makeEl('div', 'body');
   if (kind === 'whisper') {
     const label = makeEl('span', 'whisper-label');
-    label.appendChild(makeEl('span', 'whisper-tag', 'whisper'));
+    label.appendChild(makeEl('span', 'whisper-tag', t('whisperTag')));
     const from = makeEl('span', 'whisper-from', fields.from);
     paint(from, state.members.get(fields.from));
     const to = makeEl('span', 'whisper-to', fields.to);
@@ -123,7 +125,7 @@ export function buildMessage(kind, fields) {
     label.appendChild(to);
     label.appendChild(document.createTextNode(':'));
     body.appendChild(label);
-    li.setAttribute('aria-label', 'Whisper from ' + fields.from + ' to ' + fields.to);
+    li.setAttribute('aria-label', t('whisperLabel', fields.from, fields.to));
     li.dataset.from = fields.from;
     li.dataset.to = fields.to;
   } else {
@@ -176,7 +178,10 @@ export function renderChatMessage(m, fromHistory) {
   if (!fromHistory) dropTyping(m.username);
 }
 
-export function renderWhisper(w) {
+// renderWhisper shows a whisper, live or (opts.quiet) from the whisper
+// history.
+export function renderWhisper(w, opts) {
+  opts = opts || {};
   if (!w || typeof w !== 'object' || typeof w.message !== 'string' || typeof w.from !== 'string') return;
   const id = typeof w.id === 'string' || typeof w.id === 'number' ? String(w.id) : '';
   if (id && state.seen.has(id)) return;
@@ -184,5 +189,6 @@ export function renderWhisper(w) {
   const to = typeof w.to === 'string' ? w.to : state.username || '';
   const li = buildMessage('whisper', { id, ts, from: w.from, to, message: w.message });
   markSeen(id, ts, false);
-  insert(li, ts, { own: w.from === state.username });
+  insert(li, ts, { own: w.from === state.username, quiet: opts.quiet });
+  if (!opts.quiet && !document.hidden) markWhispersRead(ts);
 }
