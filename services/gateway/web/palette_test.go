@@ -75,7 +75,7 @@ func themes(t *testing.T) map[string]map[string]string {
 }
 
 // TestPaletteContrast: in each theme, every user colour is at least 3:1
-// and the message text at least 4.5:1 against every background a name or
+// and the message text and links at least 4.5:1 against every background a name or
 // a message is shown on (WCAG 2.1 AA for text and for large or
 // non-text elements); the light colours are proto.Palette's, in its order
 // (the page finds a colour's --user-<i> by its place there).
@@ -90,8 +90,10 @@ func TestPaletteContrast(t *testing.T) {
 			return v
 		}
 		for _, bg := range backgrounds {
-			if r := contrast(t, get("text"), get(bg)); r < 4.5 {
-				t.Errorf("%s theme: text %s on --%s %s is %.2f:1, want ≥ 4.5", theme, get("text"), bg, get(bg), r)
+			for _, fg := range []string{"text", "link"} { // a message's text, and its links
+				if r := contrast(t, get(fg), get(bg)); r < 4.5 {
+					t.Errorf("%s theme: --%s %s on --%s %s is %.2f:1, want ≥ 4.5", theme, fg, get(fg), bg, get(bg), r)
+				}
 			}
 			for i := range proto.Palette {
 				c := get(fmt.Sprintf("user-%d", i))

@@ -93,3 +93,39 @@ export function timeEl(ts) {
   t.title = fullFormat.format(d);
   return t;
 }
+
+// A link in a message: http or https, up to white space or a character
+// that cannot be in one unescaped; trailing punctuation is the sentence's.
+const LINK = /\bhttps?:\/\/[^\s<>"'`]+/gi;
+const TRAILING = /[.,;:!?)\]}'"»」』。、]+$/u;
+
+// appendLinked appends text to node as text nodes, its http and https
+// URLs as links that open apart from the page (rel noopener noreferrer).
+// Built with the DOM, never from HTML: a link's text is textContent, its
+// href a URL the parser accepted with an http: or https: scheme.
+export function appendLinked(node, text) {
+  text = String(text);
+  let at = 0;
+  for (const m of text.matchAll(LINK)) {
+    let raw = m[0];
+    const trail = raw.match(TRAILING);
+    if (trail) raw = raw.slice(0, raw.length - trail[0].length);
+    let url = null;
+    try {
+      url = new URL(raw);
+    } catch (_) {
+      url = null;
+    }
+    if (!url || (url.protocol !== 'http:' && url.protocol !== 'https:') || !url.hostname) continue;
+    if (m.index > at) node.appendChild(document.createTextNode(text.slice(at, m.index)));
+    const a = document.createElement('a');
+    a.href = url.href;
+    a.rel = 'noopener noreferrer';
+    a.target = '_blank';
+    a.className = 'link';
+    a.textContent = raw;
+    node.appendChild(a);
+    at = m.index + raw.length;
+  }
+  if (at < text.length) node.appendChild(document.createTextNode(text.slice(at)));
+}

@@ -1,7 +1,7 @@
 // The room's message list: messages, whispers and system lines in
 // timestamp order, scrolling, and the unread count in the title.
 
-import { makeEl, paint, timeEl, ui, validTs } from './dom.js';
+import { appendLinked, makeEl, paint, timeEl, ui, validTs } from './dom.js';
 import { state } from './state.js';
 import { renderMembers } from './members.js';
 import { clearTyping, dropTyping } from './typing.js';
@@ -128,14 +128,21 @@ export function buildMessage(kind, fields) {
     li.setAttribute('aria-label', t('whisperLabel', fields.from, fields.to));
     li.dataset.from = fields.from;
     li.dataset.to = fields.to;
+    if (fields.from === state.username) li.classList.add('mine');
   } else {
     const author = makeEl('span', 'author', fields.username);
     paint(author, fields.color);
     body.appendChild(author);
     li.dataset.username = fields.username;
-    if (fields.username === state.username) li.classList.add('mine');
+    if (fields.username === state.username) {
+      // Our own, marked by more than colour: a bar and a word.
+      li.classList.add('mine');
+      body.appendChild(makeEl('span', 'mine-tag', t('you')));
+    }
   }
-  body.appendChild(makeEl('span', 'text', fields.message));
+  const text = makeEl('span', 'text');
+  appendLinked(text, fields.message);
+  body.appendChild(text);
   li.appendChild(body);
   if (fields.id) li.dataset.id = fields.id;
   li.dataset.state = fields.pendingState || 'sent';
