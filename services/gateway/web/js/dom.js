@@ -3,6 +3,7 @@
 // make an HTML sink throw anyway).
 
 import { PALETTE } from './limits.js';
+import { lang } from './i18n.js';
 
 const byId = (id) => document.getElementById(id);
 
@@ -76,9 +77,9 @@ export function showError(node, err) {
   node.hidden = false;
 }
 
-const timeFormat = new Intl.DateTimeFormat(undefined, { hour: '2-digit', minute: '2-digit' });
-const dayTimeFormat = new Intl.DateTimeFormat(undefined, { month: 'short', day: 'numeric', hour: '2-digit', minute: '2-digit' });
-const fullFormat = new Intl.DateTimeFormat(undefined, { dateStyle: 'full', timeStyle: 'medium' });
+const timeFormat = new Intl.DateTimeFormat(lang, { hour: '2-digit', minute: '2-digit' });
+const dayTimeFormat = new Intl.DateTimeFormat(lang, { month: 'short', day: 'numeric', hour: '2-digit', minute: '2-digit' });
+const fullFormat = new Intl.DateTimeFormat(lang, { dateStyle: 'full', timeStyle: 'medium' });
 
 export function validTs(ts) {
   return typeof ts === 'number' && Number.isFinite(ts) && ts > 0 ? ts : Date.now();
