@@ -4,6 +4,8 @@
 // elements of index.html that carry data-i18n (their text) and
 // data-i18n-placeholder; t gives the rest.
 
+import { MAX_NAME_RUNES } from './limits.js';
+
 // words holds each text as [English, Korean]: a string, or a function of
 // the text's arguments.
 const words = {
@@ -16,6 +18,7 @@ const words = {
   changeName: ['Change name', '이름 바꾸기'],
   joinHeading: ['Join the chat', '채팅 참여'],
   name: ['Name', '이름'],
+  nameHint: ['1–' + MAX_NAME_RUNES + ' letters, digits, spaces, _ or -', '글자, 숫자, 공백, _, - 로 1–' + MAX_NAME_RUNES + '자'],
   room: ['Room', '방'],
   optional: ['(optional)', '(선택)'],
   roomHint: ['Leave empty for the lobby.', '비워 두면 lobby 방에 들어갑니다.'],
