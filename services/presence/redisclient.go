@@ -1,0 +1,64 @@
+package presence
+
+import (
+	"fmt"
+	"net"
+	"strconv"
+	"strings"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// RedisClient connects to the Redis deployment that c names: the nodes of
+// RedisCluster, else the primary that RedisSentinels name, else the
+// server of RedisURL. c has its defaults (WithDefaults).
+func (c Config) RedisClient() (redis.UniversalClient, error) {
+	switch {
+	case len(c.RedisCluster) > 0:
+		return redis.NewClusterClient(&redis.ClusterOptions{
+			Addrs:    c.RedisCluster,
+			Password: c.RedisPassword,
+		}), nil
+	case len(c.RedisSentinels) > 0:
+		return redis.NewFailoverClient(&redis.FailoverOptions{
+			MasterName:       c.RedisMaster,
+			SentinelAddrs:    c.RedisSentinels,
+			Password:         c.RedisPassword,
+			SentinelPassword: c.RedisSentinelPassword,
+		}), nil
+	default:
+		opts, err := redis.ParseURL(c.RedisURL)
+		if err != nil {
+			return nil, fmt.Errorf("REDIS_URL: %w", err) // not quoted: it may hold a password
+		}
+		if opts.Password == "" {
+			opts.Password = c.RedisPassword
+		}
+		return redis.NewClient(opts), nil
+	}
+}
+
+// addrList reads the comma-separated host:ports of variable name; nil
+// when value is "".
+func addrList(name, value string) ([]string, error) {
+	if value == "" {
+		return nil, nil
+	}
+	var out []string
+	for a := range strings.SplitSeq(value, ",") {
+		a = strings.TrimSpace(a)
+		host, port, err := net.SplitHostPort(a)
+		if err == nil {
+			if n, perr := strconv.Atoi(port); perr != nil || n < 1 || n > 65535 {
+				err = fmt.Errorf("port %q", port)
+			} else if host == "" {
+				err = fmt.Errorf("no host")
+			}
+		}
+		if err != nil {
+			return nil, fmt.Errorf("%s=%q: want host:port,...: %w", name, value, err)
+		}
+		out = append(out, a)
+	}
+	return out, nil
+}
