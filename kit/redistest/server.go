@@ -13,6 +13,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -99,7 +100,13 @@ func startIn(tb testing.TB, dir string, port int, conf string, args ...string) *
 		case <-ctx.Done():
 		}
 	}()
-	err := wait.Until(ctx, startTimeout, func() error { return rdb.Ping(ctx).Err() })
+	err := wait.Until(ctx, startTimeout, func() error {
+		err := rdb.Ping(ctx).Err()
+		if err != nil && strings.HasPrefix(err.Error(), "NOAUTH") {
+			return nil // up, with a password
+		}
+		return err
+	})
 	if err != nil {
 		log, _ := os.ReadFile(filepath.Join(dir, "redis.log"))
 		tb.Fatalf("redis-server on %s not ready: %v\n%s", s.Addr(), err, log)

@@ -116,8 +116,7 @@ func ConfigFromEnv() (Config, error) {
 	}
 	if c.RedisURL != "" {
 		if _, err := redis.ParseURL(c.RedisURL); err != nil {
-			// The URL may hold a password: not quoted.
-			return Config{}, fmt.Errorf("REDIS_URL: %w", err)
+			return Config{}, fmt.Errorf("REDIS_URL: %w", withoutURL(err))
 		}
 	}
 	var err error

@@ -1,8 +1,10 @@
 package presence
 
 import (
+	"errors"
 	"fmt"
 	"net"
+	"net/url"
 	"strconv"
 	"strings"
 
@@ -29,13 +31,22 @@ func (c Config) RedisClient() (redis.UniversalClient, error) {
 	default:
 		opts, err := redis.ParseURL(c.RedisURL)
 		if err != nil {
-			return nil, fmt.Errorf("REDIS_URL: %w", err) // not quoted: it may hold a password
+			return nil, fmt.Errorf("REDIS_URL: %w", withoutURL(err))
 		}
 		if opts.Password == "" {
 			opts.Password = c.RedisPassword
 		}
 		return redis.NewClient(opts), nil
 	}
+}
+
+// withoutURL is err of parsing a URL without the URL, which may hold a
+// password.
+func withoutURL(err error) error {
+	if ue, ok := errors.AsType[*url.Error](err); ok {
+		return ue.Err
+	}
+	return err
 }
 
 // addrList reads the comma-separated host:ports of variable name; nil
