@@ -3,7 +3,8 @@
 # processes on 127.0.0.1, for a machine without Docker:
 #
 #   nats-server -js (bin/nats-server, built by scripts/nats-server.sh, with
-#   deploy/nats/natter.conf), redis-server (AOF), 4 gateways, 2 presence, 1 history,
+#   deploy/nats/natter.conf), Redis with Sentinel (a primary with AOF, a
+#   replica, 3 sentinels, which presence connects through), 4 gateways, 2 presence, 1 history,
 #   nginx from deploy/nginx/natter.conf.template, and with PROMETHEUS=1 a
 #   Prometheus from deploy/prometheus/prometheus.yml.
 #
@@ -12,7 +13,8 @@
 #   scripts/cluster.sh status  what runs
 #   scripts/cluster.sh start NAME
 #                              start again one process that stopped or was killed
-#                              (gateway2, presence1, history, nats, redis, nginx, ...),
+#                              (gateway2, presence1, history, nats, redis, redis-replica,
+#                              sentinel1, nginx, ...),
 #                              as up started it, and wait until it is ready
 #
 # Settings (environment):
@@ -26,7 +28,11 @@
 #   NATTER_CONNS_PER_ADDR     requests one client address may hold open through
 #                             nginx (default 512; scripts/nginx-conf.sh)
 #   PROMETHEUS=1              also run Prometheus, on NATTER_CLUSTER_PROMETHEUS_PORT
-#   NATTER_CLUSTER_NATS_PORT, NATTER_CLUSTER_REDIS_PORT, NATTER_CLUSTER_HISTORY_PORT,
+#   NATTER_REDIS_DOWN_AFTER   how long the sentinels wait on a silent Redis primary
+#                             before they promote its replica (default 5000 ms)
+#   NATTER_CLUSTER_NATS_PORT, NATTER_CLUSTER_REDIS_PORT (the primary's),
+#   NATTER_CLUSTER_REPLICA_PORT (default one above), NATTER_CLUSTER_SENTINEL_PORTS
+#   (three), NATTER_CLUSTER_HISTORY_PORT,
 #   NATTER_CLUSTER_GATEWAY_PORTS (four), NATTER_CLUSTER_PRESENCE_PORTS (two),
 #   NATTER_CLUSTER_PROMETHEUS_PORT
 #                             ports; the defaults stay clear of the standard ones
@@ -50,6 +56,10 @@ listen=${NATTER_HTTP_ADDR:-127.0.0.1:8080}
 sync_interval=${NATTER_NATS_SYNC_INTERVAL:-always}
 nats_port=${NATTER_CLUSTER_NATS_PORT:-14222}
 redis_port=${NATTER_CLUSTER_REDIS_PORT:-16379}
+replica_port=${NATTER_CLUSTER_REPLICA_PORT:-$((redis_port + 1))}
+read -r -a sentinel_ports <<<"${NATTER_CLUSTER_SENTINEL_PORTS:-16391 16392 16393}"
+redis_master=natter # NATTER_REDIS_MASTER, as in compose
+down_after=${NATTER_REDIS_DOWN_AFTER:-5000}
 history_port=${NATTER_CLUSTER_HISTORY_PORT:-18090}
 read -r -a gateway_ports <<<"${NATTER_CLUSTER_GATEWAY_PORTS:-18081 18082 18083 18084}"
 read -r -a presence_ports <<<"${NATTER_CLUSTER_PRESENCE_PORTS:-18091 18092}"
@@ -94,6 +104,8 @@ ready() {
 	case $name in
 	nats) wait_tcp nats "$nats_port" ;;
 	redis) wait_tcp redis "$redis_port" ;;
+	redis-replica) wait_tcp redis-replica "$replica_port" ;;
+	sentinel[1-3]) wait_tcp "$name" "${sentinel_ports[$((${name#sentinel} - 1))]}" ;;
 	nginx) wait_http nginx "http://$listen/" ;;
 	prometheus) wait_http prometheus "http://127.0.0.1:$prometheus_port/-/ready" ;;
 	*)
@@ -139,15 +151,34 @@ render_prometheus() {
 	cp "$root/deploy/prometheus/alerts.yml" "$dir/alerts.yml"
 }
 
+# spawn_redis starts the Redis primary, its replica and the three sentinels
+# that watch them (each sentinel rewrites its file, kept under redis/). After
+# a failover the replica is the primary, and a start of the old one joins as
+# the replica that the sentinels make it.
+spawn_redis() {
+	local redis=$1 i conf
+	mkdir -p "$dir/redis/primary" "$dir/redis/replica"
+	spawn redis "$redis" --bind 127.0.0.1 --port "$redis_port" --dir "$dir/redis/primary" --appendonly yes --save ""
+	spawn redis-replica "$redis" --bind 127.0.0.1 --port "$replica_port" --dir "$dir/redis/replica" --appendonly yes --save "" \
+		--replicaof 127.0.0.1 "$redis_port"
+	for i in 1 2 3; do
+		conf=$dir/redis/sentinel$i.conf
+		printf 'sentinel monitor %s 127.0.0.1 %s 2\nsentinel down-after-milliseconds %s %s\nsentinel failover-timeout %s %s\n' \
+			"$redis_master" "$redis_port" "$redis_master" "$down_after" "$redis_master" $((down_after * 4)) >"$conf"
+		spawn "sentinel$i" "$redis" "$conf" --sentinel --bind 127.0.0.1 --port "${sentinel_ports[$((i - 1))]}" --dir "$dir/redis"
+	done
+}
+
 up() {
 	[ ${#gateway_ports[@]} -eq $GATEWAYS ] || die "NATTER_CLUSTER_GATEWAY_PORTS needs $GATEWAYS ports"
 	[ ${#presence_ports[@]} -eq $PRESENCES ] || die "NATTER_CLUSTER_PRESENCE_PORTS needs $PRESENCES ports"
+	[ ${#sentinel_ports[@]} -eq 3 ] || die "NATTER_CLUSTER_SENTINEL_PORTS needs 3 ports"
 	for f in "$dir"/pids/*.pid; do
 		[ -e "$f" ] || continue
 		alive "$(basename "$f" .pid)" && die "already up ($dir); run: make cluster-down"
 	done
 	command -v curl >/dev/null 2>&1 || bash "$root/scripts/install-deps.sh" curl >&2 || die "curl missing"
-	local nats redis nginx prometheus="" bin
+	local nats redis nginx prometheus="" bin name
 	# Not the system's nats-server, which may be too old: the version the
 	# in-process tests embed, built into bin/ when missing.
 	nats=$(bash "$root/scripts/nats-server.sh") || die "cannot build nats-server"
@@ -168,26 +199,31 @@ up() {
 	"$nginx" -t -q -p "$dir/nginx" -c "$dir/nginx/nginx.conf" -e "$dir/logs/nginx.log" || die "nginx -t failed"
 	[ -z "$prometheus" ] || render_prometheus
 
-	local nats_url=nats://127.0.0.1:$nats_port redis_url=redis://127.0.0.1:$redis_port
+	local nats_url=nats://127.0.0.1:$nats_port redis_url=redis://127.0.0.1:$redis_port sentinels
+	sentinels=$(printf '127.0.0.1:%s,' "${sentinel_ports[@]}")
+	sentinels=${sentinels%,}
 	{
 		echo "NATTER_URL=http://$listen"
 		echo "NATS_URL=$nats_url"
-		echo "REDIS_URL=$redis_url"
+		echo "REDIS_URL=$redis_url" # the primary when up started; the sentinels name the current one
+		echo "NATTER_REDIS_SENTINELS=$sentinels"
+		echo "NATTER_REDIS_MASTER=$redis_master"
 	} >"$dir/cluster.env"
 
 	spawn nats env NATTER_NATS_SYNC_INTERVAL="$sync_interval" "$nats" -c "$root/deploy/nats/natter.conf" \
 		-a 127.0.0.1 -p "$nats_port" -js -sd "$dir/nats"
 	echo "cluster: $("$nats" --version), sync_interval $sync_interval"
-	spawn redis "$redis" --bind 127.0.0.1 --port "$redis_port" --dir "$dir/redis" --appendonly yes --save ""
+	spawn_redis "$redis"
 	wait_tcp nats "$nats_port"
-	wait_tcp redis "$redis_port"
+	for name in redis redis-replica sentinel1 sentinel2 sentinel3; do ready "$name"; done
 
-	local i name port
+	local i port
 	spawn history env NATS_URL="$nats_url" NATTER_HTTP_ADDR="127.0.0.1:$history_port" "$bin/history"
 	echo "history=http://127.0.0.1:$history_port" >>"$dir/cluster.env"
 	for i in $(seq 1 $PRESENCES); do
 		name=presence$i port=${presence_ports[$((i - 1))]}
-		spawn "$name" env NATS_URL="$nats_url" REDIS_URL="$redis_url" NATTER_HTTP_ADDR="127.0.0.1:$port" "$bin/presence"
+		spawn "$name" env NATS_URL="$nats_url" NATTER_REDIS_SENTINELS="$sentinels" NATTER_REDIS_MASTER="$redis_master" \
+			NATTER_HTTP_ADDR="127.0.0.1:$port" "$bin/presence"
 		echo "$name=http://127.0.0.1:$port" >>"$dir/cluster.env"
 	done
 	for i in $(seq 1 $GATEWAYS); do
@@ -215,12 +251,13 @@ up() {
 
 # down stops every process up started, in stages so that nothing is sent to
 # a stopped service: nginx and Prometheus, then the gateways (they tell their
-# clients to reconnect), then presence and history, then Redis and NATS. Each
+# clients to reconnect), then presence and history, then Redis (with its
+# sentinels, lest they fail over while the servers stop) and NATS. Each
 # stage gets TERM, then KILL after 5 s.
 down() {
 	[ -d "$dir/pids" ] || { echo "cluster: nothing to stop in $dir"; return 0; }
 	local stage name f pids
-	for stage in "nginx prometheus" "gateway1 gateway2 gateway3 gateway4" "presence1 presence2 history" "redis nats"; do
+	for stage in "nginx prometheus" "gateway1 gateway2 gateway3 gateway4" "presence1 presence2 history" "sentinel1 sentinel2 sentinel3 redis redis-replica nats"; do
 		pids=()
 		for name in $stage; do
 			f=$dir/pids/$name.pid
