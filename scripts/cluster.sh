@@ -152,21 +152,40 @@ render_prometheus() {
 }
 
 # spawn_redis starts the Redis primary, its replica and the three sentinels
-# that watch them (each sentinel rewrites its file, kept under redis/). After
-# a failover the replica is the primary, and a start of the old one joins as
-# the replica that the sentinels make it.
+# that watch them (each sentinel rewrites its file, kept under redis/), and
+# waits until each sentinel knows the replica and the others: before that
+# it could not fail over. After a failover the replica is the primary, and
+# a start of the old one joins as the replica that the sentinels make it.
 spawn_redis() {
-	local redis=$1 i conf
+	local redis=$1 cli=$2 i conf port
 	mkdir -p "$dir/redis/primary" "$dir/redis/replica"
 	spawn redis "$redis" --bind 127.0.0.1 --port "$redis_port" --dir "$dir/redis/primary" --appendonly yes --save ""
 	spawn redis-replica "$redis" --bind 127.0.0.1 --port "$replica_port" --dir "$dir/redis/replica" --appendonly yes --save "" \
 		--replicaof 127.0.0.1 "$redis_port"
+	ready redis
+	# A sentinel learns of the replica from the primary's INFO, asked at
+	# once and then every 10 s: the replica first.
+	wait_ready redis-replica 30 "not replicating" replicating "$cli"
 	for i in 1 2 3; do
 		conf=$dir/redis/sentinel$i.conf
 		printf 'sentinel monitor %s 127.0.0.1 %s 2\nsentinel down-after-milliseconds %s %s\nsentinel failover-timeout %s %s\n' \
 			"$redis_master" "$redis_port" "$redis_master" "$down_after" "$redis_master" $((down_after * 4)) >"$conf"
 		spawn "sentinel$i" "$redis" "$conf" --sentinel --bind 127.0.0.1 --port "${sentinel_ports[$((i - 1))]}" --dir "$dir/redis"
 	done
+	for i in 1 2 3; do
+		port=${sentinel_ports[$((i - 1))]}
+		wait_ready "sentinel$i" 30 "does not know the replica and the other sentinels" sentinel_knows "$cli" "$port"
+	done
+}
+
+# replicating CLI: whether the replica's link to the primary is up.
+replicating() { "$1" -p "$replica_port" info replication | grep -q '^master_link_status:up'; }
+
+# sentinel_knows CLI PORT: whether the sentinel on PORT knows the replica and
+# the two other sentinels.
+sentinel_knows() {
+	"$1" -p "$2" sentinel replicas "$redis_master" | grep -q '^name$' &&
+		[ "$("$1" -p "$2" sentinel sentinels "$redis_master" | grep -c '^name$')" -eq 2 ]
 }
 
 up() {
@@ -178,11 +197,12 @@ up() {
 		alive "$(basename "$f" .pid)" && die "already up ($dir); run: make cluster-down"
 	done
 	command -v curl >/dev/null 2>&1 || bash "$root/scripts/install-deps.sh" curl >&2 || die "curl missing"
-	local nats redis nginx prometheus="" bin name
+	local nats redis redis_cli nginx prometheus="" bin name
 	# Not the system's nats-server, which may be too old: the version the
 	# in-process tests embed, built into bin/ when missing.
 	nats=$(bash "$root/scripts/nats-server.sh") || die "cannot build nats-server"
 	redis=$(need redis-server)
+	redis_cli=$(need redis-cli)
 	nginx=$(need nginx)
 	[ "${PROMETHEUS:-}" != "1" ] || prometheus=$(need prometheus)
 
@@ -213,9 +233,8 @@ up() {
 	spawn nats env NATTER_NATS_SYNC_INTERVAL="$sync_interval" "$nats" -c "$root/deploy/nats/natter.conf" \
 		-a 127.0.0.1 -p "$nats_port" -js -sd "$dir/nats"
 	echo "cluster: $("$nats" --version), sync_interval $sync_interval"
-	spawn_redis "$redis"
+	spawn_redis "$redis" "$redis_cli"
 	wait_tcp nats "$nats_port"
-	for name in redis redis-replica sentinel1 sentinel2 sentinel3; do ready "$name"; done
 
 	local i port
 	spawn history env NATS_URL="$nats_url" NATTER_HTTP_ADDR="127.0.0.1:$history_port" "$bin/history"

@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"encoding/json"
+	"errors"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -119,7 +120,8 @@ func (c *chat) tellLeft(s *socketio.Socket, deliberate bool) {
 			c.rec.forget(s) // a client that left on purpose does not come back
 		}
 		req := proto.PresenceLeave{ConnRef: proto.ConnRef{Gateway: c.id, Conn: s.ID()}, Deliberate: deliberate}
-		// Nobody answered (NATS or presence away): asked again, for a
+		// Nobody answered (NATS or presence away), or presence's store
+		// was (unavailable: a Redis failing over): asked again, for a
 		// leave that presence never heard would leave the user in the
 		// room for as long as this gateway lives (a resync announces the
 		// connections it has, not those it lost). Presence answers ok a
@@ -133,13 +135,13 @@ func (c *chat) tellLeft(s *socketio.Socket, deliberate bool) {
 }
 
 // askUntilAnswered calls ask until it returns nil or an answered error
-// (see noAnswer), pausing first, then twice as long each time while the
-// pause is at most last, or until closing is closed; it returns ask's
-// last error.
+// other than unavailable (see noAnswer), pausing first, then twice as
+// long each time while the pause is at most last, or until closing is
+// closed; it returns ask's last error.
 func askUntilAnswered(closing <-chan struct{}, first, last time.Duration, ask func() error) error {
 	for pause := first; ; pause *= 2 {
 		err := ask()
-		if !noAnswer(err) || pause > last {
+		if !(noAnswer(err) || errors.Is(err, proto.ErrUnavailable)) || pause > last {
 			return err
 		}
 		select {
