@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/base64"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"slices"
 	"strconv"
@@ -448,7 +449,12 @@ func members(v []any, limit int) ([]proto.Member, bool) {
 	return out, more
 }
 
-// Epoch implements Store: a random id kept in Redis, set when missing.
+// Epoch implements Store: a random id kept in Redis, set when missing,
+// and the replication id of the server that holds it. Replication is
+// asynchronous, so a replica that Sentinel (or Cluster) promotes may lack
+// the primary's last writes, a join or a leave; its promotion gives it a
+// new replication id, so that the gateways announce their connections
+// again and the store converges to the truth.
 func (r *RedisStore) Epoch(ctx context.Context) (string, bool, error) {
 	key := r.prefix + "epoch"
 	fresh, err := r.rdb.SetNX(ctx, key, randomEpoch(), 0).Result()
@@ -459,7 +465,33 @@ func (r *RedisStore) Epoch(ctx context.Context) (string, bool, error) {
 	if err != nil {
 		return "", false, fmt.Errorf("presence: epoch: %w", err)
 	}
-	return e, fresh, nil
+	id, err := r.replicationID(ctx, key)
+	if err != nil {
+		return "", false, fmt.Errorf("presence: epoch: %w", err)
+	}
+	return e + "/" + id, fresh, nil
+}
+
+// replicationID is the master_replid of the primary that holds key.
+func (r *RedisStore) replicationID(ctx context.Context, key string) (string, error) {
+	var node redis.Cmdable = r.rdb
+	if cc, ok := r.rdb.(*redis.ClusterClient); ok {
+		c, err := cc.MasterForKey(ctx, key)
+		if err != nil {
+			return "", fmt.Errorf("the master of %s: %w", key, err)
+		}
+		node = c
+	}
+	info, err := node.Info(ctx, "replication").Result()
+	if err != nil {
+		return "", fmt.Errorf("replication id: %w", err)
+	}
+	for line := range strings.Lines(info) {
+		if id, ok := strings.CutPrefix(strings.TrimSpace(line), "master_replid:"); ok {
+			return id, nil
+		}
+	}
+	return "", errors.New("replication id: INFO replication has no master_replid")
 }
 
 func randomEpoch() string {
