@@ -170,6 +170,16 @@ func TestRedisPrimaryKilled(t *testing.T) {
 			t.Errorf("a join that started %s after the promotion failed (%s)", j.start.Sub(promoted).Round(time.Millisecond), j.outcome)
 		}
 	}
+	// The promotion changed the store's epoch: presence asked the gateways
+	// to announce their connections again, which the promoted replica may
+	// have missed the last writes of.
+	resyncs := 0.0
+	for _, name := range []string{"presence1", "presence2"} {
+		resyncs += metricSum(t, s.urls[name], "natter_presence_resyncs_total")
+	}
+	if resyncs == 0 {
+		t.Error("no presence replica asked the gateways to resync after the failover")
+	}
 	ms := func(d time.Duration) string { return d.Round(time.Millisecond).String() }
 	t.Logf("after the kill: the sentinels named the replica primary at +%s, a join succeeded again at +%s; "+
 		"%d joins failed, ending between +%s and +%s; outcomes of the joins that ended after the kill: %v",
