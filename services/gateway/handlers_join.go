@@ -198,7 +198,13 @@ func (c *chat) onSessionEnded(msg *nats.Msg) {
 		return
 	}
 	for _, m := range c.hub.user(ended.SessionID) {
-		c.rec.forget(m.sock)
-		m.sock.Disconnect()
+		c.disconnect(m)
 	}
+}
+
+// disconnect closes m's connection for good: its client does not get the
+// session back by Socket.IO's recovery, and joins again if it would stay.
+func (c *chat) disconnect(m *member) {
+	c.rec.forget(m.sock)
+	m.sock.Disconnect()
 }

@@ -14,7 +14,10 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/natter/natter/kit/redistest"
 	"github.com/natter/natter/kit/wait"
+	"github.com/natter/natter/proto"
+	"github.com/natter/natter/services/presence"
 )
 
 // redisFailoverJS keeps clients joining through nginx, each with a name
@@ -220,4 +223,32 @@ func fromClusterEnv(tb testing.TB, s *stack, name string) string {
 	}
 	tb.Fatalf("cluster.sh has no %s", name)
 	return ""
+}
+
+// TestResyncRefusesALostName: presence lost a connection's join, as a
+// Redis replica promoted without the primary's last writes may, and
+// another user took the name meanwhile. The resync that follows (presence
+// asks it when the store's epoch changes) is refused for the first
+// connection, name_taken, and its gateway disconnects it: no two live
+// users hold one name.
+func TestResyncRefusesALostName(t *testing.T) {
+	ctx := context.Background()
+	rdb := redistest.Start(t).Client(t)
+	store := presence.NewRedisStore(rdb, "natter:", time.Hour)
+	// No upkeep meanwhile: the test asks for the resync itself.
+	s := startSystem(t, store, 1, presence.Config{ReapInterval: time.Hour})
+	url := s.gateways[0].URL
+	first := dialChatter(t, url, "Ann", "lobby")
+	if err := rdb.FlushAll(ctx).Err(); err != nil { // the lost join
+		t.Fatal(err)
+	}
+	second := dialChatter(t, url, "ann", "lobby") // the same name key: free now
+	if err := s.conns[0].Publish(proto.PresenceResyncSubject, nil); err != nil {
+		t.Fatal(err)
+	}
+	first.c.SetReadDeadline(time.Now().Add(10 * time.Second))
+	first.readUntil("41") // Socket.IO's disconnect
+	if ack := second.request(1, "members", `{}`); !strings.Contains(ack, `"username":"ann"`) || strings.Contains(ack, `"Ann"`) {
+		t.Errorf("members after the resync: %s, want ann alone", ack)
+	}
 }
