@@ -120,10 +120,10 @@ func ConfigFromEnv() (Config, error) {
 		}
 	}
 	var err error
-	if c.RedisSentinels, err = addrList("NATTER_REDIS_SENTINELS", r.String("NATTER_REDIS_SENTINELS")); err != nil {
+	if c.RedisSentinels, err = hostPorts("NATTER_REDIS_SENTINELS", r.List("NATTER_REDIS_SENTINELS")); err != nil {
 		return Config{}, err
 	}
-	if c.RedisCluster, err = addrList("NATTER_REDIS_CLUSTER", r.String("NATTER_REDIS_CLUSTER")); err != nil {
+	if c.RedisCluster, err = hostPorts("NATTER_REDIS_CLUSTER", r.List("NATTER_REDIS_CLUSTER")); err != nil {
 		return Config{}, err
 	}
 	if c.RedisSentinels != nil && c.RedisCluster != nil {

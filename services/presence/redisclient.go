@@ -6,7 +6,6 @@ import (
 	"net"
 	"net/url"
 	"strconv"
-	"strings"
 
 	"github.com/redis/go-redis/v9"
 )
@@ -49,27 +48,21 @@ func withoutURL(err error) error {
 	return err
 }
 
-// addrList reads the comma-separated host:ports of variable name; nil
-// when value is "".
-func addrList(name, value string) ([]string, error) {
-	if value == "" {
-		return nil, nil
-	}
-	var out []string
-	for a := range strings.SplitSeq(value, ",") {
-		a = strings.TrimSpace(a)
+// hostPorts checks that each address of variable name is a host:port,
+// and returns them.
+func hostPorts(name string, addrs []string) ([]string, error) {
+	for _, a := range addrs {
 		host, port, err := net.SplitHostPort(a)
 		if err == nil {
 			if n, perr := strconv.Atoi(port); perr != nil || n < 1 || n > 65535 {
 				err = fmt.Errorf("port %q", port)
 			} else if host == "" {
-				err = fmt.Errorf("no host")
+				err = errors.New("no host")
 			}
 		}
 		if err != nil {
-			return nil, fmt.Errorf("%s=%q: want host:port,...: %w", name, value, err)
+			return nil, fmt.Errorf("%s: %q: want host:port,...: %w", name, a, err)
 		}
-		out = append(out, a)
 	}
-	return out, nil
+	return addrs, nil
 }
