@@ -126,6 +126,9 @@ start_one() {
 	alive "$name" && die "$name is running (pid $(cat "$dir/pids/$name.pid"))"
 	local cmd
 	cmd=$(cat "$dir/cmds/$name")
+	case $name in
+	redis | redis-replica) cmd="$cmd $(replica_of "$name")" ;;
+	esac
 	eval "spawn \"\$name\" $cmd"
 	ready "$name"
 	echo "cluster: $name up (pid $(cat "$dir/pids/$name.pid"))"
@@ -175,6 +178,23 @@ spawn_redis() {
 	for i in 1 2 3; do
 		port=${sentinel_ports[$((i - 1))]}
 		wait_ready "sentinel$i" 30 "does not know the replica and the other sentinels" sentinel_knows "$cli" "$port"
+	done
+}
+
+# replica_of NAME: the arguments that make the Redis server NAME, started
+# again, a replica of the primary that the sentinels name now, when that is
+# the other server (after a failover): at once, rather than when a sentinel
+# notices it and converts it. Nothing when no sentinel answers.
+replica_of() {
+	local own=$redis_port cli port addr
+	[ "$1" = redis ] || own=$replica_port
+	cli=$(server redis-cli) || return 0
+	for port in "${sentinel_ports[@]}"; do
+		addr=$("$cli" -p "$port" sentinel get-master-addr-by-name "$redis_master" 2>/dev/null | tr '\n' ' ') || continue
+		read -r -a addr <<<"$addr"
+		[ ${#addr[@]} -eq 2 ] || continue
+		[ "${addr[1]}" = "$own" ] || printf -- '--replicaof %q %q' "${addr[0]}" "${addr[1]}"
+		return 0
 	done
 }
 

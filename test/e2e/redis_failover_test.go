@@ -93,8 +93,9 @@ process.exit(0);
 // that give up on a silent primary after 1 s, keeps clients joining
 // through nginx, and kills the Redis primary with kill -9: the sentinels
 // promote the replica, joins fail only until then, no two live clients
-// ever hold one name, and presence's members end equal to the truth. It
-// logs the figures of docs/reliability.md.
+// ever hold one name, and presence's members end equal to the truth; the
+// old primary, started again, becomes the new one's replica. It logs the
+// figures of docs/reliability.md.
 func TestRedisPrimaryKilled(t *testing.T) {
 	s := clusterUp(t, false, "NATTER_REDIS_DOWN_AFTER=1000", "NATTER_RATE_LIMITS=join.user=off")
 	done := filepath.Join(t.TempDir(), "done")
@@ -183,6 +184,24 @@ func TestRedisPrimaryKilled(t *testing.T) {
 	if resyncs == 0 {
 		t.Error("no presence replica asked the gateways to resync after the failover")
 	}
+	// The old primary, started again, joins as the new one's replica.
+	t.Log(s.script(t, "start", "redis"))
+	started := time.Now()
+	defer func() {
+		t.Logf("the old primary replicated the new one %s after its start", time.Since(started).Round(time.Millisecond))
+	}()
+	old := redis.NewClient(&redis.Options{Addr: "127.0.0.1:" + fromClusterEnv(t, s, "NATTER_CLUSTER_REDIS_PORT")})
+	defer old.Close()
+	wait.Succeeds(t, 30*time.Second, func() error {
+		info, err := old.Info(context.Background(), "replication").Result()
+		if err != nil {
+			return err
+		}
+		if !strings.Contains(info, "role:slave") || !strings.Contains(info, "master_link_status:up") {
+			return fmt.Errorf("the old primary is no replica of the new one yet:\n%s", info)
+		}
+		return nil
+	})
 	ms := func(d time.Duration) string { return d.Round(time.Millisecond).String() }
 	t.Logf("after the kill: the sentinels named the replica primary at +%s, a join succeeded again at +%s; "+
 		"%d joins failed, ending between +%s and +%s; outcomes of the joins that ended after the kill: %v",
