@@ -187,9 +187,6 @@ func TestRedisPrimaryKilled(t *testing.T) {
 	// The old primary, started again, joins as the new one's replica.
 	t.Log(s.script(t, "start", "redis"))
 	started := time.Now()
-	defer func() {
-		t.Logf("the old primary replicated the new one %s after its start", time.Since(started).Round(time.Millisecond))
-	}()
 	old := redis.NewClient(&redis.Options{Addr: "127.0.0.1:" + fromClusterEnv(t, s, "NATTER_CLUSTER_REDIS_PORT")})
 	defer old.Close()
 	wait.Succeeds(t, 30*time.Second, func() error {
@@ -202,6 +199,7 @@ func TestRedisPrimaryKilled(t *testing.T) {
 		}
 		return nil
 	})
+	t.Logf("the old primary replicated the new one %s after its start", time.Since(started).Round(time.Millisecond))
 	ms := func(d time.Duration) string { return d.Round(time.Millisecond).String() }
 	t.Logf("after the kill: the sentinels named the replica primary at +%s, a join succeeded again at +%s; "+
 		"%d joins failed, ending between +%s and +%s; outcomes of the joins that ended after the kill: %v",
