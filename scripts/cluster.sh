@@ -31,7 +31,8 @@
 #   NATTER_JETSTREAM_REPLICAS copies of the stream and buckets (default 3, one
 #                             on each NATS node)
 #   NATTER_CLUSTER_NATS_PORTS (three: the clients'), NATTER_CLUSTER_NATS_ROUTE_PORTS
-#   (three: the routes between the NATS nodes), NATTER_CLUSTER_REDIS_PORT,
+#   (three: the routes between the NATS nodes), NATTER_CLUSTER_NATS_MONITOR_PORTS
+#   (three: monitoring, /healthz, /jsz), NATTER_CLUSTER_REDIS_PORT,
 #   NATTER_CLUSTER_HISTORY_PORT, NATTER_CLUSTER_GATEWAY_PORTS (four),
 #   NATTER_CLUSTER_PRESENCE_PORTS (two), NATTER_CLUSTER_PROMETHEUS_PORT
 #                             ports; the defaults stay clear of the standard ones
@@ -56,6 +57,7 @@ listen=${NATTER_HTTP_ADDR:-127.0.0.1:8080}
 sync_interval=${NATTER_NATS_SYNC_INTERVAL:-always}
 read -r -a nats_ports <<<"${NATTER_CLUSTER_NATS_PORTS:-14222 14223 14224}"
 read -r -a nats_route_ports <<<"${NATTER_CLUSTER_NATS_ROUTE_PORTS:-14252 14253 14254}"
+read -r -a nats_monitor_ports <<<"${NATTER_CLUSTER_NATS_MONITOR_PORTS:-14282 14283 14284}"
 replicas=${NATTER_JETSTREAM_REPLICAS:-$NATS_NODES}
 redis_port=${NATTER_CLUSTER_REDIS_PORT:-16379}
 history_port=${NATTER_CLUSTER_HISTORY_PORT:-18090}
@@ -100,7 +102,9 @@ spawn() {
 ready() {
 	local name=$1 url
 	case $name in
-	nats[1-9]) wait_tcp "$name" "${nats_ports[${name#nats} - 1]}" ;;
+	# /healthz: 200 once JetStream is current (a meta leader is known, and
+	# a node started again has caught up with the others).
+	nats[1-9]) wait_http "$name" "http://127.0.0.1:${nats_monitor_ports[${name#nats} - 1]}/healthz" ;;
 	redis) wait_tcp redis "$redis_port" ;;
 	nginx) wait_http nginx "http://$listen/" ;;
 	prometheus) wait_http prometheus "http://127.0.0.1:$prometheus_port/-/ready" ;;
@@ -152,6 +156,7 @@ up() {
 	[ ${#presence_ports[@]} -eq $PRESENCES ] || die "NATTER_CLUSTER_PRESENCE_PORTS needs $PRESENCES ports"
 	[ ${#nats_ports[@]} -eq $NATS_NODES ] || die "NATTER_CLUSTER_NATS_PORTS needs $NATS_NODES ports"
 	[ ${#nats_route_ports[@]} -eq $NATS_NODES ] || die "NATTER_CLUSTER_NATS_ROUTE_PORTS needs $NATS_NODES ports"
+	[ ${#nats_monitor_ports[@]} -eq $NATS_NODES ] || die "NATTER_CLUSTER_NATS_MONITOR_PORTS needs $NATS_NODES ports"
 	for f in "$dir"/pids/*.pid; do
 		[ -e "$f" ] || continue
 		alive "$(basename "$f" .pid)" && die "already up ($dir); run: make cluster-down"
@@ -197,13 +202,16 @@ up() {
 	for i in $(seq 1 $NATS_NODES); do
 		mkdir -p "$dir/nats/nats$i"
 		spawn "nats$i" env NATTER_NATS_SYNC_INTERVAL="$sync_interval" "$nats" -c "$root/deploy/nats/natter.conf" \
-			-a 127.0.0.1 -p "${nats_ports[$((i - 1))]}" -js -sd "$dir/nats/nats$i" --server_name "nats$i" \
+			-a 127.0.0.1 -p "${nats_ports[$((i - 1))]}" -m "${nats_monitor_ports[$((i - 1))]}" -js -sd "$dir/nats/nats$i" --server_name "nats$i" \
 			--cluster_name natter --cluster "nats://127.0.0.1:${nats_route_ports[$((i - 1))]}" --routes "$routes"
-		echo "nats$i=nats://127.0.0.1:${nats_ports[$((i - 1))]}" >>"$dir/cluster.env"
+		{
+			echo "nats$i=nats://127.0.0.1:${nats_ports[$((i - 1))]}"
+			echo "nats${i}_monitor=http://127.0.0.1:${nats_monitor_ports[$((i - 1))]}"
+		} >>"$dir/cluster.env"
 	done
 	echo "cluster: $NATS_NODES nodes of $("$nats" --version), sync_interval $sync_interval, $replicas replicas"
 	spawn redis "$redis" --bind 127.0.0.1 --port "$redis_port" --dir "$dir/redis" --appendonly yes --save ""
-	for i in $(seq 1 $NATS_NODES); do wait_tcp "nats$i" "${nats_ports[$((i - 1))]}"; done
+	for i in $(seq 1 $NATS_NODES); do ready "nats$i"; done
 	wait_tcp redis "$redis_port"
 
 	local name port

@@ -605,6 +605,7 @@ func clusterUp(tb testing.TB, prometheus bool, extra ...string) *stack {
 		"NATTER_HTTP_ADDR="+addr,
 		"NATTER_CLUSTER_NATS_PORTS="+ports(3),
 		"NATTER_CLUSTER_NATS_ROUTE_PORTS="+ports(3),
+		"NATTER_CLUSTER_NATS_MONITOR_PORTS="+ports(3),
 		"NATTER_CLUSTER_REDIS_PORT="+ports(1),
 		"NATTER_CLUSTER_HISTORY_PORT="+ports(1),
 		"NATTER_CLUSTER_PRESENCE_PORTS="+ports(2),

@@ -1,0 +1,145 @@
+// Chat through a NATS node's fault (test/e2e/natscluster_fault_test.go):
+// NATTER_CLIENTS clients in one room, through nginx, each sending numbered
+// messages one after another, resending each (same clientId) until it is
+// acked ok, while the Go test kills -9 or stops the NATS node that leads
+// the stream. Afterwards: every acked message is in the room's history
+// exactly once, under the id its ack gave, no client was delivered a
+// message twice, and the figures of the fault are printed.
+//
+//   NATTER_URL       nginx
+//   NATTER_CLIENTS   clients (6)
+//   NATTER_PROGRESS  this test writes how many messages were acked to it
+//   NATTER_FAULT     the Go test writes the fault's start and end into it
+//                    (milliseconds since the epoch, "start end")
+//   NATTER_READY     created when the clients have joined and chat
+//   NATTER_DONE      created by the Go test when the fault is over and
+//                    the chat went on: the clients stop sending
+
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
+import { io } from "socket.io-client";
+import { BASE, envInt, sleep, suffix, withTimeout } from "./helpers.mjs";
+
+const CLIENTS = envInt("NATTER_CLIENTS", 6);
+// A message not acked ok within this long, resends included, fails the test.
+const GIVE_UP_MS = 60000;
+
+test(`${CLIENTS} clients chat through a NATS node's fault: acked means stored once, delivered once`, async (t) => {
+  const run = suffix();
+  const room = `natsfault-${run}`;
+  const clients = [];
+  t.after(() => clients.forEach((c) => c.s.disconnect()));
+  for (let i = 0; i < CLIENTS; i++) {
+    const s = io(BASE, { forceNew: true, transports: ["websocket"], reconnectionDelay: 100, reconnectionDelayMax: 500 });
+    const c = { i, s, name: `N${i}x${run}`, seen: new Map(), reconnects: 0, acks: [] };
+    s.on("server message", (m) => {
+      if (m.room === undefined || m.room === room) c.seen.set(m.message, (c.seen.get(m.message) || 0) + 1);
+    });
+    await withTimeout(new Promise((res, rej) => { s.once("connect", res); s.once("connect_error", rej); }), 10000, "connect");
+    const r = await withTimeout(s.emitWithAck("join", { username: c.name, room }), 10000, "join");
+    assert.equal(r.ok, true, JSON.stringify(r));
+    c.token = r.token;
+    // A connection lost anyway (its gateway cut it) comes back recovered,
+    // or joins again with its token.
+    s.on("connect", async () => {
+      c.reconnects++;
+      if (s.recovered) return;
+      const again = await s.timeout(10000).emitWithAck("join", { username: c.name, room, token: c.token }).catch((e) => ({ ok: false, error: String(e) }));
+      if (!again.ok) console.log(`client ${i}: join again: ${JSON.stringify(again)}`);
+    });
+    clients.push(c);
+  }
+
+  let acked = 0;
+  const answers = { ok: 0, unavailable: 0, unknown_outcome: 0, timeout: 0, other: 0 };
+  const otherErrors = new Set();
+  const ackedIds = new Map(); // text -> id
+  const done = () => existsSync(process.env.NATTER_DONE);
+  const send = async (c) => {
+    for (let k = 0; !done(); k++) {
+      const text = `${c.i}:${k}`;
+      const first = Date.now();
+      for (;;) {
+        if (Date.now() - first > GIVE_UP_MS) assert.fail(`${text} not acked ok within ${GIVE_UP_MS} ms`);
+        const sent = Date.now();
+        let res;
+        try {
+          res = await c.s.timeout(5000).emitWithAck("client message", { message: text, clientId: `${run}-${text}` });
+        } catch {
+          answers.timeout++; // the ack is lost: resend
+          continue;
+        }
+        if (res.ok) {
+          answers.ok++;
+          ackedIds.set(text, res.id);
+          c.acks.push({ sent, at: Date.now() });
+          if (++acked % 10 === 0) writeFileSync(process.env.NATTER_PROGRESS, String(acked));
+          break;
+        }
+        // Either may be answered while the stream has no leader, or a
+        // service's NATS connection moves: unavailable (not stored) and
+        // unknown_outcome (perhaps stored); the resend under the same
+        // clientId stores it once either way.
+        const code = res.error?.code;
+        if (code === "unavailable" || code === "unknown_outcome") answers[code]++;
+        else { answers.other++; otherErrors.add(JSON.stringify(res.error)); }
+        await sleep(100);
+      }
+      await sleep(20);
+    }
+  };
+  writeFileSync(process.env.NATTER_READY, "");
+  await Promise.all(clients.map(send));
+  writeFileSync(process.env.NATTER_PROGRESS, String(acked));
+
+  // The figures of the fault.
+  const [faultStart, faultEnd] = readFileSync(process.env.NATTER_FAULT, "utf8").trim().split(" ").map(Number);
+  const all = clients.flatMap((c) => c.acks).sort((a, b) => a.at - b.at);
+  let gap = 0;
+  for (let j = 1; j < all.length; j++) gap = Math.max(gap, all[j].at - all[j - 1].at);
+  // Chat resumes for a client at its first ack ok after the fault of a
+  // message it sent after the fault began.
+  const resumed = clients.map((c) => (c.acks.find((a) => a.sent >= faultStart) || { at: NaN }).at - faultStart);
+  const figures = {
+    acked, answers, longestAckGapMs: gap,
+    everyClientResumedMs: Math.max(...resumed), firstResumedMs: Math.min(...resumed),
+    faultMs: faultEnd - faultStart, reconnects: clients.reduce((n, c) => n + c.reconnects, 0),
+  };
+  console.log("FIGURES " + JSON.stringify(figures));
+  assert.deepEqual([...otherErrors], [], "only unavailable and unknown_outcome may refuse a message");
+  assert.ok(resumed.every((ms) => ms >= 0), `every client had a message acked after the fault: ${resumed}`);
+
+  // Every client gets every acked message, once (a settle time for the
+  // last ones in flight).
+  const undelivered = (c) => [...ackedIds.keys()].filter((m) => !c.seen.has(m));
+  for (const end = Date.now() + 10000; Date.now() < end && clients.some((c) => undelivered(c).length > 0); ) await sleep(50);
+  const twice = clients.flatMap((c) => [...c.seen].filter(([, n]) => n > 1).map(([m, n]) => `client ${c.i}: ${m} ×${n}`));
+  const missed = clients.map((c) => undelivered(c).length);
+  console.log(`delivered twice: ${twice.length}; acked but not delivered, per client: ${missed}`);
+  assert.deepEqual(twice.slice(0, 10), [], `${twice.length} deliveries of a message a client had already had`);
+  assert.deepEqual(missed, clients.map(() => 0), "acked messages some client never got");
+
+  // The whole room, from history, through a new connection.
+  const reader = io(BASE, { forceNew: true, transports: ["websocket"] });
+  t.after(() => reader.disconnect());
+  const stored = [];
+  let before;
+  for (;;) {
+    const page = await withTimeout(reader.emitWithAck("history", { room, before, limit: 100 }), 10000, "history");
+    assert.equal(page.ok, true, JSON.stringify(page));
+    stored.unshift(...page.messages);
+    if (page.messages.length < 100) break;
+    before = page.messages[0].id;
+  }
+  const count = new Map();
+  for (const m of stored) count.set(m.message, (count.get(m.message) || 0) + 1);
+  const dup = [...count].filter(([, n]) => n > 1).map(([m]) => m);
+  const lost = [...ackedIds.keys()].filter((m) => !count.has(m));
+  const wrongID = stored.filter((m) => ackedIds.get(m.message) !== m.id).map((m) => m.message);
+  console.log(`history: ${stored.length} stored, ${ackedIds.size} acked, ${lost.length} lost, ${dup.length} stored twice`);
+  assert.deepEqual(lost.slice(0, 10), [], `${lost.length} acked but not in history`);
+  assert.deepEqual(dup.slice(0, 10), [], `${dup.length} stored twice`);
+  assert.deepEqual(wrongID.slice(0, 10), [], `${wrongID.length} stored under another id than acked`);
+  assert.equal(stored.length, ackedIds.size, "history holds only the acked messages");
+});
