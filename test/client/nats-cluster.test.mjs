@@ -18,7 +18,7 @@
 
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { existsSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, readFileSync, renameSync, writeFileSync } from "node:fs";
 import { io } from "socket.io-client";
 import { BASE, envInt, sleep, suffix, withTimeout } from "./helpers.mjs";
 
@@ -53,6 +53,11 @@ test(`${CLIENTS} clients chat through a NATS node's fault: acked means stored on
   }
 
   let acked = 0;
+  // Whole, by rename: the Go test reads it while the clients chat.
+  const progress = () => {
+    writeFileSync(process.env.NATTER_PROGRESS + ".new", String(acked));
+    renameSync(process.env.NATTER_PROGRESS + ".new", process.env.NATTER_PROGRESS);
+  };
   const answers = { ok: 0, unavailable: 0, unknown_outcome: 0, timeout: 0, other: 0 };
   const otherErrors = new Set();
   const ackedIds = new Map(); // text -> id
@@ -77,7 +82,7 @@ test(`${CLIENTS} clients chat through a NATS node's fault: acked means stored on
           ackedIds.set(text, res.id);
           ackedAt.set(text, Date.now());
           c.acks.push({ sent, at: Date.now() });
-          if (++acked % 10 === 0) writeFileSync(process.env.NATTER_PROGRESS, String(acked));
+          if (++acked % 10 === 0) progress();
           break;
         }
         // Either may be answered while the stream has no leader, or a
@@ -94,7 +99,7 @@ test(`${CLIENTS} clients chat through a NATS node's fault: acked means stored on
   };
   writeFileSync(process.env.NATTER_READY, "");
   await Promise.all(clients.map(send));
-  writeFileSync(process.env.NATTER_PROGRESS, String(acked));
+  progress();
 
   // The figures of the fault.
   const [faultStart, faultEnd] = readFileSync(process.env.NATTER_FAULT, "utf8").trim().split(" ").map(Number);

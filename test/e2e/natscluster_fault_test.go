@@ -125,12 +125,37 @@ func TestNATSNodeStopped(t *testing.T) {
 		}
 		// SIGCONT however this ends; the cleanup of a test that fails here
 		// would stop a stopped node, and wait for it.
+		resumed := false
 		defer func() {
-			<-time.After(time.Until(start.Add(stopped))) // the fault lasts this long
-			syscall.Kill(pid, syscall.SIGCONT)
-			t.Logf("SIGCONT %s after %s", node, time.Since(start).Round(time.Millisecond))
+			if !resumed {
+				syscall.Kill(pid, syscall.SIGCONT)
+			}
 		}()
-		return newLeader(t, survivors, node, start, stopped)
+		if err := newLeader(t, survivors, node, start, stopped); err != nil {
+			return err
+		}
+		<-time.After(time.Until(start.Add(stopped))) // the fault lasts this long
+		// Where the others had got to when it goes on, which it must reach.
+		info, err := streamInfo(survivors, natterStreams[0])
+		if err != nil {
+			return err
+		}
+		resumed = true
+		if err := syscall.Kill(pid, syscall.SIGCONT); err != nil {
+			return err
+		}
+		cont := time.Now()
+		t.Logf("SIGCONT %s after %s; the stream is at seq %d", node, cont.Sub(start).Round(time.Millisecond), info.State.LastSeq)
+		return wait.Until(context.Background(), 30*time.Second, func() error {
+			seq, err := nodeLastSeq(s, node)
+			if err == nil && seq < info.State.LastSeq {
+				err = fmt.Errorf("%s holds the stream to %d, not yet %d", node, seq, info.State.LastSeq)
+			}
+			if err == nil {
+				t.Logf("%s holds the stream to %d, %s after SIGCONT", node, seq, time.Since(cont).Round(time.Millisecond))
+			}
+			return err
+		})
 	})
 	caughtUp(t, s, jetStreamVia(t, s, others(node)...), node)
 }
