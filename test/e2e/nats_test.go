@@ -78,7 +78,9 @@ func TestNATSSyncSetting(t *testing.T) {
 				"-p", strconv.Itoa(freePort(t)), "-m", strconv.Itoa(mon), "-js", "-sd", t.TempDir()},
 				"NATTER_NATS_SYNC_INTERVAL="+tc.value)
 			url := fmt.Sprintf("http://127.0.0.1:%d/varz", mon)
-			waitHTTP(t, url)
+			// /varz answers before JetStream has started (its config then
+			// reads zero); /healthz only once it has.
+			waitHTTP(t, fmt.Sprintf("http://127.0.0.1:%d/healthz", mon))
 			resp, err := http.Get(url)
 			if err != nil {
 				t.Fatal(err)
