@@ -69,3 +69,20 @@ func AsError(err error) *Error {
 	}
 	return &Error{Code: CodeInternal, Message: "internal error"}
 }
+
+// Authentication error codes: the message of a refused CONNECT's
+// connect_error (its data is the *Error), or of the disconnect reason
+// that ends a connection.
+const (
+	CodeTokenMissing     = "token_missing"       // no token, and tokens are required
+	CodeTokenMalformed   = "token_malformed"     // not a JWS compact JWT with JSON claims
+	CodeTokenAlgorithm   = "token_algorithm"     // alg is not the configured key's (none, HS/RS mix-ups)
+	CodeTokenUnknownKey  = "token_unknown_key"   // kid names no key of the key set
+	CodeTokenSignature   = "token_signature"     // the signature does not verify
+	CodeTokenExpired     = "token_expired"       // exp has passed
+	CodeTokenNotYetValid = "token_not_yet_valid" // nbf is to come
+	CodeTokenAudience    = "token_audience"      // aud does not name this service
+	CodeTokenIssuer      = "token_issuer"        // iss is not the configured issuer
+	CodeTokenSubject     = "token_subject"       // no sub, or one too long
+	CodeAuthUnavailable  = "auth_unavailable"    // the key set could not be fetched; retry
+)

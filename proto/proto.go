@@ -20,6 +20,10 @@ const (
 	// of it leaves, its name is free at once and its token resumes
 	// nothing.
 	EventLogout = "logout"
+	// EventDisconnectReason (server → client) says why the server is
+	// about to disconnect the connection: an *Error, such as
+	// token_expired.
+	EventDisconnectReason = "disconnect reason"
 )
 
 // MaxHistoryPage bounds the limit of a history request.

@@ -114,3 +114,29 @@ func matchesAny(subject string, filters []string) bool {
 	}
 	return false
 }
+
+// TestIdentityToken: one token per identity, told apart from random ones;
+// issuer and subject cannot be shifted into each other.
+func TestIdentityToken(t *testing.T) {
+	a := IdentityToken("https://id.example", "u1", "alice")
+	if a != IdentityToken("https://id.example", "u1", "alice") || !IsIdentityToken(a) {
+		t.Fatalf("IdentityToken = %q", a)
+	}
+	for _, other := range []string{
+		IdentityToken("https://id.example", "u2", "alice"),
+		IdentityToken("https://id.example/", "u1", "alice"),
+		IdentityToken("https://id.exampleu", "1", "alice"),
+		IdentityToken("https://id.example", "u1a", "lice"),
+		IdentityToken("https://id.example", "u1", "bob"),
+		IdentityToken("", "u1", "alice"),
+	} {
+		if other == a {
+			t.Errorf("%q for two identities", a)
+		}
+	}
+	for range 100 {
+		if IsIdentityToken(NewToken()) {
+			t.Fatal("a random token looks like an identity token")
+		}
+	}
+}

@@ -24,6 +24,7 @@
 #   BENCH_DOC       the file whose section is rewritten (default docs/benchmarks.md;
 #                   BENCH_DOC= writes none)
 #   BENCH_ONLY      the systems to run, of "natter seed hub" (default all)
+#   BENCH_PARTS     what to run of each, of "fanout storms" (default both)
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -33,6 +34,15 @@ prog=bench
 dir=$(data_dir "${BENCH_DIR:-$root/data/bench}")
 doc=${BENCH_DOC-$root/docs/benchmarks.md}
 only=${BENCH_ONLY:-natter seed hub}
+parts=${BENCH_PARTS:-fanout storms}
+for part in $parts; do
+	case $part in
+	fanout | storms) ;;
+	*) die "BENCH_PARTS: $part is none of fanout storms" ;;
+	esac
+done
+# part NAME: whether BENCH_PARTS has NAME.
+part() { [[ " $parts " == *" $1 "* ]]; }
 quick=${BENCH_QUICK:-0}
 results=$dir/results.jsonl
 bin=$root/bin
@@ -90,6 +100,7 @@ measure() {
 fanout() {
 	local target=$1 urls=$2
 	shift 2
+	part fanout || return 0
 	measure "$target" -scenario fanout -url "$urls" -pids "$(pids_csv)" -clients $clients -senders $senders \
 		-rate $fixed_rate -sweep -sweep-from $sweep_from -sweep-factor $sweep_factor -sweep-max $sweep_max \
 		-bisect $bisect -step $step -warmup $warmup -drain $drain "$@"
@@ -100,6 +111,7 @@ fanout() {
 # time: its 2 to 4 million join notices are read by the one generator.
 storms() {
 	local target=$1 urls=$2
+	part storms || return 0
 	measure "$target" -scenario idle -url "$urls" -pids "$(pids_csv)" -conns $idle_conns -hold $hold
 	measure "$target" -scenario joinstorm -url "$urls" -pids "$(pids_csv)" -rooms $storm_rooms -per-room $storm_per -leave
 	measure "$target" -scenario joinstorm -url "$urls" -pids "$(pids_csv)" -rooms 1 -per-room $big_room -leave -timeout 60s
@@ -142,7 +154,9 @@ bench_natter() {
 	fanout natter "$urls"
 	fanout natter-polling "$urls" -transport polling
 	local nginx
-	if nginx=$(command -v nginx || ls /usr/sbin/nginx 2>/dev/null); then
+	if ! part fanout; then
+		: # no polling run through nginx either
+	elif nginx=$(command -v nginx || ls /usr/sbin/nginx 2>/dev/null); then
 		start_nginx "$nginx" "${p[7]}" "127.0.0.1:${p[5]}" "127.0.0.1:${p[6]}"
 		local natter_pids
 		natter_pids=$(pids_csv)

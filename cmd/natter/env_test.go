@@ -73,6 +73,13 @@ var sample = map[string]string{
 	"NATTER_TYPING_INTERVAL":        "14s",
 	"NATTER_TRUSTED_PROXIES":        "10.0.0.0/8",
 	"NATTER_RECOVERY":               "off",
+	"NATTER_AUTH_HS256_SECRET":      "0123456789abcdef0123456789abcdef",
+	"NATTER_AUTH_HS256_SECRET_FILE": "testdata/auth-secret",
+	"NATTER_AUTH_PUBLIC_KEY_FILE":   "/etc/natter/jwt.pem",
+	"NATTER_AUTH_JWKS_URL":          "https://id.example/.well-known/jwks.json",
+	"NATTER_AUTH_AUDIENCE":          "natter",
+	"NATTER_AUTH_ISSUER":            "https://id.example",
+	"NATTER_AUTH_ANONYMOUS":         "1",
 }
 
 // bad is a value that each variable of a type refuses.
@@ -95,6 +102,8 @@ var bad = map[string]string{
 	"NATTER_RATE_LIMITS":            "join=fast",
 	"NATTER_TRUSTED_PROXIES":        "the proxy",
 	"NATTER_RECOVERY":               "maybe",
+	"NATTER_AUTH_HS256_SECRET_FILE": "testdata/no-such-file",
+	"NATTER_AUTH_ANONYMOUS":         "maybe",
 }
 
 // TestREADMEEnvTables checks each command's README table against its Env:

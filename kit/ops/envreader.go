@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"strconv"
+	"strings"
 	"time"
 )
 
@@ -26,9 +27,16 @@ func (r *EnvReader) Err() error { return r.err }
 
 // lookup returns the value of name, "" when unset.
 func (r *EnvReader) lookup(name string) string {
+	v, _ := r.Lookup(name)
+	return v
+}
+
+// Lookup returns the value of name and whether it is set, for the rare
+// variable whose empty value means something else than unset.
+func (r *EnvReader) Lookup(name string) (string, bool) {
 	for _, v := range r.vars {
 		if v.Name == name {
-			return os.Getenv(name)
+			return os.LookupEnv(name)
 		}
 	}
 	panic(fmt.Sprintf("ops: %s is read but not listed in Env", name))
@@ -53,6 +61,36 @@ func (r *EnvReader) Duration(name string) time.Duration {
 // unset.
 func (r *EnvReader) Int(name string) int {
 	return parse(r, name, "a whole number, 0 or more", strconv.Atoi)
+}
+
+// List returns the value of name split at commas, without spaces around
+// the items or empty ones; nil when unset.
+func (r *EnvReader) List(name string) []string {
+	var list []string
+	for _, v := range strings.Split(r.lookup(name), ",") {
+		if v = strings.TrimSpace(v); v != "" {
+			list = append(list, v)
+		}
+	}
+	return list
+}
+
+// Parse reads name, when it is set, with p, whose error says what a good
+// value is; the zero T when unset or bad.
+func Parse[T any](r *EnvReader, name string, p func(string) (T, error)) T {
+	var zero T
+	v, ok := r.Lookup(name)
+	if !ok {
+		return zero
+	}
+	x, err := p(v)
+	if err != nil {
+		if r.err == nil {
+			r.err = fmt.Errorf("%s=%q: %w", name, v, err)
+		}
+		return zero
+	}
+	return x
 }
 
 // parse reads name with p, which must give a value of 0 or more, as want

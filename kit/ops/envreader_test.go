@@ -1,6 +1,7 @@
 package ops
 
 import (
+	"errors"
 	"strings"
 	"testing"
 	"time"
@@ -52,4 +53,28 @@ func TestEnvReaderUnlisted(t *testing.T) {
 		}
 	}()
 	NewEnvReader(nil).String("T_UNLISTED")
+}
+
+func TestEnvReaderListAndParse(t *testing.T) {
+	vars := []EnvVar{{Name: "T_LIST"}, {Name: "T_PARSED"}, {Name: "T_UNSET"}}
+	t.Setenv("T_LIST", " a, ,b ,")
+	t.Setenv("T_PARSED", "")
+	r := NewEnvReader(vars)
+	if got := r.List("T_LIST"); len(got) != 2 || got[0] != "a" || got[1] != "b" {
+		t.Errorf("List = %q, want [a b]", got)
+	}
+	calls := 0
+	upper := func(v string) (string, error) { calls++; return strings.ToUpper(v), nil }
+	if got := Parse(r, "T_PARSED", upper); got != "" || calls != 1 {
+		t.Errorf("Parse of a set, empty variable = %q after %d calls, want it parsed once", got, calls)
+	}
+	if got := Parse(r, "T_UNSET", upper); got != "" || calls != 1 {
+		t.Errorf("Parse of an unset variable called the parser")
+	}
+	t.Setenv("T_PARSED", "bad")
+	r = NewEnvReader(vars)
+	Parse(r, "T_PARSED", func(string) (int, error) { return 0, errors.New("a number") })
+	if err := r.Err(); err == nil || err.Error() != `T_PARSED="bad": a number` {
+		t.Errorf("Err = %v, want one naming the variable, its value and what is wanted", err)
+	}
 }

@@ -113,6 +113,7 @@ func (c *chat) onConnect(s *socketio.Socket) {
 		s.SetData(newConn(s, c.floods.proxies))
 		return
 	}
+	cn.watchExpiry(s)
 	if r := cn.resume; r != nil {
 		cn.resume = nil
 		r.finish()

@@ -1,7 +1,7 @@
 package gateway
 
 import (
-	"fmt"
+	"errors"
 	"net"
 	"net/netip"
 	"os"
@@ -101,6 +101,9 @@ type Config struct {
 	// Socket.IO packet take to arrive, from its header; the ping timeout.
 	// A packet whose attachments are late closes its session.
 	AttachmentTimeout time.Duration
+	// Auth turns authentication on: a JWT in the Socket.IO CONNECT (see
+	// AuthConfig). The zero value: off, everyone is anonymous.
+	Auth AuthConfig
 }
 
 // WithDefaults returns c with every zero field set to its default.
@@ -171,161 +174,97 @@ func advertiseAddr(listen string) string {
 }
 
 // Env lists every environment variable that ConfigFromEnv reads, as the
-// README documents them.
-var Env = envVars()
-
-// setting is one environment variable and what it sets in a Config. set
-// is called only for a variable in the environment, with its value.
-type setting struct {
-	ops.EnvVar
-	set func(c *Config, v string) error
-}
-
-// settings are the gateway's environment variables. An empty value keeps
-// the default, but for NATTER_TRUSTED_PROXIES (empty: none).
-var settings = []setting{
-	{ops.EnvVar{Name: "NATS_URL", Default: DefaultNATSURL, Doc: "the NATS server (or servers, comma-separated)"}, setString(func(c *Config) *string { return &c.NATSURL })},
-	{ops.EnvVar{Name: "NATTER_HTTP_ADDR", Default: DefaultHTTPAddr, Doc: "listen address"},
-		setString(func(c *Config) *string { return &c.HTTPAddr })},
-	{ops.EnvVar{Name: "NATTER_ADVERTISE_ADDR", Doc: "where other gateways reach it; host name and port of NATTER_HTTP_ADDR"},
-		setString(func(c *Config) *string { return &c.AdvertiseAddr })},
-	{ops.EnvVar{Name: "NATTER_GATEWAY_ID", Doc: "this gateway's id; the host name"},
-		setString(func(c *Config) *string { return &c.ID })},
-	{ops.EnvVar{Name: "NATTER_ALLOWED_ORIGINS", Doc: "when set, the only origins whose pages may connect (comma-separated)"},
-		setList(func(c *Config) *[]string { return &c.AllowedOrigins })},
-	{ops.EnvVar{Name: "NATTER_ALLOWED_HOSTS", Doc: "hosts on which a page of the same origin may connect (comma-separated)"},
-		setList(func(c *Config) *[]string { return &c.AllowedHosts })},
-	{ops.EnvVar{Name: "NATTER_PING_INTERVAL", Default: DefaultPingInterval.String(), Doc: "Engine.IO ping interval"},
-		setDuration(func(c *Config) *time.Duration { return &c.PingInterval })},
-	{ops.EnvVar{Name: "NATTER_PING_TIMEOUT", Default: DefaultPingTimeout.String(), Doc: "Engine.IO ping timeout"},
-		setDuration(func(c *Config) *time.Duration { return &c.PingTimeout })},
-	{ops.EnvVar{Name: "NATTER_MAX_PAYLOAD", Default: strconv.Itoa(DefaultMaxPayload), Doc: "bytes: a message, a POST body, a packet with its attachments"},
-		setInt(func(c *Config) *int { return &c.MaxPayload })},
-	{ops.EnvVar{Name: "NATTER_SEND_QUEUE_BYTES", Default: strconv.Itoa(DefaultSendQueueBytes), Doc: "bytes queued for a session (4 MiB) before it is a slow consumer"},
-		setInt(func(c *Config) *int { return &c.SendQueueBytes })},
-	{ops.EnvVar{Name: "NATTER_HEADER_TIMEOUT", Default: DefaultHeaderTimeout.String(), Doc: "to send a request's headers"},
-		setDuration(func(c *Config) *time.Duration { return &c.HeaderTimeout })},
-	{ops.EnvVar{Name: "NATTER_BODY_TIMEOUT", Doc: "a POST body; the ping timeout"},
-		setDuration(func(c *Config) *time.Duration { return &c.BodyTimeout })},
-	{ops.EnvVar{Name: "NATTER_ATTACHMENT_TIMEOUT", Doc: "a packet's attachments; the ping timeout"},
-		setDuration(func(c *Config) *time.Duration { return &c.AttachmentTimeout })},
-	{ops.EnvVar{Name: "NATTER_IDLE_TIMEOUT", Default: DefaultIdleTimeout.String(), Doc: "between requests on a kept-alive connection"},
-		setDuration(func(c *Config) *time.Duration { return &c.IdleTimeout })},
-	{ops.EnvVar{Name: "NATTER_MESSAGE_RATE", Default: strconv.Itoa(DefaultMessageRate), Doc: "messages and whispers a second per connection (a whole number)"},
-		func(c *Config, v string) error {
-			rate, err := parseInt(v)
-			c.MessageRate = float64(rate)
-			return err
-		}},
-	{ops.EnvVar{Name: "NATTER_MESSAGE_BURST", Default: strconv.Itoa(DefaultMessageBurst), Doc: "messages above the rate at once"},
-		setInt(func(c *Config) *int { return &c.MessageBurst })},
-	{ops.EnvVar{Name: "NATTER_RATE_LIMITS", Doc: "flood control of every event per connection, user and address (see ParseLimits)"},
-		func(c *Config, v string) (err error) {
-			c.Limits, err = ParseLimits(v)
-			return err
-		}},
-	{ops.EnvVar{Name: "NATTER_TYPING_INTERVAL", Default: DefaultTypingInterval.String(), Doc: "a room hears one typing on per user per interval"},
-		setDuration(func(c *Config) *time.Duration { return &c.TypingInterval })},
-	{ops.EnvVar{Name: "NATTER_TRUSTED_PROXIES", Doc: "loopback when unset: addresses or CIDRs whose X-Forwarded-For/X-Real-IP name the client, or none (see ParseTrustedProxies)"},
-		func(c *Config, v string) (err error) {
-			c.TrustedProxies, err = ParseTrustedProxies(v)
-			return err
-		}},
-	{ops.EnvVar{Name: "NATTER_PPROF", Default: "off", Doc: "1: net/http/pprof at /debug/pprof/, which nginx does not pass on"},
-		func(c *Config, v string) (err error) {
-			c.Pprof, err = ops.ParseSwitch(v)
-			return err
-		}},
-	{ops.EnvVar{Name: "NATTER_RECOVERY", Default: "on", Doc: "Socket.IO's connection state recovery: on or off"},
-		func(c *Config, v string) error {
-			switch v {
-			case "", "on":
-			case "off":
-				c.NoRecovery = true
-			default:
-				return fmt.Errorf("%q: on or off", v)
-			}
-			return nil
-		}},
-}
-
-// The setters of settings, by the type of the field they set.
-
-func setString(field func(*Config) *string) func(*Config, string) error {
-	return func(c *Config, v string) error {
-		*field(c) = v
-		return nil
-	}
-}
-
-func setList(field func(*Config) *[]string) func(*Config, string) error {
-	return func(c *Config, v string) error {
-		*field(c) = splitList(v)
-		return nil
-	}
-}
-
-func setDuration(field func(*Config) *time.Duration) func(*Config, string) error {
-	return func(c *Config, v string) (err error) {
-		*field(c), err = parseDuration(v)
-		return err
-	}
-}
-
-func setInt(field func(*Config) *int) func(*Config, string) error {
-	return func(c *Config, v string) (err error) {
-		*field(c), err = parseInt(v)
-		return err
-	}
-}
-
-func envVars() []ops.EnvVar {
-	vars := make([]ops.EnvVar, len(settings))
-	for i, s := range settings {
-		vars[i] = s.EnvVar
-	}
-	return vars
+// README documents them. An empty value keeps the default, but for
+// NATTER_TRUSTED_PROXIES (empty: none).
+var Env = []ops.EnvVar{
+	{Name: "NATS_URL", Default: DefaultNATSURL, Doc: "the NATS server (or servers, comma-separated)"},
+	{Name: "NATTER_HTTP_ADDR", Default: DefaultHTTPAddr, Doc: "listen address"},
+	{Name: "NATTER_ADVERTISE_ADDR", Doc: "where other gateways reach it; host name and port of NATTER_HTTP_ADDR"},
+	{Name: "NATTER_GATEWAY_ID", Doc: "this gateway's id; the host name"},
+	{Name: "NATTER_ALLOWED_ORIGINS", Doc: "when set, the only origins whose pages may connect (comma-separated)"},
+	{Name: "NATTER_ALLOWED_HOSTS", Doc: "hosts on which a page of the same origin may connect (comma-separated)"},
+	{Name: "NATTER_PING_INTERVAL", Default: DefaultPingInterval.String(), Doc: "Engine.IO ping interval"},
+	{Name: "NATTER_PING_TIMEOUT", Default: DefaultPingTimeout.String(), Doc: "Engine.IO ping timeout"},
+	{Name: "NATTER_MAX_PAYLOAD", Default: strconv.Itoa(DefaultMaxPayload), Doc: "bytes: a message, a POST body, a packet with its attachments"},
+	{Name: "NATTER_SEND_QUEUE_BYTES", Default: strconv.Itoa(DefaultSendQueueBytes), Doc: "bytes queued for a session (4 MiB) before it is a slow consumer"},
+	{Name: "NATTER_HEADER_TIMEOUT", Default: DefaultHeaderTimeout.String(), Doc: "to send a request's headers"},
+	{Name: "NATTER_BODY_TIMEOUT", Doc: "a POST body; the ping timeout"},
+	{Name: "NATTER_ATTACHMENT_TIMEOUT", Doc: "a packet's attachments; the ping timeout"},
+	{Name: "NATTER_IDLE_TIMEOUT", Default: DefaultIdleTimeout.String(), Doc: "between requests on a kept-alive connection"},
+	{Name: "NATTER_MESSAGE_RATE", Default: strconv.Itoa(DefaultMessageRate), Doc: "messages and whispers a second per connection (a whole number)"},
+	{Name: "NATTER_MESSAGE_BURST", Default: strconv.Itoa(DefaultMessageBurst), Doc: "messages above the rate at once"},
+	{Name: "NATTER_RATE_LIMITS", Doc: "flood control of every event per connection, user and address (see ParseLimits)"},
+	{Name: "NATTER_TYPING_INTERVAL", Default: DefaultTypingInterval.String(), Doc: "a room hears one typing on per user per interval"},
+	{Name: "NATTER_TRUSTED_PROXIES", Doc: "loopback when unset: addresses or CIDRs whose X-Forwarded-For/X-Real-IP name the client, or none (see ParseTrustedProxies)"},
+	{Name: "NATTER_PPROF", Default: "off", Doc: "1: net/http/pprof at /debug/pprof/, which nginx does not pass on"},
+	{Name: "NATTER_AUTH_HS256_SECRET", Doc: "turns authentication on: the shared secret of HS256 tokens (at least 32 bytes)"},
+	{Name: "NATTER_AUTH_HS256_SECRET_FILE", Doc: "turns authentication on: a file holding the HS256 secret"},
+	{Name: "NATTER_AUTH_PUBLIC_KEY_FILE", Doc: "turns authentication on: a PEM public key (RSA: RS256, P-256: ES256) of tokens"},
+	{Name: "NATTER_AUTH_JWKS_URL", Doc: "turns authentication on: the URL of the key set (JWKS) of tokens"},
+	{Name: "NATTER_AUTH_AUDIENCE", Doc: "when set, tokens' aud must name it"},
+	{Name: "NATTER_AUTH_ISSUER", Doc: "when set, tokens' iss must be it"},
+	{Name: "NATTER_AUTH_ANONYMOUS", Default: "off", Doc: "with authentication on, 1: clients without a token join anonymously too"},
+	{Name: "NATTER_RECOVERY", Default: "on", Doc: "Socket.IO's connection state recovery: on or off"},
 }
 
 // ConfigFromEnv reads the variables in Env; unset (or empty) ones keep
 // their defaults. It is the gateway's only reader of the environment.
 func ConfigFromEnv() (Config, error) {
-	var c Config
-	for _, s := range settings {
-		v, ok := os.LookupEnv(s.Name)
-		if !ok {
-			continue
-		}
-		if err := s.set(&c, v); err != nil {
-			return c, fmt.Errorf("%s: %w", s.Name, err)
-		}
+	r := ops.NewEnvReader(Env)
+	c := Config{
+		NATSURL:           r.String("NATS_URL"),
+		HTTPAddr:          r.String("NATTER_HTTP_ADDR"),
+		AdvertiseAddr:     r.String("NATTER_ADVERTISE_ADDR"),
+		ID:                r.String("NATTER_GATEWAY_ID"),
+		AllowedOrigins:    r.List("NATTER_ALLOWED_ORIGINS"),
+		AllowedHosts:      r.List("NATTER_ALLOWED_HOSTS"),
+		PingInterval:      r.Duration("NATTER_PING_INTERVAL"),
+		PingTimeout:       r.Duration("NATTER_PING_TIMEOUT"),
+		MaxPayload:        r.Int("NATTER_MAX_PAYLOAD"),
+		SendQueueBytes:    r.Int("NATTER_SEND_QUEUE_BYTES"),
+		HeaderTimeout:     r.Duration("NATTER_HEADER_TIMEOUT"),
+		BodyTimeout:       r.Duration("NATTER_BODY_TIMEOUT"),
+		AttachmentTimeout: r.Duration("NATTER_ATTACHMENT_TIMEOUT"),
+		IdleTimeout:       r.Duration("NATTER_IDLE_TIMEOUT"),
+		MessageRate:       float64(r.Int("NATTER_MESSAGE_RATE")),
+		MessageBurst:      r.Int("NATTER_MESSAGE_BURST"),
+		Limits:            ops.Parse(r, "NATTER_RATE_LIMITS", ParseLimits),
+		TypingInterval:    r.Duration("NATTER_TYPING_INTERVAL"),
+		TrustedProxies:    ops.Parse(r, "NATTER_TRUSTED_PROXIES", ParseTrustedProxies),
+		Pprof:             r.Switch("NATTER_PPROF"),
+		NoRecovery:        ops.Parse(r, "NATTER_RECOVERY", parseRecoveryOff),
+		Auth:              authFromEnv(r),
 	}
-	return c, nil
+	return c, r.Err()
 }
 
-// parseDuration parses a duration such as "25s"; "" is zero.
-func parseDuration(v string) (time.Duration, error) {
-	if v == "" {
-		return 0, nil
+// authFromEnv reads the NATTER_AUTH_ variables. The secret's file, when
+// set, wins over the secret itself; neither is ever in an error.
+func authFromEnv(r *ops.EnvReader) AuthConfig {
+	a := AuthConfig{
+		PublicKeyFile: r.String("NATTER_AUTH_PUBLIC_KEY_FILE"),
+		JWKSURL:       r.String("NATTER_AUTH_JWKS_URL"),
+		Audience:      r.String("NATTER_AUTH_AUDIENCE"),
+		Issuer:        r.String("NATTER_AUTH_ISSUER"),
+		Anonymous:     r.Switch("NATTER_AUTH_ANONYMOUS"),
 	}
-	return time.ParseDuration(v)
+	if v := r.String("NATTER_AUTH_HS256_SECRET"); v != "" {
+		a.HS256Secret = Secret(v)
+	}
+	if r.String("NATTER_AUTH_HS256_SECRET_FILE") != "" {
+		a.HS256Secret = ops.Parse(r, "NATTER_AUTH_HS256_SECRET_FILE", readSecret)
+	}
+	return a
 }
 
-// parseInt parses an integer; "" is zero.
-func parseInt(v string) (int, error) {
-	if v == "" {
-		return 0, nil
+// parseRecoveryOff parses NATTER_RECOVERY: whether it is "off"; "on" (or
+// "", the default) is not.
+func parseRecoveryOff(v string) (bool, error) {
+	switch v {
+	case "", "on":
+		return false, nil
+	case "off":
+		return true, nil
 	}
-	return strconv.Atoi(v)
-}
-
-// splitList splits a comma-separated list, dropping empty items.
-func splitList(s string) []string {
-	var list []string
-	for _, v := range strings.Split(s, ",") {
-		if v = strings.TrimSpace(v); v != "" {
-			list = append(list, v)
-		}
-	}
-	return list
+	return false, errors.New("on or off")
 }

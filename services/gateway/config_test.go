@@ -3,6 +3,7 @@ package gateway
 import (
 	"net/netip"
 	"os"
+	"path/filepath"
 	"reflect"
 	"slices"
 	"strings"
@@ -10,37 +11,33 @@ import (
 	"time"
 )
 
-// TestConfigFromEnv sets every variable in Env and checks what it sets.
+// TestConfigFromEnv sets the variables whose values need more than a
+// string, a duration or a number read (each of those is: cmd/natter's
+// TestEnvSetsConfig sets every variable of Env alone, its default and a
+// bad value) and checks what they set.
 func TestConfigFromEnv(t *testing.T) {
-	env := map[string]string{
-		"NATS_URL":                  "nats://n1:4222",
-		"NATTER_HTTP_ADDR":          ":9000",
-		"NATTER_ADVERTISE_ADDR":     "gw.internal:9000",
-		"NATTER_GATEWAY_ID":         "gw7",
-		"NATTER_ALLOWED_ORIGINS":    "https://a.example",
-		"NATTER_ALLOWED_HOSTS":      "chat.example",
-		"NATTER_PING_INTERVAL":      "3s",
-		"NATTER_PING_TIMEOUT":       "4s",
-		"NATTER_MAX_PAYLOAD":        "5000",
-		"NATTER_SEND_QUEUE_BYTES":   "6000",
-		"NATTER_HEADER_TIMEOUT":     "7s",
-		"NATTER_BODY_TIMEOUT":       "8s",
-		"NATTER_ATTACHMENT_TIMEOUT": "9s",
-		"NATTER_IDLE_TIMEOUT":       "11s",
-		"NATTER_MESSAGE_RATE":       "12",
-		"NATTER_MESSAGE_BURST":      "13",
-		"NATTER_RATE_LIMITS":        "join.addr=50/500",
-		"NATTER_TYPING_INTERVAL":    "14s",
-		"NATTER_TRUSTED_PROXIES":    "10.0.0.0/8",
-		"NATTER_PPROF":              "1",
-		"NATTER_RECOVERY":           "off",
+	secretFile := filepath.Join(t.TempDir(), "secret")
+	if err := os.WriteFile(secretFile, []byte("a secret from a file, 32 bytes or more\n"), 0o600); err != nil {
+		t.Fatal(err)
 	}
 	for _, v := range Env {
-		if _, ok := env[v.Name]; !ok {
-			t.Errorf("Env has %s, which this test does not set", v.Name)
-		}
+		t.Setenv(v.Name, "")
+		os.Unsetenv(v.Name)
 	}
-	for name, v := range env {
+	for name, v := range map[string]string{
+		"NATTER_ALLOWED_ORIGINS":   " https://a.example, ,https://b.example",
+		"NATTER_ALLOWED_HOSTS":     "chat.example",
+		"NATTER_PING_INTERVAL":     "3s",
+		"NATTER_MESSAGE_RATE":      "12",
+		"NATTER_RATE_LIMITS":       "join.addr=50/500",
+		"NATTER_TRUSTED_PROXIES":   "10.0.0.0/8",
+		"NATTER_PPROF":             "1",
+		"NATTER_RECOVERY":          "off",
+		"NATTER_AUTH_HS256_SECRET": "0123456789abcdef0123456789abcdef",
+		// The file's secret is the one kept.
+		"NATTER_AUTH_HS256_SECRET_FILE": secretFile,
+		"NATTER_AUTH_ANONYMOUS":         "1",
+	} {
 		t.Setenv(name, v)
 	}
 	got, err := ConfigFromEnv()
@@ -48,14 +45,10 @@ func TestConfigFromEnv(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := Config{
-		NATSURL: "nats://n1:4222", HTTPAddr: ":9000", AdvertiseAddr: "gw.internal:9000", ID: "gw7",
-		AllowedOrigins: []string{"https://a.example"}, AllowedHosts: []string{"chat.example"},
-		PingInterval: 3 * time.Second, PingTimeout: 4 * time.Second, MaxPayload: 5000, SendQueueBytes: 6000,
-		HeaderTimeout: 7 * time.Second, BodyTimeout: 8 * time.Second, AttachmentTimeout: 9 * time.Second,
-		IdleTimeout: 11 * time.Second, MessageRate: 12, MessageBurst: 13,
-		Limits:         map[string]Rate{"join.addr": {50, 500}},
-		TypingInterval: 14 * time.Second, TrustedProxies: []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8")},
-		Pprof: true, NoRecovery: true,
+		AllowedOrigins: []string{"https://a.example", "https://b.example"}, AllowedHosts: []string{"chat.example"},
+		PingInterval: 3 * time.Second, MessageRate: 12, Limits: map[string]Rate{"join.addr": {50, 500}},
+		TrustedProxies: []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8")}, Pprof: true, NoRecovery: true,
+		Auth: AuthConfig{HS256Secret: Secret("a secret from a file, 32 bytes or more"), Anonymous: true},
 	}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("ConfigFromEnv() =\n%+v\nwant\n%+v", got, want)
@@ -95,12 +88,22 @@ func TestConfigFromEnvErrors(t *testing.T) {
 		"NATTER_HEADER_TIMEOUT", "NATTER_BODY_TIMEOUT", "NATTER_ATTACHMENT_TIMEOUT", "NATTER_IDLE_TIMEOUT",
 		"NATTER_MESSAGE_RATE", "NATTER_MESSAGE_BURST", "NATTER_RATE_LIMITS", "NATTER_TYPING_INTERVAL",
 		"NATTER_TRUSTED_PROXIES", "NATTER_PPROF", "NATTER_RECOVERY",
+		"NATTER_AUTH_HS256_SECRET_FILE", "NATTER_AUTH_ANONYMOUS",
 	} {
 		t.Run(name, func(t *testing.T) {
 			t.Setenv(name, "bad")
 			_, err := ConfigFromEnv()
-			if err == nil || !strings.HasPrefix(err.Error(), name+": ") {
+			if err == nil || !strings.HasPrefix(err.Error(), name+`="bad": `) {
 				t.Errorf("%s=bad: err = %v, want one naming %s", name, err, name)
+			}
+		})
+	}
+	// Durations and sizes are never negative.
+	for _, name := range []string{"NATTER_PING_INTERVAL", "NATTER_MAX_PAYLOAD", "NATTER_MESSAGE_RATE"} {
+		t.Run(name+" negative", func(t *testing.T) {
+			t.Setenv(name, "-1")
+			if _, err := ConfigFromEnv(); err == nil || !strings.HasPrefix(err.Error(), name+`="-1": `) {
+				t.Errorf("%s=-1: err = %v, want one naming %s", name, err, name)
 			}
 		})
 	}

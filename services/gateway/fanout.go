@@ -185,41 +185,41 @@ func userKey(data []byte) string {
 // being answered; seq is the stream sequence of a stored message or
 // whisper (0 for a notice), which the join's answer may already hold.
 func (m *member) send(frame []byte, seq uint64, whisper bool) {
-	if m.live.Load() {
-		m.out.SendFrame(frame, nil)
-		return
-	}
-	m.mu.Lock()
-	if !m.live.Load() {
-		if len(m.pending) >= maxPending {
-			m.mu.Unlock()
-			m.out.CloseSession()
+	h := &m.joining
+	if !h.live.Load() {
+		h.mu.Lock()
+		if !h.live.Load() {
+			if len(h.pending) >= maxPending {
+				h.mu.Unlock()
+				m.out.CloseSession()
+				return
+			}
+			h.pending = append(h.pending, pendingFrame{frame, seq, whisper})
+			h.mu.Unlock()
 			return
 		}
-		m.pending = append(m.pending, pendingFrame{frame, seq, whisper})
-		m.mu.Unlock()
-		return
+		h.mu.Unlock()
 	}
-	m.mu.Unlock()
-	m.out.SendFrame(frame, nil)
+	if !h.answered(seq, whisper) {
+		m.out.SendFrame(frame, nil)
+	}
 }
 
 // goLive sends what waited during the join, except what the join's answer
 // carried: room messages through the stream sequence rooms, whispers
-// through whispers. From then on it sends directly.
+// through whispers; from then on it sends directly, but for a late copy
+// of what the answer carried.
 func (m *member) goLive(rooms, whispers uint64) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	for _, p := range m.pending {
-		through := rooms
-		if p.whisper {
-			through = whispers
+	h := &m.joining
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.rooms.Store(rooms)
+	h.whispers.Store(whispers)
+	for _, p := range h.pending {
+		if !h.answered(p.seq, p.whisper) {
+			m.out.SendFrame(p.frame, nil)
 		}
-		if p.seq != 0 && p.seq <= through {
-			continue
-		}
-		m.out.SendFrame(p.frame, nil)
 	}
-	m.pending = nil
-	m.live.Store(true)
+	h.pending = nil
+	h.live.Store(true)
 }

@@ -147,7 +147,7 @@ func TestFanOutNoticeSkipsTheUser(t *testing.T) {
 // answered waits, and is sent once it goes live, in the order it came,
 // without what the answer already carried: room messages through the
 // one sequence, whispers through the other; notices always. After, it
-// is sent directly.
+// is sent directly, but for what the answer carried.
 func TestGoLive(t *testing.T) {
 	var out frames
 	m := &member{out: &out}
@@ -168,6 +168,12 @@ func TestGoLive(t *testing.T) {
 	wantFrames(t, "member", out.got(), [][]byte{notice, whisper(5), room(7)})
 	m.send(room(8), 8, false)
 	wantFrames(t, "member", out.got(), [][]byte{notice, whisper(5), room(7), room(8)})
+	// A copy of what the answer carried that reaches the gateway late
+	// (history ahead of the fan-out) is not sent: it would be a duplicate.
+	m.send(room(6), 6, false)
+	m.send(whisper(4), 4, true)
+	m.send(notice, 0, false)
+	wantFrames(t, "member", out.got(), [][]byte{notice, whisper(5), room(7), room(8), notice})
 
 	t.Run("overflow", func(t *testing.T) {
 		var out frames

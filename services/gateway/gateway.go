@@ -74,6 +74,13 @@ func New(cfg Config, nc *nats.Conn, log *slog.Logger, reg prometheus.Registerer)
 	if err != nil {
 		return nil, err
 	}
+	auth, err := newAuthenticator(cfg.Auth, cfg.RequestTimeout, ch.floods.proxies, reg)
+	if err != nil {
+		return nil, err
+	}
+	if auth != nil {
+		sio.Of("/").Use(auth.check)
+	}
 	ch.register(sio.Of("/"))
 	eio := engineio.NewServer(ecfg, sio)
 	s := &Service{

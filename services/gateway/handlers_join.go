@@ -20,6 +20,14 @@ func (c *chat) onJoin(s *socketio.Socket, e *socketio.EventMessage) {
 		fail(e, err)
 		return
 	}
+	var err error
+	if req.Token, err = cn.sessionToken(req.Token); err != nil {
+		fail(e, err)
+		return
+	}
+	if cn.ident != nil {
+		req.Username = cn.ident.name // an authenticated user's name is theirs
+	}
 	if err := c.floods.admit(cn, limitJoin, joinUser(req)); err != nil {
 		fail(e, err)
 		return
@@ -59,12 +67,13 @@ func (c *chat) onJoin(s *socketio.Socket, e *socketio.EventMessage) {
 	}
 	c.hub.place(cn, m)
 
-	q := proto.HistoryQuery{Room: pr.Room, After: req.Since, Limit: proto.HistoryOnJoin}
-	if req.Since != "" {
-		q.Limit = proto.MaxHistoryPage
+	var hr proto.HistoryReply
+	if req.Since == "" {
+		hr, err = c.up.joinHistory(pr.Room) // shared with the room's other joins
+	} else {
+		hr, err = c.up.history(proto.HistoryQuery{Room: pr.Room, After: req.Since, Limit: proto.MaxHistoryPage})
 	}
 	var historyErr *proto.Error
-	hr, err := c.up.history(q)
 	if err != nil {
 		c.log.Warn("join without history", "err", err)
 		hr, historyErr = proto.HistoryReply{}, proto.ErrUnavailable
@@ -95,6 +104,7 @@ func (c *chat) onDisconnect(s *socketio.Socket, reason string) {
 	if cn == nil {
 		return
 	}
+	cn.stopExpiry()
 	m := cn.cur.Swap(nil)
 	if m == nil {
 		if cn.asked.Load() {

@@ -30,7 +30,7 @@ func newTestHub(tb testing.TB, nc *nats.Conn, notices nats.MsgHandler) (*hub, ch
 // testMember returns a member of room for session sid, writing to out.
 func testMember(room, sid, name string, out sink) *member {
 	m := &member{out: out, username: name, key: proto.NameKey(name), sid: sid, room: room, origin: "gw/" + name}
-	m.live.Store(true)
+	m.joining.live.Store(true)
 	return m
 }
 

@@ -3,6 +3,9 @@ package gateway
 import (
 	"sync"
 	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/natter/natter/proto"
 	"github.com/natter/natter/services/gateway/internal/socketio"
@@ -22,6 +25,11 @@ type conn struct {
 	// it even when the answer never came (a timeout), so its close is
 	// told to presence whether or not it is joined.
 	asked atomic.Bool
+	// ident is the user its token names; nil for an anonymous connection.
+	ident *identity
+	// expiry ends the connection when its token expires (watchExpiry).
+	expiry  atomic.Pointer[time.Timer]
+	expired prometheus.Counter // counts the expiries
 }
 
 // newConn returns the chat state of a socket new to the chat.
@@ -56,12 +64,32 @@ type member struct {
 	room   string
 	origin string // gateway/conn, for HeaderOrigin
 
-	// While a join is being answered, what the room sends waits here, so
-	// that nothing falls between the history in the ack and live delivery
-	// (see send and goLive).
+	joining holdback // what the room sends while its join is answered
+}
+
+// holdback is what waits while a member's join (or recovery) is answered,
+// so that nothing falls between the history in the answer and live
+// delivery, and nothing is in both (see send and goLive).
+type holdback struct {
 	live    atomic.Bool
 	mu      sync.Mutex
 	pending []pendingFrame
+	// The answer held room messages through the stream sequence rooms,
+	// whispers through whispers: a copy of one that reaches this gateway
+	// only after it (history may be ahead of the fan-out) is not sent.
+	rooms, whispers atomic.Uint64
+}
+
+// answered reports whether the join's answer held the stored message or
+// whisper of stream sequence seq (0 for a notice, which none holds).
+func (h *holdback) answered(seq uint64, whisper bool) bool {
+	if seq == 0 {
+		return false
+	}
+	if whisper {
+		return seq <= h.whispers.Load()
+	}
+	return seq <= h.rooms.Load()
 }
 
 type pendingFrame struct {

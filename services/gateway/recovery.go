@@ -108,6 +108,11 @@ func (rc *recovery) recover(s *socketio.Socket, pid, offset string) string {
 	if json.Unmarshal(entry.Value(), &st) != nil || st.Token == "" {
 		return recoveryUnknown
 	}
+	// The connection recovers its own session only: an authenticated
+	// one, its identity's; an anonymous one, not an identity's.
+	if tok, err := connOf(s).sessionToken(st.Token); err != nil || tok != st.Token {
+		return recoveryRefused
+	}
 	if offset == "" {
 		from = st.Through
 	}
@@ -151,8 +156,11 @@ func (rc *recovery) recover(s *socketio.Socket, pid, offset string) string {
 		return recoveryRefused
 	}
 	m := newMember(rc.id, s, &pr)
-	cn := newConn(s, rc.proxies)
-	s.SetData(cn)
+	cn := connOf(s) // the authenticated connection's
+	if cn == nil {
+		cn = newConn(s, rc.proxies)
+		s.SetData(cn)
+	}
 	rc.hub.place(cn, m)
 	now, err := stream.Info(ctx)
 	if err == nil {

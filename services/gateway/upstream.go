@@ -20,10 +20,13 @@ type upstream struct {
 	nc      *nats.Conn
 	timeout time.Duration
 	log     *slog.Logger
+	onJoin  *joinHistory // plain joins' history queries, shared per room
 }
 
 func newUpstream(nc *nats.Conn, timeout time.Duration, log *slog.Logger) *upstream {
-	return &upstream{nc: nc, timeout: timeout, log: log}
+	u := &upstream{nc: nc, timeout: timeout, log: log}
+	u.onJoin = newJoinHistory(u.history)
+	return u
 }
 
 // noAnswer reports whether err is a request that was not answered (in
@@ -93,6 +96,14 @@ func (u *upstream) history(q proto.HistoryQuery) (proto.HistoryReply, error) {
 	var r proto.HistoryReply
 	err := u.call(proto.HistoryQuerySubject, q, &r)
 	return r, err
+}
+
+// joinHistory reads the newest proto.HistoryOnJoin messages of a room,
+// for a join placed in the hub already, in a query that the joins of the
+// room asking at the same time share (joinHistory). The reply is shared:
+// read it, do not change it.
+func (u *upstream) joinHistory(room string) (proto.HistoryReply, error) {
+	return u.onJoin.latest(room)
 }
 
 // whispers reads a page of a session's whispers.

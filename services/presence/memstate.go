@@ -121,8 +121,8 @@ func (m *MemoryStore) depart(s *memSession, c proto.ConnRef, now time.Time) (roo
 
 // unlink removes connection c from session s, and returns its room and
 // whether it was the session's last connection there. A session's last
-// connection makes it offline: its name is free at once, and it expires
-// ttl from now.
+// connection makes it offline: its name is free at once (but an
+// identity's, see Store), and it expires ttl from now.
 func (m *MemoryStore) unlink(s *memSession, c proto.ConnRef, now time.Time) (room string, left bool) {
 	room = s.conns[c]
 	delete(s.conns, c)
@@ -130,7 +130,7 @@ func (m *MemoryStore) unlink(s *memSession, c proto.ConnRef, now time.Time) (roo
 	delete(m.lingering, c)
 	if len(s.conns) == 0 {
 		m.colors[s.Color]--
-		if m.names[s.Key] == s {
+		if m.names[s.Key] == s && !proto.IsIdentityToken(s.Token) {
 			delete(m.names, s.Key)
 		}
 		s.expires = now.Add(m.ttl)
@@ -152,6 +152,14 @@ func (m *MemoryStore) expire(now time.Time) {
 	for len(m.expiry) > 0 && !now.Before(m.expiry[0].expires) {
 		s := heap.Pop(&m.expiry).(*memSession)
 		delete(m.sessions, s.Token)
+		m.freeName(s)
+	}
+}
+
+// freeName lets s's name go, if s holds it: s has ended.
+func (m *MemoryStore) freeName(s *memSession) {
+	if m.names[s.Key] == s {
+		delete(m.names, s.Key)
 	}
 }
 

@@ -194,6 +194,7 @@ func (m *MemoryStore) EndSession(_ context.Context, token string) ([]LeaveResult
 		heap.Remove(&m.expiry, s.index)
 	}
 	delete(m.sessions, token)
+	m.freeName(s)
 	sortLeaves(out)
 	return out, nil
 }

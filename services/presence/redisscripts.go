@@ -76,7 +76,8 @@ end
 -- unlink removes connection ec from session tok (not the connection's own
 -- key). It returns the connection's room, or false, and whether that was
 -- the session's last connection there. A session's last connection makes
--- it offline: its name is free at once, and it expires ttl from now.
+-- it offline: its name is free at once (but an identity's, see Store), and
+-- it expires ttl from now.
 local function unlink(tok, ec)
   local ck = connsKey(tok)
   local room = redis.call('HGET', ck, ec)
@@ -88,7 +89,7 @@ local function unlink(tok, ec)
   if redis.call('EXISTS', gwKey(egw)) == 0 then redis.call('SREM', gatewaysKey, egw) end
   local last = redis.call('EXISTS', ck) == 0
   local left = last or not hasConnIn(tok, room)
-  local s = redis.call('HMGET', sessKey(tok), 'k', 'ek', 'u', 'c')
+  local s = redis.call('HMGET', sessKey(tok), 'k', 'ek', 'u', 'c', 't')
   if left and s[1] then
     local nk = namesKey(room)
     redis.call('ZREM', nk, nameEntry(s[1], s[3], s[4]))
@@ -97,7 +98,15 @@ local function unlink(tok, ec)
   if last and s[1] then
     redis.call('HINCRBY', colorsKey, s[4], -1)
     local name = nameKey(s[2])
-    if redis.call('GET', name) == tok then redis.call('DEL', name) end
+    if redis.call('GET', name) == tok then
+      if string.sub(s[5], 1, 3) == 'id.' then
+        -- An identity's session (proto.IsIdentityToken) holds its name
+        -- while it lives: the key goes with the session.
+        redis.call('PEXPIRE', name, ttl)
+      else
+        redis.call('DEL', name)
+      end
+    end
     redis.call('PEXPIRE', sessKey(tok), ttl)
   end
   return room, left
@@ -300,6 +309,8 @@ for _, ec in ipairs(conns) do
     for _, v in ipairs({s[1], s[2], s[3], s[4], room}) do out[#out + 1] = v end
   end
 end
+local name = nameKey(redis.call('HGET', sessKey(tok), 'ek'))
+if redis.call('GET', name) == tok then redis.call('DEL', name) end
 redis.call('DEL', sessKey(tok))
 return out
 `)

@@ -63,6 +63,12 @@ func (s *Service) join(ctx context.Context, data []byte) any {
 	if req.Resync && req.Token != "" {
 		p.NewToken, p.Color = req.Token, req.Color
 	}
+	if proto.IsIdentityToken(req.Token) {
+		// An authenticated user's (only gateways send these): the session
+		// is opened under it, so that each of the identity's connections
+		// resumes the one session, however it came.
+		p.NewToken = req.Token
+	}
 	var err error
 	if req.Username != "" || req.Token == "" {
 		if p.Username, err = proto.NormalizeName(req.Username); err != nil {

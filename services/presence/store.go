@@ -102,7 +102,10 @@ type RoomCount struct {
 // holds its name, and only an online session does: when its last
 // connection goes, the name is free at once for anyone, and the session
 // lives on offline for the store's time to live (DefaultSessionTTL), for
-// its token to resume it.
+// its token to resume it. The exception is an authenticated identity's
+// session (its token is a proto.IdentityToken): it holds its name for as
+// long as it lives, offline too, until it expires or ends; Lookup finds
+// it then, offline.
 type Store interface {
 	// Join opens or resumes a session and puts p.Conn in p.Room. A token
 	// that names a live session (online or offline) resumes it when
@@ -178,8 +181,8 @@ type Store interface {
 	// the room.
 	Members(ctx context.Context, room, after string, limit int) (MemberPage, error)
 	// Lookup returns the session that holds the name key key, and whether
-	// it has a connection (always, as only online sessions hold names).
-	// ErrNoSession if none.
+	// it has a connection (always, but for an identity's session, which
+	// holds its name offline too). ErrNoSession if none.
 	Lookup(ctx context.Context, key string) (s Session, online bool, err error)
 }
 

@@ -441,6 +441,50 @@ func testStore(t *testing.T, open openStore) {
 		}
 	})
 
+	t.Run("an identity's session holds its name while it lives", func(t *testing.T) {
+		const ttl = 600 * time.Millisecond
+		s, elapse := open(t, ttl)
+		id := proto.IdentityToken("https://id.example", "u-1", proto.NameKey("Alice"))
+		alice := join(t, s, JoinParams{Conn: conn("a1"), Username: "Alice", Room: "lobby", Token: id, NewToken: id}).Session
+		if alice.Token != id {
+			t.Fatalf("session %+v, want it under the identity token", alice)
+		}
+		leave(t, s, conn("a1"))
+		// Offline, the name is still hers: no look-alike takes it.
+		for _, name := range []string{"Alice", "alice", "ａｌｉｃｅ"} {
+			if _, err := s.Join(ctx, JoinParams{Conn: conn("x"), Username: name, Room: "lobby", NewToken: "tx"}); !errors.Is(err, proto.ErrNameTaken) {
+				t.Errorf("Join(%s) while Alice's identity is offline = %v, want ErrNameTaken", name, err)
+			}
+		}
+		if got, on, err := s.Lookup(ctx, proto.NameKey("alice")); err != nil || on || got != alice {
+			t.Errorf("Lookup(alice) = %+v, %v, %v; want her session, offline", got, on, err)
+		}
+		if got := online(t, s); got != 0 {
+			t.Errorf("Online = %d, want 0", got)
+		}
+		// She comes back to it, colour and all.
+		if res := join(t, s, JoinParams{Conn: conn("a2"), Username: "Alice", Room: "lobby", Token: id, NewToken: id}); res.Session != alice || !res.Joined {
+			t.Errorf("Alice back = %+v, want %+v, joined", res, alice)
+		}
+		leave(t, s, conn("a2"))
+		// Once the session has expired, the name is anyone's.
+		elapse(ttl)
+		if res := join(t, s, JoinParams{Conn: conn("x"), Username: "alice", Room: "lobby", NewToken: "tx"}); res.Session.Token != "tx" {
+			t.Errorf("Join(alice) after the identity's session expired = %+v", res.Session)
+		}
+		leave(t, s, conn("x"))
+		// An identity's session that ends lets its name go at once, offline or not.
+		bob := proto.IdentityToken("https://id.example", "u-2", proto.NameKey("Bob"))
+		join(t, s, JoinParams{Conn: conn("b1"), Username: "Bob", Room: "lobby", Token: bob, NewToken: bob})
+		leave(t, s, conn("b1"))
+		if _, err := s.EndSession(ctx, bob); err != nil {
+			t.Fatalf("EndSession: %v", err)
+		}
+		if res := join(t, s, JoinParams{Conn: conn("y"), Username: "bob", Room: "lobby", NewToken: "ty"}); res.Session.Token != "ty" {
+			t.Errorf("Join(bob) after the identity's session ended = %+v", res.Session)
+		}
+	})
+
 	t.Run("an offline session expires", func(t *testing.T) {
 		const ttl = 600 * time.Millisecond
 		s, elapse := open(t, ttl)
