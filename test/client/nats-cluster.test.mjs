@@ -102,7 +102,7 @@ test(`${CLIENTS} clients chat through a NATS node's fault: acked means stored on
   // a leader's kill -9: JetStream republishes a stored message from its
   // leader, once, and a leader killed between its ack and the republish
   // takes the copies still on their way to other nodes with it (seen: 2
-  // messages missed by 2 clients of 6, in 1 run of 8). Those are counted,
+  // messages missed by 2 clients of 6, in 1 run of 9). Those are counted,
   // not failed: they are in history (checked below), which is what a
   // client rejoining, or recovering, reads. A settle time first, for the
   // last ones in flight.

@@ -60,6 +60,11 @@ func chatThroughNATSFault(t *testing.T, s *stack, fault func(node string, pid in
 			return err
 		}
 		node = leader
+		conns, err := natterConns(s, node)
+		if err != nil {
+			return err
+		}
+		t.Logf("%s serves these natter connections: %v", node, conns)
 		start := time.Now()
 		if err := fault(node, pids[node], via[node]); err != nil {
 			return err

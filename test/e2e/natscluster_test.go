@@ -141,6 +141,32 @@ func nodeLastSeq(s *stack, node string) (uint64, error) {
 	return 0, fmt.Errorf("%s holds no replica of %s", node, proto.MessagesStream)
 }
 
+// natterConns counts the natter services' connections that node serves,
+// by their names (natter-gateway, natter-presence, natter-history), from
+// its monitoring /connz.
+func natterConns(s *stack, node string) (map[string]int, error) {
+	resp, err := http.Get(s.urls[node+"_monitor"] + "/connz?limit=1024")
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	var connz struct {
+		Conns []struct {
+			Name string `json:"name"`
+		} `json:"connections"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&connz); err != nil {
+		return nil, fmt.Errorf("%s /connz: %w", node, err)
+	}
+	n := map[string]int{}
+	for _, c := range connz.Conns {
+		if svc, ok := strings.CutPrefix(c.Name, "natter-"); ok {
+			n[svc]++
+		}
+	}
+	return n, nil
+}
+
 // caughtUp waits until node holds the messages stream up to the leader's
 // last sequence and the leader reports every replica current; it returns
 // how long that took.
