@@ -2,9 +2,11 @@
 # The docker compose topology (deploy/compose/docker-compose.yml) as local
 # processes on 127.0.0.1, for a machine without Docker:
 #
-#   nats-server -js (bin/nats-server, built by scripts/nats-server.sh, with
-#   deploy/nats/natter.conf), Redis with Sentinel (a primary with AOF, a
-#   replica, 3 sentinels, which presence connects through), 4 gateways, 2 presence, 1 history,
+#   3 nats-server -js in a cluster (bin/nats-server, built by
+#   scripts/nats-server.sh, with deploy/nats/natter.conf; routes between them,
+#   JetStream on each, natter's stream and buckets in 3 copies),
+#   Redis with Sentinel (a primary with AOF, a replica, 3 sentinels, which
+#   presence connects through), 4 gateways, 2 presence, 1 history,
 #   nginx from deploy/nginx/natter.conf.template, and with PROMETHEUS=1 a
 #   Prometheus from deploy/prometheus/prometheus.yml.
 #
@@ -13,7 +15,7 @@
 #   scripts/cluster.sh status  what runs
 #   scripts/cluster.sh start NAME
 #                              start again one process that stopped or was killed
-#                              (gateway2, presence1, history, nats, redis, redis-replica,
+#                              (gateway2, presence1, history, nats2, redis, redis-replica,
 #                              sentinel1, nginx, ...),
 #                              as up started it, and wait until it is ready
 #
@@ -28,13 +30,16 @@
 #   NATTER_CONNS_PER_ADDR     requests one client address may hold open through
 #                             nginx (default 512; scripts/nginx-conf.sh)
 #   PROMETHEUS=1              also run Prometheus, on NATTER_CLUSTER_PROMETHEUS_PORT
+#   NATTER_JETSTREAM_REPLICAS copies of the stream and buckets (default 3, one
+#                             on each NATS node)
 #   NATTER_REDIS_DOWN_AFTER   how long the sentinels wait on a silent Redis primary
 #                             before they promote its replica (default 5000 ms)
-#   NATTER_CLUSTER_NATS_PORT, NATTER_CLUSTER_REDIS_PORT (the primary's),
+#   NATTER_CLUSTER_NATS_PORTS (three: the clients'), NATTER_CLUSTER_NATS_ROUTE_PORTS
+#   (three: the routes between the NATS nodes), NATTER_CLUSTER_NATS_MONITOR_PORTS
+#   (three: monitoring, /healthz, /jsz), NATTER_CLUSTER_REDIS_PORT (the primary's),
 #   NATTER_CLUSTER_REPLICA_PORT (default one above), NATTER_CLUSTER_SENTINEL_PORTS
-#   (three), NATTER_CLUSTER_HISTORY_PORT,
-#   NATTER_CLUSTER_GATEWAY_PORTS (four), NATTER_CLUSTER_PRESENCE_PORTS (two),
-#   NATTER_CLUSTER_PROMETHEUS_PORT
+#   (three), NATTER_CLUSTER_HISTORY_PORT, NATTER_CLUSTER_GATEWAY_PORTS (four),
+#   NATTER_CLUSTER_PRESENCE_PORTS (two), NATTER_CLUSTER_PROMETHEUS_PORT
 #                             ports; the defaults stay clear of the standard ones
 #                             (4222, 6379, 9090) so a cluster can run beside them.
 set -euo pipefail
@@ -47,6 +52,7 @@ dir=$(data_dir "${NATTER_CLUSTER_DIR:-$root/data/cluster}")
 
 # The topology. TestComposeMatchesTopology checks the compose file against
 # these lines.
+NATS_NODES=3
 GATEWAYS=4
 PRESENCES=2
 HISTORIES=1
@@ -54,7 +60,10 @@ HISTORIES=1
 listen=${NATTER_HTTP_ADDR:-127.0.0.1:8080}
 # The same default as the compose file's (TestNATSSyncSetting checks).
 sync_interval=${NATTER_NATS_SYNC_INTERVAL:-always}
-nats_port=${NATTER_CLUSTER_NATS_PORT:-14222}
+read -r -a nats_ports <<<"${NATTER_CLUSTER_NATS_PORTS:-14222 14223 14224}"
+read -r -a nats_route_ports <<<"${NATTER_CLUSTER_NATS_ROUTE_PORTS:-14252 14253 14254}"
+read -r -a nats_monitor_ports <<<"${NATTER_CLUSTER_NATS_MONITOR_PORTS:-14282 14283 14284}"
+replicas=${NATTER_JETSTREAM_REPLICAS:-$NATS_NODES}
 redis_port=${NATTER_CLUSTER_REDIS_PORT:-16379}
 replica_port=${NATTER_CLUSTER_REPLICA_PORT:-$((redis_port + 1))}
 read -r -a sentinel_ports <<<"${NATTER_CLUSTER_SENTINEL_PORTS:-16391 16392 16393}"
@@ -102,7 +111,9 @@ spawn() {
 ready() {
 	local name=$1 url
 	case $name in
-	nats) wait_tcp nats "$nats_port" ;;
+	# /healthz: 200 once JetStream is current (a meta leader is known, and
+	# a node started again has caught up with the others).
+	nats[1-9]) wait_http "$name" "http://127.0.0.1:${nats_monitor_ports[${name#nats} - 1]}/healthz" ;;
 	redis) wait_tcp redis "$redis_port" ;;
 	redis-replica) wait_tcp redis-replica "$replica_port" ;;
 	sentinel[1-3]) wait_tcp "$name" "${sentinel_ports[$((${name#sentinel} - 1))]}" ;;
@@ -211,13 +222,16 @@ sentinel_knows() {
 up() {
 	[ ${#gateway_ports[@]} -eq $GATEWAYS ] || die "NATTER_CLUSTER_GATEWAY_PORTS needs $GATEWAYS ports"
 	[ ${#presence_ports[@]} -eq $PRESENCES ] || die "NATTER_CLUSTER_PRESENCE_PORTS needs $PRESENCES ports"
+	[ ${#nats_ports[@]} -eq $NATS_NODES ] || die "NATTER_CLUSTER_NATS_PORTS needs $NATS_NODES ports"
+	[ ${#nats_route_ports[@]} -eq $NATS_NODES ] || die "NATTER_CLUSTER_NATS_ROUTE_PORTS needs $NATS_NODES ports"
+	[ ${#nats_monitor_ports[@]} -eq $NATS_NODES ] || die "NATTER_CLUSTER_NATS_MONITOR_PORTS needs $NATS_NODES ports"
 	[ ${#sentinel_ports[@]} -eq 3 ] || die "NATTER_CLUSTER_SENTINEL_PORTS needs 3 ports"
 	for f in "$dir"/pids/*.pid; do
 		[ -e "$f" ] || continue
 		alive "$(basename "$f" .pid)" && die "already up ($dir); run: make cluster-down"
 	done
 	command -v curl >/dev/null 2>&1 || bash "$root/scripts/install-deps.sh" curl >&2 || die "curl missing"
-	local nats redis redis_cli nginx prometheus="" bin name
+	local nats redis redis_cli nginx prometheus="" bin i
 	# Not the system's nats-server, which may be too old: the version the
 	# in-process tests embed, built into bin/ when missing.
 	nats=$(bash "$root/scripts/nats-server.sh") || die "cannot build nats-server"
@@ -239,7 +253,13 @@ up() {
 	"$nginx" -t -q -p "$dir/nginx" -c "$dir/nginx/nginx.conf" -e "$dir/logs/nginx.log" || die "nginx -t failed"
 	[ -z "$prometheus" ] || render_prometheus
 
-	local nats_url=nats://127.0.0.1:$nats_port redis_url=redis://127.0.0.1:$redis_port sentinels
+	# The services get every NATS node (NATS_URL, comma-separated) and
+	# reconnect to one that answers when theirs goes.
+	local nats_url="" routes="" redis_url=redis://127.0.0.1:$redis_port sentinels
+	for i in $(seq 1 $NATS_NODES); do
+		nats_url+=${nats_url:+,}nats://127.0.0.1:${nats_ports[$((i - 1))]}
+		routes+=${routes:+,}nats://127.0.0.1:${nats_route_ports[$((i - 1))]}
+	done
 	sentinels=$(printf '127.0.0.1:%s,' "${sentinel_ports[@]}")
 	sentinels=${sentinels%,}
 	{
@@ -250,14 +270,26 @@ up() {
 		echo "NATTER_REDIS_MASTER=$redis_master"
 	} >"$dir/cluster.env"
 
-	spawn nats env NATTER_NATS_SYNC_INTERVAL="$sync_interval" "$nats" -c "$root/deploy/nats/natter.conf" \
-		-a 127.0.0.1 -p "$nats_port" -js -sd "$dir/nats"
-	echo "cluster: $("$nats" --version), sync_interval $sync_interval"
+	# The same configuration file as compose's; what differs per node (its
+	# name, ports, store folder, the routes) is on the command line, as in
+	# compose. Each node is given every route, its own too (which it skips).
+	for i in $(seq 1 $NATS_NODES); do
+		mkdir -p "$dir/nats/nats$i"
+		spawn "nats$i" env NATTER_NATS_SYNC_INTERVAL="$sync_interval" "$nats" -c "$root/deploy/nats/natter.conf" \
+			-a 127.0.0.1 -p "${nats_ports[$((i - 1))]}" -m "${nats_monitor_ports[$((i - 1))]}" -js -sd "$dir/nats/nats$i" --server_name "nats$i" \
+			--cluster_name natter --cluster "nats://127.0.0.1:${nats_route_ports[$((i - 1))]}" --routes "$routes"
+		{
+			echo "nats$i=nats://127.0.0.1:${nats_ports[$((i - 1))]}"
+			echo "nats${i}_monitor=http://127.0.0.1:${nats_monitor_ports[$((i - 1))]}"
+		} >>"$dir/cluster.env"
+	done
+	echo "cluster: $NATS_NODES nodes of $("$nats" --version), sync_interval $sync_interval, $replicas replicas"
 	spawn_redis "$redis" "$redis_cli"
-	wait_tcp nats "$nats_port"
+	for i in $(seq 1 $NATS_NODES); do ready "nats$i"; done
 
-	local i port
-	spawn history env NATS_URL="$nats_url" NATTER_HTTP_ADDR="127.0.0.1:$history_port" "$bin/history"
+	local name port
+	spawn history env NATS_URL="$nats_url" NATTER_HTTP_ADDR="127.0.0.1:$history_port" \
+		NATTER_JETSTREAM_REPLICAS="$replicas" "$bin/history"
 	echo "history=http://127.0.0.1:$history_port" >>"$dir/cluster.env"
 	for i in $(seq 1 $PRESENCES); do
 		name=presence$i port=${presence_ports[$((i - 1))]}
@@ -296,7 +328,7 @@ up() {
 down() {
 	[ -d "$dir/pids" ] || { echo "cluster: nothing to stop in $dir"; return 0; }
 	local stage name f pids
-	for stage in "nginx prometheus" "gateway1 gateway2 gateway3 gateway4" "presence1 presence2 history" "sentinel1 sentinel2 sentinel3 redis redis-replica nats"; do
+	for stage in "nginx prometheus" "gateway1 gateway2 gateway3 gateway4" "presence1 presence2 history" "sentinel1 sentinel2 sentinel3 redis redis-replica nats1 nats2 nats3"; do
 		pids=()
 		for name in $stage; do
 			f=$dir/pids/$name.pid

@@ -65,7 +65,7 @@ func newChat(id string, nc *nats.Conn, log *slog.Logger, m *chatMetrics, cfg Con
 	// writes to the hub's members: made second, it is there before the
 	// first member is placed.
 	c.hub = newHub(nc, log, m.rooms, stored, func(msg *nats.Msg) { c.fan.fanOutNotice(msg) })
-	c.fan = newFanout(c.hub, stored, !cfg.NoRecovery, c.floods, m)
+	c.fan = newFanout(c.hub, stored, !cfg.NoRecovery, c.floods, m, j.between)
 	c.pub = newPublisher(j, cfg.RequestTimeout, m, log)
 	c.rec = &recovery{
 		id:         id,

@@ -72,6 +72,9 @@ type dependsOn map[string]string
 
 func (d *dependsOn) UnmarshalYAML(n *yaml.Node) error {
 	*d = dependsOn{}
+	if n.Kind == yaml.AliasNode { // depends_on: *nats-healthy
+		n = n.Alias
+	}
 	switch n.Kind {
 	case yaml.SequenceNode:
 		var names []string
@@ -125,7 +128,7 @@ func scriptTopology(tb testing.TB, root string) map[string]int {
 		tb.Fatal(err)
 	}
 	n := map[string]int{}
-	for kind, v := range map[string]string{"gateway": "GATEWAYS", "presence": "PRESENCES", "history": "HISTORIES"} {
+	for kind, v := range map[string]string{"nats": "NATS_NODES", "gateway": "GATEWAYS", "presence": "PRESENCES", "history": "HISTORIES"} {
 		m := regexp.MustCompile(`(?m)^` + v + `=(\d+)$`).FindSubmatch(b)
 		if m == nil {
 			tb.Fatalf("scripts/cluster.sh sets no %s", v)
@@ -209,8 +212,9 @@ func TestComposeMatchesTopology(t *testing.T) {
 	var c composeFile
 	readYAML(t, filepath.Join(composeDir, "docker-compose.yml"), &c)
 
-	count := map[string]int{}
+	count := map[string]int{"nats": len(natsNodes(c))}
 	ports := map[string][]string{} // kind -> "service:port", for Prometheus
+	natsURL := composeNATSURL(c)
 	for _, name := range sortedKeys(c.Services) {
 		s := c.Services[name]
 		t.Run(name, func(t *testing.T) {
@@ -255,8 +259,8 @@ func TestComposeMatchesTopology(t *testing.T) {
 					t.Errorf("sets %s, which %s never reads", k, kind)
 				}
 			}
-			if s.Environment["NATS_URL"] != "nats://nats:4222" {
-				t.Errorf("NATS_URL=%q", s.Environment["NATS_URL"])
+			if s.Environment["NATS_URL"] != natsURL {
+				t.Errorf("NATS_URL=%q, want every NATS node: %s", s.Environment["NATS_URL"], natsURL)
 			}
 			// Redis through the sentinels, the password from the environment.
 			if kind == "presence" {
@@ -294,9 +298,11 @@ func TestComposeMatchesTopology(t *testing.T) {
 	})
 
 	t.Run("nats and redis persist", func(t *testing.T) {
-		nats := c.Services["nats"]
-		if !slices.Contains(nats.Command, "-js") || !slices.Contains(nats.Command, "-sd") || len(nats.Volumes) == 0 {
-			t.Errorf("nats: want JetStream on a volume, got command %v volumes %v", nats.Command, nats.Volumes)
+		for _, name := range natsNodes(c) {
+			nats := c.Services[name]
+			if !slices.Contains(nats.Command, "-js") || !slices.Contains(nats.Command, "-sd") || len(nats.Volumes) == 0 {
+				t.Errorf("%s: want JetStream on a volume, got command %v volumes %v", name, nats.Command, nats.Volumes)
+			}
 		}
 		for _, name := range []string{"redis", "redis-replica"} {
 			redis := c.Services[name]
@@ -653,7 +659,9 @@ func clusterUp(tb testing.TB, prometheus bool, extra ...string) *stack {
 		"NATTER_CLUSTER_DIR="+s.dir,
 		"NATTER_BIN="+binaries(tb),
 		"NATTER_HTTP_ADDR="+addr,
-		"NATTER_CLUSTER_NATS_PORT="+ports(1),
+		"NATTER_CLUSTER_NATS_PORTS="+ports(3),
+		"NATTER_CLUSTER_NATS_ROUTE_PORTS="+ports(3),
+		"NATTER_CLUSTER_NATS_MONITOR_PORTS="+ports(3),
 		"NATTER_CLUSTER_REDIS_PORT="+ports(1),
 		"NATTER_CLUSTER_REPLICA_PORT="+ports(1),
 		"NATTER_CLUSTER_SENTINEL_PORTS="+ports(3),

@@ -57,7 +57,7 @@ func TestComposeOperable(t *testing.T) {
 				t.Errorf("%s: healthcheck %+v, want %q", name, h, want)
 			}
 		}
-		for _, name := range []string{"nats", "redis", "redis-replica", "sentinel1", "sentinel2", "sentinel3"} {
+		for _, name := range append(natsNodes(c), "redis", "redis-replica", "sentinel1", "sentinel2", "sentinel3") {
 			if h := c.Services[name].Healthcheck; h == nil || len(h.Test) == 0 {
 				t.Errorf("%s has no healthcheck", name)
 			}
@@ -67,13 +67,13 @@ func TestComposeOperable(t *testing.T) {
 	t.Run("started once what they need is healthy", func(t *testing.T) {
 		need := map[string][]string{"nginx": byKind["gateway"]}
 		for _, name := range byKind["gateway"] {
-			need[name] = slices.Concat([]string{"nats"}, byKind["presence"], byKind["history"])
+			need[name] = slices.Concat(natsNodes(c), byKind["presence"], byKind["history"])
 		}
 		for _, name := range byKind["presence"] {
-			need[name] = []string{"nats", "redis", "redis-replica", "sentinel1", "sentinel2", "sentinel3"}
+			need[name] = append(natsNodes(c), "redis", "redis-replica", "sentinel1", "sentinel2", "sentinel3")
 		}
 		for _, name := range byKind["history"] {
-			need[name] = []string{"nats"}
+			need[name] = natsNodes(c)
 		}
 		for _, name := range sortedKeys(need) {
 			got := c.Services[name].DependsOn

@@ -271,6 +271,13 @@ func TestHelmChartMatchesCompose(t *testing.T) {
 		t.Fatalf("compose runs natter services %v", sortedKeys(compose))
 	}
 
+	var values struct {
+		NATS struct {
+			URL string `yaml:"url"`
+		} `yaml:"nats"`
+	}
+	readYAML(t, filepath.Join(root, "deploy", "helm", "natter", "values.yaml"), &values)
+
 	objs := helmTemplate(t, helm)
 	deployments := byKind(t, objs, "Deployment")
 	services := byKind(t, objs, "Service")
@@ -319,7 +326,15 @@ func TestHelmChartMatchesCompose(t *testing.T) {
 					t.Errorf("sets %s twice", e.Name)
 				}
 				set[e.Name] = true
-				// compose's ${NAME:?...}s (REDIS_URL's password) are no literals.
+				// compose's ${NAME:?...}s (REDIS_URL's password) are no literals;
+				// its NATS_URL names its own nodes, the chart's the NATS of
+				// nats.url.
+				if e.Name == "NATS_URL" {
+					if e.Value != values.NATS.URL {
+						t.Errorf("NATS_URL=%q, want values.yaml's nats.url %q", e.Value, values.NATS.URL)
+					}
+					continue
+				}
 				if cv, ok := want.env[e.Name]; ok && e.ValueFrom == nil && !strings.Contains(e.Value, "$(") && !strings.Contains(cv, "${") && e.Value != cv {
 					t.Errorf("%s=%q, compose's %q", e.Name, e.Value, cv)
 				}
@@ -456,6 +471,7 @@ func TestHelmChartValues(t *testing.T) {
 	objs := helmTemplate(t, helm,
 		"--set", "ingress.enabled=true", "--set", "ingress.host=chat.example.org",
 		"--set", "nats.url=nats://a:4222\\,nats://b:4222",
+		"--set", "nats.replicas=1",
 		"--set", "redis.existingSecret=natter-redis",
 		"--set", "gateway.replicas=6", "--set", "image.tag=v1", "--set", "image.repository=registry.example.org/natter",
 		"--set", "gateway.env.NATTER_MESSAGE_RATE=5",
@@ -483,6 +499,9 @@ func TestHelmChartValues(t *testing.T) {
 		if img := deployments[kind].Spec.Template.Spec.Containers[0].Image; img != "registry.example.org/natter/"+kind+":v1" {
 			t.Errorf("%s image %s", kind, img)
 		}
+	}
+	if v, _ := env("history", "NATTER_JETSTREAM_REPLICAS"); v != "1" {
+		t.Errorf("NATTER_JETSTREAM_REPLICAS=%q, want nats.replicas's 1", v)
 	}
 	// Redis through the sentinels by default, the password from the Secret.
 	if v, _ := env("presence", "NATTER_REDIS_PASSWORD"); v != "secret:natter-redis/redis-password" {
