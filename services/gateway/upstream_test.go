@@ -67,6 +67,10 @@ func TestAskUntilAnswered(t *testing.T) {
 	if err := askUntilAnswered(never, time.Millisecond, time.Second, 10, ask); !errors.Is(err, proto.ErrBadRequest) || *calls != 1 {
 		t.Errorf("an error reply: err %v after %d calls, want it after 1", err, *calls)
 	}
+	ask, calls = answers(proto.ErrUnavailable, unanswered)
+	if err := askUntilAnswered(never, time.Millisecond, time.Second, 10, ask); err != nil || *calls != 3 {
+		t.Errorf("unavailable (the store failing over), then unanswered: err %v after %d calls, want nil after 3", err, *calls)
+	}
 	ask, calls = answers(unanswered, unanswered, unanswered, unanswered, unanswered)
 	if err := askUntilAnswered(never, time.Millisecond, 2*time.Millisecond, 4, ask); err != unanswered || *calls != 4 {
 		t.Errorf("4 tries: err %v after %d calls, want the last after 4", err, *calls)
