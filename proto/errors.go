@@ -53,7 +53,7 @@ var (
 	ErrInvalidMessage = &Error{Code: CodeInvalidMessage, Message: "invalid message"}
 	ErrMessageTooLong = &Error{Code: CodeMessageTooLong, Message: "message too long"}
 	ErrNotJoined      = &Error{Code: CodeNotJoined, Message: "join a room first"}
-	ErrNoSuchUser     = &Error{Code: CodeNoSuchUser, Message: "no such user online"}
+	ErrNoSuchUser     = &Error{Code: CodeNoSuchUser, Message: "no such user"}
 	ErrRateLimited    = &Error{Code: CodeRateLimited, Message: "too many messages; slow down"}
 	ErrBadRequest     = &Error{Code: CodeBadRequest, Message: "bad request"}
 	ErrUnavailable    = &Error{Code: CodeUnavailable, Message: "service unavailable; try again"}
