@@ -30,10 +30,10 @@ const (
 // Server API error codes, besides the ones above (bad_request,
 // invalid_room, no_such_user…), with their HTTP status.
 const (
-	CodeUnauthorized     = "unauthorized"      // 401: no API key, or a wrong one
-	CodeNotFound         = "not_found"         // 404: no such operation
+	CodeUnauthorized     = "unauthorized"       // 401: no API key, or a wrong one
+	CodeNotFound         = "not_found"          // 404: no such operation
 	CodeMethodNotAllowed = "method_not_allowed" // 405: an operation is a POST
-	CodeTooLarge         = "request_too_large" // 413: a body over MaxAPIBody
+	CodeTooLarge         = "request_too_large"  // 413: a body over MaxAPIBody
 )
 
 // Error is a failure that a client is told of: a code and a message for
