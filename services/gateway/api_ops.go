@@ -26,6 +26,15 @@ type apiOps struct {
 	timeout time.Duration
 }
 
+// apiRoom returns the room a request names: a backend names one (a
+// client's requests default to its own).
+func apiRoom(room string) (string, error) {
+	if room == "" {
+		return "", proto.Errorf(proto.CodeInvalidRoom, "name a room")
+	}
+	return proto.NormalizeRoom(room)
+}
+
 // botName returns the name a backend's message shows: from, under the
 // name rules, or proto.SystemName.
 func botName(from string) (string, error) {
@@ -55,7 +64,7 @@ func apiMsgID(id, from, clientID string) string {
 }
 
 func (o *apiOps) publish(ctx context.Context, req proto.APIPublishRequest) (proto.SentAck, error) {
-	room, err := proto.NormalizeRoom(req.Room)
+	room, err := apiRoom(req.Room)
 	if err != nil {
 		return proto.SentAck{}, err
 	}
@@ -140,7 +149,7 @@ func (o *apiOps) rooms(context.Context, proto.APIRoomsRequest) (proto.RoomsAck, 
 }
 
 func (o *apiOps) members(_ context.Context, req proto.MembersRequest) (proto.MembersAck, error) {
-	room, err := proto.NormalizeRoom(req.Room)
+	room, err := apiRoom(req.Room)
 	if err != nil {
 		return proto.MembersAck{}, err
 	}
@@ -155,7 +164,7 @@ func (o *apiOps) members(_ context.Context, req proto.MembersRequest) (proto.Mem
 }
 
 func (o *apiOps) history(_ context.Context, req proto.HistoryRequest) (proto.HistoryAck, error) {
-	room, err := proto.NormalizeRoom(req.Room)
+	room, err := apiRoom(req.Room)
 	if err != nil {
 		return proto.HistoryAck{}, err
 	}

@@ -53,6 +53,9 @@ func New(cfg Config, nc *nats.Conn, log *slog.Logger, reg prometheus.Registerer)
 	if !proto.ValidGatewayID(cfg.ID) {
 		return nil, fmt.Errorf("gateway id %q: use letters, digits, _ and -", cfg.ID)
 	}
+	if n := len(cfg.APIKey); n > 0 && n < MinAPIKeyBytes {
+		return nil, fmt.Errorf("gateway: the API key is %d bytes; at least %d", n, MinAPIKeyBytes)
+	}
 	m := newMetrics(reg)
 	ecfg := engineio.Config{
 		PingInterval:   cfg.PingInterval,
@@ -99,9 +102,6 @@ func New(cfg Config, nc *nats.Conn, log *slog.Logger, reg prometheus.Registerer)
 	mux := http.NewServeMux()
 	s.api = &apiNATS{nc: nc}
 	if len(cfg.APIKey) > 0 {
-		if len(cfg.APIKey) < MinAPIKeyBytes {
-			return nil, fmt.Errorf("gateway: the API key is shorter than %d bytes", MinAPIKeyBytes)
-		}
 		s.api.http = newAPIServer(cfg.APIKey, &apiOps{chat: ch, timeout: cfg.RequestTimeout}, log, reg)
 		mux.Handle(apiRoot, s.api.http)
 	} else {
