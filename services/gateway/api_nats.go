@@ -3,11 +3,17 @@ package gateway
 import (
 	"context"
 	"encoding/json"
+	"sync"
 
 	"github.com/nats-io/nats.go"
 
 	"github.com/natter/natter/proto"
 )
+
+// apiNATSInFlight bounds the NATS requests a gateway answers at once (a
+// publish waits for the stream); past it, a subscription's next request
+// waits for a slot.
+const apiNATSInFlight = 32
 
 // apiNATS serves the server API's operations over NATS request/reply,
 // for services on the bus: one subscription per operation
@@ -16,9 +22,14 @@ import (
 // key is asked. It also holds every gateway's subscription to
 // proto.DisconnectSubject, which the API's disconnect publishes on.
 type apiNATS struct {
-	nc   *nats.Conn
-	http *apiServer // nil while the API is off: only the disconnects are heard
-	subs []*nats.Subscription
+	nc    *nats.Conn
+	http  *apiServer // nil while the API is off: only the disconnects are heard
+	subs  []*nats.Subscription
+	slots chan struct{}  // cap apiNATSInFlight
+	busy  sync.WaitGroup // the requests being answered, each in a goroutine
+
+	mu     sync.Mutex
+	closed bool // no request is taken on after close
 }
 
 // start subscribes; ended receives the disconnects.
@@ -31,10 +42,20 @@ func (a *apiNATS) start(disconnect nats.MsgHandler) error {
 	if a.http == nil {
 		return nil
 	}
+	a.slots = make(chan struct{}, apiNATSInFlight)
 	for _, op := range proto.APIOps {
 		h := a.http.routes[op]
 		sub, err := a.nc.QueueSubscribe(proto.APISubject(op), proto.APIQueue, func(m *nats.Msg) {
-			a.answer(m, op, h)
+			a.slots <- struct{}{}
+			if !a.take() {
+				<-a.slots
+				return
+			}
+			go func() {
+				defer a.busy.Done()
+				defer func() { <-a.slots }()
+				a.answer(m, op, h)
+			}()
 		})
 		if err != nil {
 			a.close()
@@ -70,12 +91,29 @@ func (a *apiNATS) answer(m *nats.Msg, op string, h apiHandler) {
 	m.Respond(data)
 }
 
-// close drops the subscriptions.
+// take counts a request in, unless the API is closing: a handler may
+// still run after its subscription is dropped.
+func (a *apiNATS) take() bool {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.closed {
+		return false
+	}
+	a.busy.Add(1)
+	return true
+}
+
+// close drops the subscriptions and waits for the requests being
+// answered.
 func (a *apiNATS) close() {
 	for _, sub := range a.subs {
 		sub.Unsubscribe()
 	}
 	a.subs = nil
+	a.mu.Lock()
+	a.closed = true
+	a.mu.Unlock()
+	a.busy.Wait()
 }
 
 // onDisconnectRequest disconnects this gateway's connections that a
