@@ -73,7 +73,7 @@ type APIRoomsRequest struct{}
 // APIDisconnectRequest disconnects every connection of the user holding
 // the name User, on every gateway; or, instead, the one connection Conn
 // (its Socket.IO socket id, the client's socket.id) of the gateway
-// Gateway. The connections are told why (EventDisconnectReason,
+// Gateway, if it is joined to a room. The connections are told why (EventDisconnectReason,
 // CodeDisconnected) and leave their rooms at once; they are not
 // recovered, and the session is not ended: the user may join again.
 type APIDisconnectRequest struct {

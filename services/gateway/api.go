@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"crypto/subtle"
@@ -52,13 +53,13 @@ func route[Req, Reply any](op func(context.Context, Req) (Reply, error)) apiHand
 // decodeAPI decodes a request body, which must be one JSON object with
 // no fields but the request's; an empty body is an empty request.
 func decodeAPI(body []byte, v any) error {
-	if len(strings.TrimSpace(string(body))) == 0 {
+	if len(bytes.TrimSpace(body)) == 0 {
 		body = []byte("{}")
 	}
 	if !jsonTextValid(body) {
 		return proto.Errorf(proto.CodeBadRequest, "the body must be valid UTF-8")
 	}
-	d := json.NewDecoder(strings.NewReader(string(body)))
+	d := json.NewDecoder(bytes.NewReader(body))
 	d.DisallowUnknownFields()
 	if err := d.Decode(v); err != nil {
 		return proto.Errorf(proto.CodeBadRequest, "the body must be a JSON object of the operation's fields: %v", err)
