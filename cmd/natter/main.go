@@ -58,6 +58,7 @@ func run(log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
+	hcfg.Replicas = 1 // the one embedded server holds the only copy
 	cfg, err := configFromEnv()
 	if err != nil {
 		return err

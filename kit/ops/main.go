@@ -41,7 +41,10 @@ func Main(name string, httpAddr func() (string, error), run func(ctx context.Con
 }
 
 // ConnectNATS connects the service name to the NATS servers url, with
-// NATSOptions.
+// NATSOptions. url is NATS_URL: one server, or several comma-separated
+// (nats://n1:4222,nats://n2:4222); nats.go tries them in random order,
+// learns the cluster's other servers from the one it reaches, and when that
+// one goes away reconnects to another that answers.
 func ConnectNATS(url string, reg prometheus.Registerer, log *slog.Logger, name string) (*nats.Conn, error) {
 	return nats.Connect(url, NATSOptions(reg, log, name)...)
 }

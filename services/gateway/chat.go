@@ -65,7 +65,7 @@ func newChat(id string, nc *nats.Conn, log *slog.Logger, m *chatMetrics, cfg Con
 	// writes to the hub's members: made second, it is there before the
 	// first member is placed.
 	c.hub = newHub(nc, log, m.rooms, stored, func(msg *nats.Msg) { c.fan.fanOutNotice(msg) })
-	c.fan = newFanout(c.hub, stored, !cfg.NoRecovery, c.floods, m)
+	c.fan = newFanout(c.hub, stored, !cfg.NoRecovery, c.floods, m, j.between)
 	c.pub = newPublisher(j, cfg.RequestTimeout, m, log)
 	c.rec = &recovery{
 		id:         id,
@@ -78,7 +78,7 @@ func newChat(id string, nc *nats.Conn, log *slog.Logger, m *chatMetrics, cfg Con
 		proxies:    c.floods.proxies,
 		log:        log,
 	}
-	c.beat = newHeartbeat(id, nc, cfg.HeartbeatInterval, c.up, c.hub.snapshot, log)
+	c.beat = newHeartbeat(id, nc, cfg.HeartbeatInterval, c.up, c.hub.snapshot, c.disconnect, log)
 	return c, nil
 }
 

@@ -24,7 +24,15 @@ const storedQueue = 1 << 16
 type audience interface {
 	room(token string) []*member
 	user(sid string) []*member
+	// roomCursor is where the fan-out keeps the stream sequence of the
+	// last message it delivered to a room's local members; nil when the
+	// room has none.
+	roomCursor(token string) *uint64
 }
+
+// backfill reads back from the stream the messages stored on subject
+// after the sequence after and before the sequence before, in order.
+type backfill func(subject string, after, before uint64) ([]*jetstream.RawStreamMsg, error)
 
 // fanout writes what NATS brings to the local members it is for. Stored
 // messages and whispers all arrive on one channel, in the stream's order,
@@ -38,19 +46,21 @@ type fanout struct {
 	offsets bool   // stored frames carry their sequence as the recovery offset
 	floods  *floods
 	metrics *chatMetrics
+	missed  backfill // nil: none
 
 	stop     chan struct{}
 	running  sync.WaitGroup
 	stopOnce sync.Once
 }
 
-func newFanout(to audience, stored chan *nats.Msg, offsets bool, f *floods, m *chatMetrics) *fanout {
+func newFanout(to audience, stored chan *nats.Msg, offsets bool, f *floods, m *chatMetrics, missed backfill) *fanout {
 	return &fanout{
 		to:      to,
 		stored:  stored,
 		offsets: offsets,
 		floods:  f,
 		metrics: m,
+		missed:  missed,
 		stop:    make(chan struct{}),
 	}
 }
@@ -97,6 +107,9 @@ func (f *fanout) fanOutStored(msg *nats.Msg) {
 		if members == nil || frame == nil {
 			return
 		}
+		if !f.inOrder(room, msg, seq, members) {
+			return
+		}
 		for _, m := range members {
 			m.send(frame, seq, false)
 		}
@@ -123,6 +136,49 @@ func (f *fanout) fanOutStored(msg *nats.Msg) {
 				m.send(frame, seq, true)
 			}
 		}
+	}
+}
+
+// inOrder keeps the room's cursor, and reports whether the stored message
+// msg, of sequence seq, is new to the room's members: not delivered yet.
+// Each republished message names the sequence of the one stored before it
+// on its subject (Nats-Last-Sequence); when that one is after what the
+// room was last delivered, the republish lost some (a stream leader that
+// died between storing and republishing, a NATS subscription too slow),
+// and they are read back from the stream and delivered first.
+func (f *fanout) inOrder(room string, msg *nats.Msg, seq uint64, members []*member) bool {
+	cur := f.to.roomCursor(room)
+	if cur == nil || seq == 0 {
+		return true
+	}
+	if seq <= *cur {
+		return false // a copy of one delivered
+	}
+	prev, _ := strconv.ParseUint(msg.Header.Get(jetstream.LastSequenceHeader), 10, 64)
+	if *cur != 0 && prev > *cur && f.missed != nil {
+		f.backfill(msg.Header.Get(jetstream.SubjectHeader), *cur, seq, members)
+	}
+	*cur = seq
+	return true
+}
+
+// backfill delivers to members the messages stored on subject between the
+// sequences after and before.
+func (f *fanout) backfill(subject string, after, before uint64, members []*member) {
+	msgs, err := f.missed(subject, after, before)
+	for _, raw := range msgs {
+		frame := encodeStored(proto.EventServerMessage, raw.Data, raw.Sequence, f.offsets)
+		if frame == nil {
+			continue
+		}
+		for _, m := range members {
+			m.send(frame, raw.Sequence, false)
+		}
+		f.metrics.messagesOut.Add(float64(len(members)))
+	}
+	f.metrics.backfilled.WithLabelValues(backfillOK).Add(float64(len(msgs)))
+	if err != nil {
+		f.metrics.backfilled.WithLabelValues(backfillFailed).Inc()
 	}
 }
 

@@ -9,6 +9,7 @@ import (
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/natter/natter/proto"
 )
@@ -44,10 +45,11 @@ type members struct{ rooms, users map[string][]*member }
 
 func (a members) room(token string) []*member { return a.rooms[token] }
 func (a members) user(sid string) []*member   { return a.users[sid] }
+func (a members) roomCursor(string) *uint64   { return nil }
 
 func newTestFanout(to audience) *fanout {
 	m := newChatMetrics(nil)
-	return newFanout(to, nil, true, newFloods(Config{}, m.limited), m)
+	return newFanout(to, nil, true, newFloods(Config{}, m.limited), m, nil)
 }
 
 func storedMsg(subject string, seq uint64, data string) *nats.Msg {
@@ -185,4 +187,88 @@ func TestGoLive(t *testing.T) {
 			t.Fatal("a joining member that buffers past maxPending is not closed")
 		}
 	})
+}
+
+// cursored is an audience that keeps a cursor per room, as the hub does.
+type cursored struct {
+	members
+	cursors map[string]*uint64
+}
+
+func (a cursored) roomCursor(token string) *uint64 {
+	if a.cursors[token] == nil {
+		a.cursors[token] = new(uint64)
+	}
+	return a.cursors[token]
+}
+
+// TestFanOutBackfill: a republished message whose predecessor on its
+// subject (Nats-Last-Sequence) came after the last one delivered means
+// the republish lost some (a stream leader killed between storing and
+// republishing): they are read back and delivered first, in order; a
+// copy of one delivered is not delivered again; a failed read back is
+// counted, and what comes after still delivered.
+func TestFanOutBackfill(t *testing.T) {
+	var out frames
+	m := testMember("lobby", proto.SessionID("token-a"), "민지", &out)
+	m.joining.live.Store(true)
+	subject := proto.RoomMsgSubject("lobby")
+	stored := map[uint64]string{} // what the stream holds on subject
+	var asked [][2]uint64
+	var fail error
+	aud := cursored{members{rooms: map[string][]*member{proto.Token("lobby"): {m}}}, map[string]*uint64{}}
+	mt := newChatMetrics(nil)
+	f := newFanout(aud, nil, true, newFloods(Config{}, mt.limited), mt, func(subj string, after, before uint64) ([]*jetstream.RawStreamMsg, error) {
+		if subj != subject {
+			t.Errorf("backfill of %q, want %q", subj, subject)
+		}
+		asked = append(asked, [2]uint64{after, before})
+		var got []*jetstream.RawStreamMsg
+		for seq := after + 1; seq < before; seq++ {
+			if d, ok := stored[seq]; ok {
+				got = append(got, &jetstream.RawStreamMsg{Sequence: seq, Data: []byte(d)})
+			}
+		}
+		return got, fail
+	})
+	var want [][]byte
+	deliver := func(seq, prev uint64, lost bool) {
+		data := `{"id":"` + strconv.FormatUint(seq, 10) + `"}`
+		stored[seq] = data
+		if lost {
+			return // stored, never republished
+		}
+		msg := storedMsg(proto.RoomStoredSubject("lobby"), seq, data)
+		msg.Header.Set(jetstream.SubjectHeader, subject)
+		msg.Header.Set(jetstream.LastSequenceHeader, strconv.FormatUint(prev, 10))
+		f.fanOutStored(msg)
+	}
+	frame := func(seq uint64) []byte {
+		return encodeStored(proto.EventServerMessage, []byte(`{"id":"`+strconv.FormatUint(seq, 10)+`"}`), seq, true)
+	}
+
+	deliver(3, 1, false) // the first since the room's subscription: no gap to see
+	deliver(4, 3, false)
+	deliver(6, 5, true)  // lost (5 is another room's)
+	deliver(8, 6, true)  // lost
+	deliver(9, 8, false) // says 8 came before: 6 and 8 are read back
+	want = append(want, frame(3), frame(4), frame(6), frame(8), frame(9))
+	wantFrames(t, "member", out.got(), want)
+	if len(asked) != 1 || asked[0] != [2]uint64{4, 9} {
+		t.Errorf("backfills asked %v, want one after 4 before 9", asked)
+	}
+	deliver(9, 8, false) // a copy
+	wantFrames(t, "member", out.got(), want)
+
+	fail = proto.ErrUnavailable
+	deliver(10, 9, true)
+	deliver(11, 10, false)
+	want = append(want, frame(10), frame(11)) // 10 read before the error
+	wantFrames(t, "member", out.got(), want)
+	if got := testutil.ToFloat64(mt.backfilled.WithLabelValues(backfillOK)); got != 3 {
+		t.Errorf("backfilled ok = %v, want 3", got)
+	}
+	if got := testutil.ToFloat64(mt.backfilled.WithLabelValues(backfillFailed)); got != 1 {
+		t.Errorf("backfilled unavailable = %v, want 1", got)
+	}
 }

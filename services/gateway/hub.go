@@ -47,6 +47,10 @@ func newHub(nc *nats.Conn, log *slog.Logger, gauge prometheus.Gauge, stored chan
 type group struct {
 	subs    []*nats.Subscription
 	members atomic.Pointer[[]*member] // copied on write; read by fan-out
+	// delivered is the stream sequence of the last stored message the
+	// fan-out delivered to a room's group, 0 before the first; only the
+	// fan-out's goroutine reads and writes it.
+	delivered uint64
 }
 
 func (g *group) load() []*member {
@@ -163,6 +167,18 @@ func exit(groups map[string]*group, key string, m *member) {
 // room returns the local members of the room with token room. The slice
 // is shared: it is not to be changed.
 func (h *hub) room(token string) []*member { return h.load(h.rooms, token) }
+
+// roomCursor returns where the fan-out keeps the last stored message it
+// delivered to the room with token room: nil when the room has no local
+// members; a new group starts at 0.
+func (h *hub) roomCursor(token string) *uint64 {
+	h.mu.RLock()
+	defer h.mu.RUnlock()
+	if g := h.rooms[token]; g != nil {
+		return &g.delivered
+	}
+	return nil
+}
 
 // user returns the local connections of the session sid, as room does.
 func (h *hub) user(sid string) []*member { return h.load(h.users, sid) }

@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"sync"
 	"time"
@@ -91,6 +92,39 @@ func (j *journal) storedData(ctx context.Context, seq uint64) ([]byte, error) {
 		return nil, err
 	}
 	return raw.Data, nil
+}
+
+// maxBackfill bounds the messages a backfill reads back; a gap longer
+// than that is a client's to fill (it asks history).
+const maxBackfill = 1000
+
+// between reads back the messages stored on subject after the sequence
+// after and before the sequence before, oldest first, up to maxBackfill.
+// It returns what it read before an error, with the error.
+func (j *journal) between(subject string, after, before uint64) ([]*jetstream.RawStreamMsg, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), j.timeout)
+	defer cancel()
+	st, err := j.messages(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var out []*jetstream.RawStreamMsg
+	for seq := after + 1; seq < before && len(out) < maxBackfill; {
+		raw, err := st.GetMsg(ctx, seq, jetstream.WithGetMsgSubject(subject))
+		if errors.Is(err, jetstream.ErrMsgNotFound) {
+			break
+		}
+		if err != nil {
+			j.log.Warn("backfill", "subject", subject, "seq", seq, "err", err)
+			return out, err
+		}
+		if raw.Sequence >= before {
+			break
+		}
+		out = append(out, raw)
+		seq = raw.Sequence + 1
+	}
+	return out, nil
 }
 
 // publish stores msg in the stream, asynchronously, under JetStream's

@@ -118,7 +118,14 @@ type chatMetrics struct {
 	fanOut        prometheus.Histogram
 	dedupHits     *prometheus.CounterVec
 	recoveries    *prometheus.CounterVec
+	backfilled    *prometheus.CounterVec
 }
+
+// Results of a backfill, as the label of natter_gateway_backfilled_total.
+const (
+	backfillOK     = "ok"
+	backfillFailed = "unavailable"
+)
 
 // Results of a recovery, as the label of natter_gateway_recoveries_total.
 const (
@@ -172,6 +179,13 @@ func newChatMetrics(reg prometheus.Registerer) *chatMetrics {
 			Name: "natter_gateway_recoveries_total",
 			Help: "Connection state recovery attempts (a CONNECT with pid and offset), by result.",
 		}, []string{"result"}),
+		backfilled: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "natter_gateway_backfilled_total",
+			Help: "Stored room messages that the stream's republish did not bring (a leader lost, a slow NATS subscription), read back from the stream and delivered in order (result ok), or that could not be (unavailable).",
+		}, []string{"result"}),
+	}
+	for _, r := range []string{backfillOK, backfillFailed} {
+		m.backfilled.WithLabelValues(r)
 	}
 	for _, scope := range []string{"coalesced", "coalesced_in"} {
 		m.limited.WithLabelValues(limitTyping, scope)
@@ -184,7 +198,7 @@ func newChatMetrics(reg prometheus.Registerer) *chatMetrics {
 	}
 	if reg != nil {
 		reg.MustRegister(m.rooms, m.messagesIn, m.messagesOut, m.whispers, m.publishErrors, m.rateLimited, m.limited, m.fanOut,
-			m.dedupHits, m.recoveries)
+			m.dedupHits, m.recoveries, m.backfilled)
 	}
 	return m
 }

@@ -1,6 +1,7 @@
 package history
 
 import (
+	"fmt"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -17,6 +18,7 @@ const (
 	DefaultDedupTTL       = 24 * time.Hour
 	DefaultRecoveryTTL    = 24 * time.Hour
 	DefaultReplicas       = 1
+	MaxReplicas           = 5 // JetStream's most
 	DefaultCatchUpTimeout = 2 * time.Second
 	DefaultHTTPAddr       = ":8082"
 )
@@ -40,7 +42,11 @@ type Config struct {
 	// RecoveryTTL is how long a connection can be recovered after its
 	// last join; 24h.
 	RecoveryTTL time.Duration
-	Replicas    int // stream replicas, for a NATS cluster; 1
+	// Replicas is how many servers of a NATS cluster hold a copy of the
+	// stream and of each bucket (1 to MaxReplicas, no more than the
+	// cluster has); 1. With 3, JetStream keeps acking writes, and loses
+	// none it acked, while one server of the three is down.
+	Replicas int
 
 	ops.Process // NATS and the HTTP endpoints; HTTPAddr DefaultHTTPAddr
 }
@@ -67,6 +73,7 @@ var Env = append([]ops.EnvVar{
 	{Name: "NATTER_HISTORY_DUPLICATES", Default: "2m", Doc: "JetStream's deduplication window for message ids"},
 	{Name: "NATTER_HISTORY_DEDUP_TTL", Default: "24h", Doc: "how long a message id is remembered past that window"},
 	{Name: "NATTER_RECOVERY_TTL", Default: "24h", Doc: "how long after its last join a connection can be recovered"},
+	{Name: "NATTER_JETSTREAM_REPLICAS", Default: "1", Doc: "copies of the stream and the buckets in a NATS cluster, 1 to 5: 3 survives a server's loss"},
 }, ops.ProcessEnv(DefaultHTTPAddr)...)
 
 // ConfigFromEnv reads the variables of Env; unset ones keep their
@@ -80,10 +87,14 @@ func ConfigFromEnv() (Config, error) {
 		Duplicates:   r.Duration("NATTER_HISTORY_DUPLICATES"),
 		DedupTTL:     r.Duration("NATTER_HISTORY_DEDUP_TTL"),
 		RecoveryTTL:  r.Duration("NATTER_RECOVERY_TTL"),
+		Replicas:     r.Int("NATTER_JETSTREAM_REPLICAS"),
 		Process:      ops.ProcessFromEnv(r),
 	}
 	if err := r.Err(); err != nil {
 		return Config{}, err
+	}
+	if c.Replicas > MaxReplicas {
+		return Config{}, fmt.Errorf("NATTER_JETSTREAM_REPLICAS=%d: want 1 to %d", c.Replicas, MaxReplicas)
 	}
 	return c, nil
 }

@@ -14,7 +14,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { existsSync, writeFileSync } from "node:fs";
 import { io } from "socket.io-client";
-import { BASE, URL2, envInt, sleep, suffix, withTimeout } from "./helpers.mjs";
+import { BASE, URL2, envInt, newAnswers, readRoom, sendUntilStored, sleep, storedOnce, suffix, withTimeout } from "./helpers.mjs";
 
 const TOTAL = envInt("NATTER_TOTAL", 10000);
 
@@ -30,59 +30,30 @@ test(`${TOTAL} messages through NATS and history restarts: acked means stored, o
   writeFileSync(process.env.NATTER_READY, "");
 
   let acked = 0;
-  const answers = { ok: 0, unavailable: 0, unknown_outcome: 0, other: 0, timeout: 0 };
+  const answers = newAnswers();
   const ackedIds = new Map(); // text -> id
+  // unavailable and unknown_outcome may be answered while NATS or history
+  // restarts; sendUntilStored resends under the same clientId.
   const send = async (s, i, n) => {
     for (let k = 0; k < n; k++) {
       const text = `${i}:${k}`;
-      for (;;) {
-        let res;
-        try {
-          res = await s.timeout(10000).emitWithAck("client message", { message: text, clientId: `${run}-${text}` });
-        } catch {
-          answers.timeout++; // the ack is lost: resend
-          continue;
-        }
-        if (res.ok) {
-          answers.ok++;
-          ackedIds.set(text, res.id);
-          if (++acked % 100 === 0) writeFileSync(process.env.NATTER_PROGRESS, String(acked));
-          break;
-        }
-        // Either may be answered while NATS or history restarts: unavailable
-        // (not stored) and unknown_outcome (perhaps stored); the resend
-        // under the same clientId stores it once either way.
-        if (res.error?.code === "unavailable") answers.unavailable++;
-        else if (res.error?.code === "unknown_outcome") answers.unknown_outcome++;
-        else answers.other++;
-        await sleep(100);
-      }
+      const res = await sendUntilStored(s, text, `${run}-${text}`, answers, { ms: 10000 });
+      ackedIds.set(text, res.id);
+      if (++acked % 100 === 0) writeFileSync(process.env.NATTER_PROGRESS, String(acked));
     }
   };
   const per = Math.ceil(TOTAL / 3);
   await Promise.all(sockets.map((s, i) => send(s, i, Math.min(per, TOTAL - i * per))));
   writeFileSync(process.env.NATTER_PROGRESS, String(acked));
-  console.log("answers", JSON.stringify(answers));
+  console.log("answers", JSON.stringify({ ...answers, errors: [...answers.errors] }));
   assert.equal(answers.other, 0, "only unavailable and unknown_outcome may refuse a message");
   while (!existsSync(process.env.NATTER_DONE)) await sleep(20);
 
   // Read the whole room back, from a new connection.
   const reader = io(URL2, { forceNew: true, transports: ["websocket"] });
   t.after(() => reader.disconnect());
-  const stored = [];
-  let before;
-  for (;;) {
-    const page = await withTimeout(reader.emitWithAck("history", { room, before, limit: 100 }), 10000, "history");
-    assert.equal(page.ok, true, JSON.stringify(page));
-    stored.unshift(...page.messages);
-    if (page.messages.length < 100) break;
-    before = page.messages[0].id;
-  }
-  const count = new Map();
-  for (const m of stored) count.set(m.message, (count.get(m.message) || 0) + 1);
-  const twice = [...count].filter(([, n]) => n > 1).map(([m]) => m);
-  const missing = [...ackedIds.keys()].filter((m) => !count.has(m));
-  const wrongID = stored.filter((m) => ackedIds.get(m.message) !== m.id).map((m) => m.message);
+  const { stored } = await readRoom(reader, room);
+  const { twice, missing, wrongID } = storedOnce(stored, ackedIds);
   assert.deepEqual(twice.slice(0, 10), [], `${twice.length} stored twice`);
   assert.deepEqual(missing.slice(0, 10), [], `${missing.length} acked but missing`);
   assert.deepEqual(wrongID.slice(0, 10), [], `${wrongID.length} stored under another id than acked`);

@@ -369,3 +369,76 @@ export async function joined(socket, payload) {
   if (res.ok !== true) throw new Error(`join ${JSON.stringify(payload)}: ${JSON.stringify(res)}`);
   return res;
 }
+
+/**
+ * Reads a room's whole history through socket, page by page, oldest first. A page
+ * answered `unavailable` (history or its NATS connection moving) is asked again, 200 ms
+ * later, up to `retries` times in all. Resolves with the messages and how many pages
+ * were refused; any other refusal rejects.
+ */
+export async function readRoom(socket, room, { retries = 0 } = {}) {
+  const stored = [];
+  let before;
+  let refused = 0;
+  for (;;) {
+    const page = await withTimeout(socket.emitWithAck("history", { room, before, limit: 100 }), 10000, "history");
+    if (!page.ok && page.error?.code === "unavailable" && refused < retries) {
+      refused++;
+      await sleep(200);
+      continue;
+    }
+    if (!page.ok) throw new Error(`history of ${room}: ${JSON.stringify(page)}`);
+    stored.unshift(...page.messages);
+    if (page.messages.length < 100) return { stored, refused };
+    before = page.messages[0].id;
+  }
+}
+
+/**
+ * Compares a room's stored messages with the acked ones (text -> the id its ack gave):
+ * the texts stored twice, those acked but not stored, and those stored under another id.
+ */
+export function storedOnce(stored, ackedIds) {
+  const count = new Map();
+  for (const m of stored) count.set(m.message, (count.get(m.message) || 0) + 1);
+  return {
+    twice: [...count].filter(([, n]) => n > 1).map(([m]) => m),
+    missing: [...ackedIds.keys()].filter((m) => !count.has(m)),
+    wrongID: stored.filter((m) => ackedIds.get(m.message) !== m.id).map((m) => m.message),
+  };
+}
+
+/** The counts sendUntilStored keeps: a fresh one for a test's clients to share. */
+export const newAnswers = () => ({ ok: 0, unavailable: 0, unknown_outcome: 0, timeout: 0, other: 0, errors: new Set() });
+
+/**
+ * Sends a chat message under clientId until it is acked ok, and resolves with that ack.
+ * A lost ack (none within ms) is counted in answers.timeout and the message sent again at
+ * once; a refusal 100 ms later: `unavailable` (not stored) and `unknown_outcome` (perhaps
+ * stored), which a store fault brings, in their own counts, any other in answers.other
+ * (its error in answers.errors). The same clientId stores it once either way. Rejects
+ * when it is not acked ok within giveUpMs.
+ */
+export async function sendUntilStored(socket, message, clientId, answers, { ms = 5000, giveUpMs = Infinity } = {}) {
+  for (const first = Date.now(); ; ) {
+    if (Date.now() - first > giveUpMs) throw new Error(`${message} not acked ok within ${giveUpMs} ms`);
+    let res;
+    try {
+      res = await socket.timeout(ms).emitWithAck("client message", { message, clientId });
+    } catch {
+      answers.timeout++; // the ack is lost: resend
+      continue;
+    }
+    if (res.ok) {
+      answers.ok++;
+      return res;
+    }
+    const code = res.error?.code;
+    if (code === "unavailable" || code === "unknown_outcome") answers[code]++;
+    else {
+      answers.other++;
+      answers.errors.add(JSON.stringify(res.error));
+    }
+    await sleep(100);
+  }
+}

@@ -72,6 +72,9 @@ type dependsOn map[string]string
 
 func (d *dependsOn) UnmarshalYAML(n *yaml.Node) error {
 	*d = dependsOn{}
+	if n.Kind == yaml.AliasNode { // depends_on: *nats-healthy
+		n = n.Alias
+	}
 	switch n.Kind {
 	case yaml.SequenceNode:
 		var names []string
@@ -125,7 +128,7 @@ func scriptTopology(tb testing.TB, root string) map[string]int {
 		tb.Fatal(err)
 	}
 	n := map[string]int{}
-	for kind, v := range map[string]string{"gateway": "GATEWAYS", "presence": "PRESENCES", "history": "HISTORIES"} {
+	for kind, v := range map[string]string{"nats": "NATS_NODES", "gateway": "GATEWAYS", "presence": "PRESENCES", "history": "HISTORIES"} {
 		m := regexp.MustCompile(`(?m)^` + v + `=(\d+)$`).FindSubmatch(b)
 		if m == nil {
 			tb.Fatalf("scripts/cluster.sh sets no %s", v)
@@ -186,6 +189,20 @@ func kindOf(name string) string {
 	return regexp.MustCompile(`^(gateway|presence|history)\d*$`).ReplaceAllString(name, "$1")
 }
 
+// composeSentinels are the host:ports of the compose file's sentinels, the
+// services sentinel1, sentinel2, ..., in order.
+func composeSentinels(c composeFile) []string {
+	var out []string
+	for i := 1; ; i++ {
+		name := fmt.Sprintf("sentinel%d", i)
+		s, ok := c.Services[name]
+		if !ok {
+			return out
+		}
+		out = append(out, name+":"+strings.Join(s.Expose, ","))
+	}
+}
+
 // TestComposeMatchesTopology reads the compose file and checks it against
 // the repository and the local topology of scripts/cluster.sh, so that it
 // cannot rot while nobody runs Docker.
@@ -195,8 +212,9 @@ func TestComposeMatchesTopology(t *testing.T) {
 	var c composeFile
 	readYAML(t, filepath.Join(composeDir, "docker-compose.yml"), &c)
 
-	count := map[string]int{}
+	count := map[string]int{"nats": len(natsNodes(c))}
 	ports := map[string][]string{} // kind -> "service:port", for Prometheus
+	natsURL := composeNATSURL(c)
 	for _, name := range sortedKeys(c.Services) {
 		s := c.Services[name]
 		t.Run(name, func(t *testing.T) {
@@ -241,12 +259,23 @@ func TestComposeMatchesTopology(t *testing.T) {
 					t.Errorf("sets %s, which %s never reads", k, kind)
 				}
 			}
-			if s.Environment["NATS_URL"] != "nats://nats:4222" {
-				t.Errorf("NATS_URL=%q", s.Environment["NATS_URL"])
+			if s.Environment["NATS_URL"] != natsURL {
+				t.Errorf("NATS_URL=%q, want every NATS node: %s", s.Environment["NATS_URL"], natsURL)
 			}
-			// redis://:password@redis:6379, the password from the environment.
-			if kind == "presence" && !regexp.MustCompile(`^redis://:`+fromEnv("REDIS_PASSWORD")+`@redis:6379$`).MatchString(s.Environment["REDIS_URL"]) {
-				t.Errorf("REDIS_URL=%q", s.Environment["REDIS_URL"])
+			// Redis through the sentinels, the password from the environment.
+			if kind == "presence" {
+				if got, want := s.Environment["NATTER_REDIS_SENTINELS"], strings.Join(composeSentinels(c), ","); got != want {
+					t.Errorf("NATTER_REDIS_SENTINELS=%q, want the compose file's sentinels %q", got, want)
+				}
+				if got := s.Environment["NATTER_REDIS_MASTER"]; got != "natter" {
+					t.Errorf("NATTER_REDIS_MASTER=%q, want the sentinels' natter", got)
+				}
+				if !regexp.MustCompile(`^` + fromEnv("REDIS_PASSWORD") + `$`).MatchString(s.Environment["NATTER_REDIS_PASSWORD"]) {
+					t.Errorf("NATTER_REDIS_PASSWORD=%q, want ${REDIS_PASSWORD:?...}", s.Environment["NATTER_REDIS_PASSWORD"])
+				}
+				if _, ok := s.Environment["REDIS_URL"]; ok {
+					t.Error("sets REDIS_URL beside the sentinels")
+				}
 			}
 			if kind == "gateway" && s.Environment["NATTER_GATEWAY_ID"] != name {
 				t.Errorf("NATTER_GATEWAY_ID=%q, want %q", s.Environment["NATTER_GATEWAY_ID"], name)
@@ -269,12 +298,46 @@ func TestComposeMatchesTopology(t *testing.T) {
 	})
 
 	t.Run("nats and redis persist", func(t *testing.T) {
-		nats, redis := c.Services["nats"], c.Services["redis"]
-		if !slices.Contains(nats.Command, "-js") || !slices.Contains(nats.Command, "-sd") || len(nats.Volumes) == 0 {
-			t.Errorf("nats: want JetStream on a volume, got command %v volumes %v", nats.Command, nats.Volumes)
+		for _, name := range natsNodes(c) {
+			nats := c.Services[name]
+			if !slices.Contains(nats.Command, "-js") || !slices.Contains(nats.Command, "-sd") || len(nats.Volumes) == 0 {
+				t.Errorf("%s: want JetStream on a volume, got command %v volumes %v", name, nats.Command, nats.Volumes)
+			}
 		}
-		if !strings.Contains(redis.Image, "alpine") || !strings.Contains(strings.Join(redis.Command, " "), "--appendonly yes") || len(redis.Volumes) == 0 {
-			t.Errorf("redis: want alpine with AOF on a volume, got %s %v %v", redis.Image, redis.Command, redis.Volumes)
+		for _, name := range []string{"redis", "redis-replica"} {
+			redis := c.Services[name]
+			if !strings.Contains(redis.Image, "alpine") || !strings.Contains(strings.Join(redis.Command, " "), "--appendonly yes") || len(redis.Volumes) == 0 {
+				t.Errorf("%s: want alpine with AOF on a volume, got %s %v %v", name, redis.Image, redis.Command, redis.Volumes)
+			}
+		}
+	})
+
+	t.Run("redis with sentinel", func(t *testing.T) {
+		// cluster.sh: a primary, a replica of it, three sentinels.
+		if got := strings.Join(c.Services["redis-replica"].Command, " "); !strings.Contains(got, "--replicaof redis 6379") {
+			t.Errorf("redis-replica: command %q, want a replica of redis", got)
+		}
+		sentinels := composeSentinels(c)
+		if len(sentinels) != 3 {
+			t.Errorf("compose runs sentinels %v, scripts/cluster.sh three", sentinels)
+		}
+		for _, addr := range sentinels {
+			name, _, _ := strings.Cut(addr, ":")
+			script := strings.Join(c.Services[name].Command, " ")
+			for _, want := range []string{"sentinel monitor natter redis 6379 2", "sentinel auth-pass natter $$REDIS_PASSWORD", "--sentinel"} {
+				if !strings.Contains(script, want) {
+					t.Errorf("%s: command does not say %q", name, want)
+				}
+			}
+		}
+		b, err := os.ReadFile(filepath.Join(root, "scripts", "cluster.sh"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, want := range []string{"redis_master=natter ", `--replicaof 127.0.0.1 "$redis_port"`, "for i in 1 2 3; do", "--sentinel"} {
+			if !strings.Contains(string(b), want) {
+				t.Errorf("scripts/cluster.sh does not say %q", want)
+			}
 		}
 	})
 
@@ -596,8 +659,12 @@ func clusterUp(tb testing.TB, prometheus bool, extra ...string) *stack {
 		"NATTER_CLUSTER_DIR="+s.dir,
 		"NATTER_BIN="+binaries(tb),
 		"NATTER_HTTP_ADDR="+addr,
-		"NATTER_CLUSTER_NATS_PORT="+ports(1),
+		"NATTER_CLUSTER_NATS_PORTS="+ports(3),
+		"NATTER_CLUSTER_NATS_ROUTE_PORTS="+ports(3),
+		"NATTER_CLUSTER_NATS_MONITOR_PORTS="+ports(3),
 		"NATTER_CLUSTER_REDIS_PORT="+ports(1),
+		"NATTER_CLUSTER_REPLICA_PORT="+ports(1),
+		"NATTER_CLUSTER_SENTINEL_PORTS="+ports(3),
 		"NATTER_CLUSTER_HISTORY_PORT="+ports(1),
 		"NATTER_CLUSTER_PRESENCE_PORTS="+ports(2),
 		"NATTER_CLUSTER_GATEWAY_PORTS="+ports(4),

@@ -46,13 +46,18 @@ func TestNATSSyncSetting(t *testing.T) {
 
 	var c composeFile
 	readYAML(t, filepath.Join(root, "deploy", "compose", "docker-compose.yml"), &c)
-	nats := c.Services["nats"]
-	if got, want := nats.Environment["NATTER_NATS_SYNC_INTERVAL"], "${NATTER_NATS_SYNC_INTERVAL:-"+shipped+"}"; got != want {
-		t.Errorf("compose sets NATTER_NATS_SYNC_INTERVAL=%q, want %q (scripts/cluster.sh's default)", got, want)
+	if len(natsNodes(c)) == 0 {
+		t.Fatal("compose runs no NATS node")
 	}
-	if i := slices.Index(nats.Command, "-c"); i < 0 || i+1 >= len(nats.Command) ||
-		!slices.Contains(nats.Volumes, "../nats/natter.conf:"+nats.Command[i+1]+":ro") {
-		t.Errorf("compose's nats does not run deploy/nats/natter.conf: command %v, volumes %v", nats.Command, nats.Volumes)
+	for _, name := range natsNodes(c) {
+		nats := c.Services[name]
+		if got, want := nats.Environment["NATTER_NATS_SYNC_INTERVAL"], "${NATTER_NATS_SYNC_INTERVAL:-"+shipped+"}"; got != want {
+			t.Errorf("compose's %s has NATTER_NATS_SYNC_INTERVAL=%q, want %q (scripts/cluster.sh's default)", name, got, want)
+		}
+		if i := slices.Index(nats.Command, "-c"); i < 0 || i+1 >= len(nats.Command) ||
+			!slices.Contains(nats.Volumes, "../nats/natter.conf:"+nats.Command[i+1]+":ro") {
+			t.Errorf("compose's %s does not run deploy/nats/natter.conf: command %v, volumes %v", name, nats.Command, nats.Volumes)
+		}
 	}
 
 	type jsConfig struct {
@@ -73,7 +78,9 @@ func TestNATSSyncSetting(t *testing.T) {
 				"-p", strconv.Itoa(freePort(t)), "-m", strconv.Itoa(mon), "-js", "-sd", t.TempDir()},
 				"NATTER_NATS_SYNC_INTERVAL="+tc.value)
 			url := fmt.Sprintf("http://127.0.0.1:%d/varz", mon)
-			waitHTTP(t, url)
+			// /varz answers before JetStream has started (its config then
+			// reads zero); /healthz only once it has.
+			waitHTTP(t, fmt.Sprintf("http://127.0.0.1:%d/healthz", mon))
 			resp, err := http.Get(url)
 			if err != nil {
 				t.Fatal(err)
