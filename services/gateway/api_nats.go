@@ -32,7 +32,8 @@ type apiNATS struct {
 	closed bool // no request is taken on after close
 }
 
-// start subscribes; ended receives the disconnects.
+// start subscribes: disconnect receives the disconnects, and the
+// operations their requests while the API is on.
 func (a *apiNATS) start(disconnect nats.MsgHandler) error {
 	sub, err := a.nc.Subscribe(proto.DisconnectSubject, disconnect)
 	if err != nil {
