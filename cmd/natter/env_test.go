@@ -85,6 +85,8 @@ var sample = map[string]string{
 	"NATTER_AUTH_AUDIENCE":           "natter",
 	"NATTER_AUTH_ISSUER":             "https://id.example",
 	"NATTER_AUTH_ANONYMOUS":          "1",
+	"NATTER_API_KEY":                 "an api key of 16 bytes or more",
+	"NATTER_API_KEY_FILE":            "testdata/auth-secret",
 }
 
 // bad is a value that each variable of a type refuses.
@@ -111,6 +113,7 @@ var bad = map[string]string{
 	"NATTER_RECOVERY":               "maybe",
 	"NATTER_AUTH_HS256_SECRET_FILE": "testdata/no-such-file",
 	"NATTER_AUTH_ANONYMOUS":         "maybe",
+	"NATTER_API_KEY_FILE":           "testdata/no-such-file",
 }
 
 // TestREADMEEnvTables checks each command's README table against its Env:

@@ -124,6 +124,31 @@ func (c Config) StreamConfig() jetstream.StreamConfig {
 	}
 }
 
+// Bounds of the events stream (proto.EventsStream).
+const (
+	EventsMaxAge   = 24 * time.Hour
+	EventsMaxBytes = 256 << 20
+)
+
+// EventsStreamConfig returns the configuration of the events stream:
+// every room's join and leave notices, kept a day (and at most
+// EventsMaxBytes), stored once per event id.
+func (c Config) EventsStreamConfig() jetstream.StreamConfig {
+	c = c.WithDefaults()
+	return jetstream.StreamConfig{
+		Name:        proto.EventsStream,
+		Description: "natter join and leave notices, for services that follow along",
+		Subjects:    []string{proto.EventsStreamSubjects},
+		Storage:     jetstream.FileStorage,
+		Retention:   jetstream.LimitsPolicy,
+		Discard:     jetstream.DiscardOld,
+		MaxAge:      EventsMaxAge,
+		MaxBytes:    EventsMaxBytes,
+		Duplicates:  c.Duplicates,
+		Replicas:    c.Replicas,
+	}
+}
+
 // BucketConfigs returns the configurations of the recovery and
 // deduplication buckets.
 func (c Config) BucketConfigs() []jetstream.KeyValueConfig {

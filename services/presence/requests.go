@@ -216,6 +216,9 @@ func (s *Service) announce(room, event string, notice any) {
 	b, _ := json.Marshal(notice)
 	msg := nats.NewMsg(proto.RoomPresenceSubject(room))
 	msg.Header.Set(proto.HeaderEvent, event)
+	id := proto.NewToken()
+	msg.Header.Set(proto.HeaderEventID, id)
+	msg.Header.Set(nats.MsgIdHdr, id)
 	msg.Data = b
 	if err := s.nc.PublishMsg(msg); err != nil {
 		s.log.Warn("presence: announce", "event", event, "err", err)
