@@ -22,7 +22,7 @@ import (
 // comes, with an id to dedupe by; a consumer that did not ack gets it
 // again (at least once).
 func TestEventsForOtherServices(t *testing.T) {
-	s := startSystemWith(t, presence.NewMemoryStore(0, nil), 2, presence.Config{}, history.Config{}, gateway.Config{
+	s := startSystemWith(t, presence.NewMemoryStore(0, nil), 2, presence.Config{}, history.Config{Events: true}, gateway.Config{
 		APIKey: gateway.Secret(apiKey),
 	})
 	js, err := jetstream.New(s.conns[1])
