@@ -103,6 +103,33 @@ func (w *gatewayWatch) link(up bool, reconnects uint64, now time.Time) (changed 
 	return changed
 }
 
+// settled reports whether a notice published now reaches every gateway:
+// the link is up and, since it came back, each gateway known before has
+// been heard again (a beat sent after its own reconnection, which
+// follows its subscriptions), or a timeout has passed (one not heard by
+// then is let go). reconnects is the link's count now: a reconnection
+// that checkLink has not yet seen is a link back just now.
+func (w *gatewayWatch) settled(reconnects uint64, now time.Time) bool {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if reconnects != w.reconnects {
+		w.reconnects = reconnects
+		w.upSince = now
+	}
+	if w.down {
+		return false
+	}
+	if w.upSince.IsZero() || now.Sub(w.upSince) >= w.timeout {
+		return true
+	}
+	for _, at := range w.seen {
+		if at.Before(w.upSince) {
+			return false
+		}
+	}
+	return true
+}
+
 // silent returns the gateways to let go: not heard from within the
 // timeout while the link was up. It forgets them until they are heard
 // again.

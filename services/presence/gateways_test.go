@@ -113,3 +113,38 @@ func TestGatewayWatch(t *testing.T) {
 		})
 	}
 }
+
+// TestGatewayWatchSettled: notices are held while the link is down and,
+// once it is back, until every gateway known before has been heard again
+// or the timeout has passed; a reconnection not yet checked counts as the
+// link coming back.
+func TestGatewayWatchSettled(t *testing.T) {
+	t0 := time.Unix(1000, 0)
+	at := func(s float64) time.Time { return t0.Add(time.Duration(s * float64(time.Second))) }
+	w := newGatewayWatch(6 * time.Second)
+	w.heard("gw1", at(0))
+	w.heard("gw2", at(0))
+	for _, step := range []struct {
+		at         float64
+		do         func(now time.Time)
+		reconnects uint64
+		want       bool
+	}{
+		{at: 1, want: true}, // never down
+		{at: 2, do: func(now time.Time) { w.link(false, 0, now) }, want: false},
+		{at: 10, do: func(now time.Time) { w.link(true, 1, now) }, reconnects: 1, want: false}, // back, nobody heard yet
+		{at: 11, do: func(now time.Time) { w.heard("gw1", now) }, reconnects: 1, want: false},
+		{at: 12, do: func(now time.Time) { w.heard("gw2", now) }, reconnects: 1, want: true},
+		{at: 13, reconnects: 2, want: false}, // reconnected again, before checkLink saw it
+		{at: 14, do: func(now time.Time) { w.heard("gw1", now) }, reconnects: 2, want: false},
+		{at: 19.5, reconnects: 2, want: true}, // gw2 silent: the timeout passed
+	} {
+		now := at(step.at)
+		if step.do != nil {
+			step.do(now)
+		}
+		if got := w.settled(step.reconnects, now); got != step.want {
+			t.Errorf("at %vs: settled = %v, want %v", step.at, got, step.want)
+		}
+	}
+}

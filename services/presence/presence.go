@@ -31,6 +31,7 @@ type Service struct {
 
 	mu       sync.Mutex
 	gateways *gatewayWatch // which gateways live (it has its own lock)
+	held     heldNotices   // notices held while the gateways reconnect
 	epoch    string        // the store's, when last seen; "" before
 	serving  atomic.Bool   // Run has subscribed, and NATS has the subscriptions
 }

@@ -109,6 +109,10 @@ func keyPrefix(prefix string) string {
 	return "{" + prefix + strings.TrimSuffix(layoutVersion, ":") + "}:"
 }
 
+// RedisKeyPrefix is what every key of a RedisStore made with prefix
+// starts with: for tools (and tests) that read the store's keys.
+func RedisKeyPrefix(prefix string) string { return keyPrefix(prefix) }
+
 // hashTag is the part of a key starting with s that Redis Cluster hashes
 // to find its slot, when it lies in s: what is between the first "{" and
 // the first "}" after it, unless that is empty.

@@ -220,8 +220,6 @@ func (s *Service) announce(room, event string, notice any) {
 	msg.Header.Set(proto.HeaderEventID, id)
 	msg.Header.Set(nats.MsgIdHdr, id)
 	msg.Data = b
-	if err := s.nc.PublishMsg(msg); err != nil {
-		s.log.Warn("presence: announce", "event", event, "err", err)
-	}
+	s.publishNotice(msg)
 	s.metrics.announced.WithLabelValues(event).Inc()
 }

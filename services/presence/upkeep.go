@@ -108,6 +108,7 @@ func (s *Service) heard(m *nats.Msg) {
 // that need it (see syncGateways).
 func (s *Service) dropSilentGateways(ctx context.Context) {
 	s.checkLink()
+	s.flushNotices()
 	defer s.syncGateways(ctx)
 	for _, gw := range s.gateways.silent(time.Now()) {
 		octx, cancel := context.WithTimeout(ctx, s.cfg.OpTimeout)

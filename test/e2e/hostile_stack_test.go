@@ -152,11 +152,12 @@ func (s *hostileStack) expireSession(tb testing.TB, token string) {
 	ctx := context.Background()
 	enc := base64.RawURLEncoding.EncodeToString([]byte(token))
 	n := 0
-	iter := s.rdb.Scan(ctx, 0, s.prefix+"*", 500).Iterator()
+	keys := presence.RedisKeyPrefix(s.prefix)
+	iter := s.rdb.Scan(ctx, 0, keys+"*", 500).Iterator()
 	for iter.Next(ctx) {
 		k := iter.Val()
 		hit := strings.Contains(k, enc)
-		if !hit && strings.HasPrefix(k, s.prefix+"name:") {
+		if !hit && (strings.HasPrefix(k, keys+"name:") || strings.HasPrefix(k, keys+"last:")) {
 			v, _ := s.rdb.Get(ctx, k).Result()
 			hit = v == token || v == enc
 		}
