@@ -500,7 +500,7 @@ func metricNames(expr string) []string {
 func exportedMetrics(tb testing.TB) map[string]bool {
 	tb.Helper()
 	root := nodetest.RepoRoot(tb)
-	def := regexp.MustCompile(`(?s)prometheus\.New(Counter|Gauge|Histogram|Summary)(?:Vec)?\(\s*prometheus\.\w+Opts\{.*?Name:\s*"([a-z0-9_:]+)"`)
+	def := regexp.MustCompile(`(?s)prometheus\.New(Counter|Gauge|Histogram|Summary)(?:Vec|Func)?\(\s*prometheus\.\w+Opts\{.*?Name:\s*"([a-z0-9_:]+)"`)
 	names := map[string]bool{}
 	for _, dir := range []string{"services", "kit"} {
 		err := filepath.WalkDir(filepath.Join(root, dir), func(p string, d fs.DirEntry, err error) error {
