@@ -25,6 +25,7 @@ package_of() {
 	case "$1" in
 	nginx) echo nginx ;;
 	redis-server) echo redis-server ;;
+	redis-cli) echo redis-tools ;;
 	curl) echo curl ;;
 	prometheus | promtool) echo prometheus ;;
 	# The client, its WebSocket transport, its polling transport.

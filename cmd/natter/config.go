@@ -5,8 +5,9 @@ import "github.com/natter/natter/kit/ops"
 // Env lists the environment variables natter reads itself; it also reads
 // those of gateway, presence and history (their Env), except the ones of
 // a service alone: NATTER_HTTP_ADDR and NATTER_PPROF are the gateway's,
-// and presence's and history's NATS_URL, REDIS_URL, NATTER_REDIS_PREFIX,
-// NATTER_JETSTREAM_REPLICAS and HTTP address mean nothing in one process
+// and presence's and history's NATS_URL, presence's Redis variables
+// (REDIS_URL, NATTER_REDIS_*), NATTER_JETSTREAM_REPLICAS and HTTP address
+// mean nothing in one process, whose presence keeps its store in memory
 // (one embedded NATS server holds one copy).
 var Env = []ops.EnvVar{
 	{Name: "NATTER_DATA_DIR", Default: defaultDataDir, Doc: "the folder of JetStream's files (`-data`)"},

@@ -78,7 +78,7 @@ func newChat(id string, nc *nats.Conn, log *slog.Logger, m *chatMetrics, cfg Con
 		proxies:    c.floods.proxies,
 		log:        log,
 	}
-	c.beat = newHeartbeat(id, nc, cfg.HeartbeatInterval, c.up, c.hub.snapshot, log)
+	c.beat = newHeartbeat(id, nc, cfg.HeartbeatInterval, c.up, c.hub.snapshot, c.disconnect, log)
 	return c, nil
 }
 

@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"encoding/json"
+	"errors"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -129,13 +130,14 @@ func (c *chat) tellLeft(s *socketio.Socket, deliberate bool) {
 			c.rec.forget(s) // a client that left on purpose does not come back
 		}
 		req := proto.PresenceLeave{ConnRef: proto.ConnRef{Gateway: c.id, Conn: s.ID()}, Deliberate: deliberate}
-		// Nobody answered (NATS or presence away): asked again, for a
+		// Nobody answered (NATS or presence away), or presence's store
+		// was (unavailable: a Redis failing over): asked again, for a
 		// leave that presence never heard would leave the user in the
 		// room for as long as this gateway lives (a resync announces the
 		// connections it has, not those it lost). Presence answers ok a
 		// leave of a connection it no longer has, so asking twice
 		// announces once.
-		err := askUntilAnswered(c.leaves.closing, leaveRetry, leaveRetryMax, func() error { return c.up.leave(req) })
+		err := askUntilAnswered(c.leaves.closing, leaveRetry, leaveRetryMost, leaveTries, func() error { return c.up.leave(req) })
 		if err != nil {
 			c.log.Warn("presence leave", "err", err)
 		}
@@ -143,13 +145,14 @@ func (c *chat) tellLeft(s *socketio.Socket, deliberate bool) {
 }
 
 // askUntilAnswered calls ask until it returns nil or an answered error
-// (see noAnswer), pausing first, then twice as long each time while the
-// pause is at most last, or until closing is closed; it returns ask's
-// last error.
-func askUntilAnswered(closing <-chan struct{}, first, last time.Duration, ask func() error) error {
-	for pause := first; ; pause *= 2 {
+// other than unavailable (see noAnswer), at most tries times, or until
+// closing is closed; it pauses first between the first two calls, twice
+// as long after each, but never longer than most, and returns ask's last
+// error.
+func askUntilAnswered(closing <-chan struct{}, first, most time.Duration, tries int, ask func() error) error {
+	for try, pause := 1, first; ; try, pause = try+1, min(2*pause, most) {
 		err := ask()
-		if !noAnswer(err) || pause > last {
+		if !(noAnswer(err) || errors.Is(err, proto.ErrUnavailable)) || try >= tries {
 			return err
 		}
 		select {
@@ -161,12 +164,13 @@ func askUntilAnswered(closing <-chan struct{}, first, last time.Duration, ask fu
 }
 
 // A leave that nobody answered is asked again after leaveRetry, then twice
-// as long each time, while the pause is at most leaveRetryMax: seven
-// requests over 16 s of pauses (and their timeouts), through a NATS outage
-// of that length.
+// as long each time up to leaveRetryMost, leaveTries times in all: through
+// a NATS outage of a minute, and asked again within a second of its end
+// (each request waits up to the request timeout besides).
 const (
-	leaveRetry    = 250 * time.Millisecond
-	leaveRetryMax = 8 * time.Second
+	leaveRetry     = 250 * time.Millisecond
+	leaveRetryMost = time.Second
+	leaveTries     = 60
 )
 
 // onLogout ends the connection's session, on its client's request: the
@@ -206,7 +210,13 @@ func (c *chat) onSessionEnded(msg *nats.Msg) {
 		return
 	}
 	for _, m := range c.hub.user(ended.SessionID) {
-		c.rec.forget(m.sock)
-		m.sock.Disconnect()
+		c.disconnect(m)
 	}
+}
+
+// disconnect closes m's connection for good: its client does not get the
+// session back by Socket.IO's recovery, and joins again if it would stay.
+func (c *chat) disconnect(m *member) {
+	c.rec.forget(m.sock)
+	m.sock.Disconnect()
 }

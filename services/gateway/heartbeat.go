@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"encoding/json"
+	"errors"
 	"log/slog"
 	"sync"
 	"sync/atomic"
@@ -23,7 +24,10 @@ type heartbeat struct {
 	interval time.Duration
 	up       *upstream
 	members  func() []*member // the hub's snapshot
-	log      *slog.Logger
+	// refused disconnects a member whose name presence gave to another
+	// while it did not know the member (see resyncOnce).
+	refused func(*member)
+	log     *slog.Logger
 
 	resyncs  chan struct{} // cap 1: a resync waits to run
 	announce atomic.Bool   // the waiting resync tells the rooms (PresenceResync.Announce)
@@ -33,13 +37,14 @@ type heartbeat struct {
 	stopOnce sync.Once
 }
 
-func newHeartbeat(id string, nc *nats.Conn, interval time.Duration, up *upstream, members func() []*member, log *slog.Logger) *heartbeat {
+func newHeartbeat(id string, nc *nats.Conn, interval time.Duration, up *upstream, members func() []*member, refused func(*member), log *slog.Logger) *heartbeat {
 	return &heartbeat{
 		id:       id,
 		nc:       nc,
 		interval: interval,
 		up:       up,
 		members:  members,
+		refused:  refused,
 		log:      log,
 		resyncs:  make(chan struct{}, 1),
 		stop:     make(chan struct{}),
@@ -152,6 +157,14 @@ func (h *heartbeat) resyncOnce(announce bool) {
 			Resync:   true,
 			Announce: announce,
 		})
+		if errors.Is(err, proto.ErrNameTaken) {
+			// Presence lost this member's join (a Redis replica promoted
+			// without the primary's last writes) and gave the name to
+			// another meanwhile: this connection holds it no more.
+			h.log.Warn("resync: the name is another's now; disconnecting", "conn", m.sock.ID())
+			h.refused(m)
+			continue
+		}
 		if err != nil {
 			h.log.Warn("resync", "err", err)
 		}

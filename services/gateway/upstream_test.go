@@ -43,7 +43,7 @@ func TestUpstreamNoAnswer(t *testing.T) {
 }
 
 // TestAskUntilAnswered: a request nobody answered is asked again, backing
-// off, until it is answered (ok or with an error), the pauses run out, or
+// off, until it is answered (ok or with an error), the tries run out, or
 // the gateway closes.
 func TestAskUntilAnswered(t *testing.T) {
 	unanswered := fmt.Errorf("nobody: %w", proto.ErrUnavailable)
@@ -60,21 +60,25 @@ func TestAskUntilAnswered(t *testing.T) {
 	never := make(chan struct{})
 
 	ask, calls := answers(unanswered, unanswered)
-	if err := askUntilAnswered(never, time.Millisecond, time.Second, ask); err != nil || *calls != 3 {
+	if err := askUntilAnswered(never, time.Millisecond, time.Second, 10, ask); err != nil || *calls != 3 {
 		t.Errorf("answered at the third: err %v after %d calls, want nil after 3", err, *calls)
 	}
 	ask, calls = answers(proto.ErrBadRequest)
-	if err := askUntilAnswered(never, time.Millisecond, time.Second, ask); !errors.Is(err, proto.ErrBadRequest) || *calls != 1 {
+	if err := askUntilAnswered(never, time.Millisecond, time.Second, 10, ask); !errors.Is(err, proto.ErrBadRequest) || *calls != 1 {
 		t.Errorf("an error reply: err %v after %d calls, want it after 1", err, *calls)
 	}
+	ask, calls = answers(proto.ErrUnavailable, unanswered)
+	if err := askUntilAnswered(never, time.Millisecond, time.Second, 10, ask); err != nil || *calls != 3 {
+		t.Errorf("unavailable (the store failing over), then unanswered: err %v after %d calls, want nil after 3", err, *calls)
+	}
 	ask, calls = answers(unanswered, unanswered, unanswered, unanswered, unanswered)
-	if err := askUntilAnswered(never, time.Millisecond, 4*time.Millisecond, ask); err != unanswered || *calls != 4 {
-		t.Errorf("pauses of 1, 2, 4 ms: err %v after %d calls, want the last after 4", err, *calls)
+	if err := askUntilAnswered(never, time.Millisecond, 2*time.Millisecond, 4, ask); err != unanswered || *calls != 4 {
+		t.Errorf("4 tries: err %v after %d calls, want the last after 4", err, *calls)
 	}
 	closed := make(chan struct{})
 	close(closed)
 	ask, calls = answers(unanswered, unanswered)
-	if err := askUntilAnswered(closed, time.Hour, time.Hour, ask); err != unanswered || *calls != 1 {
+	if err := askUntilAnswered(closed, time.Hour, time.Hour, 10, ask); err != unanswered || *calls != 1 {
 		t.Errorf("closing: err %v after %d calls, want the first after 1", err, *calls)
 	}
 }

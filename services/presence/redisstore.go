@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/base64"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"slices"
 	"strconv"
@@ -20,7 +21,8 @@ import (
 // uses the same Redis and prefix. Each method is one Lua script, or one
 // command, so it is atomic across replicas.
 //
-// Keys, all under the prefix and layoutVersion; <x> is x in unpadded
+// Keys, all under the prefix and layoutVersion in one hash tag (see
+// keyPrefix); <x> is x in unpadded
 // base64url, so that no user-chosen string (token, name, room, gateway or
 // connection id) can reach into the key's structure:
 //
@@ -57,9 +59,13 @@ import (
 // All times are Redis's (TIME), so replicas with skewed clocks agree on
 // when a lingering connection is due.
 //
-// The scripts touch keys they derive from others, so on Redis Cluster the
-// prefix must carry a hash tag, such as "{natter}:", putting every key in
-// one slot.
+// The scripts touch keys they derive from others, and any of them may
+// touch the global ones (colors, rooms, linger, gateways): a name is
+// unique across rooms, so a join is atomic over the session, the name and
+// the room at once. So every key of a store shares one hash tag, and on
+// Redis Cluster one slot: the scripts run there whole, on one master (the
+// slot's replicas take over when it fails). Cluster spreads other
+// stores, not one store's load.
 type RedisStore struct {
 	rdb    redis.UniversalClient
 	prefix string
@@ -68,22 +74,52 @@ type RedisStore struct {
 
 var _ Store = (*RedisStore)(nil)
 
-// NewRedisStore returns a store that keeps its keys in rdb under prefix,
-// such as "natter:", followed by layoutVersion. Sessions live ttl after
+// NewRedisStore returns a store that keeps its keys in rdb (a single
+// server, Sentinel's primary or a Cluster) under prefix, such as
+// "natter:", and layoutVersion (see keyPrefix). Sessions live ttl after
 // their last connection went (0: DefaultSessionTTL).
 func NewRedisStore(rdb redis.UniversalClient, prefix string, ttl time.Duration) *RedisStore {
 	if ttl <= 0 {
 		ttl = DefaultSessionTTL
 	}
-	return &RedisStore{rdb: rdb, prefix: prefix + layoutVersion, ttl: max(ttl, time.Millisecond)}
+	return &RedisStore{rdb: rdb, prefix: keyPrefix(prefix), ttl: max(ttl, time.Millisecond)}
 }
 
 // layoutVersion follows the prefix of every key: a store of another
 // layout is another store, that of an older version left to expire (all
 // but its sorted sets do within the session time to live). The first
 // replica of a new version finds no epoch and asks the gateways to
-// announce their connections (see Store.Epoch).
-const layoutVersion = "v2:"
+// announce their connections (see Store.Epoch). v3 put every key in one
+// hash tag.
+const layoutVersion = "v3:"
+
+// keyPrefix is what every key of a store with prefix starts with: prefix
+// and layoutVersion, in a hash tag unless prefix has one of its own
+// ("{natter}:" → "{natter}:v3:"; "natter:" → "{natter:v3}:"), so that
+// Redis Cluster hashes every key of the store to one slot. Braces in a
+// prefix without a tag are dropped, lest they end the made one early.
+func keyPrefix(prefix string) string {
+	if hashTag(prefix) != "" {
+		return prefix + layoutVersion
+	}
+	prefix = strings.NewReplacer("{", "", "}", "").Replace(prefix)
+	return "{" + prefix + strings.TrimSuffix(layoutVersion, ":") + "}:"
+}
+
+// hashTag is the part of a key starting with s that Redis Cluster hashes
+// to find its slot, when it lies in s: what is between the first "{" and
+// the first "}" after it, unless that is empty.
+func hashTag(s string) string {
+	_, after, ok := strings.Cut(s, "{")
+	if !ok {
+		return ""
+	}
+	tag, _, ok := strings.Cut(after, "}")
+	if !ok {
+		return ""
+	}
+	return tag
+}
 
 // Join implements Store.
 func (r *RedisStore) Join(ctx context.Context, p JoinParams) (JoinResult, error) {
@@ -413,7 +449,12 @@ func members(v []any, limit int) ([]proto.Member, bool) {
 	return out, more
 }
 
-// Epoch implements Store: a random id kept in Redis, set when missing.
+// Epoch implements Store: a random id kept in Redis, set when missing,
+// and the replication id of the server that holds it. Replication is
+// asynchronous, so a replica that Sentinel (or Cluster) promotes may lack
+// the primary's last writes, a join or a leave; its promotion gives it a
+// new replication id, so that the gateways announce their connections
+// again and the store converges to the truth.
 func (r *RedisStore) Epoch(ctx context.Context) (string, bool, error) {
 	key := r.prefix + "epoch"
 	fresh, err := r.rdb.SetNX(ctx, key, randomEpoch(), 0).Result()
@@ -424,7 +465,33 @@ func (r *RedisStore) Epoch(ctx context.Context) (string, bool, error) {
 	if err != nil {
 		return "", false, fmt.Errorf("presence: epoch: %w", err)
 	}
-	return e, fresh, nil
+	id, err := r.replicationID(ctx, key)
+	if err != nil {
+		return "", false, fmt.Errorf("presence: epoch: %w", err)
+	}
+	return e + "/" + id, fresh, nil
+}
+
+// replicationID is the master_replid of the primary that holds key.
+func (r *RedisStore) replicationID(ctx context.Context, key string) (string, error) {
+	var node redis.Cmdable = r.rdb
+	if cc, ok := r.rdb.(*redis.ClusterClient); ok {
+		c, err := cc.MasterForKey(ctx, key)
+		if err != nil {
+			return "", fmt.Errorf("the master of %s: %w", key, err)
+		}
+		node = c
+	}
+	info, err := node.Info(ctx, "replication").Result()
+	if err != nil {
+		return "", fmt.Errorf("replication id: %w", err)
+	}
+	for line := range strings.Lines(info) {
+		if id, ok := strings.CutPrefix(strings.TrimSpace(line), "master_replid:"); ok {
+			return id, nil
+		}
+	}
+	return "", errors.New("replication id: INFO replication has no master_replid")
 }
 
 func randomEpoch() string {

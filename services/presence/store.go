@@ -169,8 +169,8 @@ type Store interface {
 	Online(ctx context.Context) (int, error)
 	// Epoch returns the id of the store's contents, making one if there is
 	// none: a different answer later means the store lost its state (a
-	// Redis that came back empty), and the gateways must announce their
-	// connections again. fresh is true for the one call that made it: the
+	// Redis that came back empty), or may have lost some (a replica
+	// promoted), and the gateways must announce their connections again. fresh is true for the one call that made it: the
 	// store was empty then (new, emptied while no replica watched, or of
 	// an older layout), and the gateways must announce their connections
 	// too.

@@ -2,19 +2,14 @@ package presence
 
 import (
 	"context"
-	"crypto/rand"
 	"errors"
 	"fmt"
-	"maps"
-	"os"
-	"regexp"
 	"slices"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
-	"github.com/redis/go-redis/v9"
 	"golang.org/x/text/unicode/norm"
 
 	"github.com/natter/natter/proto"
@@ -30,192 +25,6 @@ func TestMemoryStore(t *testing.T) {
 		clock := &fakeClock{now: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
 		return NewMemoryStore(ttl, clock.Now), clock.Add
 	})
-}
-
-// redisClockSlack is how much later than its TTL says Redis may still
-// hold a key: it checks expiry against a clock it caches in milliseconds,
-// so a key can live a millisecond or two past its time (seen: PTTL 0 after
-// waiting the whole TTL out).
-const redisClockSlack = 10 * time.Millisecond
-
-func TestRedisStore(t *testing.T) {
-	redisClient(t) // without Redis, skip or fail once rather than in every subtest
-	testStore(t, func(t *testing.T, ttl time.Duration) (Store, func(time.Duration)) {
-		rdb := redisClient(t)
-		return NewRedisStore(rdb, testPrefix(t, rdb), ttl), func(d time.Duration) { time.Sleep(d + redisClockSlack) }
-	})
-}
-
-// TestRedisStoreReplicas races two stores on separate connections that
-// share one prefix, as two presence replicas do.
-func TestRedisStoreReplicas(t *testing.T) {
-	replicas := func(t *testing.T) []Store {
-		rdb1, rdb2 := redisClient(t), redisClient(t)
-		prefix := testPrefix(t, rdb1)
-		return []Store{NewRedisStore(rdb1, prefix, time.Hour), NewRedisStore(rdb2, prefix, time.Hour)}
-	}
-	t.Run("same new name", func(t *testing.T) { testNameRace(t, replicas(t)) })
-	t.Run("distinct users", func(t *testing.T) { testUsersRace(t, replicas(t)) })
-	t.Run("reap", func(t *testing.T) { testReapRace(t, replicas(t), time.Sleep) })
-}
-
-// TestRedisStoreReapBatches checks that one Reap removes more lingering
-// connections than one script does.
-func TestRedisStoreReapBatches(t *testing.T) {
-	rdb := redisClient(t)
-	s := NewRedisStore(rdb, testPrefix(t, rdb), time.Hour)
-	const users = reapBatch + reapBatch/2
-	for u := range users {
-		c := conn(fmt.Sprint("u", u))
-		join(t, s, JoinParams{Conn: c, Username: fmt.Sprint("user", u), Room: "lobby", NewToken: fmt.Sprint("t", u)})
-		lingering(t, s, c, time.Millisecond)
-	}
-	time.Sleep(2 * time.Millisecond)
-	if got := reap(t, s); len(got) != users {
-		t.Errorf("Reap returned %d leaves, want %d", len(got), users)
-	}
-	if got := rooms(t, s); len(got) != 0 {
-		t.Errorf("Rooms = %v, want none", got)
-	}
-}
-
-// TestRedisStoreKeys checks the key layout: user-chosen strings only
-// encoded, nothing expiring while its session is online, and once the
-// session is offline nothing left of it but the session itself, which
-// expires.
-func TestRedisStoreKeys(t *testing.T) {
-	ctx := context.Background()
-	rdb := redisClient(t)
-	prefix := testPrefix(t, rdb)
-	s := NewRedisStore(rdb, prefix, time.Hour)
-	prefix += layoutVersion
-	c1, c2 := proto.ConnRef{Gateway: "g:1", Conn: "x"}, proto.ConnRef{Gateway: "g", Conn: "1:x"}
-	join(t, s, JoinParams{Conn: c1, Username: "김철수", Room: "a:b", NewToken: "tok:1"})
-	join(t, s, JoinParams{Conn: c2, Room: "로비", Token: "tok:1"})
-	lingering(t, s, c1, time.Hour)
-
-	b64 := `[A-Za-z0-9_-]+`
-	layout := map[string]*regexp.Regexp{
-		"sess":     regexp.MustCompile(`^sess:` + b64 + `$`),
-		"name":     regexp.MustCompile(`^name:` + b64 + `$`),
-		"conns":    regexp.MustCompile(`^conns:` + b64 + `$`),
-		"conn":     regexp.MustCompile(`^conn:` + b64 + `:` + b64 + `$`),
-		"names":    regexp.MustCompile(`^names:` + b64 + `$`),
-		"colors":   regexp.MustCompile(`^colors$`),
-		"rooms":    regexp.MustCompile(`^rooms$`),
-		"linger":   regexp.MustCompile(`^linger$`),
-		"gw":       regexp.MustCompile(`^gw:` + b64 + `$`),
-		"gateways": regexp.MustCompile(`^gateways$`),
-		"closed":   regexp.MustCompile(`^closed:` + b64 + `:` + b64 + `$`),
-	}
-	// keysByKind checks every key against the layout, and returns them by
-	// kind, with their time to live.
-	keysByKind := func() map[string]map[string]time.Duration {
-		t.Helper()
-		keys, err := rdb.Keys(ctx, prefix+"*").Result()
-		if err != nil {
-			t.Fatal(err)
-		}
-		out := map[string]map[string]time.Duration{}
-		for _, key := range keys {
-			rest := strings.TrimPrefix(key, prefix)
-			kind, _, _ := strings.Cut(rest, ":")
-			if re := layout[kind]; re == nil || !re.MatchString(rest) {
-				t.Errorf("key %q is not in the layout", key)
-				continue
-			}
-			ttl, err := rdb.PTTL(ctx, key).Result()
-			if err != nil {
-				t.Fatal(err)
-			}
-			if out[kind] == nil {
-				out[kind] = map[string]time.Duration{}
-			}
-			out[kind][key] = ttl
-		}
-		return out
-	}
-	count := func(byKind map[string]map[string]time.Duration) map[string]int {
-		out := map[string]int{}
-		for kind, keys := range byKind {
-			out[kind] = len(keys)
-		}
-		return out
-	}
-
-	live := keysByKind()
-	for kind, keys := range live {
-		for key, ttl := range keys {
-			if kind == "closed" {
-				// The lingering connection's mark, for closedFor.
-				if ttl <= 0 || ttl > closedFor {
-					t.Errorf("key %q expires in %v, want within %v", key, ttl, closedFor)
-				}
-				continue
-			}
-			if ttl >= 0 {
-				t.Errorf("key %q expires in %v while its session is online", key, ttl)
-			}
-		}
-	}
-	want := map[string]int{"sess": 1, "name": 1, "conns": 1, "conn": 2, "names": 2, "colors": 1, "rooms": 1, "linger": 1, "gw": 2, "gateways": 1, "closed": 1}
-	if got := count(live); !maps.Equal(got, want) {
-		t.Errorf("keys by kind %v, want %v", got, want)
-	}
-	for key := range live["names"] {
-		entries, err := rdb.ZRange(ctx, key, 0, -1).Result()
-		if want := []string{proto.NameKey("김철수") + "\x00김철수\x00" + Palette[0]}; err != nil || !slices.Equal(entries, want) {
-			t.Errorf("key %q holds %q, %v; want %q", key, entries, err, want)
-		}
-	}
-	setOf := func(key string, want ...string) {
-		t.Helper()
-		got, err := rdb.SMembers(ctx, prefix+key).Result()
-		slices.Sort(got)
-		slices.Sort(want)
-		if err != nil || !slices.Equal(got, want) {
-			t.Errorf("key %q holds %q, %v; want %q", key, got, err, want)
-		}
-	}
-	setOf("rooms", encode("a:b"), encode("로비"))
-	setOf("gateways", encode("g:1"), encode("g"))
-	if got, err := rdb.ZRange(ctx, prefix+"linger", 0, -1).Result(); err != nil || !slices.Equal(got, []string{connField(c1)}) {
-		t.Errorf("linger holds %q, %v; want %q", got, err, connField(c1))
-	}
-	if got, err := rdb.HGetAll(ctx, prefix+"colors").Result(); err != nil || !maps.Equal(got, map[string]string{Palette[0]: "1"}) {
-		t.Errorf("colors holds %v, %v; want one session of %s", got, err, Palette[0])
-	}
-
-	// The scripts are loaded again when Redis has forgotten them.
-	if err := rdb.ScriptFlush(ctx).Err(); err != nil {
-		t.Fatal(err)
-	}
-	if got := leave(t, s, c2); got.Room != "로비" || !got.Left {
-		t.Errorf("Leave after SCRIPT FLUSH = %+v, want left 로비", got)
-	}
-	leave(t, s, c1)
-	offline := keysByKind()
-	// Both connections were reported closed: marked for a while.
-	if got, want := count(offline), map[string]int{"sess": 1, "colors": 1, "closed": 2}; !maps.Equal(got, want) {
-		t.Errorf("offline: keys by kind %v, want %v", got, want)
-	}
-	for key, ttl := range offline["sess"] {
-		if ttl < 59*time.Minute || ttl > time.Hour {
-			t.Errorf("offline: key %q expires in %v, want about an hour", key, ttl)
-		}
-	}
-	if n := online(t, s); n != 0 {
-		t.Errorf("Online = %d, want 0", n)
-	}
-	// An ended session leaves nothing.
-	join(t, s, JoinParams{Conn: c1, Room: "a:b", Token: "tok:1"})
-	if _, err := s.EndSession(ctx, "tok:1"); err != nil {
-		t.Fatal(err)
-	}
-	// c2's mark stays its while; c1, joined again, is marked by the end.
-	if got, want := count(keysByKind()), map[string]int{"colors": 1, "closed": 2}; !maps.Equal(got, want) {
-		t.Errorf("ended: keys by kind %v, want %v", got, want)
-	}
 }
 
 // testStore is the contract of Store: every implementation passes it.
@@ -1227,57 +1036,6 @@ func (c *fakeClock) Add(d time.Duration) {
 	c.now = c.now.Add(d)
 }
 
-// redisClient connects to REDIS_URL (default redis://127.0.0.1:6379). With
-// no Redis there the test is skipped, except under CI=true, where it fails.
-func redisClient(tb testing.TB) redis.UniversalClient {
-	tb.Helper()
-	url := os.Getenv("REDIS_URL")
-	if url == "" {
-		url = "redis://127.0.0.1:6379"
-	}
-	opt, err := redis.ParseURL(url)
-	if err != nil {
-		tb.Fatalf("REDIS_URL: %v", err)
-	}
-	rdb := redis.NewClient(opt)
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-	defer cancel()
-	if err := rdb.Ping(ctx).Err(); err != nil {
-		rdb.Close()
-		if os.Getenv("CI") == "true" {
-			tb.Fatalf("no Redis at %s, which CI needs: %v", url, err)
-		}
-		tb.Skipf("no Redis at %s (set REDIS_URL): %v", url, err)
-	}
-	tb.Cleanup(func() { rdb.Close() })
-	return rdb
-}
-
-// testPrefix returns a key prefix of the test's own, whose keys are
-// deleted when the test ends.
-func testPrefix(tb testing.TB, rdb redis.UniversalClient) string {
-	tb.Helper()
-	prefix := "test:" + rand.Text() + ":"
-	tb.Cleanup(func() {
-		ctx := context.Background()
-		iter := rdb.Scan(ctx, 0, prefix+"*", 1000).Iterator()
-		var keys []string
-		for iter.Next(ctx) {
-			keys = append(keys, iter.Val())
-		}
-		if err := iter.Err(); err != nil {
-			tb.Errorf("scan %s*: %v", prefix, err)
-			return
-		}
-		for chunk := range slices.Chunk(keys, 500) {
-			if err := rdb.Del(ctx, chunk...).Err(); err != nil {
-				tb.Errorf("delete %s*: %v", prefix, err)
-			}
-		}
-	})
-	return prefix
-}
-
 // testLinger is the contract of lingering connections: Linger, Reap and
 // DropGateway.
 func testLinger(t *testing.T, open openStore) {
@@ -1693,40 +1451,34 @@ func leaves(rs []LeaveResult) []string {
 	return out
 }
 
-func TestJoinKeepsAColorAskedFor(t *testing.T) {
-	open := map[string]func(t *testing.T) Store{
-		"memory": func(*testing.T) Store { return NewMemoryStore(0, nil) },
-		"redis": func(t *testing.T) Store {
-			rdb := redisClient(t)
-			return NewRedisStore(rdb, testPrefix(t, rdb), 0)
-		},
+// TestJoinKeepsAColorAskedFor runs testColourAskedFor on a memory store;
+// TestRedisStore runs it on each Redis.
+func TestJoinKeepsAColorAskedFor(t *testing.T) { testColourAskedFor(t, NewMemoryStore(0, nil)) }
+
+// testColourAskedFor checks that a join gets the colour it asks for even
+// when that is the most used, and that the store's epoch is made once.
+func testColourAskedFor(t *testing.T, st Store) {
+	ctx := context.Background()
+	res, err := st.Join(ctx, JoinParams{Conn: proto.ConnRef{Gateway: "g", Conn: "c1"}, Username: "first", Room: "r", NewToken: "tok-first-0123456789"})
+	if err != nil {
+		t.Fatal(err)
 	}
-	for name, newStore := range open {
-		t.Run(name, func(t *testing.T) {
-			st := newStore(t)
-			ctx := context.Background()
-			res, err := st.Join(ctx, JoinParams{Conn: proto.ConnRef{Gateway: "g", Conn: "c1"}, Username: "first", Room: "r", NewToken: "tok-first-0123456789"})
-			if err != nil {
-				t.Fatal(err)
-			}
-			if res.Session.Color != Palette[0] {
-				t.Fatalf("first colour %s", res.Session.Color)
-			}
-			// Palette[0] is the most used now; asked for, it is given anyway.
-			res, err = st.Join(ctx, JoinParams{Conn: proto.ConnRef{Gateway: "g", Conn: "c2"}, Username: "second", Room: "r", NewToken: "tok-second-012345678", Color: Palette[0]})
-			if err != nil {
-				t.Fatal(err)
-			}
-			if res.Session.Color != Palette[0] {
-				t.Errorf("asked for %s, got %s", Palette[0], res.Session.Color)
-			}
-			e1, fresh, err := st.Epoch(ctx)
-			if err != nil || e1 == "" || !fresh {
-				t.Fatalf("epoch %q, fresh %v, %v; want one made now", e1, fresh, err)
-			}
-			if e2, fresh, _ := st.Epoch(ctx); e2 != e1 || fresh {
-				t.Errorf("epoch changed from %q to %q, or fresh again (%v)", e1, e2, fresh)
-			}
-		})
+	if res.Session.Color != Palette[0] {
+		t.Fatalf("first colour %s", res.Session.Color)
+	}
+	// Palette[0] is the most used now; asked for, it is given anyway.
+	res, err = st.Join(ctx, JoinParams{Conn: proto.ConnRef{Gateway: "g", Conn: "c2"}, Username: "second", Room: "r", NewToken: "tok-second-012345678", Color: Palette[0]})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Session.Color != Palette[0] {
+		t.Errorf("asked for %s, got %s", Palette[0], res.Session.Color)
+	}
+	e1, fresh, err := st.Epoch(ctx)
+	if err != nil || e1 == "" || !fresh {
+		t.Fatalf("epoch %q, fresh %v, %v; want one made now", e1, fresh, err)
+	}
+	if e2, fresh, _ := st.Epoch(ctx); e2 != e1 || fresh {
+		t.Errorf("epoch changed from %q to %q, or fresh again (%v)", e1, e2, fresh)
 	}
 }

@@ -189,6 +189,20 @@ func kindOf(name string) string {
 	return regexp.MustCompile(`^(gateway|presence|history)\d*$`).ReplaceAllString(name, "$1")
 }
 
+// composeSentinels are the host:ports of the compose file's sentinels, the
+// services sentinel1, sentinel2, ..., in order.
+func composeSentinels(c composeFile) []string {
+	var out []string
+	for i := 1; ; i++ {
+		name := fmt.Sprintf("sentinel%d", i)
+		s, ok := c.Services[name]
+		if !ok {
+			return out
+		}
+		out = append(out, name+":"+strings.Join(s.Expose, ","))
+	}
+}
+
 // TestComposeMatchesTopology reads the compose file and checks it against
 // the repository and the local topology of scripts/cluster.sh, so that it
 // cannot rot while nobody runs Docker.
@@ -248,9 +262,20 @@ func TestComposeMatchesTopology(t *testing.T) {
 			if s.Environment["NATS_URL"] != natsURL {
 				t.Errorf("NATS_URL=%q, want every NATS node: %s", s.Environment["NATS_URL"], natsURL)
 			}
-			// redis://:password@redis:6379, the password from the environment.
-			if kind == "presence" && !regexp.MustCompile(`^redis://:`+fromEnv("REDIS_PASSWORD")+`@redis:6379$`).MatchString(s.Environment["REDIS_URL"]) {
-				t.Errorf("REDIS_URL=%q", s.Environment["REDIS_URL"])
+			// Redis through the sentinels, the password from the environment.
+			if kind == "presence" {
+				if got, want := s.Environment["NATTER_REDIS_SENTINELS"], strings.Join(composeSentinels(c), ","); got != want {
+					t.Errorf("NATTER_REDIS_SENTINELS=%q, want the compose file's sentinels %q", got, want)
+				}
+				if got := s.Environment["NATTER_REDIS_MASTER"]; got != "natter" {
+					t.Errorf("NATTER_REDIS_MASTER=%q, want the sentinels' natter", got)
+				}
+				if !regexp.MustCompile(`^` + fromEnv("REDIS_PASSWORD") + `$`).MatchString(s.Environment["NATTER_REDIS_PASSWORD"]) {
+					t.Errorf("NATTER_REDIS_PASSWORD=%q, want ${REDIS_PASSWORD:?...}", s.Environment["NATTER_REDIS_PASSWORD"])
+				}
+				if _, ok := s.Environment["REDIS_URL"]; ok {
+					t.Error("sets REDIS_URL beside the sentinels")
+				}
 			}
 			if kind == "gateway" && s.Environment["NATTER_GATEWAY_ID"] != name {
 				t.Errorf("NATTER_GATEWAY_ID=%q, want %q", s.Environment["NATTER_GATEWAY_ID"], name)
@@ -279,9 +304,40 @@ func TestComposeMatchesTopology(t *testing.T) {
 				t.Errorf("%s: want JetStream on a volume, got command %v volumes %v", name, nats.Command, nats.Volumes)
 			}
 		}
-		redis := c.Services["redis"]
-		if !strings.Contains(redis.Image, "alpine") || !strings.Contains(strings.Join(redis.Command, " "), "--appendonly yes") || len(redis.Volumes) == 0 {
-			t.Errorf("redis: want alpine with AOF on a volume, got %s %v %v", redis.Image, redis.Command, redis.Volumes)
+		for _, name := range []string{"redis", "redis-replica"} {
+			redis := c.Services[name]
+			if !strings.Contains(redis.Image, "alpine") || !strings.Contains(strings.Join(redis.Command, " "), "--appendonly yes") || len(redis.Volumes) == 0 {
+				t.Errorf("%s: want alpine with AOF on a volume, got %s %v %v", name, redis.Image, redis.Command, redis.Volumes)
+			}
+		}
+	})
+
+	t.Run("redis with sentinel", func(t *testing.T) {
+		// cluster.sh: a primary, a replica of it, three sentinels.
+		if got := strings.Join(c.Services["redis-replica"].Command, " "); !strings.Contains(got, "--replicaof redis 6379") {
+			t.Errorf("redis-replica: command %q, want a replica of redis", got)
+		}
+		sentinels := composeSentinels(c)
+		if len(sentinels) != 3 {
+			t.Errorf("compose runs sentinels %v, scripts/cluster.sh three", sentinels)
+		}
+		for _, addr := range sentinels {
+			name, _, _ := strings.Cut(addr, ":")
+			script := strings.Join(c.Services[name].Command, " ")
+			for _, want := range []string{"sentinel monitor natter redis 6379 2", "sentinel auth-pass natter $$REDIS_PASSWORD", "--sentinel"} {
+				if !strings.Contains(script, want) {
+					t.Errorf("%s: command does not say %q", name, want)
+				}
+			}
+		}
+		b, err := os.ReadFile(filepath.Join(root, "scripts", "cluster.sh"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, want := range []string{"redis_master=natter ", `--replicaof 127.0.0.1 "$redis_port"`, "for i in 1 2 3; do", "--sentinel"} {
+			if !strings.Contains(string(b), want) {
+				t.Errorf("scripts/cluster.sh does not say %q", want)
+			}
 		}
 	})
 
@@ -607,6 +663,8 @@ func clusterUp(tb testing.TB, prometheus bool, extra ...string) *stack {
 		"NATTER_CLUSTER_NATS_ROUTE_PORTS="+ports(3),
 		"NATTER_CLUSTER_NATS_MONITOR_PORTS="+ports(3),
 		"NATTER_CLUSTER_REDIS_PORT="+ports(1),
+		"NATTER_CLUSTER_REPLICA_PORT="+ports(1),
+		"NATTER_CLUSTER_SENTINEL_PORTS="+ports(3),
 		"NATTER_CLUSTER_HISTORY_PORT="+ports(1),
 		"NATTER_CLUSTER_PRESENCE_PORTS="+ports(2),
 		"NATTER_CLUSTER_GATEWAY_PORTS="+ports(4),

@@ -57,7 +57,7 @@ func TestComposeOperable(t *testing.T) {
 				t.Errorf("%s: healthcheck %+v, want %q", name, h, want)
 			}
 		}
-		for _, name := range append(natsNodes(c), "redis") {
+		for _, name := range append(natsNodes(c), "redis", "redis-replica", "sentinel1", "sentinel2", "sentinel3") {
 			if h := c.Services[name].Healthcheck; h == nil || len(h.Test) == 0 {
 				t.Errorf("%s has no healthcheck", name)
 			}
@@ -70,7 +70,7 @@ func TestComposeOperable(t *testing.T) {
 			need[name] = slices.Concat(natsNodes(c), byKind["presence"], byKind["history"])
 		}
 		for _, name := range byKind["presence"] {
-			need[name] = append(natsNodes(c), "redis")
+			need[name] = append(natsNodes(c), "redis", "redis-replica", "sentinel1", "sentinel2", "sentinel3")
 		}
 		for _, name := range byKind["history"] {
 			need[name] = natsNodes(c)
@@ -155,10 +155,14 @@ func TestComposeOperable(t *testing.T) {
 		if !regexp.MustCompile(`^` + fromEnv("GRAFANA_ADMIN_PASSWORD") + `$`).MatchString(grafana) {
 			t.Errorf("grafana's admin password %q, want ${GRAFANA_ADMIN_PASSWORD:?...}", grafana)
 		}
-		redis := c.Services["redis"]
-		i := slices.Index(redis.Command, "--requirepass")
-		if i < 0 || i+1 == len(redis.Command) || !regexp.MustCompile(`^`+fromEnv("REDIS_PASSWORD")+`$`).MatchString(redis.Command[i+1]) {
-			t.Errorf("redis: command %q, want --requirepass ${REDIS_PASSWORD:?...}", redis.Command)
+		for _, name := range []string{"redis", "redis-replica"} {
+			redis := c.Services[name]
+			for _, flag := range []string{"--requirepass", "--masterauth"} {
+				i := slices.Index(redis.Command, flag)
+				if i < 0 || i+1 == len(redis.Command) || !regexp.MustCompile(`^`+fromEnv("REDIS_PASSWORD")+`$`).MatchString(redis.Command[i+1]) {
+					t.Errorf("%s: command %q, want %s ${REDIS_PASSWORD:?...}", name, redis.Command, flag)
+				}
+			}
 		}
 		// make compose-up writes every variable the file requires into
 		// deploy/compose/.env, so that it runs with nothing set.

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -502,9 +503,48 @@ func TestHelmChartValues(t *testing.T) {
 	if v, _ := env("history", "NATTER_JETSTREAM_REPLICAS"); v != "1" {
 		t.Errorf("NATTER_JETSTREAM_REPLICAS=%q, want nats.replicas's 1", v)
 	}
-	if v, _ := env("presence", "REDIS_URL"); v != "secret:natter-redis/redis-url" {
-		t.Errorf("REDIS_URL %q, want from the Secret natter-redis", v)
+	// Redis through the sentinels by default, the password from the Secret.
+	if v, _ := env("presence", "NATTER_REDIS_PASSWORD"); v != "secret:natter-redis/redis-password" {
+		t.Errorf("NATTER_REDIS_PASSWORD %q, want from the Secret natter-redis", v)
 	}
+	if v, ok := env("presence", "REDIS_URL"); ok {
+		t.Errorf("REDIS_URL %q beside the sentinels", v)
+	}
+	t.Run("redis", func(t *testing.T) {
+		for _, tc := range []struct {
+			name string
+			set  []string
+			want map[string]string // presence's Redis settings
+		}{
+			{"one server", []string{"redis.sentinels=", "redis.existingSecret=natter-redis"},
+				map[string]string{"REDIS_URL": "secret:natter-redis/redis-url"}},
+			{"one server, no secret", []string{"redis.sentinels=", "redis.url=redis://r:6380"},
+				map[string]string{"REDIS_URL": "redis://r:6380"}},
+			{"sentinels", []string{"redis.sentinels=s1:26379\\,s2:26379", "redis.master=m", "redis.password=pw"},
+				map[string]string{"NATTER_REDIS_SENTINELS": "s1:26379,s2:26379", "NATTER_REDIS_MASTER": "m", "NATTER_REDIS_PASSWORD": "pw"}},
+			{"cluster", []string{"redis.cluster=c1:7000\\,c2:7000", "redis.existingSecret=natter-redis"},
+				map[string]string{"NATTER_REDIS_CLUSTER": "c1:7000,c2:7000", "NATTER_REDIS_PASSWORD": "secret:natter-redis/redis-password"}},
+		} {
+			t.Run(tc.name, func(t *testing.T) {
+				var args []string
+				for _, s := range tc.set {
+					args = append(args, "--set", s)
+				}
+				got := map[string]string{}
+				for _, e := range byKind(t, helmTemplate(t, helm, args...), "Deployment")["presence"].Spec.Template.Spec.Containers[0].Env {
+					if e.Name == "REDIS_URL" || strings.HasPrefix(e.Name, "NATTER_REDIS_") {
+						got[e.Name] = e.Value
+						if e.ValueFrom != nil && e.ValueFrom.SecretKeyRef != nil {
+							got[e.Name] = "secret:" + e.ValueFrom.SecretKeyRef.Name + "/" + e.ValueFrom.SecretKeyRef.Key
+						}
+					}
+				}
+				if !maps.Equal(got, tc.want) {
+					t.Errorf("presence's Redis settings %v, want %v", got, tc.want)
+				}
+			})
+		}
+	})
 	if v, _ := env("gateway", "NATTER_MESSAGE_RATE"); v != "5" {
 		t.Errorf("NATTER_MESSAGE_RATE=%q, want gateway.env's 5", v)
 	}

@@ -7,8 +7,6 @@ import (
 	"context"
 	"log/slog"
 
-	"github.com/redis/go-redis/v9"
-
 	"github.com/natter/natter/kit/ops"
 	"github.com/natter/natter/services/presence"
 )
@@ -27,11 +25,10 @@ func run(ctx context.Context, log *slog.Logger) error {
 		return err
 	}
 	cfg = cfg.WithDefaults()
-	ropts, err := redis.ParseURL(cfg.RedisURL)
+	rdb, err := cfg.RedisClient()
 	if err != nil {
 		return err
 	}
-	rdb := redis.NewClient(ropts)
 	defer rdb.Close()
 	reg := ops.Registry()
 	nc, err := ops.ConnectNATS(cfg.NATSURL, reg, log, "presence")
