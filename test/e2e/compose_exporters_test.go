@@ -43,7 +43,7 @@ func TestComposeExporters(t *testing.T) {
 		}
 	}
 	want := map[string][]string{} // job -> the exporters' name:port
-	exporters := []string{"redis-exporter"}
+	var exporters []string
 
 	for _, node := range natsNodes(c) {
 		name := node + "-exporter"
@@ -75,21 +75,31 @@ func TestComposeExporters(t *testing.T) {
 		want["nats"] = append(want["nats"], name+":"+port)
 	}
 
-	r := c.Services["redis-exporter"]
-	if !strings.HasPrefix(r.Image, "oliver006/redis_exporter:") {
-		t.Errorf("redis-exporter: image %q", r.Image)
+	// One redis_exporter beside each Redis server: with Sentinel either
+	// may be the primary.
+	for _, server := range []string{"redis", "redis-replica"} {
+		name := server + "-exporter"
+		exporters = append(exporters, name)
+		r, ok := c.Services[name]
+		if !ok {
+			t.Errorf("no %s beside %s", name, server)
+			continue
+		}
+		if !strings.HasPrefix(r.Image, "oliver006/redis_exporter:") {
+			t.Errorf("%s: image %q", name, r.Image)
+		}
+		if r.Environment["REDIS_ADDR"] != "redis://"+server+":6379" {
+			t.Errorf("%s: REDIS_ADDR=%q", name, r.Environment["REDIS_ADDR"])
+		}
+		if !regexp.MustCompile(`^` + fromEnv("REDIS_PASSWORD") + `$`).MatchString(r.Environment["REDIS_PASSWORD"]) {
+			t.Errorf("%s: REDIS_PASSWORD=%q, want ${REDIS_PASSWORD:?...}", name, r.Environment["REDIS_PASSWORD"])
+		}
+		// redis_exporter listens on 9121 unless told otherwise.
+		if !slices.Equal(r.Expose, []string{"9121"}) || r.Environment["REDIS_EXPORTER_WEB_LISTEN_ADDRESS"] != "" {
+			t.Errorf("%s: exposes %v, listens on :9121", name, r.Expose)
+		}
+		want["redis"] = append(want["redis"], name+":9121")
 	}
-	if r.Environment["REDIS_ADDR"] != "redis://redis:6379" {
-		t.Errorf("redis-exporter: REDIS_ADDR=%q", r.Environment["REDIS_ADDR"])
-	}
-	if !regexp.MustCompile(`^` + fromEnv("REDIS_PASSWORD") + `$`).MatchString(r.Environment["REDIS_PASSWORD"]) {
-		t.Errorf("redis-exporter: REDIS_PASSWORD=%q, want ${REDIS_PASSWORD:?...}", r.Environment["REDIS_PASSWORD"])
-	}
-	// redis_exporter listens on 9121 unless told otherwise.
-	if !slices.Equal(r.Expose, []string{"9121"}) || r.Environment["REDIS_EXPORTER_WEB_LISTEN_ADDRESS"] != "" {
-		t.Errorf("redis-exporter: exposes %v, listens on :9121", r.Expose)
-	}
-	want["redis"] = []string{"redis-exporter:9121"}
 
 	for _, name := range exporters {
 		if ports := c.Services[name].Ports; len(ports) > 0 {

@@ -20,12 +20,18 @@ import (
 )
 
 // rollingOrder is the order a rolling restart takes make cluster-up's
-// services in, one at a time: the gateways, presence, history, then the
-// NATS nodes. Redis is not restarted: it is a single server (no Sentinel
-// yet), whose restart is an outage for joins, not a rolling restart.
+// services in, one at a time: the gateways, presence, history, the NATS
+// nodes, then Redis: the sentinels, the replica, and the primary (handed
+// over to the replica first; see rolling_redis_test.go).
 var rollingOrder = []string{
 	"gateway1", "gateway2", "gateway3", "gateway4", "presence1", "presence2", "history",
 	"nats1", "nats2", "nats3",
+	"sentinel1", "sentinel2", "sentinel3", "redis-replica", "redis",
+}
+
+// isRedis reports whether the stack's process name is Redis or a sentinel.
+func isRedis(name string) bool {
+	return strings.HasPrefix(name, "redis") || strings.HasPrefix(name, "sentinel")
 }
 
 // Between two restarts the clients have this many more messages acked:
@@ -35,7 +41,8 @@ const acksPerRestart = 50
 // TestRollingRestart restarts every service of make cluster-up's stack,
 // one at a time (SIGTERM, then `cluster.sh start`, which waits until it is
 // ready; a NATS node also until every stream has its three copies
-// current again), while six clients chat through nginx
+// current again, a sentinel until it knows the others, a Redis server
+// until it replicates the primary), while six clients chat through nginx
 // (nats-cluster.test.mjs, resending unacked messages under the same
 // clientId): every acked message is in history exactly once and was
 // delivered to every client once, every client ends connected, and
@@ -95,6 +102,15 @@ func restart(t *testing.T, s *stack, js jetstream.JetStream, name string) error 
 	if err != nil {
 		return fmt.Errorf("%s pid: %w", name, err)
 	}
+	if isRedis(name) {
+		did, err := beforeRedisRestart(context.Background(), s, name)
+		if err != nil {
+			return fmt.Errorf("before restarting %s: %w", name, err)
+		}
+		if did != "" {
+			t.Logf("%s: %s", name, did)
+		}
+	}
 	stop := time.Now()
 	if err := syscall.Kill(pid, syscall.SIGTERM); err != nil {
 		return fmt.Errorf("SIGTERM %s: %w", name, err)
@@ -125,6 +141,12 @@ func restart(t *testing.T, s *stack, js jetstream.JetStream, name string) error 
 			}
 		}
 		t.Logf("%s: every stream in %d current copies %s later", name, len(natsNodeNames), time.Since(ready).Round(time.Millisecond))
+	}
+	if isRedis(name) {
+		if err := afterRedisRestart(context.Background(), s, name); err != nil {
+			return fmt.Errorf("after restarting %s: %w", name, err)
+		}
+		t.Logf("%s: in step with the others (a sentinel knowing them, a server replicating) %s later", name, time.Since(ready).Round(time.Millisecond))
 	}
 	return nil
 }
