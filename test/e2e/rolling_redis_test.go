@@ -74,11 +74,11 @@ func replicatingFrom(ctx context.Context, addr string) error {
 }
 
 // redisAddr is the address of the stack's Redis server name (redis, the
-// primary up started, or redis-replica).
+// primary up started, or redis-replica), "" for any other name.
 func redisAddr(s *stack, name string) string {
-	port := "NATTER_CLUSTER_REDIS_PORT="
-	if name == "redis-replica" {
-		port = "NATTER_CLUSTER_REPLICA_PORT="
+	port := map[string]string{"redis": "NATTER_CLUSTER_REDIS_PORT=", "redis-replica": "NATTER_CLUSTER_REPLICA_PORT="}[name]
+	if port == "" {
+		return ""
 	}
 	for _, kv := range s.env {
 		if v, ok := strings.CutPrefix(kv, port); ok {
@@ -93,6 +93,9 @@ func redisAddr(s *stack, name string) string {
 // it did, "" when nothing.
 func beforeRedisRestart(ctx context.Context, s *stack, name string) (string, error) {
 	addr := redisAddr(s, name)
+	if addr == "" {
+		return "", nil // a sentinel
+	}
 	primary, err := redisPrimary(ctx, s)
 	if err != nil || primary != addr {
 		return "", err
