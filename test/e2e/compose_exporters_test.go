@@ -45,16 +45,22 @@ func TestComposeExporters(t *testing.T) {
 	want := map[string][]string{} // job -> the exporters' name:port
 	var exporters []string
 
-	for _, node := range natsNodes(c) {
-		name := node + "-exporter"
+	// beside returns the exporter compose runs beside server, from image.
+	beside := func(server, image string) (name string, e composeService, ok bool) {
+		name = server + "-exporter"
 		exporters = append(exporters, name)
-		e, ok := c.Services[name]
-		if !ok {
-			t.Errorf("no %s beside NATS node %s", name, node)
-			continue
+		if e, ok = c.Services[name]; !ok {
+			t.Errorf("no %s beside %s", name, server)
+		} else if !strings.HasPrefix(e.Image, image+":") {
+			t.Errorf("%s: image %s, want %s", name, e.Image, image)
 		}
-		if !strings.HasPrefix(e.Image, "natsio/prometheus-nats-exporter:") {
-			t.Errorf("%s: image %s", name, e.Image)
+		return name, e, ok
+	}
+
+	for _, node := range natsNodes(c) {
+		name, e, ok := beside(node, "natsio/prometheus-nats-exporter")
+		if !ok {
+			continue
 		}
 		for _, flag := range []string{"-varz", "-jsz=all"} {
 			if !slices.Contains(e.Command, flag) {
@@ -78,15 +84,9 @@ func TestComposeExporters(t *testing.T) {
 	// One redis_exporter beside each Redis server: with Sentinel either
 	// may be the primary.
 	for _, server := range []string{"redis", "redis-replica"} {
-		name := server + "-exporter"
-		exporters = append(exporters, name)
-		r, ok := c.Services[name]
+		name, r, ok := beside(server, "oliver006/redis_exporter")
 		if !ok {
-			t.Errorf("no %s beside %s", name, server)
 			continue
-		}
-		if !strings.HasPrefix(r.Image, "oliver006/redis_exporter:") {
-			t.Errorf("%s: image %q", name, r.Image)
 		}
 		if r.Environment["REDIS_ADDR"] != "redis://"+server+":6379" {
 			t.Errorf("%s: REDIS_ADDR=%q", name, r.Environment["REDIS_ADDR"])
