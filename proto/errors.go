@@ -22,6 +22,18 @@ const (
 	// stored (the store did not answer in time); resending it with the same
 	// clientId stores it once either way.
 	CodeUnknownOutcome = "unknown_outcome"
+	// CodeDisconnected is the disconnect reason of a connection that a
+	// backend disconnected through the server API.
+	CodeDisconnected = "disconnected"
+)
+
+// Server API error codes, besides the ones above (bad_request,
+// invalid_room, no_such_user…), with their HTTP status.
+const (
+	CodeUnauthorized     = "unauthorized"       // 401: no API key, or a wrong one
+	CodeNotFound         = "not_found"          // 404: no such operation
+	CodeMethodNotAllowed = "method_not_allowed" // 405: an operation is a POST
+	CodeTooLarge         = "request_too_large"  // 413: a body over MaxAPIBody
 )
 
 // Error is a failure that a client is told of: a code and a message for
@@ -53,7 +65,7 @@ var (
 	ErrInvalidMessage = &Error{Code: CodeInvalidMessage, Message: "invalid message"}
 	ErrMessageTooLong = &Error{Code: CodeMessageTooLong, Message: "message too long"}
 	ErrNotJoined      = &Error{Code: CodeNotJoined, Message: "join a room first"}
-	ErrNoSuchUser     = &Error{Code: CodeNoSuchUser, Message: "no such user online"}
+	ErrNoSuchUser     = &Error{Code: CodeNoSuchUser, Message: "no such user"}
 	ErrRateLimited    = &Error{Code: CodeRateLimited, Message: "too many messages; slow down"}
 	ErrBadRequest     = &Error{Code: CodeBadRequest, Message: "bad request"}
 	ErrUnavailable    = &Error{Code: CodeUnavailable, Message: "service unavailable; try again"}

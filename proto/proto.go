@@ -89,6 +89,10 @@ type Message struct {
 	Color    string `json:"color"`
 	Message  string `json:"message"`
 	TS       int64  `json:"ts"` // Unix milliseconds
+	// Bot marks a message a backend published through the server API:
+	// Username is then the bot's name (proto.SystemName when it gave
+	// none), not a user's. Absent on users' messages.
+	Bot bool `json:"bot,omitempty"`
 }
 
 // WhisperRequest is the payload of a client's "whisper".
@@ -105,6 +109,9 @@ type Whisper struct {
 	To      string `json:"to"`
 	Message string `json:"message"`
 	TS      int64  `json:"ts"`
+	// Bot marks a whisper from a backend (the server API): From is the
+	// bot's name, not a user's, and there is no one to answer.
+	Bot bool `json:"bot,omitempty"`
 }
 
 // SentAck answers a stored message or a delivered whisper.

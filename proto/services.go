@@ -83,8 +83,10 @@ type PresenceLookup struct {
 	Username string `json:"username"`
 }
 
-// PresenceLookupReply answers PresenceLookup. A name that no live session
-// holds has neither Username nor SessionID.
+// PresenceLookupReply answers PresenceLookup: the session that holds the
+// name, or (Online false) the offline session that held it last, while it
+// lives and nobody has taken the name since. A name of neither has no
+// Username nor SessionID.
 type PresenceLookupReply struct {
 	Error    *Error `json:"error,omitempty"`
 	Username string `json:"username,omitempty"`

@@ -67,6 +67,17 @@ const (
 	StoredWhisperPrefix = "natter.stored.dm."
 )
 
+// The events stream keeps every room's join and leave notices
+// (RoomPresenceSubject), as presence publishes them, for services that
+// follow along (an audit log, a notification sender): a durable consumer
+// of it gets each at least once, and dedupes by HeaderEventID. Messages
+// are followed on the messages stream itself (RoomMsgPrefix), by their id.
+const (
+	EventsStream = "NATTER_EVENTS"
+	// EventsStreamSubjects is what the events stream stores.
+	EventsStreamSubjects = liveRoomPrefix + "*." + LivePresence
+)
+
 // JetStream key-value buckets, owned (created) by the history service.
 const (
 	// RecoveryBucket maps a hash of a connection's private id (Socket.IO's
@@ -274,4 +285,8 @@ const (
 	// from, as gateway/conn, so that it is not echoed to it. The stream
 	// keeps it, and republishes it with the whisper.
 	HeaderOrigin = "Natter-Origin"
+	// HeaderEventID is a presence notice's unique id, for a consumer to
+	// dedupe by; also its Nats-Msg-Id, by which the events stream stores
+	// it once.
+	HeaderEventID = "Natter-Event-Id"
 )

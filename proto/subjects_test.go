@@ -1,6 +1,9 @@
 package proto
 
-import "testing"
+import (
+	"strings"
+	"testing"
+)
 
 func TestGatewaySubjects(t *testing.T) {
 	for _, tc := range []struct {
@@ -84,5 +87,35 @@ func TestSubjectsParsed(t *testing.T) {
 	}
 	if _, _, isWhisper, _ := StoredWhisperParties(RoomStoredSubject("lobby")); isWhisper {
 		t.Error("a room message taken for a whisper")
+	}
+}
+
+// TestAPISubjects: the server API's subjects and the system's session,
+// which whispers of the API come from.
+func TestAPISubjects(t *testing.T) {
+	if !ValidSessionID(SystemSessionID) {
+		t.Errorf("SystemSessionID %q is not a session id in form", SystemSessionID)
+	}
+	a := SessionID(NewToken())
+	if x, y, ok := ParseWhisperMsgSubject(WhisperMsgSubject(SystemSessionID, a)); !ok || x+y != min(a, SystemSessionID)+max(a, SystemSessionID) {
+		t.Errorf("a whisper from the system: %q %q %v", x, y, ok)
+	}
+	seen := map[string]bool{}
+	for _, op := range APIOps {
+		s := APISubject(op)
+		if seen[s] || strings.ContainsAny(s, "*> ") || !strings.HasPrefix(APIPath(op), APIPrefix) {
+			t.Errorf("op %q: subject %q, path %q", op, s, APIPath(op))
+		}
+		seen[s] = true
+		if _, _, ok := ParseGatewaySubject(s); ok {
+			t.Errorf("%q parses as a gateway's subject", s)
+		}
+	}
+	if len(seen) != 6 {
+		t.Errorf("%d API subjects, want 6", len(seen))
+	}
+	// The events stream keeps every room's presence notices, nothing else.
+	if got, want := EventsStreamSubjects, "natter.live.*."+LivePresence; got != want {
+		t.Errorf("EventsStreamSubjects = %q, want %q", got, want)
 	}
 }

@@ -58,6 +58,7 @@ var sample = map[string]string{
 	"NATTER_HISTORY_DUPLICATES":      "30s",
 	"NATTER_HISTORY_DEDUP_TTL":       "1h",
 	"NATTER_RECOVERY_TTL":            "2h",
+	"NATTER_EVENTS_STREAM":           "on",
 	"NATTER_JETSTREAM_REPLICAS":      "3",
 	"NATTER_DATA_DIR":                "/var/lib/natter",
 	"NATTER_ADVERTISE_ADDR":          "gw.internal:9000",
@@ -85,6 +86,8 @@ var sample = map[string]string{
 	"NATTER_AUTH_AUDIENCE":           "natter",
 	"NATTER_AUTH_ISSUER":             "https://id.example",
 	"NATTER_AUTH_ANONYMOUS":          "1",
+	"NATTER_API_KEY":                 "an api key of 16 bytes or more",
+	"NATTER_API_KEY_FILE":            "testdata/auth-secret",
 }
 
 // bad is a value that each variable of a type refuses.
@@ -103,6 +106,7 @@ var bad = map[string]string{
 	"NATTER_HISTORY_DUPLICATES":     "2 minutes",
 	"NATTER_HISTORY_DEDUP_TTL":      "-1h",
 	"NATTER_RECOVERY_TTL":           "1",
+	"NATTER_EVENTS_STREAM":          "yes",
 	"NATTER_JETSTREAM_REPLICAS":     "6",
 	"NATTER_PING_INTERVAL":          "25",
 	"NATTER_MAX_PAYLOAD":            "1MB",
@@ -111,6 +115,7 @@ var bad = map[string]string{
 	"NATTER_RECOVERY":               "maybe",
 	"NATTER_AUTH_HS256_SECRET_FILE": "testdata/no-such-file",
 	"NATTER_AUTH_ANONYMOUS":         "maybe",
+	"NATTER_API_KEY_FILE":           "testdata/no-such-file",
 }
 
 // TestREADMEEnvTables checks each command's README table against its Env:

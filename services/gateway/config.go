@@ -104,6 +104,10 @@ type Config struct {
 	// Auth turns authentication on: a JWT in the Socket.IO CONNECT (see
 	// AuthConfig). The zero value: off, everyone is anonymous.
 	Auth AuthConfig
+	// APIKey turns the server API on (proto.APIPrefix over HTTP, and
+	// proto.APISubject over NATS): the key a backend sends, at least
+	// MinAPIKeyBytes. Empty: off.
+	APIKey Secret
 }
 
 // WithDefaults returns c with every zero field set to its default.
@@ -205,6 +209,8 @@ var Env = []ops.EnvVar{
 	{Name: "NATTER_AUTH_ISSUER", Doc: "when set, tokens' iss must be it"},
 	{Name: "NATTER_AUTH_ANONYMOUS", Default: "off", Doc: "with authentication on, 1: clients without a token join anonymously too"},
 	{Name: "NATTER_RECOVERY", Default: "on", Doc: "Socket.IO's connection state recovery: on or off"},
+	{Name: "NATTER_API_KEY", Doc: "turns the server API on: the key backends send (at least 16 bytes)"},
+	{Name: "NATTER_API_KEY_FILE", Doc: "the same, read from a file"},
 }
 
 // ConfigFromEnv reads the variables in Env; unset (or empty) ones keep
@@ -234,6 +240,7 @@ func ConfigFromEnv() (Config, error) {
 		Pprof:             r.Switch("NATTER_PPROF"),
 		NoRecovery:        ops.Parse(r, "NATTER_RECOVERY", parseRecoveryOff),
 		Auth:              authFromEnv(r),
+		APIKey:            apiKeyFromEnv(r),
 	}
 	return c, r.Err()
 }
@@ -255,6 +262,19 @@ func authFromEnv(r *ops.EnvReader) AuthConfig {
 		a.HS256Secret = ops.Parse(r, "NATTER_AUTH_HS256_SECRET_FILE", readSecret)
 	}
 	return a
+}
+
+// apiKeyFromEnv reads NATTER_API_KEY, or NATTER_API_KEY_FILE, which
+// wins; the key is never in an error.
+func apiKeyFromEnv(r *ops.EnvReader) Secret {
+	key := Secret(r.String("NATTER_API_KEY"))
+	if r.String("NATTER_API_KEY_FILE") != "" {
+		key = ops.Parse(r, "NATTER_API_KEY_FILE", readSecret)
+	}
+	if len(key) == 0 {
+		return nil
+	}
+	return key
 }
 
 // parseRecoveryOff parses NATTER_RECOVERY: whether it is "off"; "on" (or

@@ -37,6 +37,9 @@ func TestConfigFromEnv(t *testing.T) {
 		// The file's secret is the one kept.
 		"NATTER_AUTH_HS256_SECRET_FILE": secretFile,
 		"NATTER_AUTH_ANONYMOUS":         "1",
+		// Likewise the API key's file.
+		"NATTER_API_KEY":      "an api key from the environment",
+		"NATTER_API_KEY_FILE": secretFile,
 	} {
 		t.Setenv(name, v)
 	}
@@ -48,7 +51,8 @@ func TestConfigFromEnv(t *testing.T) {
 		AllowedOrigins: []string{"https://a.example", "https://b.example"}, AllowedHosts: []string{"chat.example"},
 		PingInterval: 3 * time.Second, MessageRate: 12, Limits: map[string]Rate{"join.addr": {50, 500}},
 		TrustedProxies: []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8")}, Pprof: true, NoRecovery: true,
-		Auth: AuthConfig{HS256Secret: Secret("a secret from a file, 32 bytes or more"), Anonymous: true},
+		Auth:   AuthConfig{HS256Secret: Secret("a secret from a file, 32 bytes or more"), Anonymous: true},
+		APIKey: Secret("a secret from a file, 32 bytes or more"),
 	}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("ConfigFromEnv() =\n%+v\nwant\n%+v", got, want)
@@ -88,7 +92,7 @@ func TestConfigFromEnvErrors(t *testing.T) {
 		"NATTER_HEADER_TIMEOUT", "NATTER_BODY_TIMEOUT", "NATTER_ATTACHMENT_TIMEOUT", "NATTER_IDLE_TIMEOUT",
 		"NATTER_MESSAGE_RATE", "NATTER_MESSAGE_BURST", "NATTER_RATE_LIMITS", "NATTER_TYPING_INTERVAL",
 		"NATTER_TRUSTED_PROXIES", "NATTER_PPROF", "NATTER_RECOVERY",
-		"NATTER_AUTH_HS256_SECRET_FILE", "NATTER_AUTH_ANONYMOUS",
+		"NATTER_AUTH_HS256_SECRET_FILE", "NATTER_AUTH_ANONYMOUS", "NATTER_API_KEY_FILE",
 	} {
 		t.Run(name, func(t *testing.T) {
 			t.Setenv(name, "bad")

@@ -36,6 +36,7 @@ type Service struct {
 	forwarded *forwardedServer
 	ws        *wsProxy
 	nc        *nats.Conn
+	api       *apiNATS
 	handler   http.Handler        // Socket.IO and the web client
 	gatherer  prometheus.Gatherer // for /metrics
 
@@ -51,6 +52,9 @@ func New(cfg Config, nc *nats.Conn, log *slog.Logger, reg prometheus.Registerer)
 	cfg = cfg.WithDefaults()
 	if !proto.ValidGatewayID(cfg.ID) {
 		return nil, fmt.Errorf("gateway id %q: use letters, digits, _ and -", cfg.ID)
+	}
+	if n := len(cfg.APIKey); n > 0 && n < MinAPIKeyBytes {
+		return nil, fmt.Errorf("gateway: the API key is %d bytes; at least %d", n, MinAPIKeyBytes)
 	}
 	m := newMetrics(reg)
 	ecfg := engineio.Config{
@@ -96,6 +100,13 @@ func New(cfg Config, nc *nats.Conn, log *slog.Logger, reg prometheus.Registerer)
 	}
 
 	mux := http.NewServeMux()
+	s.api = &apiNATS{nc: nc}
+	if len(cfg.APIKey) > 0 {
+		s.api.http = newAPIServer(cfg.APIKey, &apiOps{chat: ch, timeout: cfg.RequestTimeout}, log, reg)
+		mux.Handle(apiRoot, s.api.http)
+	} else {
+		mux.HandleFunc(apiRoot, apiOff)
+	}
 	mux.Handle("/socket.io/", s.eio)
 	mux.Handle("GET /socket.io/socket.io.js", web.ClientHandler())
 	mux.Handle("GET /socket.io/socket.io.min.js", web.ClientHandler())
@@ -158,6 +169,11 @@ func (s *Service) Run(ctx context.Context) error {
 		s.Drain()
 		return fmt.Errorf("gateway: forwarding: %w", err)
 	}
+	if err := s.api.start(s.chat.onDisconnectRequest); err != nil {
+		ln.Close()
+		s.Drain()
+		return fmt.Errorf("gateway: server API: %w", err)
+	}
 	s.serving.Store(true)
 
 	mux := ops.Mux(s.gatherer, s.Ready)
@@ -192,6 +208,7 @@ func (s *Service) Run(ctx context.Context) error {
 func (s *Service) Drain() {
 	s.drain.Do(func() {
 		s.log.Info("gateway draining", "sessions", s.eio.Len())
+		s.api.close()
 		s.eio.Close(engineio.ReasonServerShutdown)
 		s.forwarded.close()
 		s.ws.close()

@@ -116,7 +116,7 @@ func (c *chat) onDisconnect(s *socketio.Socket, reason string) {
 		return
 	}
 	c.hub.remove(m)
-	deliberate := reason == "client namespace disconnect"
+	deliberate := reason == "client namespace disconnect" || cn.dismissed.Load()
 	c.tellLeft(s, deliberate)
 }
 

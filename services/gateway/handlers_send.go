@@ -63,10 +63,13 @@ func (c *chat) onWhisper(s *socketio.Socket, e *socketio.EventMessage) {
 		fail(e, err)
 		return
 	}
-	if !lr.Online {
+	if lr.Username == "" {
+		// Nobody holds the name, and no session that last held it lives.
 		fail(e, proto.ErrNoSuchUser)
 		return
 	}
+	// Online or not: a session that lives offline finds the whisper in
+	// its whisper history at its next join (proto/README.md, whisper).
 	if !proto.ValidSessionID(lr.SessionID) {
 		// A presence older than the field: the whisper cannot be routed to
 		// the session, and the name is no address.
@@ -76,8 +79,9 @@ func (c *chat) onWhisper(s *socketio.Socket, e *socketio.EventMessage) {
 	}
 	w := proto.Whisper{ID: newID(), From: m.username, To: lr.Username, Message: req.Message, TS: time.Now().UnixMilli()}
 	data, _ := json.Marshal(w)
-	// To the session that holds the name now: if it ends and another takes
-	// the name, this whisper stays the first one's.
+	// To the session that holds the name now (or held it last, offline):
+	// if it ends and another takes the name, this whisper stays the first
+	// one's.
 	out := nats.NewMsg(proto.WhisperMsgSubject(m.sid, lr.SessionID))
 	out.Header.Set(proto.HeaderOrigin, m.origin)
 	out.Data = data

@@ -30,6 +30,9 @@ type conn struct {
 	// expiry ends the connection when its token expires (watchExpiry).
 	expiry  atomic.Pointer[time.Timer]
 	expired prometheus.Counter // counts the expiries
+	// dismissed is set when the server API disconnects it: its close is
+	// a leave at once, as a deliberate one is.
+	dismissed atomic.Bool
 }
 
 // newConn returns the chat state of a socket new to the chat.

@@ -47,6 +47,10 @@ type Config struct {
 	// cluster has); 1. With 3, JetStream keeps acking writes, and loses
 	// none it acked, while one server of the three is down.
 	Replicas int
+	// Events turns on the events stream (proto.EventsStream): every join
+	// and leave notice stored, for other services to follow at least
+	// once. Off by default: each notice is then a JetStream write.
+	Events bool
 
 	ops.Process // NATS and the HTTP endpoints; HTTPAddr DefaultHTTPAddr
 }
@@ -74,6 +78,7 @@ var Env = append([]ops.EnvVar{
 	{Name: "NATTER_HISTORY_DEDUP_TTL", Default: "24h", Doc: "how long a message id is remembered past that window"},
 	{Name: "NATTER_RECOVERY_TTL", Default: "24h", Doc: "how long after its last join a connection can be recovered"},
 	{Name: "NATTER_JETSTREAM_REPLICAS", Default: "1", Doc: "copies of the stream and the buckets in a NATS cluster, 1 to 5: 3 survives a server's loss"},
+	{Name: "NATTER_EVENTS_STREAM", Default: "off", Doc: "on: join and leave notices stored in the NATTER_EVENTS stream, for other services"},
 }, ops.ProcessEnv(DefaultHTTPAddr)...)
 
 // ConfigFromEnv reads the variables of Env; unset ones keep their
@@ -88,6 +93,7 @@ func ConfigFromEnv() (Config, error) {
 		DedupTTL:     r.Duration("NATTER_HISTORY_DEDUP_TTL"),
 		RecoveryTTL:  r.Duration("NATTER_RECOVERY_TTL"),
 		Replicas:     r.Int("NATTER_JETSTREAM_REPLICAS"),
+		Events:       r.Switch("NATTER_EVENTS_STREAM"),
 		Process:      ops.ProcessFromEnv(r),
 	}
 	if err := r.Err(); err != nil {
@@ -121,6 +127,31 @@ func (c Config) StreamConfig() jetstream.StreamConfig {
 			Source:      proto.MessagesStreamSubjects,
 			Destination: proto.StoredSubjects,
 		},
+	}
+}
+
+// Bounds of the events stream (proto.EventsStream).
+const (
+	EventsMaxAge   = 24 * time.Hour
+	EventsMaxBytes = 256 << 20
+)
+
+// EventsStreamConfig returns the configuration of the events stream:
+// every room's join and leave notices, kept a day (and at most
+// EventsMaxBytes), stored once per event id.
+func (c Config) EventsStreamConfig() jetstream.StreamConfig {
+	c = c.WithDefaults()
+	return jetstream.StreamConfig{
+		Name:        proto.EventsStream,
+		Description: "natter join and leave notices, for services that follow along",
+		Subjects:    []string{proto.EventsStreamSubjects},
+		Storage:     jetstream.FileStorage,
+		Retention:   jetstream.LimitsPolicy,
+		Discard:     jetstream.DiscardOld,
+		MaxAge:      EventsMaxAge,
+		MaxBytes:    EventsMaxBytes,
+		Duplicates:  c.Duplicates,
+		Replicas:    c.Replicas,
 	}
 }
 

@@ -149,6 +149,11 @@ func (s *Service) create(ctx context.Context) (jetstream.Stream, error) {
 	if err != nil {
 		return nil, err
 	}
+	if s.cfg.Events {
+		if _, err := s.js.CreateOrUpdateStream(ctx, s.cfg.EventsStreamConfig()); err != nil {
+			return nil, fmt.Errorf("stream %s: %w", proto.EventsStream, err)
+		}
+	}
 	for _, kv := range s.cfg.BucketConfigs() {
 		if _, err := s.js.CreateOrUpdateKeyValue(ctx, kv); err != nil {
 			return nil, fmt.Errorf("bucket %s: %w", kv.Bucket, err)

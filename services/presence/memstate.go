@@ -72,6 +72,7 @@ func (m *MemoryStore) link(s *memSession, c proto.ConnRef, room string) bool {
 	if len(s.conns) == 0 {
 		m.colors[s.Color]++
 		m.names[s.Key] = s
+		delete(m.last, s.Key) // the name's holder now, whoever held it last
 		if s.index >= 0 {
 			heap.Remove(&m.expiry, s.index)
 		}
@@ -132,6 +133,7 @@ func (m *MemoryStore) unlink(s *memSession, c proto.ConnRef, now time.Time) (roo
 		m.colors[s.Color]--
 		if m.names[s.Key] == s && !proto.IsIdentityToken(s.Token) {
 			delete(m.names, s.Key)
+			m.last[s.Key] = s
 		}
 		s.expires = now.Add(m.ttl)
 		heap.Push(&m.expiry, s)
@@ -160,6 +162,9 @@ func (m *MemoryStore) expire(now time.Time) {
 func (m *MemoryStore) freeName(s *memSession) {
 	if m.names[s.Key] == s {
 		delete(m.names, s.Key)
+	}
+	if m.last[s.Key] == s {
+		delete(m.last, s.Key)
 	}
 }
 

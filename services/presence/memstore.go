@@ -19,12 +19,15 @@ type MemoryStore struct {
 	now func() time.Time
 
 	mu       sync.Mutex
-	sessions map[string]*memSession        // by token
-	names    map[string]*memSession        // the online sessions, by name key
-	conns    map[proto.ConnRef]*memSession // every connection's session
-	rooms    map[string]*memRoom           // the rooms with users
-	colors   map[string]int                // colour → online sessions that have it
-	expiry   expiryQueue                   // the offline sessions, the soonest to expire first
+	sessions map[string]*memSession // by token
+	names    map[string]*memSession // the online sessions, by name key
+	// last holds, by name key, the offline session that held a name
+	// nobody holds now, while it lives: Lookup finds it, for a whisper.
+	last   map[string]*memSession
+	conns  map[proto.ConnRef]*memSession // every connection's session
+	rooms  map[string]*memRoom           // the rooms with users
+	colors map[string]int                // colour → online sessions that have it
+	expiry expiryQueue                   // the offline sessions, the soonest to expire first
 	// lingering holds the connections whose transport was lost, each
 	// with when Reap may remove it.
 	lingering map[proto.ConnRef]time.Time
@@ -51,6 +54,7 @@ func NewMemoryStore(ttl time.Duration, now func() time.Time) *MemoryStore {
 		now:      now,
 		sessions: make(map[string]*memSession),
 		names:    make(map[string]*memSession),
+		last:     make(map[string]*memSession),
 		conns:    make(map[proto.ConnRef]*memSession),
 		rooms:    make(map[string]*memRoom),
 		colors:   make(map[string]int),
@@ -300,6 +304,9 @@ func (m *MemoryStore) Lookup(_ context.Context, key string) (Session, bool, erro
 	defer m.mu.Unlock()
 	m.expire(m.now())
 	s := m.names[key]
+	if s == nil {
+		s = m.last[key]
+	}
 	if s == nil {
 		return Session{}, false, ErrNoSession
 	}

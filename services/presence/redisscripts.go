@@ -16,6 +16,7 @@ local ttl = tonumber(ARGV[2])
 
 local function sessKey(tok) return prefix .. 'sess:' .. tok end
 local function nameKey(ek) return prefix .. 'name:' .. ek end
+local function lastKey(ek) return prefix .. 'last:' .. ek end
 local function connsKey(tok) return prefix .. 'conns:' .. tok end
 local function connKey(ec) return prefix .. 'conn:' .. ec end
 local function namesKey(room) return prefix .. 'names:' .. room end
@@ -64,6 +65,7 @@ local function link(tok, ec, room)
   if first then
     redis.call('PERSIST', sessKey(tok))
     redis.call('SET', nameKey(s[2]), tok)
+    redis.call('DEL', lastKey(s[2]))
     redis.call('HINCRBY', colorsKey, s[4], 1)
   end
   if joined then
@@ -105,6 +107,8 @@ local function unlink(tok, ec)
         redis.call('PEXPIRE', name, ttl)
       else
         redis.call('DEL', name)
+        -- Lookup finds it, offline, until the name is taken again.
+        redis.call('SET', lastKey(s[2]), tok, 'PX', ttl)
       end
     end
     redis.call('PEXPIRE', sessKey(tok), ttl)
@@ -309,8 +313,10 @@ for _, ec in ipairs(conns) do
     for _, v in ipairs({s[1], s[2], s[3], s[4], room}) do out[#out + 1] = v end
   end
 end
-local name = nameKey(redis.call('HGET', sessKey(tok), 'ek'))
-if redis.call('GET', name) == tok then redis.call('DEL', name) end
+local ek = redis.call('HGET', sessKey(tok), 'ek')
+for _, k in ipairs({nameKey(ek), lastKey(ek)}) do
+  if redis.call('GET', k) == tok then redis.call('DEL', k) end
+end
 redis.call('DEL', sessKey(tok))
 return out
 `)
@@ -353,9 +359,10 @@ return pageReply({}, ARGV[3], ARGV[4], tonumber(ARGV[5]))
 `)
 
 // lookupScript: ARGV[3] name key. It replies ok, the session's t u k c,
-// online (0/1); or nosession.
+// online (0/1), of the session that holds the name, else of the one that
+// held it last while it lives offline; or nosession.
 var lookupScript = redis.NewScript(luaPrelude + `
-local tok = redis.call('GET', nameKey(ARGV[3]))
+local tok = redis.call('GET', nameKey(ARGV[3])) or redis.call('GET', lastKey(ARGV[3]))
 if not tok then return {'nosession'} end
 local s = redis.call('HMGET', sessKey(tok), 't', 'u', 'k', 'c')
 if not s[1] then return {'nosession'} end

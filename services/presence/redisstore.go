@@ -31,6 +31,9 @@ import (
 //	                      has a connection, and expires ttl after its last one went
 //	name:<name key>       the <token> of the session that holds the name: it exists
 //	                      exactly while that session has a connection
+//	last:<name key>       the <token> of the offline session that held the name
+//	                      last, while nobody holds it: set when it goes offline,
+//	                      gone when someone takes the name, expires with it
 //	conns:<token>         hash <gateway>:<conn> → <room>: the session's connections;
 //	                      the session is online while it exists
 //	conn:<gateway>:<conn> the <token> of the connection's session

@@ -105,6 +105,7 @@ func testRedisKeys(t *testing.T, rdb redis.UniversalClient) {
 		"gw":       regexp.MustCompile(`^gw:` + b64 + `$`),
 		"gateways": regexp.MustCompile(`^gateways$`),
 		"closed":   regexp.MustCompile(`^closed:` + b64 + `:` + b64 + `$`),
+		"last":     regexp.MustCompile(`^last:` + b64 + `$`),
 	}
 	// keysByKind checks every key against the layout, and returns them by
 	// kind, with their time to live.
@@ -195,10 +196,12 @@ func testRedisKeys(t *testing.T, rdb redis.UniversalClient) {
 	leave(t, s, c1)
 	offline := keysByKind()
 	// Both connections were reported closed: marked for a while.
-	if got, want := count(offline), map[string]int{"sess": 1, "colors": 1, "closed": 2}; !maps.Equal(got, want) {
+	if got, want := count(offline), map[string]int{"sess": 1, "last": 1, "colors": 1, "closed": 2}; !maps.Equal(got, want) {
 		t.Errorf("offline: keys by kind %v, want %v", got, want)
 	}
-	for key, ttl := range offline["sess"] {
+	// The session, and the note that it held its name last (for Lookup),
+	// expire together.
+	for key, ttl := range joinMaps(offline["sess"], offline["last"]) {
 		if ttl < 59*time.Minute || ttl > time.Hour {
 			t.Errorf("offline: key %q expires in %v, want about an hour", key, ttl)
 		}
@@ -273,4 +276,11 @@ func TestKeyPrefix(t *testing.T) {
 			t.Errorf("keyPrefix(%q) = %q has no hash tag", tc.prefix, got)
 		}
 	}
+}
+
+// joinMaps returns one map of the entries of a and b.
+func joinMaps[K comparable, V any](a, b map[K]V) map[K]V {
+	out := maps.Clone(a)
+	maps.Copy(out, b)
+	return out
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"slices"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -77,6 +78,12 @@ func (s *Service) join(ctx context.Context, data []byte) any {
 	}
 	if p.Room, err = proto.NormalizeRoom(req.Room); err != nil {
 		return proto.PresenceJoinReply{Error: proto.AsError(err)}
+	}
+	if p.Username != "" && !slices.Contains(Palette, p.Color) {
+		// A new session's colour is its name's, not the least used one: a
+		// user keeps it across sessions and restarts (a resync keeps the
+		// colour it had).
+		p.Color = proto.ColorOf(proto.NameKey(p.Username))
 	}
 	res, err := s.store.Join(ctx, p)
 	if errors.Is(err, ErrNoSession) {
@@ -209,6 +216,9 @@ func (s *Service) announce(room, event string, notice any) {
 	b, _ := json.Marshal(notice)
 	msg := nats.NewMsg(proto.RoomPresenceSubject(room))
 	msg.Header.Set(proto.HeaderEvent, event)
+	id := proto.NewToken()
+	msg.Header.Set(proto.HeaderEventID, id)
+	msg.Header.Set(nats.MsgIdHdr, id)
 	msg.Data = b
 	if err := s.nc.PublishMsg(msg); err != nil {
 		s.log.Warn("presence: announce", "event", event, "err", err)

@@ -182,7 +182,10 @@ type Store interface {
 	Members(ctx context.Context, room, after string, limit int) (MemberPage, error)
 	// Lookup returns the session that holds the name key key, and whether
 	// it has a connection (always, but for an identity's session, which
-	// holds its name offline too). ErrNoSession if none.
+	// holds its name offline too); when nobody holds the name, the offline
+	// session that held it last, while it lives and until someone takes
+	// the name (online false): a whisper to the name waits for it.
+	// ErrNoSession if none.
 	Lookup(ctx context.Context, key string) (s Session, online bool, err error)
 }
 
@@ -196,12 +199,8 @@ var (
 	ErrNoSession   = errors.New("presence: no such session")
 )
 
-// Palette holds the users' colours: 12 colours that are far apart and
-// readable on white.
-var Palette = []string{
-	"#e6194b", "#3cb44b", "#4363d8", "#f58231", "#911eb4", "#008080",
-	"#f032e6", "#9a6324", "#800000", "#808000", "#000075", "#c49a00",
-}
+// Palette holds the colours a session may have (proto.Palette).
+var Palette = proto.Palette
 
 // DefaultSessionTTL is how long a session lives offline, after its last
 // connection went: its token resumes it meanwhile.

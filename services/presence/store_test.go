@@ -199,13 +199,19 @@ func testStore(t *testing.T, open openStore) {
 			t.Fatalf("Alice's colour %s, want %s", alice.Color, Palette[1])
 		}
 		leave(t, s, conn("a"))
-		if _, _, err := s.Lookup(ctx, proto.NameKey("alice")); !errors.Is(err, ErrNoSession) {
-			t.Errorf("Lookup(alice) offline = %v, want ErrNoSession: nobody holds the name", err)
+		// Nobody holds the name; Lookup finds her, offline, as the last
+		// to hold it (a whisper to the name waits for her).
+		if got, on, err := s.Lookup(ctx, proto.NameKey("alice")); err != nil || on || got != alice {
+			t.Errorf("Lookup(alice) offline = %+v, %v, %v; want her session, offline", got, on, err)
 		}
 		// Another user takes the name at once.
 		other := join(t, s, JoinParams{Conn: conn("o"), Username: "ALICE", Room: "lobby", NewToken: "to"})
 		if other.Session.Token != "to" || !other.Joined {
 			t.Fatalf("Join(ALICE) = %+v, want a new session to", other)
+		}
+		// The name is theirs now: Lookup never finds Alice again.
+		if got, on, err := s.Lookup(ctx, proto.NameKey("alice")); err != nil || !on || got != other.Session {
+			t.Errorf("Lookup(alice) = %+v, %v, %v; want ALICE's session, online", got, on, err)
 		}
 		// Alice's token cannot take it back while it is held, with or
 		// without the name; a refused join changes nothing.
@@ -509,8 +515,8 @@ func testStore(t *testing.T, open openStore) {
 				t.Errorf("%s: Members %v, want %v", st.name, got, st.wantMembers)
 			}
 		}
-		if _, _, err := s.Lookup(ctx, proto.NameKey("alice")); !errors.Is(err, ErrNoSession) {
-			t.Errorf("Lookup(alice) = %v, want ErrNoSession: offline, she holds no name", err)
+		if got, on, err := s.Lookup(ctx, proto.NameKey("alice")); err != nil || on || got.Token != "ta" {
+			t.Errorf("Lookup(alice) = %+v, %v, %v; want her session, offline: she held the name last", got, on, err)
 		}
 	})
 
@@ -574,8 +580,8 @@ func testStore(t *testing.T, open openStore) {
 		if got := usernames(res.Members); !slices.Equal(got, []string{"Bob"}) {
 			t.Errorf("Members = %v, want [Bob]", got)
 		}
-		if _, _, err := s.Lookup(ctx, proto.NameKey("alice")); !errors.Is(err, ErrNoSession) {
-			t.Errorf("Lookup(alice) = %v, want ErrNoSession: offline, she holds no name", err)
+		if got, on, err := s.Lookup(ctx, proto.NameKey("alice")); err != nil || on || got != alice.Session {
+			t.Errorf("Lookup(alice) = %+v, %v, %v; want her session, offline", got, on, err)
 		}
 		if got := leave(t, s, conn("c1")); got.Session.Username != "Bob" || !got.Left {
 			t.Errorf("Leave = %+v, want Bob left", got)
@@ -607,7 +613,7 @@ func testStore(t *testing.T, open openStore) {
 			wantErr    error
 		}{
 			{"online", proto.NameKey("ALICE"), "Alice", true, nil},
-			{"offline", proto.NameKey("김철수"), "", false, ErrNoSession},
+			{"offline, held last", proto.NameKey("김철수"), "김철수", false, nil},
 			{"unknown", proto.NameKey("carol"), "", false, ErrNoSession},
 		}
 		for _, tc := range tests {
@@ -617,6 +623,31 @@ func testStore(t *testing.T, open openStore) {
 					t.Errorf("Lookup(%q) = %+v, %v, %v; want %q, %v, %v", tc.key, got, online, err, tc.wantUser, tc.wantOnline, tc.wantErr)
 				}
 			})
+		}
+	})
+
+	t.Run("lookup finds the last holder while it lives", func(t *testing.T) {
+		const ttl = 200 * time.Millisecond
+		s, elapse := open(t, ttl)
+		alice := join(t, s, JoinParams{Conn: conn("a"), Username: "Alice", Room: "lobby", NewToken: "ta"}).Session
+		bob := join(t, s, JoinParams{Conn: conn("b"), Username: "Bob", Room: "lobby", NewToken: "tb"}).Session
+		leave(t, s, conn("a"))
+		leave(t, s, conn("b"))
+		for _, want := range []Session{alice, bob} {
+			if got, on, err := s.Lookup(ctx, want.Key); err != nil || on || got != want {
+				t.Errorf("Lookup(%s) = %+v, %v, %v; want offline", want.Username, got, on, err)
+			}
+		}
+		// Bob ends his session; Alice's expires: neither is found.
+		if _, err := s.EndSession(ctx, "tb"); err != nil {
+			t.Fatal(err)
+		}
+		if _, _, err := s.Lookup(ctx, bob.Key); !errors.Is(err, ErrNoSession) {
+			t.Errorf("Lookup(Bob) after EndSession = %v, want ErrNoSession", err)
+		}
+		elapse(2 * ttl)
+		if _, _, err := s.Lookup(ctx, alice.Key); !errors.Is(err, ErrNoSession) {
+			t.Errorf("Lookup(Alice) after her session expired = %v, want ErrNoSession", err)
 		}
 	})
 
@@ -903,8 +934,8 @@ func testUsersRace(t *testing.T, stores []Store) {
 		if u%2 == 1 && (err != nil || !online) {
 			t.Errorf("Lookup(user %d) = online %v, %v; want online", u, online, err)
 		}
-		if u%2 == 0 && !errors.Is(err, ErrNoSession) {
-			t.Errorf("Lookup(user %d) = %v, want ErrNoSession: offline", u, err)
+		if u%2 == 0 && (err != nil || online) {
+			t.Errorf("Lookup(user %d) = online %v, %v; want offline", u, online, err)
 		}
 	}
 	got = allMembers(t, stores[0], "lobby")
@@ -1079,8 +1110,8 @@ func testLinger(t *testing.T, open openStore) {
 		if got := roomNames(t, s, "lobby"); !slices.Equal(got, []string{"Bob"}) {
 			t.Errorf("Members = %v, want [Bob]", got)
 		}
-		if _, _, err := s.Lookup(ctx, proto.NameKey("alice")); !errors.Is(err, ErrNoSession) {
-			t.Errorf("Lookup(alice) = %v, want ErrNoSession: offline, she holds no name", err)
+		if got, on, err := s.Lookup(ctx, proto.NameKey("alice")); err != nil || on || got != alice.Session {
+			t.Errorf("Lookup(alice) = %+v, %v, %v; want her session, offline: reaped, she held the name last", got, on, err)
 		}
 		if _, err := s.Leave(ctx, conn("a")); !errors.Is(err, ErrUnknownConn) {
 			t.Errorf("Leave(reaped) = %v, want ErrUnknownConn", err)

@@ -24,6 +24,7 @@ var pageLimits = []struct {
 	{"MAX_MESSAGE_RUNES", proto.MaxMessageRunes},
 	{"MAX_HISTORY_PAGE", proto.MaxHistoryPage},
 	{"DEFAULT_ROOM", proto.DefaultRoom},
+	{"PALETTE", proto.Palette}, // the users' colours, each shown as var(--user-<index>)
 }
 
 // limitsModule renders pageLimits as an ES module of constants. It is

@@ -99,6 +99,7 @@ var wantLimits = map[string]any{
 	"MAX_MESSAGE_RUNES": proto.MaxMessageRunes,
 	"MAX_HISTORY_PAGE":  proto.MaxHistoryPage,
 	"DEFAULT_ROOM":      proto.DefaultRoom,
+	"PALETTE":           proto.Palette,
 }
 
 // TestServedLimitsAreProtos reads the served limits module back and

@@ -13,7 +13,7 @@ const FALLBACK_ERRORS = {
   invalid_message: 'That message cannot be sent.',
   message_too_long: 'A message is at most ' + MAX_MESSAGE_RUNES + ' characters.',
   not_joined: 'Join a room first.',
-  no_such_user: 'No such user is online.',
+  no_such_user: 'No such user.',
   rate_limited: 'Too many messages; slow down.',
   unavailable: 'The service is unavailable; try again.',
   unknown_outcome: 'Not known whether it was sent; try again.',

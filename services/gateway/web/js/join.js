@@ -10,6 +10,8 @@ import { addSystem, clearRoom, insert, renderChatMessage, renderTitle, scrollToB
 import { ensureMember, requestMembers, setMembers } from './members.js';
 import { renderControls } from './composer.js';
 import { flushQueued } from './send.js';
+import { loadWhispers } from './whispers.js';
+import { t } from './i18n.js';
 
 const REJOIN_DELAYS_MS = [1000, 2000, 5000, 10000, 30000];
 // Between tries to load the history a join came without.
@@ -25,7 +27,7 @@ export function normalizeRoom(s) {
 
 export function setJoinBusy(busy, label) {
   ui.joinButton.disabled = busy;
-  ui.joinButton.textContent = busy ? label || 'Joining…' : 'Join';
+  ui.joinButton.textContent = busy ? label || t('joining') : t('join');
   ui.joinForm.setAttribute('aria-busy', busy ? 'true' : 'false');
 }
 
@@ -85,11 +87,11 @@ function onJoined(ack, payload, opts) {
   showChat();
   ui.messages.setAttribute('aria-busy', 'true');
   if (roomChanged) {
-    addSystem('You joined #' + state.room + ' as ' + state.username + '.');
+    addSystem(t('joined', state.room, state.username));
   } else if (gap) {
     addSystem('Reconnected. Older messages are no longer available; showing the newest.', 'system-error');
   } else if (state.lostConnection) {
-    addSystem('Reconnected.');
+    addSystem(t('reconnected'));
   }
   state.lostConnection = false;
 
@@ -113,6 +115,9 @@ function onJoined(ack, payload, opts) {
     addSystem('The room\'s history could not be loaded; trying again…', 'system-error');
     loadMissedHistory(state.room, 0);
   }
+  // Every join asks for the whispers: a reload, a reconnect or a room
+  // change shows them (those already shown are not shown twice).
+  loadWhispers();
   ui.messages.setAttribute('aria-busy', 'false');
   if (roomChanged) scrollToBottom();
 
@@ -157,7 +162,7 @@ function onJoinFailed(err, payload, opts) {
     if (state.view === 'chat') addSystem(note, 'system-error');
     else {
       showError(ui.joinError, { code: err.code, message: note });
-      setJoinBusy(true, 'Retrying…');
+      setJoinBusy(true, t('retrying'));
     }
     state.rejoinTimer = setTimeout(() => {
       if (state.desired && socket.connected && !state.joined) join(state.desired, opts);
@@ -198,8 +203,8 @@ function showChat() {
   ui.signoutButton.hidden = false;
   ui.roomName.hidden = false;
   ui.roomName.textContent = '#' + state.room;
-  ui.roomName.title = 'Signed in as ' + state.username;
-  ui.messageInput.placeholder = 'Message #' + state.room;
+  ui.roomName.title = t('signedInAs', state.username);
+  ui.messageInput.placeholder = t('messageRoom', state.room);
   setJoinBusy(false);
   showError(ui.joinError, null);
   renderTitle();
@@ -214,7 +219,7 @@ export function restoreSession() {
   ui.roomInput.value = savedRoom && savedRoom !== DEFAULT_ROOM ? savedRoom : '';
   if (savedName && state.token) {
     state.desired = { username: savedName, room: savedRoom || DEFAULT_ROOM };
-    setJoinBusy(true, 'Rejoining…');
+    setJoinBusy(true, t('rejoining'));
   } else {
     ui.nameInput.focus();
   }
@@ -240,7 +245,7 @@ export function wireJoin() {
       join(state.desired, { auto: false });
     } else {
       // The connect handler joins as soon as the connection is up.
-      setJoinBusy(true, 'Waiting for connection…');
+      setJoinBusy(true, t('waitingConnection'));
       if (!socket.active) socket.connect();
     }
   });

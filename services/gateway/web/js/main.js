@@ -15,8 +15,10 @@ import { wireEvents } from './events.js';
 import { renderMembers } from './members.js';
 import { renderControls, wireComposer } from './composer.js';
 import { wireRoomSwitch } from './commands.js';
+import { applyStatic } from './i18n.js';
 
 function start(io) {
+  applyStatic();
   const socket = openSocket(io);
   wireEvents(socket);
   wireJoin();

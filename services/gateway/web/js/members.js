@@ -5,6 +5,7 @@ import { makeEl, paint, safeColor, ui } from './dom.js';
 import { state } from './state.js';
 import { request } from './socket.js';
 import { autosize, updateCounter } from './composer.js';
+import { t } from './i18n.js';
 
 export function setMembers(list) {
   state.members.clear();
@@ -62,15 +63,15 @@ export function renderMembers() {
     if (color) swatch.style.backgroundColor = color;
     swatch.setAttribute('aria-hidden', 'true');
     const label = makeEl('span', 'member-name', name);
-    paint(label, color);
+    paint(label, state.members.get(name));
     button.appendChild(swatch);
     button.appendChild(label);
     if (name === state.username) {
-      button.appendChild(makeEl('span', 'you', '(you)'));
+      button.appendChild(makeEl('span', 'you', t('you')));
       button.disabled = true;
-      button.title = 'You';
+      button.title = t('youTitle');
     } else {
-      button.title = 'Whisper to ' + name;
+      button.title = t('whisperTo', name);
       button.setAttribute('aria-label', name + ', whisper');
       button.addEventListener('click', () => prefillWhisper(name));
     }

@@ -1,11 +1,13 @@
 // The room's message list: messages, whispers and system lines in
 // timestamp order, scrolling, and the unread count in the title.
 
-import { makeEl, paint, timeEl, ui, validTs } from './dom.js';
+import { appendLinked, makeEl, paint, timeEl, ui, validTs } from './dom.js';
 import { state } from './state.js';
 import { renderMembers } from './members.js';
 import { clearTyping, dropTyping } from './typing.js';
 import { confirmPending } from './send.js';
+import { markWhispersRead } from './whispers.js';
+import { t } from './i18n.js';
 
 export function clearRoom() {
   ui.messages.replaceChildren();
@@ -113,7 +115,7 @@ export function buildMessage(kind, fields) {
   const body = makeEl('div', 'body');
   if (kind === 'whisper') {
     const label = makeEl('span', 'whisper-label');
-    label.appendChild(makeEl('span', 'whisper-tag', 'whisper'));
+    label.appendChild(makeEl('span', 'whisper-tag', t('whisperTag')));
     const from = makeEl('span', 'whisper-from', fields.from);
     paint(from, state.members.get(fields.from));
     const to = makeEl('span', 'whisper-to', fields.to);
@@ -123,17 +125,24 @@ export function buildMessage(kind, fields) {
     label.appendChild(to);
     label.appendChild(document.createTextNode(':'));
     body.appendChild(label);
-    li.setAttribute('aria-label', 'Whisper from ' + fields.from + ' to ' + fields.to);
+    li.setAttribute('aria-label', t('whisperLabel', fields.from, fields.to));
     li.dataset.from = fields.from;
     li.dataset.to = fields.to;
+    if (fields.from === state.username) li.classList.add('mine');
   } else {
     const author = makeEl('span', 'author', fields.username);
     paint(author, fields.color);
     body.appendChild(author);
     li.dataset.username = fields.username;
-    if (fields.username === state.username) li.classList.add('mine');
+    if (fields.username === state.username) {
+      // Our own, marked by more than colour: a bar and a word.
+      li.classList.add('mine');
+      body.appendChild(makeEl('span', 'mine-tag', t('you')));
+    }
   }
-  body.appendChild(makeEl('span', 'text', fields.message));
+  const text = makeEl('span', 'text');
+  appendLinked(text, fields.message);
+  body.appendChild(text);
   li.appendChild(body);
   if (fields.id) li.dataset.id = fields.id;
   li.dataset.state = fields.pendingState || 'sent';
@@ -176,7 +185,10 @@ export function renderChatMessage(m, fromHistory) {
   if (!fromHistory) dropTyping(m.username);
 }
 
-export function renderWhisper(w) {
+// renderWhisper shows a whisper, live or (opts.quiet) from the whisper
+// history.
+export function renderWhisper(w, opts) {
+  opts = opts || {};
   if (!w || typeof w !== 'object' || typeof w.message !== 'string' || typeof w.from !== 'string') return;
   const id = typeof w.id === 'string' || typeof w.id === 'number' ? String(w.id) : '';
   if (id && state.seen.has(id)) return;
@@ -184,5 +196,6 @@ export function renderWhisper(w) {
   const to = typeof w.to === 'string' ? w.to : state.username || '';
   const li = buildMessage('whisper', { id, ts, from: w.from, to, message: w.message });
   markSeen(id, ts, false);
-  insert(li, ts, { own: w.from === state.username });
+  insert(li, ts, { own: w.from === state.username, quiet: opts.quiet });
+  if (!opts.quiet && !document.hidden) markWhispersRead(ts);
 }

@@ -10,6 +10,7 @@ import { requestMembers } from './members.js';
 import { clearTyping, stopOwnTyping } from './typing.js';
 import { renderControls } from './composer.js';
 import { flushQueued } from './send.js';
+import { t } from './i18n.js';
 
 const ACK_TIMEOUT_MS = 10000;
 
@@ -80,7 +81,7 @@ export function openSocket(io) {
       // The server restored our connection (Socket.IO's connection state
       // recovery): still joined, and what we missed follows as events.
       state.joined = true;
-      if (state.lostConnection) addSystem('Reconnected.');
+      if (state.lostConnection) addSystem(t('reconnected'));
       state.lostConnection = false;
       requestMembers();
       renderControls();
@@ -103,7 +104,7 @@ export function openSocket(io) {
     if (socket.active) {
       state.connection = 'reconnecting';
       if (state.view === 'chat' && !state.lostConnection) {
-        addSystem('Connection lost. Reconnecting…', 'system-error');
+        addSystem(t('connectionLost'), 'system-error');
       }
       state.lostConnection = true;
     } else {
@@ -154,16 +155,16 @@ export function renderStatus() {
   let text;
   switch (state.connection) {
     case 'connected':
-      text = 'Connected' + (state.transport ? ' · ' + state.transport : '');
+      text = t('connected') + (state.transport ? ' · ' + state.transport : '');
       break;
     case 'reconnecting':
-      text = state.attempt > 0 ? 'Reconnecting (attempt ' + state.attempt + ')…' : 'Reconnecting…';
+      text = state.attempt > 0 ? t('reconnectingAttempt', state.attempt) : t('reconnecting');
       break;
     case 'disconnected':
-      text = 'Disconnected';
+      text = t('disconnected');
       break;
     default:
-      text = 'Connecting…';
+      text = t('connecting');
   }
   ui.statusText.textContent = text;
   ui.reconnectButton.hidden = state.connection !== 'disconnected';

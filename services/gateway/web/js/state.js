@@ -54,4 +54,5 @@ export const state = {
   historyTimer: null, // the next try to load history a join came without
   rejoinAttempt: 0,
   unread: 0,
+  unreadWhispers: 0, // received since the page last showed the user's whispers
 };
