@@ -1003,9 +1003,11 @@ func (s *stack) script(tb testing.TB, args ...string) string {
 
 // notInCluster reports whether cluster.sh's stack has no series of the
 // metric: an exporter's (it runs none), or the gateways' authentication
-// counters (registered only with authentication on; it runs without).
+// and server API counters (registered only with authentication or the
+// API on; it runs without either).
 func notInCluster(metric string) bool {
-	return exporterJob(metric) != "" || strings.HasPrefix(metric, "natter_gateway_auth_")
+	return exporterJob(metric) != "" || strings.HasPrefix(metric, "natter_gateway_auth_") ||
+		strings.HasPrefix(metric, "natter_gateway_api_")
 }
 
 // checkPrometheus waits until Prometheus has every gateway, presence and
