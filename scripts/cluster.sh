@@ -160,6 +160,9 @@ render_prometheus() {
 	for i in $(seq 1 $GATEWAYS); do args+=(-e "s|gateway$i:8080|127.0.0.1:${gateway_ports[$((i - 1))]}|g"); done
 	for i in $(seq 1 $PRESENCES); do args+=(-e "s|presence$i:8081|127.0.0.1:${presence_ports[$((i - 1))]}|g"); done
 	args+=(-e "s|history:8082|127.0.0.1:$history_port|g" -e "s|localhost:9090|127.0.0.1:$prometheus_port|g")
+	# No exporters run here (compose's prometheus-nats-exporter and
+	# redis_exporter): their jobs are left out.
+	args+=(-e '/^  - job_name: \(nats\|redis\)$/,/^      - targets:/d')
 	sed "${args[@]}" "$root/deploy/prometheus/prometheus.yml" >"$dir/prometheus.yml"
 	# prometheus.yml loads its rule_files from beside it.
 	cp "$root/deploy/prometheus/alerts.yml" "$dir/alerts.yml"

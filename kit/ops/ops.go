@@ -20,7 +20,7 @@ import (
 type Ready func() error
 
 // Mux returns a mux with /healthz (the process is up), /readyz (ready
-// returns nil) and /metrics (what g gathers).
+// returns nil) and /metrics (what g gathers, and natter_ready from ready).
 func Mux(g prometheus.Gatherer, ready Ready) *http.ServeMux {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { w.Write([]byte("ok\n")) })
@@ -33,7 +33,7 @@ func Mux(g prometheus.Gatherer, ready Ready) *http.ServeMux {
 		}
 		w.Write([]byte("ok\n"))
 	})
-	mux.Handle("GET /metrics", promhttp.HandlerFor(g, promhttp.HandlerOpts{}))
+	mux.Handle("GET /metrics", promhttp.HandlerFor(withReady(g, ready), promhttp.HandlerOpts{}))
 	return mux
 }
 

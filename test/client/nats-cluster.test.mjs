@@ -14,6 +14,9 @@
 //   NATTER_READY     created when the clients have joined and chat
 //   NATTER_DONE      created by the Go test when the fault is over and
 //                    the chat went on: the clients stop sending
+//   NATTER_MEMBERS   1: afterwards every client must be connected, and
+//                    presence's members of the room the clients' names
+//                    (the rolling restart, test/e2e/rolling_restart_test.go)
 
 import { test } from "node:test";
 import assert from "node:assert/strict";
@@ -116,6 +119,7 @@ test(`${CLIENTS} clients chat through a NATS node's fault: acked means stored on
   }
   assert.deepEqual(twice.slice(0, 10), [], `${twice.length} deliveries of a message a client had already had`);
   assert.deepEqual(missed, clients.map(() => 0), "acked messages some client was not delivered");
+  if (process.env.NATTER_MEMBERS === "1") await membersAreTheClients(clients, room);
 
   // The whole room, from history, through a new connection.
   const reader = io(BASE, { forceNew: true, transports: ["websocket"] });
@@ -130,3 +134,23 @@ test(`${CLIENTS} clients chat through a NATS node's fault: acked means stored on
   assert.deepEqual(wrongID.slice(0, 10), [], `${wrongID.length} stored under another id than acked`);
   assert.equal(stored.length, ackedIds.size, "history holds only the acked messages");
 });
+
+// Every client ends connected, and presence's members of the room are the
+// clients' names: no one left over from a connection that is gone, no one
+// missing. Presence may take a moment to hear of the last moves: asked
+// again for up to 20 s.
+async function membersAreTheClients(clients, room) {
+  const truth = clients.map((c) => c.name).sort();
+  const start = Date.now();
+  let got;
+  for (const end = start + 20000; ; await sleep(500)) {
+    const down = clients.filter((c) => !c.s.connected).map((c) => c.i);
+    const res = down.length ? { ok: false } : await clients[0].s.timeout(5000).emitWithAck("members", { room }).catch((e) => ({ ok: false, error: String(e) }));
+    got = res.ok ? res.members.map((m) => m.username).sort() : { down, res };
+    if (res.ok && JSON.stringify(got) === JSON.stringify(truth)) break;
+    if (Date.now() > end) break;
+  }
+  console.log(`members: ${JSON.stringify(got)} after ${Date.now() - start} ms`);
+  assert.ok(clients.every((c) => c.s.connected), `clients not connected: ${clients.filter((c) => !c.s.connected).map((c) => c.i)}`);
+  assert.deepEqual(got, truth, "presence's members of the room are the connected clients");
+}

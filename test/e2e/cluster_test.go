@@ -556,7 +556,7 @@ func metricNames(expr string) []string {
 func exportedMetrics(tb testing.TB) map[string]bool {
 	tb.Helper()
 	root := nodetest.RepoRoot(tb)
-	def := regexp.MustCompile(`(?s)prometheus\.New(Counter|Gauge|Histogram|Summary)(?:Vec)?\(\s*prometheus\.\w+Opts\{.*?Name:\s*"([a-z0-9_:]+)"`)
+	def := regexp.MustCompile(`(?s)prometheus\.New(Counter|Gauge|Histogram|Summary)(?:Vec|Func)?\(\s*prometheus\.\w+Opts\{.*?Name:\s*"([a-z0-9_:]+)"`)
 	names := map[string]bool{}
 	for _, dir := range []string{"services", "kit"} {
 		err := filepath.WalkDir(filepath.Join(root, dir), func(p string, d fs.DirEntry, err error) error {
@@ -609,8 +609,8 @@ func TestDashboardQueriesNameExportedMetrics(t *testing.T) {
 		}
 		for _, n := range names {
 			used[n] = true
-			if !exported[n] {
-				t.Errorf("%q: no service exports %s", expr, n)
+			if !exported[n] && exporterJob(n) == "" {
+				t.Errorf("%q: no service exports %s, nor an exporter (exporterJobs)", expr, n)
 			}
 		}
 	}
@@ -1001,8 +1001,18 @@ func (s *stack) script(tb testing.TB, args ...string) string {
 	return string(out)
 }
 
+// notInCluster reports whether cluster.sh's stack has no series of the
+// metric: an exporter's (it runs none), or the gateways' authentication
+// and server API counters (registered only with authentication or the
+// API on; it runs without either).
+func notInCluster(metric string) bool {
+	return exporterJob(metric) != "" || strings.HasPrefix(metric, "natter_gateway_auth_") ||
+		strings.HasPrefix(metric, "natter_gateway_api_")
+}
+
 // checkPrometheus waits until Prometheus has every gateway, presence and
-// history target up, then runs each dashboard query and wants data.
+// history target up, then runs each dashboard query and wants data, but
+// for those on metrics the stack does not have (notInCluster).
 func checkPrometheus(tb testing.TB, s *stack) {
 	tb.Helper()
 	prom := s.urls["prometheus"]
@@ -1053,6 +1063,9 @@ func checkPrometheus(tb testing.TB, s *stack) {
 	errNoData := errors.New("no data")
 	pending := map[string]error{} // query: why it had no data the last time
 	for _, expr := range dashboardExprs(tb) {
+		if slices.ContainsFunc(metricNames(expr), notInCluster) {
+			continue
+		}
 		pending[strings.ReplaceAll(expr, "$__rate_interval", "2m")] = nil
 	}
 	_ = wait.Until(context.Background(), 30*time.Second, func() error {
