@@ -2,12 +2,18 @@
 package natstest
 
 import (
+	"fmt"
 	"net"
+	"net/url"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
+
+	"github.com/natter/natter/kit/wait"
 )
 
 // Server is an embedded NATS server with JetStream, in a folder of its own.
@@ -68,4 +74,70 @@ func Connect(tb testing.TB, url string, opts ...nats.Option) *nats.Conn {
 	}
 	tb.Cleanup(nc.Close)
 	return nc
+}
+
+// RunCluster starts n servers with JetStream routed into one cluster, each
+// on free ports of 127.0.0.1 with a store folder of its own, and waits
+// until JetStream's meta group has a leader; the test's cleanup shuts them
+// down.
+func RunCluster(tb testing.TB, n int) []*Server {
+	tb.Helper()
+	routes := make([]*url.URL, n)
+	for i := range routes {
+		routes[i] = &url.URL{Scheme: "nats", Host: fmt.Sprintf("127.0.0.1:%d", freePort(tb))}
+	}
+	nodes := make([]*Server, n)
+	for i := range nodes {
+		opts := &server.Options{
+			Host: "127.0.0.1", Port: -1, ServerName: fmt.Sprintf("n%d", i+1),
+			StoreDir: tb.TempDir(), JetStream: true, NoLog: true, NoSigs: true,
+			Cluster: server.ClusterOpts{Name: "natstest", Host: "127.0.0.1"},
+			Routes:  routes,
+		}
+		opts.Cluster.Port, _ = strconv.Atoi(routes[i].Port())
+		s, err := server.NewServer(opts)
+		if err != nil {
+			tb.Fatalf("nats server: %v", err)
+		}
+		go s.Start()
+		tb.Cleanup(s.Shutdown)
+		nodes[i] = &Server{Server: s, opts: opts}
+	}
+	for _, s := range nodes {
+		if !s.ReadyForConnections(30 * time.Second) {
+			tb.Fatalf("nats server %s not ready", s.Name())
+		}
+	}
+	wait.Eventually(tb, 30*time.Second, func() bool { return anyLeader(nodes) }, "nats cluster: no JetStream meta leader")
+	return nodes
+}
+
+// freePort is a TCP port of 127.0.0.1 free a moment ago.
+func freePort(tb testing.TB) int {
+	tb.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+func anyLeader(nodes []*Server) bool {
+	for _, s := range nodes {
+		if s.JetStreamIsLeader() {
+			return true
+		}
+	}
+	return false
+}
+
+// URLs is the client URLs of nodes, comma-separated, as nats.Connect takes
+// a list of servers.
+func URLs(nodes []*Server) string {
+	urls := make([]string, len(nodes))
+	for i, s := range nodes {
+		urls[i] = s.ClientURL()
+	}
+	return strings.Join(urls, ",")
 }

@@ -20,6 +20,7 @@ const (
 	DefaultReplicas       = 1
 	MaxReplicas           = 5 // JetStream's most
 	DefaultCatchUpTimeout = 2 * time.Second
+	DefaultStallAfter     = 5 * time.Second
 	DefaultHTTPAddr       = ":8082"
 )
 
@@ -51,6 +52,10 @@ type Config struct {
 	// and leave notice stored, for other services to follow at least
 	// once. Off by default: each notice is then a JetStream write.
 	Events bool
+	// StallAfter is how long the caches may stay behind the stream, not
+	// moving, before the service reads the stream again from where they
+	// are (reader.go); 5s.
+	StallAfter time.Duration
 
 	ops.Process // NATS and the HTTP endpoints; HTTPAddr DefaultHTTPAddr
 }
@@ -64,6 +69,7 @@ func (c Config) WithDefaults() Config {
 	ops.Default(&c.DedupTTL, DefaultDedupTTL)
 	ops.Default(&c.RecoveryTTL, DefaultRecoveryTTL)
 	ops.Default(&c.Replicas, DefaultReplicas)
+	ops.Default(&c.StallAfter, DefaultStallAfter)
 	c.Process = c.Process.WithDefaults(DefaultHTTPAddr)
 	return c
 }

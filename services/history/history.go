@@ -80,26 +80,21 @@ func (s *Service) Run(ctx context.Context) error {
 		return err
 	}
 	s.stream = stream
-	cons, err := stream.OrderedConsumer(ctx, jetstream.OrderedConsumerConfig{
-		FilterSubjects: []string{proto.MessagesStreamSubjects},
-		DeliverPolicy:  jetstream.DeliverAllPolicy,
-	})
+	r, err := s.consume(ctx)
 	if err != nil {
-		return fmt.Errorf("history: consumer: %w", err)
+		return err
 	}
-	cc, err := cons.Consume(s.apply)
-	if err != nil {
-		return fmt.Errorf("history: consume: %w", err)
-	}
-	// Queries wait on the caches (catchUp): the stream is read until the
-	// last of them is answered.
+	// Queries wait on the caches (catchUp): the stream is read, and its
+	// reading watched, until the last of them is answered.
+	watchCtx, stopWatch := context.WithCancel(context.Background())
+	watched := make(chan struct{})
+	go func() {
+		defer close(watched)
+		s.watch(watchCtx, r)
+	}()
 	defer func() {
-		cc.Stop()
-		select {
-		case <-cc.Closed():
-		case <-time.After(DefaultCatchUpTimeout + time.Second):
-			s.log.Warn("history: the stream's reading did not stop in time")
-		}
+		stopWatch()
+		<-watched
 	}()
 	var subs []*nats.Subscription
 	defer func() {

@@ -13,6 +13,7 @@ type metrics struct {
 	messages *prometheus.CounterVec
 	queries  *prometheus.CounterVec
 	duration *prometheus.HistogramVec
+	rereads  prometheus.Counter
 }
 
 // Kinds of messages and queries, as metric labels.
@@ -36,6 +37,10 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Help:    "Time to answer a query, by kind: room or whisper.",
 			Buckets: prometheus.ExponentialBuckets(0.0001, 4, 10),
 		}, []string{"kind"}),
+		rereads: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "natter_history_stream_rereads_total",
+			Help: "Times the reading of the stream stalled behind it and was started again from where the caches are.",
+		}),
 	}
 	for _, kind := range []string{kindRoom, kindWhisper} {
 		m.messages.WithLabelValues(kind) // a series from the start, at 0
@@ -43,7 +48,7 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		m.duration.WithLabelValues(kind)
 	}
 	if reg != nil {
-		reg.MustRegister(m.messages, m.queries, m.duration)
+		reg.MustRegister(m.messages, m.queries, m.duration, m.rereads)
 	}
 	return m
 }

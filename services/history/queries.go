@@ -123,11 +123,10 @@ func (s *Service) catchUp(subject string) error {
 	defer cancel()
 	var last uint64
 	if subject == "" {
-		info, err := s.stream.Info(ctx)
-		if err != nil {
+		var err error
+		if last, err = s.streamLast(ctx); err != nil {
 			return err
 		}
-		last = info.State.LastSeq
 	} else {
 		raw, err := s.stream.GetLastMsgForSubject(ctx, subject)
 		if errors.Is(err, jetstream.ErrMsgNotFound) {
