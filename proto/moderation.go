@@ -214,3 +214,17 @@ func ValidateModerate(action string, req ModerateRequest) (ModerateRequest, erro
 	}
 	return req, nil
 }
+
+// MaxSubjectBytes bounds a token's subject (sub), and an APIRole's.
+const MaxSubjectBytes = 256
+
+// RoleGranted, on RoleGrantedSubject, tells every gateway that the
+// identity Identity (IdentityID) now has the granted role Role ("":
+// revoked): it applies at once to its connections joined now.
+type RoleGranted struct {
+	Identity string `json:"identity"`
+	Role     string `json:"role"`
+}
+
+// RoleGrantedSubject carries RoleGranted to every gateway (no queue group).
+const RoleGrantedSubject = "natter.roles.granted"
