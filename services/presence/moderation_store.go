@@ -44,7 +44,7 @@ const (
 
 // Standing is what holds for a user joining a room.
 type Standing struct {
-	Banned, Muted          bool
+	Banned, Muted           bool
 	BannedUntil, MutedUntil time.Time // zero: for good
 	Role                    string
 }
