@@ -228,3 +228,11 @@ type RoleGranted struct {
 
 // RoleGrantedSubject carries RoleGranted to every gateway (no queue group).
 const RoleGrantedSubject = "natter.roles.granted"
+
+// ValidateRoleGrant checks a PresenceRole (APIRole).
+func ValidateRoleGrant(r PresenceRole) error {
+	if r.Subject == "" || len(r.Subject) > MaxSubjectBytes || !ValidRole(r.Role) {
+		return Errorf(CodeBadRequest, "a role is granted to a subject (1 to %d bytes): %q or %q, or \"\" to revoke", MaxSubjectBytes, RoleModerator, RoleAdmin)
+	}
+	return nil
+}

@@ -45,8 +45,8 @@ func (o *apiOps) moderate(_ context.Context, action string, req proto.APIModerat
 }
 
 func (o *apiOps) role(_ context.Context, req proto.PresenceRole) (proto.OKAck, error) {
-	if req.Subject == "" || len(req.Subject) > proto.MaxSubjectBytes || !proto.ValidRole(req.Role) {
-		return proto.OKAck{}, proto.Errorf(proto.CodeBadRequest, "a role is granted to a subject (1 to %d bytes): %q or %q, or \"\" to revoke", proto.MaxSubjectBytes, proto.RoleModerator, proto.RoleAdmin)
+	if err := proto.ValidateRoleGrant(req); err != nil {
+		return proto.OKAck{}, err
 	}
 	if err := o.chat.up.setRole(req); err != nil {
 		return proto.OKAck{}, err

@@ -171,8 +171,8 @@ func (s *Service) setRole(ctx context.Context, data []byte) any {
 	if err := json.Unmarshal(data, &req); err != nil {
 		return proto.ErrorAck{Error: proto.ErrBadRequest}
 	}
-	if req.Subject == "" || len(req.Subject) > proto.MaxSubjectBytes || !proto.ValidRole(req.Role) {
-		return proto.ErrorAck{Error: proto.Errorf(proto.CodeBadRequest, "a role is granted to a subject (at most %d bytes): %q or %q, or \"\" to revoke", proto.MaxSubjectBytes, proto.RoleModerator, proto.RoleAdmin)}
+	if err := proto.ValidateRoleGrant(req); err != nil {
+		return proto.ErrorAck{Error: proto.AsError(err)}
 	}
 	id := proto.IdentityID(req.Subject)
 	if err := s.mod.SetRole(ctx, id, req.Role); err != nil {
