@@ -29,7 +29,7 @@ const (
 
 // Moderation error codes (see moderation.go).
 const (
-	CodeForbidden = "forbidden" // the connection's role may not do that (403 in the API)
+	CodeForbidden = "forbidden" // the connection's role may not moderate
 	CodeMuted     = "muted"     // a muted user's message; Error.Until says until when
 	CodeBanned    = "banned"    // a banned user's join; Error.Until says until when
 	CodeKicked    = "kicked"    // the disconnect reason of a kicked or banned user

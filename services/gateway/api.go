@@ -167,8 +167,6 @@ func apiStatus(code string) int {
 		return http.StatusInternalServerError
 	case proto.CodeUnauthorized:
 		return http.StatusUnauthorized
-	case proto.CodeForbidden:
-		return http.StatusForbidden
 	}
 	return http.StatusBadRequest
 }
