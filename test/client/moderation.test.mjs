@@ -11,7 +11,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { createHmac } from "node:crypto";
-import { BASE, URL2, chatClient, joined, ack, next, suffix, withTimeout, sleep } from "./helpers.mjs";
+import { BASE, URL2, apiPost, chatClient, joined, ack, next, suffix, withTimeout, sleep } from "./helpers.mjs";
 
 const SECRET = process.env.NATTER_AUTH_SECRET;
 const KEY = process.env.NATTER_API_KEY;
@@ -38,18 +38,7 @@ async function user(t, url, mode, token) {
 }
 
 /** POSTs body to op of the API at base; resolves with {status, body}. */
-async function api(base, op, body) {
-  const res = await withTimeout(
-    fetch(`${base}/api/v1/${op}`, {
-      method: "POST",
-      headers: { Authorization: `Bearer ${KEY}`, "Content-Type": "application/json" },
-      body: JSON.stringify(body),
-    }),
-    10000,
-    `api ${op}`,
-  );
-  return { status: res.status, body: await res.json() };
-}
+const api = (base, op, body) => apiPost(base, KEY, op, body);
 
 /** A room with a moderator (token role) on gateway 1 and a bystander on gateway 2. */
 async function room(t, s) {
