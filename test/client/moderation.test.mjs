@@ -177,9 +177,13 @@ test("a banned user cannot return through the other gateway: by identity, and by
 
   // An anonymous user, banned for a minute by name: a look-alike is refused too.
   const zoe = await user(t, URL2, WS);
-  await joined(zoe, { username: `Zoe${s}`, room: r.name });
+  const zj = await joined(zoe, { username: `Zoe${s}`, room: r.name });
   const zban = await ack(r.mod, "ban", { username: `Zoe${s}`, seconds: 60 });
   assert.equal(zban.ok, true, JSON.stringify(zban));
+  // Her token alone (a reload) does not bring her back either.
+  const reload = await user(t, BASE, WS);
+  const byToken = await ack(reload, "join", { token: zj.token, room: r.name });
+  assert.equal(byToken.error?.code, "banned", JSON.stringify(byToken));
   for (const name of [`Zoe${s}`, `Z0E${s}`]) {
     const c = await user(t, URL2, POLLING);
     const res = await ack(c, "join", { username: name, room: r.name });
@@ -229,6 +233,16 @@ test("a backend moderates through the API, and lists the recent actions", async 
   assert.equal(mute.body.moderation.by, "system");
   assert.deepEqual((await told)[0], mute.body.moderation);
   assert.equal((await ack(r.mod, "client message", { message: "hm" })).error?.code, "muted");
+  // A mute in a room nobody is in (no gateway hears it announced): the user's join
+  // is told of it.
+  const quiet = `quiet-${s}`;
+  const qm = await api(BASE, "mute", { room: quiet, username: `Max${s}`, seconds: 600 });
+  assert.equal(qm.status, 200, JSON.stringify(qm.body));
+  const max = await user(t, URL2, POLLING);
+  await joined(max, { username: `Max${s}`, room: quiet });
+  const maxSaid = await ack(max, "client message", { message: "hello?" });
+  assert.equal(maxSaid.error?.code, "muted", JSON.stringify(maxSaid));
+  assert.equal(maxSaid.error.until, qm.body.moderation.until);
   const unmute = await api(BASE, "unmute", { room: r.name, username: `Mod${s}`, by: "Console" });
   assert.equal(unmute.body.moderation.by, "Console");
   assert.equal((await api(BASE, "kick", { room: r.name, username: `nobody${s}` })).status, 404);
