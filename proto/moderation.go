@@ -236,3 +236,22 @@ func ValidateRoleGrant(r PresenceRole) error {
 	}
 	return nil
 }
+
+// ValidateModerationLog checks a PresenceModerationLog (APIModeration)
+// and returns it normalized: the room under its rules, the limit
+// MaxHistoryPage when 0.
+func ValidateModerationLog(r PresenceModerationLog) (PresenceModerationLog, error) {
+	if r.Room != "" {
+		var err error
+		if r.Room, err = NormalizeRoom(r.Room); err != nil {
+			return r, err
+		}
+	}
+	if r.Limit == 0 {
+		r.Limit = MaxHistoryPage
+	}
+	if r.Limit < 0 || r.Limit > MaxModerationLog {
+		return r, Errorf(CodeBadRequest, "limit is 1 to %d", MaxModerationLog)
+	}
+	return r, nil
+}

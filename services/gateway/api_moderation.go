@@ -55,14 +55,9 @@ func (o *apiOps) role(_ context.Context, req proto.PresenceRole) (proto.OKAck, e
 }
 
 func (o *apiOps) moderationLog(_ context.Context, req proto.PresenceModerationLog) (proto.ModerationLogReply, error) {
-	if req.Room != "" {
-		var err error
-		if req.Room, err = proto.NormalizeRoom(req.Room); err != nil {
-			return proto.ModerationLogReply{}, err
-		}
-	}
-	if req.Limit < 0 || req.Limit > proto.MaxModerationLog {
-		return proto.ModerationLogReply{}, proto.Errorf(proto.CodeBadRequest, "limit is 1 to %d", proto.MaxModerationLog)
+	req, err := proto.ValidateModerationLog(req)
+	if err != nil {
+		return proto.ModerationLogReply{}, err
 	}
 	return o.chat.up.moderationLog(req)
 }

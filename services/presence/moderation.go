@@ -191,17 +191,9 @@ func (s *Service) moderationLog(ctx context.Context, data []byte) any {
 	if err := json.Unmarshal(data, &req); err != nil {
 		return proto.ModerationLogReply{Error: proto.ErrBadRequest}
 	}
-	if req.Room != "" {
-		var err error
-		if req.Room, err = proto.NormalizeRoom(req.Room); err != nil {
-			return proto.ModerationLogReply{Error: proto.AsError(err)}
-		}
-	}
-	if req.Limit == 0 {
-		req.Limit = proto.MaxHistoryPage
-	}
-	if req.Limit < 0 || req.Limit > proto.MaxModerationLog {
-		return proto.ModerationLogReply{Error: proto.Errorf(proto.CodeBadRequest, "limit is 1 to %d", proto.MaxModerationLog)}
+	req, err := proto.ValidateModerationLog(req)
+	if err != nil {
+		return proto.ModerationLogReply{Error: proto.AsError(err)}
 	}
 	actions, err := s.mod.Recent(ctx, req.Room, req.Limit)
 	if err != nil {
