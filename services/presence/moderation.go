@@ -92,12 +92,15 @@ func (s *Service) moderate(ctx context.Context, data []byte) any {
 		return proto.PresenceModerateReply{Error: proto.Errorf(proto.CodeBadRequest, "by: %s", proto.AsError(err).Message)}
 	}
 	key := proto.NameKey(r.Username)
-	if sess, _, err := s.store.Lookup(ctx, key); err == nil {
+	sess, online, err := s.store.Lookup(ctx, key)
+	switch {
+	case err == nil:
 		r.Username = sess.Username // as the user shows it
-	} else if !errors.Is(err, ErrNoSession) {
+	case !errors.Is(err, ErrNoSession):
 		return proto.PresenceModerateReply{Error: s.storeError("moderate", err)}
-	} else if req.Action == proto.EventKick {
-		return proto.PresenceModerateReply{Error: proto.ErrNoSuchUser}
+	}
+	if req.Action == proto.EventKick && !online {
+		return proto.PresenceModerateReply{Error: proto.ErrNoSuchUser} // nobody to kick
 	}
 	target, err := s.target(ctx, key)
 	if err != nil {
