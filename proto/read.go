@@ -17,7 +17,8 @@ const MaxUnread = 100
 const MaxReadRooms = 50
 
 // ReadRequest is the payload of a client's "read": ID is the newest
-// message of Room (default: the room joined) that the user has seen.
+// message of Room (default: the room joined) that the user has seen; none
+// means all that the room holds now (a room seen empty, say).
 type ReadRequest struct {
 	Room string `json:"room,omitempty"`
 	ID   string `json:"id"`
@@ -92,7 +93,8 @@ type ReadPositions struct {
 
 // ReadPosition is where a session has read a room to: the message ID, at
 // the stream sequence Seq (what "forward" is measured by: ids from
-// different gateways may interleave within a millisecond).
+// different gateways may interleave within a millisecond). A room read
+// while it held no message has no ID: Seq is the stream's newest then.
 type ReadPosition struct {
 	Room string `json:"room"`
 	ID   string `json:"id"`

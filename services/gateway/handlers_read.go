@@ -28,8 +28,8 @@ func (c *chat) onRead(s *socketio.Socket, e *socketio.EventMessage) {
 	if !ok {
 		return
 	}
-	if !proto.ValidID(req.ID) {
-		fail(e, proto.Errorf(proto.CodeBadRequest, "id is the id of a message"))
+	if req.ID != "" && !proto.ValidID(req.ID) {
+		fail(e, proto.Errorf(proto.CodeBadRequest, "id is the id of a message, or absent for all"))
 		return
 	}
 	rr, err := c.up.markRead(proto.ReadMark{User: m.sid, Room: room, ID: req.ID})

@@ -29,10 +29,10 @@ func unreadError(e *proto.Error) proto.UnreadReply {
 }
 
 // markRead moves a session's read position in a room forward to a
-// message the room holds.
+// message the room holds, or (no id) to its newest.
 func (s *Service) markRead(data []byte) rpc.Reply {
 	var q proto.ReadMark
-	if err := json.Unmarshal(data, &q); err != nil || !proto.ValidSessionID(q.User) || !proto.ValidID(q.ID) {
+	if err := json.Unmarshal(data, &q); err != nil || !proto.ValidSessionID(q.User) || (q.ID != "" && !proto.ValidID(q.ID)) {
 		return readError(proto.ErrBadRequest)
 	}
 	room, err := proto.NormalizeRoom(q.Room)
@@ -43,13 +43,12 @@ func (s *Service) markRead(data []byte) rpc.Reply {
 		s.log.Warn("history: behind the stream", "err", err)
 		return readError(proto.ErrUnavailable)
 	}
-	seq, ok := s.seqOf(room, q.ID)
+	pos, ok := s.positionAt(room, q.ID)
 	if !ok {
 		return readError(proto.Errorf(proto.CodeNoSuchMessage, "room %s holds no message %s", room, q.ID))
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), DefaultCatchUpTimeout)
 	defer cancel()
-	pos := proto.ReadPosition{Room: room, ID: q.ID, Seq: seq}
 	for try := 1; ; try++ {
 		got, err := s.moveRead(ctx, q.User, pos)
 		if err == nil {
@@ -140,20 +139,29 @@ func (s *Service) unreadQuery(data []byte) rpc.Reply {
 	return r
 }
 
-// seqOf returns the stream sequence of the message id in room's cache.
-func (s *Service) seqOf(room, id string) (uint64, bool) {
+// positionAt returns the read position at the message id of room's
+// cache; for "", at the room's newest message, or, in a room without
+// any, at the stream's newest (so that every later message counts).
+func (s *Service) positionAt(room, id string) (proto.ReadPosition, bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	l := s.rooms[room]
-	if l == nil {
-		return 0, false
+	var entries []entry
+	if l := s.rooms[room]; l != nil {
+		entries = l.entries
 	}
-	for i := len(l.entries) - 1; i >= 0; i-- {
-		if l.entries[i].id == id {
-			return l.entries[i].seq, true
+	if id == "" {
+		if len(entries) == 0 {
+			return proto.ReadPosition{Room: room, Seq: s.applied}, true
+		}
+		last := entries[len(entries)-1]
+		return proto.ReadPosition{Room: room, ID: last.id, Seq: last.seq}, true
+	}
+	for i := len(entries) - 1; i >= 0; i-- {
+		if entries[i].id == id {
+			return proto.ReadPosition{Room: room, ID: id, Seq: entries[i].seq}, true
 		}
 	}
-	return 0, false
+	return proto.ReadPosition{}, false
 }
 
 // unreadAfter counts the room's held messages stored after the stream

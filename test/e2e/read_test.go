@@ -100,6 +100,16 @@ func TestReadPositionsFollowTheSession(t *testing.T) {
 	if r := roomListing(t, tab2, 31, "side"); r.Count != 1 || r.Unread != nil {
 		t.Fatalf("side: %+v", r)
 	}
+	// Read while empty (no id): what comes after counts.
+	if got := readAck(t, tab2, 32, "side", ""); got.Read != "" || got.Unread != 0 {
+		t.Fatalf("read of an empty room: %+v", got)
+	}
+	if got := tab2.request(33, "client message", `{"message":"anyone?"}`); !strings.Contains(got, `"ok":true`) {
+		t.Fatalf("send in side: %s", got)
+	}
+	if r := roomListing(t, alice, 34, "side"); r.Unread == nil || *r.Unread != 1 || r.Read != "" {
+		t.Fatalf("side after a message: %+v, want 1 unread", r)
+	}
 
 	// Refused: not joined, no message id, another room's message, a bad room.
 	stranger := dialSocket(t, g1)
@@ -135,11 +145,15 @@ func roomListing(t *testing.T, c *wsChatter, id int, room string) proto.RoomList
 	return proto.RoomListing{}
 }
 
-// readAck moves c's read position in room to id.
+// readAck moves c's read position in room to id ("": to the newest).
 func readAck(t *testing.T, c *wsChatter, ackID int, room, id string) proto.ReadAck {
 	t.Helper()
 	var ack proto.ReadAck
-	if got := c.request(ackID, "read", fmt.Sprintf(`{"room":%q,"id":%q}`, room, id)); json.Unmarshal([]byte(got), &ack) != nil || !ack.OK {
+	arg := fmt.Sprintf(`{"room":%q,"id":%q}`, room, id)
+	if id == "" {
+		arg = fmt.Sprintf(`{"room":%q}`, room)
+	}
+	if got := c.request(ackID, "read", arg); json.Unmarshal([]byte(got), &ack) != nil || !ack.OK {
 		t.Fatalf("read %s: %s", id, got)
 	}
 	return ack
