@@ -11,6 +11,7 @@ import { ensureMember, requestMembers, setMembers } from './members.js';
 import { renderControls } from './composer.js';
 import { flushQueued } from './send.js';
 import { loadWhispers } from './whispers.js';
+import { roomJoined } from './rooms.js';
 import { t } from './i18n.js';
 
 const REJOIN_DELAYS_MS = [1000, 2000, 5000, 10000, 30000];
@@ -122,6 +123,7 @@ function onJoined(ack, payload, opts) {
   if (roomChanged) scrollToBottom();
 
   if (!roomChanged) flushQueued();
+  roomJoined(roomChanged);
   showError(ui.roomSwitchError, null);
   if (!opts.auto || roomChanged) {
     if (!opts.auto || document.activeElement === document.body || !document.activeElement) ui.messageInput.focus();
