@@ -115,7 +115,7 @@ func TestReadPositionsFollowTheSession(t *testing.T) {
 	stranger := dialSocket(t, g1)
 	stranger.c.SetReadDeadline(time.Now().Add(time.Minute))
 	for _, tc := range []struct {
-		c          *wsChatter
+		c         *wsChatter
 		arg, code string
 	}{
 		{stranger, fmt.Sprintf(`{"room":"lobby","id":%q}`, ids[0]), proto.CodeNotJoined},
