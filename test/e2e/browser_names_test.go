@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"context"
 	"fmt"
 	"sync/atomic"
 	"testing"
@@ -42,12 +43,7 @@ func TestBrowserTwoUsersInOneBrowser(t *testing.T) {
 	run(t, first, "Minji's colour", chromedp.Evaluate(`window.natter.state.color`, &color))
 
 	// The second tab becomes Bob; the first stays Minji.
-	run(t, second, "change name",
-		chromedp.Click(sel("signout-button")),
-		chromedp.WaitVisible(sel("name-input")),
-		chromedp.SetValue(sel("name-input"), bob),
-		chromedp.Click(sel("join-button")),
-		chromedp.WaitEnabled(sel("send-button")))
+	changeName(t, second, bob)
 	poll(t, first, "Bob in the members", fmt.Sprintf(`document.querySelector(%q).textContent.includes(%q)`, sel("members"), bob))
 	say(t, second, "/w "+minji+" 비밀 "+x)
 	waitText(t, first, "비밀 "+x)
@@ -64,12 +60,7 @@ func TestBrowserTwoUsersInOneBrowser(t *testing.T) {
 	poll(t, first, "two members", `document.querySelector('[data-testid="member-count"]').textContent.includes('2')`)
 
 	// Back to Minji in the second tab: her session, colour and whispers.
-	run(t, second, "change back",
-		chromedp.Click(sel("signout-button")),
-		chromedp.WaitVisible(sel("name-input")),
-		chromedp.SetValue(sel("name-input"), minji),
-		chromedp.Click(sel("join-button")),
-		chromedp.WaitEnabled(sel("send-button")))
+	changeName(t, second, minji)
 	waitText(t, second, "비밀 "+x)
 	var again string
 	run(t, second, "her colour", chromedp.Evaluate(`window.natter.state.color`, &again))
@@ -78,4 +69,15 @@ func TestBrowserTwoUsersInOneBrowser(t *testing.T) {
 	}
 	poll(t, first, "Minji once, Bob gone", fmt.Sprintf(`document.querySelector('[data-testid="member-count"]').textContent.includes('1') && !document.querySelector(%q).textContent.includes(%q)`, sel("members"), bob))
 	artifact(t, second, "names-two-tabs.png")
+}
+
+// changeName presses "Change name" and joins as name.
+func changeName(t *testing.T, ctx context.Context, name string) {
+	t.Helper()
+	run(t, ctx, "change name to "+name,
+		chromedp.Click(sel("signout-button")),
+		chromedp.WaitVisible(sel("name-input")),
+		chromedp.SetValue(sel("name-input"), name),
+		chromedp.Click(sel("join-button")),
+		chromedp.WaitEnabled(sel("send-button")))
 }
