@@ -55,14 +55,14 @@ export function refreshRooms() {
 export function roomJoined(roomChanged) {
   const seq = state.joinSeq;
   const room = state.room;
-  if (roomChanged) holdReads = true;
+  // A join back into the room we were in (a reconnect) has no marker to
+  // wait for, and frees the reads a superseded join held.
+  holdReads = roomChanged;
   renderRooms();
   refreshRooms().then((list) => {
-    if (seq !== state.joinSeq || state.room !== room) return;
-    if (roomChanged) {
-      placeMarker(list && list.get(room));
-      holdReads = false;
-    }
+    if (seq !== state.joinSeq || state.room !== room) return; // a later join holds or frees
+    if (roomChanged) placeMarker(list && list.get(room));
+    holdReads = false;
     scheduleRead();
   });
 }
