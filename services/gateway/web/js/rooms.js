@@ -159,7 +159,10 @@ export function renderRooms() {
     li.appendChild(button);
     items.push(li);
   }
+  // A room focused from the keyboard keeps the focus through a refresh.
+  const focused = document.activeElement && ui.rooms.contains(document.activeElement) ? document.activeElement.dataset.room : null;
   ui.rooms.replaceChildren(...items);
+  if (focused !== null) ui.rooms.querySelector('[data-room="' + CSS.escape(focused) + '"]')?.focus();
   ui.roomsSection.hidden = items.length === 0;
 }
 
