@@ -25,6 +25,9 @@ const (
 	// CodeDisconnected is the disconnect reason of a connection that a
 	// backend disconnected through the server API.
 	CodeDisconnected = "disconnected"
+	// CodeNoSuchMessage: a read names a message that the room does not
+	// hold (another room's, or one no longer kept).
+	CodeNoSuchMessage = "no_such_message"
 )
 
 // Moderation error codes (see moderation.go).

@@ -39,6 +39,12 @@ const (
 	// WhispersQuerySubject asks for one user's whispers; only a gateway,
 	// for the user joined on a connection, asks it.
 	WhispersQuerySubject = "natter.history.whispers"
+	// ReadMarkSubject moves a session's read position in a room
+	// (ReadMark); UnreadQuerySubject reads them with the unread counts
+	// (UnreadQuery). Only a gateway asks, for the session joined on a
+	// connection.
+	ReadMarkSubject    = "natter.history.read"
+	UnreadQuerySubject = "natter.history.unread"
 	// GatewayHeartbeatSubject carries every gateway's heartbeat, to every
 	// presence replica (no queue group).
 	GatewayHeartbeatSubject = "natter.gateway.heartbeat"
@@ -86,6 +92,9 @@ const (
 	// DedupBucket maps a message's deduplication id to its stream
 	// sequence, for longer than JetStream's own deduplication window.
 	DedupBucket = "natter_dedup"
+	// ReadBucket maps a session id (SessionID) to its read positions
+	// (ReadPositions).
+	ReadBucket = "natter_read"
 )
 
 // Token encodes a user-chosen string for a subject.

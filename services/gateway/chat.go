@@ -115,6 +115,7 @@ func (c *chat) register(n *socketio.Namespace) {
 	for _, action := range proto.ModerationActions {
 		n.On(action, c.onModerate(action))
 	}
+	n.On(proto.EventRead, c.onRead)
 }
 
 func (c *chat) onConnect(s *socketio.Socket) {

@@ -6,7 +6,7 @@ import (
 )
 
 // The handlers of a client's queries, answered by presence or history:
-// members, history, rooms and whispers.
+// members, history and whispers (rooms: handlers_read.go).
 
 func (c *chat) onMembers(s *socketio.Socket, e *socketio.EventMessage) {
 	if !c.admitQuery(s, e, limitMembers) {
@@ -55,18 +55,6 @@ func (c *chat) onHistory(s *socketio.Socket, e *socketio.EventMessage) {
 		return
 	}
 	reply(e, proto.HistoryAck{OK: true, Room: room, Messages: proto.NonNil(hr.Messages)})
-}
-
-func (c *chat) onRooms(s *socketio.Socket, e *socketio.EventMessage) {
-	if !c.admitQuery(s, e, limitRooms) {
-		return
-	}
-	rr, err := c.up.rooms()
-	if err != nil {
-		fail(e, err)
-		return
-	}
-	reply(e, proto.RoomsAck{OK: true, Rooms: proto.NonNil(rr.Rooms)})
 }
 
 // onWhispers answers a user's query of their own whispers: the session

@@ -37,6 +37,7 @@ const (
 	limitWhispers = "whispers"
 	limitMembers  = "members"
 	limitRooms    = "rooms"
+	limitRead     = "read"
 )
 
 // Scopes of a limit: the second half of a Config.Limits key.
@@ -46,7 +47,7 @@ const (
 	scopeAddr = "addr"
 )
 
-var limitEvents = []string{limitMessage, limitTyping, limitJoin, limitHistory, limitWhispers, limitMembers, limitRooms}
+var limitEvents = []string{limitMessage, limitTyping, limitJoin, limitHistory, limitWhispers, limitMembers, limitRooms, limitRead}
 
 var scopes = [3]string{scopeConn, scopeUser, scopeAddr}
 
@@ -77,6 +78,7 @@ var defaultLimits = map[string][3]Rate{
 	limitWhispers: {{2, 10}, {5, 20}, {20, 100}},
 	limitMembers:  {{2, 10}, {5, 20}, {20, 100}},
 	limitRooms:    {{1, 5}, {2, 10}, {10, 50}},
+	limitRead:     {{2, 10}, {5, 20}, {20, 100}},
 }
 
 // Messages: the connection's rate is MessageRate and MessageBurst; a user
@@ -88,7 +90,7 @@ const (
 
 // ParseLimits parses NATTER_RATE_LIMITS: comma-separated
 // event.scope=rate/burst or event.scope=off, where event is one of
-// message, typing, join, history, whispers, members, rooms or * (all),
+// message, typing, join, history, whispers, members, rooms, read or * (all),
 // and scope is conn, user, addr or * (all); e.g.
 // "join.addr=50/500,*.user=off".
 func ParseLimits(s string) (map[string]Rate, error) {
@@ -192,6 +194,7 @@ var (
 		limitMessage: "messages", limitTyping: "typing notices", limitJoin: "joins",
 		limitHistory: "history requests", limitWhispers: "whisper history requests",
 		limitMembers: "member list requests", limitRooms: "room list requests",
+		limitRead: "read positions",
 	}
 	scopeNouns = map[string]string{scopeConn: "this connection", scopeUser: "this user", scopeAddr: "this address"}
 )

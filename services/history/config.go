@@ -161,8 +161,9 @@ func (c Config) EventsStreamConfig() jetstream.StreamConfig {
 	}
 }
 
-// BucketConfigs returns the configurations of the recovery and
-// deduplication buckets.
+// BucketConfigs returns the configurations of the recovery,
+// deduplication and read-position buckets. A session's read positions
+// are kept as long as messages are (MaxAge) after their last move.
 func (c Config) BucketConfigs() []jetstream.KeyValueConfig {
 	c = c.WithDefaults()
 	return []jetstream.KeyValueConfig{
@@ -177,6 +178,13 @@ func (c Config) BucketConfigs() []jetstream.KeyValueConfig {
 			Bucket:      proto.DedupBucket,
 			Description: "natter: message deduplication ids past the stream's window",
 			TTL:         c.DedupTTL,
+			Storage:     jetstream.FileStorage,
+			Replicas:    c.Replicas,
+		},
+		{
+			Bucket:      proto.ReadBucket,
+			Description: "natter: each session's read positions, by session id",
+			TTL:         c.MaxAge,
 			Storage:     jetstream.FileStorage,
 			Replicas:    c.Replicas,
 		},

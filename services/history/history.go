@@ -28,7 +28,8 @@ type Service struct {
 	log     *slog.Logger
 	nc      *nats.Conn
 	js      jetstream.JetStream
-	stream  jetstream.Stream // set by Run before queries are served
+	stream  jetstream.Stream   // set by Run before queries are served
+	reads   jetstream.KeyValue // read positions (read.go), set with stream
 	metrics *metrics
 
 	mu       sync.Mutex
@@ -80,6 +81,9 @@ func (s *Service) Run(ctx context.Context) error {
 		return err
 	}
 	s.stream = stream
+	if s.reads, err = s.js.KeyValue(ctx, proto.ReadBucket); err != nil {
+		return fmt.Errorf("history: bucket %s: %w", proto.ReadBucket, err)
+	}
 	r, err := s.consume(ctx)
 	if err != nil {
 		return err
@@ -105,6 +109,8 @@ func (s *Service) Run(ctx context.Context) error {
 	for subject, serve := range map[string]nats.MsgHandler{
 		proto.HistoryQuerySubject:  s.answer(kindRoom, s.historyQuery),
 		proto.WhispersQuerySubject: s.answer(kindWhisper, s.whispersQuery),
+		proto.ReadMarkSubject:      s.answer(kindRead, s.markRead),
+		proto.UnreadQuerySubject:   s.answer(kindUnread, s.unreadQuery),
 	} {
 		sub, err := s.nc.QueueSubscribe(subject, proto.HistoryQueue, serve)
 		if err != nil {

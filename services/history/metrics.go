@@ -20,6 +20,8 @@ type metrics struct {
 const (
 	kindRoom    = "room"
 	kindWhisper = "whisper"
+	kindRead    = "read"   // a read position moved (read.go)
+	kindUnread  = "unread" // read positions and unread counts
 )
 
 func newMetrics(reg prometheus.Registerer) *metrics {
@@ -30,11 +32,11 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		}, []string{"kind"}),
 		queries: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "natter_history_queries_total",
-			Help: "Queries answered, by kind (room history or whisper) and result code (ok or an error code).",
+			Help: "Queries answered, by kind (room history, whisper, read or unread) and result code (ok or an error code).",
 		}, []string{"kind", "result"}),
 		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name:    "natter_history_query_duration_seconds",
-			Help:    "Time to answer a query, by kind: room or whisper.",
+			Help:    "Time to answer a query, by kind: room, whisper, read or unread.",
 			Buckets: prometheus.ExponentialBuckets(0.0001, 4, 10),
 		}, []string{"kind"}),
 		rereads: prometheus.NewCounter(prometheus.CounterOpts{
@@ -44,6 +46,8 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 	}
 	for _, kind := range []string{kindRoom, kindWhisper} {
 		m.messages.WithLabelValues(kind) // a series from the start, at 0
+	}
+	for _, kind := range []string{kindRoom, kindWhisper, kindRead, kindUnread} {
 		m.queries.WithLabelValues(kind, "ok")
 		m.duration.WithLabelValues(kind)
 	}

@@ -21,13 +21,14 @@ var fuzzEventNames = []string{
 	proto.EventJoin, proto.EventClientMessage, proto.EventWhisper, proto.EventTyping,
 	proto.EventMembers, proto.EventRooms, proto.EventHistory, proto.EventWhispers,
 	proto.EventServerMessage, proto.EventLeave, "", "JOIN", "join ", "__proto__", "constructor",
+	proto.EventRead,
 }
 
 // ackedEvents are those answered when the client asks: every client event
 // but typing, which has no answer.
 var ackedEvents = map[string]bool{
 	proto.EventJoin: true, proto.EventClientMessage: true, proto.EventWhisper: true, proto.EventMembers: true,
-	proto.EventRooms: true, proto.EventHistory: true, proto.EventWhispers: true,
+	proto.EventRooms: true, proto.EventHistory: true, proto.EventWhispers: true, proto.EventRead: true,
 }
 
 // fuzzAckWait is how long an input's acks may take, all of them: under
@@ -40,7 +41,7 @@ var documentedCodes = map[string]bool{
 	proto.CodeInvalidName: true, proto.CodeNameTaken: true, proto.CodeInvalidRoom: true,
 	proto.CodeInvalidMessage: true, proto.CodeMessageTooLong: true, proto.CodeNotJoined: true,
 	proto.CodeNoSuchUser: true, proto.CodeRateLimited: true, proto.CodeBadRequest: true,
-	proto.CodeUnavailable: true, proto.CodeUnknownOutcome: true,
+	proto.CodeUnavailable: true, proto.CodeUnknownOutcome: true, proto.CodeNoSuchMessage: true,
 }
 
 type fuzzEvent struct {

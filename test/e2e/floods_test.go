@@ -379,6 +379,9 @@ func TestFloods(t *testing.T) {
 		{"rooms", map[string]budget{"conn": {1, 5}, "user": {2, 10}, "addr": {10, 50}}, func(*floodClient, int) any {
 			return map[string]any{}
 		}},
+		{"read", map[string]budget{"conn": {2, 10}, "user": {5, 20}, "addr": {20, 100}}, func(*floodClient, int) any {
+			return map[string]any{"room": room} // all the room holds: a room without messages reads too
+		}},
 	}
 	gw := s.gateways[0].URL
 	next := 0

@@ -23,6 +23,7 @@ var pageLimits = []struct {
 	{"MAX_ROOM_RUNES", proto.MaxRoomRunes},
 	{"MAX_MESSAGE_RUNES", proto.MaxMessageRunes},
 	{"MAX_HISTORY_PAGE", proto.MaxHistoryPage},
+	{"MAX_UNREAD", proto.MaxUnread}, // an unread count at it means that many or more
 	{"DEFAULT_ROOM", proto.DefaultRoom},
 	{"PALETTE", proto.Palette}, // the users' colours, each shown as var(--user-<index>)
 }

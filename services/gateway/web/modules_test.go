@@ -98,6 +98,7 @@ var wantLimits = map[string]any{
 	"MAX_ROOM_RUNES":    proto.MaxRoomRunes,
 	"MAX_MESSAGE_RUNES": proto.MaxMessageRunes,
 	"MAX_HISTORY_PAGE":  proto.MaxHistoryPage,
+	"MAX_UNREAD":        proto.MaxUnread,
 	"DEFAULT_ROOM":      proto.DefaultRoom,
 	"PALETTE":           proto.Palette,
 }

@@ -71,7 +71,9 @@ function parseWhisper(rest) {
   return m ? { to: m[1], message: m[2] } : null;
 }
 
-function switchRoom(raw) {
+// switchRoom joins the room raw names, from the room switch, the room
+// list or /join.
+export function switchRoom(raw) {
   showError(ui.roomSwitchError, null);
   const room = normalizeRoom(raw);
   if (room === state.room) {

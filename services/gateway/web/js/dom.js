@@ -34,6 +34,10 @@ export const ui = {
   roomSwitchInput: byId('room-switch-input'),
   roomSwitchButton: byId('room-switch-button'),
   roomSwitchError: byId('room-switch-error'),
+  roomsSection: byId('rooms-section'),
+  rooms: byId('rooms'),
+  hintToggle: byId('hint-toggle'),
+  composerHint: byId('composer-hint'),
 };
 
 export function makeEl(tag, className, text) {

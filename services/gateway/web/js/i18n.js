@@ -46,6 +46,13 @@ const words = {
   connectionLost: ['Connection lost. Reconnecting…', '연결이 끊겼습니다. 다시 연결 중…'],
   unreadWhispers: [(n) => (n === 1 ? '1 unread whisper.' : n + ' unread whispers.'), (n) => '읽지 않은 귓속말 ' + n + '개.'],
   whispersFailed: ['Your whispers could not be loaded.', '귓속말을 불러오지 못했습니다.'],
+  rooms: ['Rooms', '방 목록'],
+  memberCount: [(n) => (n === 1 ? '1 member' : n + ' members'), (n) => '참여자 ' + n + '명'],
+  unreadCount: [(n) => n + ' unread', (n) => '읽지 않은 메시지 ' + n + '개'],
+  newSince: ['New messages', '여기서부터 새 메시지'],
+  today: ['Today', '오늘'],
+  yesterday: ['Yesterday', '어제'],
+  commands: ['Commands', '명령어'],
 };
 
 // languages are the languages the page speaks, by primary subtag, each

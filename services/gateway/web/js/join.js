@@ -4,13 +4,15 @@
 import { DEFAULT_ROOM, MAX_HISTORY_PAGE } from './limits.js';
 import { showError, ui, validTs } from './dom.js';
 import { TRANSIENT, localError } from './errors.js';
-import { NAME_KEY, ROOM_KEY, TOKEN_KEY, state, store } from './state.js';
+import { ROOM_KEY, state, store } from './state.js';
+import { forgetSession, rememberSession, setTabName, tabName, tokenFor } from './identity.js';
 import { renderStatus, request, socket } from './socket.js';
 import { addSystem, clearRoom, insert, renderChatMessage, renderTitle, scrollToBottom } from './room.js';
 import { ensureMember, requestMembers, setMembers } from './members.js';
 import { renderControls } from './composer.js';
 import { flushQueued } from './send.js';
 import { loadWhispers } from './whispers.js';
+import { roomJoined } from './rooms.js';
 import { t } from './i18n.js';
 
 const REJOIN_DELAYS_MS = [1000, 2000, 5000, 10000, 30000];
@@ -40,7 +42,8 @@ export function join(target, opts) {
   const seq = ++state.joinSeq;
   const payload = { username: target.username, room: target.room || DEFAULT_ROOM };
   // The token proves we are the earlier holder of this name.
-  if (state.token && store.get(NAME_KEY) === target.username) payload.token = state.token;
+  const token = tokenFor(target.username);
+  if (token) payload.token = token;
   // Back in the room we were in: ask only for what came after the last
   // message we have.
   if (opts.auto && state.view === 'chat' && state.lastId && payload.room === state.room) payload.since = state.lastId;
@@ -65,8 +68,8 @@ function onJoined(ack, payload, opts) {
   state.color = ack.color;
   state.room = typeof ack.room === 'string' && ack.room ? ack.room : payload.room;
   if (typeof ack.token === 'string' && ack.token) state.token = ack.token;
-  store.set(TOKEN_KEY, state.token);
-  store.set(NAME_KEY, state.username);
+  rememberSession(state.username, state.token);
+  setTabName(state.username);
   store.set(ROOM_KEY, state.room);
   state.desired = { username: state.username, room: state.room };
   state.joined = true;
@@ -122,6 +125,7 @@ function onJoined(ack, payload, opts) {
   if (roomChanged) scrollToBottom();
 
   if (!roomChanged) flushQueued();
+  roomJoined(roomChanged);
   showError(ui.roomSwitchError, null);
   if (!opts.auto || roomChanged) {
     if (!opts.auto || document.activeElement === document.body || !document.activeElement) ui.messageInput.focus();
@@ -172,7 +176,7 @@ function onJoinFailed(err, payload, opts) {
   // Back to the form with the server's word on it.
   if (err.code === 'name_taken' || err.code === 'invalid_name') {
     state.token = null;
-    store.set(TOKEN_KEY, null);
+    forgetSession(payload.username);
   }
   state.desired = null;
   showJoinForm(payload.username, payload.room);
@@ -213,8 +217,9 @@ function showChat() {
 // restoreSession fills the form from the saved session and, when it holds
 // a token, rejoins as before once connected; the form waits meanwhile.
 export function restoreSession() {
-  const savedName = store.get(NAME_KEY);
+  const savedName = tabName();
   const savedRoom = store.get(ROOM_KEY);
+  state.token = savedName ? tokenFor(savedName) : null;
   ui.nameInput.value = savedName || '';
   ui.roomInput.value = savedRoom && savedRoom !== DEFAULT_ROOM ? savedRoom : '';
   if (savedName && state.token) {
@@ -236,7 +241,6 @@ export function wireJoin() {
       ui.nameInput.focus();
       return;
     }
-    if (store.get(NAME_KEY) !== username) state.token = null; // the token belongs to another name
     state.desired = { username, room };
     state.rejoinAttempt = 0;
     showError(ui.joinError, null);
@@ -250,14 +254,14 @@ export function wireJoin() {
     }
   });
 
-  // Change name: forget the session and start over on a new connection, so
-  // the server lets go of the old name.
+  // Change name: this tab leaves its session (kept for the name: joining
+  // as it again resumes it) and starts over on a new connection, so the
+  // server lets go of the name; the browser's other tabs stay who they are.
   ui.signoutButton.addEventListener('click', () => {
     const name = state.username;
     state.desired = null;
     state.token = null;
-    store.set(TOKEN_KEY, null);
-    store.set(NAME_KEY, null);
+    setTabName('');
     clearRoom();
     state.room = null;
     state.username = null;

@@ -16,6 +16,9 @@ import { renderMembers } from './members.js';
 import { renderControls, wireComposer } from './composer.js';
 import { wireRoomSwitch } from './commands.js';
 import { applyStatic } from './i18n.js';
+import { wireRooms } from './rooms.js';
+import { wireDayLines } from './daylines.js';
+import { wireHint } from './hint.js';
 
 function start(io) {
   applyStatic();
@@ -25,6 +28,9 @@ function start(io) {
   wireRoom();
   wireComposer();
   wireRoomSwitch();
+  wireRooms();
+  wireDayLines();
+  wireHint();
   restoreSession();
   renderStatus();
   renderControls();

@@ -2,7 +2,7 @@
 // reads and writes this one object; window.natter.state exposes it to
 // debugging and tests.
 
-export const TOKEN_KEY = 'natter.token';
+export const TOKEN_KEY = 'natter.token'; // read once, into identity.js's sessions
 export const NAME_KEY = 'natter.name';
 export const ROOM_KEY = 'natter.room';
 
@@ -40,7 +40,7 @@ export const state = {
   username: null,
   color: null,
   room: null,
-  token: store.get(TOKEN_KEY),
+  token: null, // the session's, once joined; identity.js keeps each name's
   desired: null, // {username, room} to (re)join on connect; null at the join form
   members: new Map(), // username → colour
   seen: new Set(), // ids of messages and whispers in the list
