@@ -25,6 +25,12 @@ const (
 	// CodeDisconnected is the disconnect reason of a connection that a
 	// backend disconnected through the server API.
 	CodeDisconnected = "disconnected"
+	// CodeForbidden: the user may not do that (edit or delete a message
+	// that is not theirs).
+	CodeForbidden = "forbidden"
+	// CodeNoSuchMessage: no message of the room has that id (never, no
+	// longer kept, or deleted).
+	CodeNoSuchMessage = "no_such_message"
 )
 
 // Server API error codes, besides the ones above (bad_request,
@@ -69,6 +75,8 @@ var (
 	ErrRateLimited    = &Error{Code: CodeRateLimited, Message: "too many messages; slow down"}
 	ErrBadRequest     = &Error{Code: CodeBadRequest, Message: "bad request"}
 	ErrUnavailable    = &Error{Code: CodeUnavailable, Message: "service unavailable; try again"}
+	ErrForbidden      = &Error{Code: CodeForbidden, Message: "that is not yours to change"}
+	ErrNoSuchMessage  = &Error{Code: CodeNoSuchMessage, Message: "no such message"}
 	ErrUnknownOutcome = &Error{Code: CodeUnknownOutcome, Message: "not known whether it was stored; resend it with the same clientId"}
 )
 

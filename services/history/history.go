@@ -105,6 +105,7 @@ func (s *Service) Run(ctx context.Context) error {
 	for subject, serve := range map[string]nats.MsgHandler{
 		proto.HistoryQuerySubject:  s.answer(kindRoom, s.historyQuery),
 		proto.WhispersQuerySubject: s.answer(kindWhisper, s.whispersQuery),
+		proto.HistoryEditSubject:   s.answer(kindEdit, s.editQuery),
 	} {
 		sub, err := s.nc.QueueSubscribe(subject, proto.HistoryQueue, serve)
 		if err != nil {
