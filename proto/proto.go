@@ -72,6 +72,9 @@ type JoinAck struct {
 	// were edited or deleted after it, as they are now: the client shows
 	// them in place of what it has.
 	Changed []Message `json:"changed,omitempty"`
+	// Moderator says the connection may delete anyone's messages (its
+	// token's role: proto.Moderates).
+	Moderator bool `json:"moderator,omitempty"`
 	// HistoryError is set when history could not be read (the history
 	// service did not answer): the join holds, History is empty and says
 	// nothing of the room, and the client should ask "history" later.

@@ -53,7 +53,7 @@ func (c *chat) change(s *socketio.Socket, e *socketio.EventMessage, q proto.Hist
 		return
 	}
 	q.Room, q.Session, q.By = m.room, m.sid, m.username
-	q.Moderator = cn.ident != nil && proto.Moderates(cn.ident.role)
+	q.Moderator = moderates(cn)
 	r, err := c.up.edit(q)
 	switch {
 	case errors.Is(err, context.DeadlineExceeded):
@@ -74,3 +74,7 @@ func (u *upstream) edit(q proto.HistoryEdit) (proto.HistoryEditReply, error) {
 	err := u.call(proto.HistoryEditSubject, q, &r)
 	return r, err
 }
+
+// moderates reports whether the connection may delete anyone's message:
+// its token's role says so.
+func moderates(cn *conn) bool { return cn.ident != nil && proto.Moderates(cn.ident.role) }

@@ -96,6 +96,7 @@ func (c *chat) onJoin(s *socketio.Socket, e *socketio.EventMessage) {
 		History:      hr.Messages,
 		Gap:          hr.Gap,
 		Changed:      hr.Changed,
+		Moderator:    moderates(cn),
 		HistoryError: historyErr,
 	})
 	m.goLive(hr.Through, 0)

@@ -45,6 +45,14 @@ const words = {
   reconnected: ['Reconnected.', '다시 연결되었습니다.'],
   connectionLost: ['Connection lost. Reconnecting…', '연결이 끊겼습니다. 다시 연결 중…'],
   unreadWhispers: [(n) => (n === 1 ? '1 unread whisper.' : n + ' unread whispers.'), (n) => '읽지 않은 귓속말 ' + n + '개.'],
+  edit: ['Edit', '수정'],
+  delete: ['Delete', '삭제'],
+  save: ['Save', '저장'],
+  cancel: ['Cancel', '취소'],
+  editLabel: ['Edit the message', '메시지 수정'],
+  edited: ['(edited)', '(수정됨)'],
+  deleted: ['This message was deleted.', '삭제된 메시지입니다.'],
+  deletedBy: [(name) => 'Deleted by ' + name + '.', (name) => name + '님이 삭제한 메시지입니다.'],
   whispersFailed: ['Your whispers could not be loaded.', '귓속말을 불러오지 못했습니다.'],
 };
 

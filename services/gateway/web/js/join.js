@@ -12,6 +12,7 @@ import { renderControls } from './composer.js';
 import { flushQueued } from './send.js';
 import { loadWhispers } from './whispers.js';
 import { t } from './i18n.js';
+import { applyChanges } from './edit.js';
 
 const REJOIN_DELAYS_MS = [1000, 2000, 5000, 10000, 30000];
 // Between tries to load the history a join came without.
@@ -63,6 +64,7 @@ function onJoined(ack, payload, opts) {
   const wasChat = state.view === 'chat';
   state.username = typeof ack.username === 'string' && ack.username ? ack.username : payload.username;
   state.color = ack.color;
+  state.moderator = ack.moderator === true;
   state.room = typeof ack.room === 'string' && ack.room ? ack.room : payload.room;
   if (typeof ack.token === 'string' && ack.token) state.token = ack.token;
   store.set(TOKEN_KEY, state.token);
@@ -106,6 +108,7 @@ function onJoined(ack, payload, opts) {
   const history = Array.isArray(ack.history) ? ack.history.slice() : [];
   history.sort((a, b) => validTs(a && a.ts) - validTs(b && b.ts));
   for (const m of history) renderChatMessage(m, true);
+  applyChanges(ack.changed); // edited or deleted while we were away
   for (const m of state.early) if (m.room === state.room) renderChatMessage(m, false);
   state.early = [];
   clearTimeout(state.historyTimer);
