@@ -8,7 +8,6 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
-	"github.com/natter/natter/kit/natstest"
 	"github.com/natter/natter/proto"
 )
 
@@ -17,20 +16,8 @@ import (
 // stream's order, and nothing of the erased original: whether it had the
 // message before it went away or not.
 func TestReplayChangeRecords(t *testing.T) {
-	nc := natstest.Connect(t, natstest.Run(t).ClientURL())
-	js, err := jetstream.New(nc)
-	if err != nil {
-		t.Fatal(err)
-	}
+	js, stream := messagesStream(t, jetstream.FileStorage)
 	ctx := context.Background()
-	stream, err := js.CreateStream(ctx, jetstream.StreamConfig{
-		Name:     proto.MessagesStream,
-		Subjects: []string{proto.MessagesStreamSubjects},
-		Storage:  jetstream.FileStorage,
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
 	store := func(record, data string) uint64 {
 		m := nats.NewMsg(proto.RoomMsgSubject("lobby"))
 		if record != "" {

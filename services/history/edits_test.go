@@ -4,17 +4,14 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/nats-io/nats.go"
-	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/natter/natter/kit/natstest"
 	"github.com/natter/natter/proto"
 	"github.com/natter/natter/services/history"
 )
@@ -68,53 +65,16 @@ func texts(msgs []proto.Message) []string {
 	return out
 }
 
-// streamHolds reads every message the stream holds, raw, and reports
-// whether any has text in its data.
+// streamHolds reports whether any message the stream holds, read raw,
+// has text in its data.
 func (f *fixture) streamHolds(t *testing.T, text string) bool {
 	t.Helper()
-	ctx := context.Background()
-	st, err := f.js.Stream(ctx, proto.MessagesStream)
-	if err != nil {
-		t.Fatal(err)
-	}
-	info, err := st.Info(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for seq := info.State.FirstSeq; seq <= info.State.LastSeq; seq++ {
-		raw, err := st.GetMsg(ctx, seq)
-		if errors.Is(err, jetstream.ErrMsgNotFound) {
-			continue
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
+	for _, raw := range natstest.StoredMsgs(t, f.nc, proto.MessagesStream) {
 		if bytes.Contains(raw.Data, []byte(text)) {
 			return true
 		}
 	}
 	return false
-}
-
-// filesHold reports whether any file of the NATS server's store holds
-// text: JetStream's secure delete overwrites what it erases.
-func (f *fixture) filesHold(t *testing.T, text string) []string {
-	t.Helper()
-	var found []string
-	err := filepath.WalkDir(f.ns.StoreDir(), func(path string, d os.DirEntry, err error) error {
-		if err != nil || d.IsDir() {
-			return err
-		}
-		b, err := os.ReadFile(path)
-		if err == nil && bytes.Contains(b, []byte(text)) {
-			found = append(found, path)
-		}
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return found
 }
 
 func TestEditAndDeleteRoomMessages(t *testing.T) {
@@ -173,7 +133,7 @@ func TestEditAndDeleteRoomMessages(t *testing.T) {
 	stop()
 	f.ns.Restart(t)
 	for _, old := range []string{"secret-one", "secret-two", "secret-three"} {
-		if files := f.filesHold(t, old); len(files) > 0 {
+		if files := f.ns.FilesHolding(t, []byte(old)); len(files) > 0 {
 			t.Errorf("%q is still in the store's files %v", old, files)
 		}
 	}

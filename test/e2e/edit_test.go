@@ -2,16 +2,11 @@ package e2e
 
 import (
 	"bytes"
-	"context"
-	"errors"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/nats-io/nats.go/jetstream"
-
+	"github.com/natter/natter/kit/natstest"
 	"github.com/natter/natter/kit/nodetest"
 	"github.com/natter/natter/proto"
 	"github.com/natter/natter/services/presence"
@@ -29,59 +24,25 @@ func TestEditAndDelete(t *testing.T) {
 	nodetest.Run(t, "edit.test.mjs", 2*time.Minute,
 		"NATTER_URL="+s.gateways[0].URL, "NATTER_URL_2="+s.gateways[1].URL, "NATTER_EDIT_SECRET="+secret)
 
-	ctx := context.Background()
-	js, err := jetstream.New(s.conns[0])
-	if err != nil {
-		t.Fatal(err)
-	}
-	st, err := js.Stream(ctx, proto.MessagesStream)
-	if err != nil {
-		t.Fatal(err)
-	}
-	info, err := st.Info(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var read, records int
-	for seq := info.State.FirstSeq; seq <= info.State.LastSeq; seq++ {
-		raw, err := st.GetMsg(ctx, seq)
-		if errors.Is(err, jetstream.ErrMsgNotFound) {
-			continue
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
-		read++
+	stored := natstest.StoredMsgs(t, s.conns[0], proto.MessagesStream)
+	records := 0
+	for _, raw := range stored {
 		if raw.Header.Get(proto.HeaderRecord) != "" {
 			records++
 		}
 		if bytes.Contains(raw.Data, []byte(secret)) {
-			t.Errorf("the stream's message %d holds an old text: %s", seq, raw.Data)
+			t.Errorf("the stream's message %d holds an old text: %s", raw.Sequence, raw.Data)
 		}
 	}
-	if records < 5 || read <= records {
-		t.Errorf("read %d messages, %d of them change records: the test read the wrong stream", read, records)
+	if records < 5 || len(stored) <= records {
+		t.Errorf("read %d messages, %d of them change records: the test read the wrong stream", len(stored), records)
 	}
-	kept := false // the message left as it was, in the files: they are written
-	err = filepath.WalkDir(s.nats.StoreDir(), func(path string, d os.DirEntry, err error) error {
-		if err != nil || d.IsDir() {
-			return err
-		}
-		b, err := os.ReadFile(path)
-		if err != nil {
-			return err
-		}
-		kept = kept || bytes.Contains(b, []byte(strings.ToUpper(secret)))
-		if bytes.Contains(b, []byte(secret)) {
-			t.Errorf("%s holds an old text", path)
-		}
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
+	if files := s.nats.FilesHolding(t, []byte(secret)); len(files) > 0 {
+		t.Errorf("the store's files %v hold an old text", files)
 	}
-	if !kept {
+	// The message left as it was is in the files: they are written.
+	if files := s.nats.FilesHolding(t, []byte(strings.ToUpper(secret))); len(files) == 0 {
 		t.Error("the store's files do not hold the message left as it was: the test reads the wrong files")
 	}
-	t.Logf("stream: %d messages read raw, %d change records, no old text", read, records)
+	t.Logf("stream: %d messages read raw, %d change records, no old text", len(stored), records)
 }
