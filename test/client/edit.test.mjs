@@ -147,3 +147,34 @@ test("a client that was away sees the change, by recovery or by joining with sin
   const fresh = await joined(chatClient(t, URL2, POLLING), { username: `Fresh${s}`, room });
   assert.ok(!JSON.stringify(fresh.history).includes(SECRET), JSON.stringify(fresh.history));
 });
+
+// With NATTER_MOD_TOKEN (a token whose role is moderator) and NATTER_USER_TOKEN (one
+// without a role), on a gateway that lets anonymous clients in too.
+const MOD = process.env.NATTER_MOD_TOKEN;
+const USER = process.env.NATTER_USER_TOKEN;
+
+test("a moderator deletes anyone's message, and edits none; a user without the role neither", { skip: !MOD && "no NATTER_MOD_TOKEN" }, async (t) => {
+  const s = suffix();
+  const room = `edit-mod-${s}`;
+  const anon = chatClient(t, URL2, POLLING);
+  await joined(anon, { username: `Anon${s}`, room });
+  const mod = chatClient(t, BASE, WS, { auth: { token: MOD } });
+  const modJoin = await joined(mod, { username: "ignored", room });
+  assert.equal(modJoin.moderator, true, "the join ack says so");
+  const user = chatClient(t, BASE, POLLING, { auth: { token: USER } });
+  const userJoin = await joined(user, { username: "ignored", room });
+  assert.equal(userJoin.moderator, undefined);
+
+  const m = await said(anon, `anon's ${SECRET} text`);
+  assert.equal((await ack(mod, "edit message", { id: m.id, message: "moderated" })).error?.code, "forbidden");
+  assert.equal((await ack(user, "delete message", { id: m.id })).error?.code, "forbidden");
+  const told = next(anon, "message deleted", 10000);
+  const res = await ack(mod, "delete message", { id: m.id });
+  assert.equal(res.ok, true, JSON.stringify(res));
+  const [tomb] = await told;
+  assert.equal(tomb.id, m.id);
+  assert.equal(tomb.deletedBy, modJoin.username);
+  assert.equal(tomb.username, `Anon${s}`, "still the writer's");
+  const h = await ack(user, "history", {});
+  assert.deepEqual(h.messages.map((x) => [x.id, x.deleted, x.message, x.deletedBy]), [[m.id, true, "", modJoin.username]]);
+});

@@ -6,23 +6,39 @@ import (
 	"testing"
 	"time"
 
+	"github.com/natter/natter/kit/jwttest"
 	"github.com/natter/natter/kit/natstest"
 	"github.com/natter/natter/kit/nodetest"
 	"github.com/natter/natter/proto"
+	"github.com/natter/natter/services/gateway"
+	"github.com/natter/natter/services/history"
 	"github.com/natter/natter/services/presence"
 )
 
 // TestEditAndDelete runs test/client/edit.test.mjs against two gateways
 // (a WebSocket client on one, a long-polling one on the other): edits and
-// deletions live, in history, through recovery and a join with since.
+// deletions live, in history, through recovery and a join with since; a
+// moderator's deletion (a token with the role), on gateways that let
+// anonymous users in too.
 // Then it reads the stream raw, every message it holds, and the NATS
 // server's files: the original texts, which all held a secret word, are
 // in neither, while the one message left as it was is in both.
 func TestEditAndDelete(t *testing.T) {
-	s := startSystem(t, presence.NewMemoryStore(0, nil), 2, presence.Config{})
+	key := "a test secret of 32 bytes or more, for HS256"
+	s := startSystemWith(t, presence.NewMemoryStore(0, nil), 2, presence.Config{}, history.Config{}, gateway.Config{
+		Auth: gateway.AuthConfig{HS256Secret: gateway.Secret(key), Anonymous: true},
+	})
+	token := func(sub, name, role string) string {
+		c := jwttest.Claims{"sub": sub, "name": name, "exp": time.Now().Add(10 * time.Minute).Unix()}
+		if role != "" {
+			c["role"] = role
+		}
+		return jwttest.Sign(t, "HS256", "", []byte(key), c)
+	}
 	secret := "sekrit-" + proto.NewToken()[:8]
 	nodetest.Run(t, "edit.test.mjs", 2*time.Minute,
-		"NATTER_URL="+s.gateways[0].URL, "NATTER_URL_2="+s.gateways[1].URL, "NATTER_EDIT_SECRET="+secret)
+		"NATTER_URL="+s.gateways[0].URL, "NATTER_URL_2="+s.gateways[1].URL, "NATTER_EDIT_SECRET="+secret,
+		"NATTER_MOD_TOKEN="+token("mod-1", "Moderator", proto.RoleModerator), "NATTER_USER_TOKEN="+token("user-2", "Plain", ""))
 
 	stored := natstest.StoredMsgs(t, s.conns[0], proto.MessagesStream)
 	records := 0
