@@ -6,6 +6,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -204,5 +206,70 @@ func TestDeletingTheNewestMessage(t *testing.T) {
 	}
 	if f.streamHolds(t, "the newest") {
 		t.Error("the stream still holds the deleted text")
+	}
+}
+
+// TestConcurrentChangesLeaveOneVersion: an edit and a deletion of one
+// message, asked at once of two history replicas, end with the message
+// deleted (the deletion always holds; the edit may be refused, once the
+// deletion came first) and only the newest record of it in the stream:
+// neither the original nor the edit's text.
+func TestConcurrentChangesLeaveOneVersion(t *testing.T) {
+	f := start(t, history.Config{})
+	serve(t, history.Config{}, f.ns.ClientURL())
+	const rounds = 12
+	for n := 1; n <= rounds; n++ {
+		f.sayAs(t, "lobby", n, "Ann", fmt.Sprintf("original %d", n))
+	}
+	var wg sync.WaitGroup
+	var refused atomic.Int32 // edits that came after the deletion
+	errs := make(chan string, 2*rounds)
+	for n := 1; n <= rounds; n++ {
+		for _, q := range []proto.HistoryEdit{
+			{Room: "lobby", ID: editID(n), Session: sid("Ann"), Message: fmt.Sprintf("edited %d", n)},
+			{Room: "lobby", ID: editID(n), Session: sid("Ann"), Delete: true},
+		} {
+			wg.Go(func() {
+				data, _ := json.Marshal(q)
+				m, err := f.nc.Request(proto.HistoryEditSubject, data, 10*time.Second)
+				var r proto.HistoryEditReply
+				if err == nil {
+					err = json.Unmarshal(m.Data, &r)
+				}
+				switch {
+				case err != nil:
+					errs <- err.Error()
+				case r.Error != nil && !q.Delete && r.Error.Code == proto.CodeNoSuchMessage:
+					refused.Add(1)
+				case r.Error != nil:
+					errs <- fmt.Sprintf("%s of %s: %v", map[bool]string{true: "delete", false: "edit"}[q.Delete], q.ID, r.Error)
+				}
+			})
+		}
+	}
+	wg.Wait()
+	close(errs)
+	t.Logf("%d of %d edits came after the deletion", refused.Load(), rounds)
+	for e := range errs {
+		t.Error(e)
+	}
+	for i, m := range f.history(t, proto.HistoryQuery{Room: "lobby", Limit: proto.MaxHistoryPage}).Messages {
+		if !m.Deleted || m.Message != "" {
+			t.Errorf("message %d: %+v, want a tombstone", i+1, m)
+		}
+	}
+	perID := map[string]int{}
+	for _, raw := range natstest.StoredMsgs(t, f.nc, proto.MessagesStream) {
+		var m proto.Message
+		json.Unmarshal(raw.Data, &m)
+		perID[m.ID]++
+		if raw.Header.Get(proto.HeaderRecord) != proto.RecordDelete || bytes.Contains(raw.Data, []byte("original")) || bytes.Contains(raw.Data, []byte("edited")) {
+			t.Errorf("the stream holds %s %s", raw.Header.Get(proto.HeaderRecord), raw.Data)
+		}
+	}
+	for n := 1; n <= rounds; n++ {
+		if perID[editID(n)] != 1 {
+			t.Errorf("message %d: %d versions in the stream, want 1", n, perID[editID(n)])
+		}
 	}
 }
