@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/chromedp/cdproto/emulation"
+	"github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
 
 	"github.com/natter/natter/services/presence"
@@ -58,7 +59,24 @@ func TestBrowserEditAndDelete(t *testing.T) {
 		chromedp.SetValue(sel("edit-input"), edited),
 		chromedp.SendKeys(sel("edit-input"), "\r"),
 	)
-	run(t, ann, "delete", chromedp.Evaluate(messageLine(doomed)+`.querySelector('[data-testid="delete-button"]').click(); true`, nil))
+	// Delete asks first: the first press only asks again.
+	del := messageLine(doomed) + `.querySelector('[data-testid="delete-button"]')`
+	var asks string
+	run(t, ann, "delete, once", chromedp.Evaluate(del+`.click(); `+del+`.textContent`, &asks))
+	if asks != "삭제할까요?" {
+		t.Errorf("the delete button pressed once says %q, want 삭제할까요?", asks)
+	}
+	// The server, asked after the press (events of a connection are
+	// answered in turn), still has it.
+	var still bool
+	run(t, ann, "not deleted yet", chromedp.Evaluate(fmt.Sprintf(`window.natter.socket.emitWithAck('history', {}).then((h) =>
+		h.messages.some((m) => m.message === %q && !m.deleted))`, doomed), &still, func(p *runtime.EvaluateParams) *runtime.EvaluateParams {
+		return p.WithAwaitPromise(true)
+	}))
+	if !still {
+		t.Error("deleted at the first press")
+	}
+	run(t, ann, "delete, confirmed", chromedp.Evaluate(del+`.click(); true`, nil))
 
 	pages := []struct {
 		name      string

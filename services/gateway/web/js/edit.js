@@ -39,7 +39,8 @@ export function decorateMessage(li, m) {
   if (!own && !state.moderator) return;
   const actions = makeEl('span', 'msg-actions');
   if (own) actions.appendChild(actionButton('edit', t('edit'), () => openEditor(li)));
-  actions.appendChild(actionButton('delete', t('delete'), () => remove(li)));
+  const del = actionButton('delete', t('delete'), () => confirmRemove(li, del));
+  actions.appendChild(del);
   body.appendChild(actions);
 }
 
@@ -106,6 +107,24 @@ function openEditor(li) {
   text.hidden = true;
   text.after(form);
   box.focus();
+}
+
+// CONFIRM_MS is how long a Delete pressed once waits to be pressed again.
+const CONFIRM_MS = 4000;
+
+// confirmRemove deletes at the second press of the button, while it asks
+// "Delete?"; else it turns back.
+function confirmRemove(li, button) {
+  if (button.dataset.confirming !== 'true') {
+    button.dataset.confirming = 'true';
+    button.textContent = t('confirmDelete');
+    setTimeout(() => {
+      button.dataset.confirming = 'false';
+      button.textContent = t('delete');
+    }, CONFIRM_MS);
+    return;
+  }
+  remove(li);
 }
 
 function remove(li) {

@@ -47,6 +47,7 @@ const words = {
   unreadWhispers: [(n) => (n === 1 ? '1 unread whisper.' : n + ' unread whispers.'), (n) => '읽지 않은 귓속말 ' + n + '개.'],
   edit: ['Edit', '수정'],
   delete: ['Delete', '삭제'],
+  confirmDelete: ['Delete?', '삭제할까요?'],
   save: ['Save', '저장'],
   cancel: ['Cancel', '취소'],
   editLabel: ['Edit the message', '메시지 수정'],
