@@ -169,14 +169,14 @@ func (s *Service) change(ctx context.Context, room string, q proto.HistoryEdit) 
 	if err != nil {
 		return nil, err
 	}
-	e, _ = s.current(room, q.ID)
+	e = s.since(room, e, seq, &next)
 	if kind == proto.RecordEdit && e.msg.Deleted {
 		// Deleted meanwhile, before this edit: stored again, the
 		// tombstone is the newest version, and the edit goes with the rest.
 		if seq, err = s.storeRecord(ctx, subject, proto.RecordDelete, e, e.msg); err != nil {
 			return nil, err
 		}
-		e, _ = s.current(room, q.ID)
+		e = s.since(room, e, seq, e.msg)
 		err = proto.ErrNoSuchMessage
 	}
 	if eraseErr := s.erase(ctx, e.stored, seq); eraseErr != nil {
@@ -185,6 +185,17 @@ func (s *Service) change(ctx context.Context, room string, q proto.HistoryEdit) 
 		return nil, fmt.Errorf("erase the older versions: %w", eraseErr)
 	}
 	return e.msg, err
+}
+
+// since returns the entry of the message that was e once its record seq,
+// of the message msg, is read: as the caches hold it now, or, when they
+// no longer do (a busy room pushed it out meanwhile), e with the record.
+func (s *Service) since(room string, e entry, seq uint64, msg *proto.Message) entry {
+	if now, ok := s.current(room, e.id); ok {
+		return now
+	}
+	e.stored, e.msg = append(e.stored, seq), msg
+	return e
 }
 
 // current returns a copy of the cached entry of the message id of room.
