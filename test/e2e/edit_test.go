@@ -2,13 +2,17 @@ package e2e
 
 import (
 	"bytes"
+	"errors"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats.go"
+
 	"github.com/natter/natter/kit/jwttest"
 	"github.com/natter/natter/kit/natstest"
 	"github.com/natter/natter/kit/nodetest"
+	"github.com/natter/natter/kit/wait"
 	"github.com/natter/natter/proto"
 	"github.com/natter/natter/services/gateway"
 	"github.com/natter/natter/services/history"
@@ -61,4 +65,46 @@ func TestEditAndDelete(t *testing.T) {
 		t.Error("the store's files do not hold the message left as it was: the test reads the wrong files")
 	}
 	t.Logf("stream: %d messages read raw, %d change records, no old text", len(stored), records)
+}
+
+// TestEditOutcomes: an edit or deletion that history cannot make is
+// answered as a send would be: unavailable when nothing answers (history
+// down: it is known not to be made), unknown_outcome when history took
+// the request and did not answer in time (it may be made); once history
+// is back, the retry makes it.
+func TestEditOutcomes(t *testing.T) {
+	s := startSystemWith(t, presence.NewMemoryStore(0, nil), 1, presence.Config{}, history.Config{},
+		gateway.Config{RequestTimeout: 500 * time.Millisecond})
+	cl := dialH(t, s.gateways[0].URL, "127.0.0.1", "")
+	cl.join("Outcome", "", "outcomes")
+	sent := cl.call(proto.EventClientMessage, proto.ClientMessage{Message: "to change"})
+	if !sent.OK {
+		t.Fatalf("send: %s", sent.raw)
+	}
+	s.stopHistory()
+	if a := cl.call(proto.EventEditMessage, proto.EditRequest{ID: sent.ID, Message: "changed"}); a.code() != proto.CodeUnavailable {
+		t.Errorf("edit with history down: %s, want unavailable", a.raw)
+	}
+	// Something takes the request and never answers.
+	sink, err := s.conns[0].QueueSubscribe(proto.HistoryEditSubject, proto.HistoryQueue, func(*nats.Msg) {})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.conns[0].Flush(); err != nil {
+		t.Fatal(err)
+	}
+	if a := cl.call(proto.EventDeleteMessage, proto.DeleteRequest{ID: sent.ID}); a.code() != proto.CodeUnknownOutcome {
+		t.Errorf("delete not answered in time: %s, want unknown_outcome", a.raw)
+	}
+	sink.Unsubscribe()
+	s.startHistory()
+	wait.Succeeds(t, 10*time.Second, func() error { // history starting: unavailable until it serves
+		if a := cl.call(proto.EventDeleteMessage, proto.DeleteRequest{ID: sent.ID}); !a.OK {
+			return errors.New(a.raw)
+		}
+		return nil
+	})
+	if m := s.history(t, "outcomes"); len(m) != 1 || !m[0].Deleted {
+		t.Errorf("history after the retry: %+v", m)
+	}
 }
