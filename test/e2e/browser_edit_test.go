@@ -114,6 +114,15 @@ func TestBrowserEditAndDelete(t *testing.T) {
 		shows(p.ctx, p.name, "after a reload", p.edited, p.tombstone)
 	}
 	artifact(t, ann, "page-edit-delete-ko.png")
+
+	// On a phone (390 px, touch), the buttons show without a hover.
+	var opacity string
+	run(t, ann, "390 px, touch", emulation.SetDeviceMetricsOverride(390, 844, 2, true), emulation.SetTouchEmulationEnabled(true),
+		chromedp.Evaluate(`getComputedStyle(`+messageLine(edited)+`.querySelector('.msg-actions')).opacity`, &opacity))
+	if opacity != "1" {
+		t.Errorf("on a phone the edit buttons have opacity %q, want 1", opacity)
+	}
+	artifact(t, ann, "page-edit-delete-390.png")
 	if dialogs.Load() != 0 {
 		t.Errorf("%d dialogs opened", dialogs.Load())
 	}
