@@ -16,15 +16,6 @@ const (
 	EventDeleted       = "message deleted" // server → everyone in the room
 )
 
-// Roles that may delete anyone's message (a token's role claim).
-const (
-	RoleModerator = "moderator"
-	RoleAdmin     = "admin"
-)
-
-// Moderates reports whether role may delete the messages of others.
-func Moderates(role string) bool { return role == RoleModerator || role == RoleAdmin }
-
 // EditRequest is the payload of a client's "edit message": the message
 // with id ID, of the room joined, gets the text Message.
 type EditRequest struct {

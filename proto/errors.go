@@ -25,12 +25,17 @@ const (
 	// CodeDisconnected is the disconnect reason of a connection that a
 	// backend disconnected through the server API.
 	CodeDisconnected = "disconnected"
-	// CodeForbidden: the user may not do that (edit or delete a message
-	// that is not theirs).
-	CodeForbidden = "forbidden"
 	// CodeNoSuchMessage: no message of the room has that id (never, no
 	// longer kept, or deleted).
 	CodeNoSuchMessage = "no_such_message"
+)
+
+// Moderation error codes (see moderation.go).
+const (
+	CodeForbidden = "forbidden" // the connection's role may not moderate; an edit or deletion of a message not the user's
+	CodeMuted     = "muted"     // a muted user's message; Error.Until says until when
+	CodeBanned    = "banned"    // a banned user's join; Error.Until says until when
+	CodeKicked    = "kicked"    // the disconnect reason of a kicked or banned user
 )
 
 // Server API error codes, besides the ones above (bad_request,
@@ -47,6 +52,9 @@ const (
 type Error struct {
 	Code    string `json:"code"`
 	Message string `json:"message"`
+	// Until, on muted and banned, is when the mute or ban ends, in Unix
+	// milliseconds; absent for one for good.
+	Until int64 `json:"until,omitempty"`
 }
 
 func (e *Error) Error() string { return e.Code + ": " + e.Message }

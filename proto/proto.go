@@ -73,7 +73,7 @@ type JoinAck struct {
 	// them in place of what it has.
 	Changed []Message `json:"changed,omitempty"`
 	// Moderator says the connection may delete anyone's messages (its
-	// token's role: proto.Moderates).
+	// role: proto.CanModerate).
 	Moderator bool `json:"moderator,omitempty"`
 	// HistoryError is set when history could not be read (the history
 	// service did not answer): the join holds, History is empty and says

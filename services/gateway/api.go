@@ -9,6 +9,7 @@ import (
 	"errors"
 	"io"
 	"log/slog"
+	"maps"
 	"net/http"
 	"strings"
 
@@ -89,6 +90,7 @@ func newAPIServer(key Secret, ops *apiOps, log *slog.Logger, reg prometheus.Regi
 		proto.APIHistory:    route(ops.history),
 		proto.APIDisconnect: route(ops.disconnect),
 	}
+	maps.Copy(a.routes, ops.moderationRoutes())
 	return a
 }
 

@@ -52,6 +52,14 @@ func (c *chat) change(s *socketio.Socket, e *socketio.EventMessage, q proto.Hist
 		fail(e, err)
 		return
 	}
+	if !q.Delete {
+		// A new text is a message: a muted user writes none (deleting
+		// one's own is still theirs to do).
+		if err := c.mod.mutes.check(m.room, targets(cn, m)); err != nil {
+			fail(e, err)
+			return
+		}
+	}
 	q.Room, q.Session, q.By = m.room, m.sid, m.username
 	q.Moderator = moderates(cn)
 	r, err := c.up.edit(q)
@@ -76,5 +84,5 @@ func (u *upstream) edit(q proto.HistoryEdit) (proto.HistoryEditReply, error) {
 }
 
 // moderates reports whether the connection may delete anyone's message:
-// its token's role says so.
-func moderates(cn *conn) bool { return cn.ident != nil && proto.Moderates(cn.ident.role) }
+// its role (the token's, or one granted through the server API) says so.
+func moderates(cn *conn) bool { return proto.CanModerate(cn.role()) }

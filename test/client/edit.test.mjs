@@ -153,7 +153,7 @@ test("a client that was away sees the change, by recovery or by joining with sin
 const MOD = process.env.NATTER_MOD_TOKEN;
 const USER = process.env.NATTER_USER_TOKEN;
 
-test("a moderator deletes anyone's message, and edits none; a user without the role neither", { skip: !MOD && "no NATTER_MOD_TOKEN" }, async (t) => {
+test("a moderator deletes anyone's message, and edits none; a user without the role neither; a muted user edits nothing", { skip: !MOD && "no NATTER_MOD_TOKEN" }, async (t) => {
   const s = suffix();
   const room = `edit-mod-${s}`;
   const anon = chatClient(t, URL2, POLLING);
@@ -177,4 +177,13 @@ test("a moderator deletes anyone's message, and edits none; a user without the r
   assert.equal(tomb.username, `Anon${s}`, "still the writer's");
   const h = await ack(user, "history", {});
   assert.deepEqual(h.messages.map((x) => [x.id, x.deleted, x.message, x.deletedBy]), [[m.id, true, "", modJoin.username]]);
+
+  // Muted, a user edits nothing (a new text is a message), and still deletes their own.
+  const mine = await said(anon, "before the mute");
+  const announced = next(anon, "moderation", 10000);
+  assert.equal((await ack(mod, "mute", { username: `Anon${s}`, seconds: 60 })).ok, true);
+  await announced;
+  const refused = await ack(anon, "edit message", { id: mine.id, message: "around the mute" });
+  assert.equal(refused.error?.code, "muted", JSON.stringify(refused));
+  assert.equal((await ack(anon, "delete message", { id: mine.id })).ok, true);
 });
