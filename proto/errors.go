@@ -25,14 +25,15 @@ const (
 	// CodeDisconnected is the disconnect reason of a connection that a
 	// backend disconnected through the server API.
 	CodeDisconnected = "disconnected"
-	// CodeNoSuchMessage: a read names a message that the room does not
-	// hold (another room's, or one no longer kept).
+	// CodeNoSuchMessage: no message of the room has that id (never, no
+	// longer kept, deleted, or another room's): a read or an edit or
+	// deletion names it.
 	CodeNoSuchMessage = "no_such_message"
 )
 
 // Moderation error codes (see moderation.go).
 const (
-	CodeForbidden = "forbidden" // the connection's role may not moderate
+	CodeForbidden = "forbidden" // the connection's role may not moderate; an edit or deletion of a message not the user's
 	CodeMuted     = "muted"     // a muted user's message; Error.Until says until when
 	CodeBanned    = "banned"    // a banned user's join; Error.Until says until when
 	CodeKicked    = "kicked"    // the disconnect reason of a kicked or banned user
@@ -83,6 +84,8 @@ var (
 	ErrRateLimited    = &Error{Code: CodeRateLimited, Message: "too many messages; slow down"}
 	ErrBadRequest     = &Error{Code: CodeBadRequest, Message: "bad request"}
 	ErrUnavailable    = &Error{Code: CodeUnavailable, Message: "service unavailable; try again"}
+	ErrForbidden      = &Error{Code: CodeForbidden, Message: "that is not yours to change"}
+	ErrNoSuchMessage  = &Error{Code: CodeNoSuchMessage, Message: "no such message"}
 	ErrUnknownOutcome = &Error{Code: CodeUnknownOutcome, Message: "not known whether it was stored; resend it with the same clientId"}
 )
 

@@ -68,6 +68,13 @@ type JoinAck struct {
 	// History is then the newest page, and the client should show it in
 	// place of what it had.
 	Gap bool `json:"gap,omitempty"`
+	// Changed, with Since (and no Gap), is the messages up to Since that
+	// were edited or deleted after it, as they are now: the client shows
+	// them in place of what it has.
+	Changed []Message `json:"changed,omitempty"`
+	// Moderator says the connection may delete anyone's messages (its
+	// role: proto.CanModerate).
+	Moderator bool `json:"moderator,omitempty"`
 	// HistoryError is set when history could not be read (the history
 	// service did not answer): the join holds, History is empty and says
 	// nothing of the room, and the client should ask "history" later.
@@ -93,6 +100,14 @@ type Message struct {
 	// Username is then the bot's name (proto.SystemName when it gave
 	// none), not a user's. Absent on users' messages.
 	Bot bool `json:"bot,omitempty"`
+	// EditedAt is when the message was last edited (Unix milliseconds);
+	// absent on one never edited.
+	EditedAt int64 `json:"editedAt,omitempty"`
+	// Deleted marks a tombstone: the message was deleted, and Message is
+	// empty. DeletedBy names the moderator who deleted it, when it was
+	// not its own user (see edit.go).
+	Deleted   bool   `json:"deleted,omitempty"`
+	DeletedBy string `json:"deletedBy,omitempty"`
 }
 
 // WhisperRequest is the payload of a client's "whisper".

@@ -144,6 +144,10 @@ type HistoryReply struct {
 	// or more than Limit messages came after it. Messages is then the
 	// newest page.
 	Gap bool `json:"gap,omitempty"`
+	// Changed answers a query with After (and no Gap): the messages at or
+	// before After edited or deleted since After was stored, as they are
+	// now, oldest first.
+	Changed []Message `json:"changed,omitempty"`
 }
 
 // WhispersQuery asks for the whispers of the session with id User

@@ -112,6 +112,8 @@ func (c *chat) register(n *socketio.Namespace) {
 	n.On(proto.EventHistory, c.onHistory)
 	n.On(proto.EventWhispers, c.onWhispers)
 	n.On(proto.EventLogout, c.onLogout)
+	n.On(proto.EventEditMessage, c.onEditMessage)
+	n.On(proto.EventDeleteMessage, c.onDeleteMessage)
 	for _, action := range proto.ModerationActions {
 		n.On(action, c.onModerate(action))
 	}
@@ -156,7 +158,7 @@ func fail(e *socketio.EventMessage, err error) { reply(e, proto.Ack(err)) }
 func decodeArg(e *socketio.EventMessage, v any) error {
 	if len(e.Args) > 0 && !jsonTextValid(e.Args[0]) {
 		// Checked before decoding, which would put U+FFFD in its place.
-		if e.Name == proto.EventClientMessage || e.Name == proto.EventWhisper {
+		if e.Name == proto.EventClientMessage || e.Name == proto.EventWhisper || e.Name == proto.EventEditMessage {
 			return proto.Errorf(proto.CodeInvalidMessage, "a message must be valid UTF-8")
 		}
 		return proto.Errorf(proto.CodeBadRequest, "%s takes valid UTF-8", e.Name)

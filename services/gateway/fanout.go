@@ -105,7 +105,7 @@ func (f *fanout) fanOutStored(msg *nats.Msg) {
 	}
 	f.lastSeq = seq
 	if room, ok := proto.StoredRoomToken(msg.Subject); ok {
-		frame := encodeStored(proto.EventServerMessage, msg.Data, seq, f.offsets)
+		frame := encodeStored(proto.StoredEvent(msg.Header.Get(proto.HeaderRecord)), msg.Data, seq, f.offsets)
 		members := f.to.room(room)
 		if members == nil || frame == nil {
 			return
@@ -170,7 +170,7 @@ func (f *fanout) inOrder(room string, msg *nats.Msg, seq uint64, members []*memb
 func (f *fanout) backfill(subject string, after, before uint64, members []*member) {
 	msgs, err := f.missed(subject, after, before)
 	for _, raw := range msgs {
-		frame := encodeStored(proto.EventServerMessage, raw.Data, raw.Sequence, f.offsets)
+		frame := encodeStored(proto.StoredEvent(raw.Header.Get(proto.HeaderRecord)), raw.Data, raw.Sequence, f.offsets)
 		if frame == nil {
 			continue
 		}

@@ -97,6 +97,8 @@ func (c *chat) onJoin(s *socketio.Socket, e *socketio.EventMessage) {
 		MemberCount:  max(pr.MemberCount, len(pr.Members)),
 		History:      hr.Messages,
 		Gap:          hr.Gap,
+		Changed:      hr.Changed,
+		Moderator:    moderates(cn),
 		HistoryError: historyErr,
 	})
 	m.goLive(hr.Through, 0)

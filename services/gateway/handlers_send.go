@@ -40,6 +40,7 @@ func (c *chat) onMessage(s *socketio.Socket, e *socketio.EventMessage) {
 	}
 	data, _ := json.Marshal(msg)
 	out := nats.NewMsg(proto.RoomMsgSubject(m.room))
+	out.Header.Set(proto.HeaderSender, m.sid) // whose it is to edit (handlers_edit.go)
 	out.Data = data
 	c.pub.store(e, out, m, req.ClientID, proto.SentAck{OK: true, ID: msg.ID, TS: msg.TS}, c.metrics.messagesIn)
 }

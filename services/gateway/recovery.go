@@ -229,7 +229,11 @@ func (r *replay) readSubject(ctx context.Context, filter, event string, from, to
 		if raw.Sequence > to {
 			break
 		}
-		r.frames = append(r.frames, seqFrame{raw.Sequence, encodeStored(event, raw.Data, raw.Sequence, r.offsets)})
+		ev := event
+		if rec := raw.Header.Get(proto.HeaderRecord); rec != "" {
+			ev = proto.StoredEvent(rec) // an edit or deletion of a room message
+		}
+		r.frames = append(r.frames, seqFrame{raw.Sequence, encodeStored(ev, raw.Data, raw.Sequence, r.offsets)})
 		n++
 		seq = raw.Sequence + 1
 	}

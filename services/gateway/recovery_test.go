@@ -15,20 +15,8 @@ import (
 // other, and nothing else, in the stream's order, each once (a whisper to
 // oneself matches both of the session's filters).
 func TestReplayOrder(t *testing.T) {
-	nc := natstest.Connect(t, natstest.Run(t).ClientURL())
-	js, err := jetstream.New(nc)
-	if err != nil {
-		t.Fatal(err)
-	}
+	js, stream := messagesStream(t, jetstream.MemoryStorage)
 	ctx := context.Background()
-	stream, err := js.CreateStream(ctx, jetstream.StreamConfig{
-		Name:     proto.MessagesStream,
-		Subjects: []string{proto.MessagesStreamSubjects},
-		Storage:  jetstream.MemoryStorage,
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
 	a, b, c := proto.SessionID("token-a"), proto.SessionID("token-b"), proto.SessionID("token-c")
 	type stored struct {
 		subject, event string
@@ -94,4 +82,23 @@ func TestReplayOrder(t *testing.T) {
 			t.Errorf("roomMsgs = %d, want 3", r.roomMsgs)
 		}
 	})
+}
+
+// messagesStream makes the messages stream, stored as storage, on a NATS
+// server of the test's own.
+func messagesStream(t *testing.T, storage jetstream.StorageType) (jetstream.JetStream, jetstream.Stream) {
+	t.Helper()
+	js, err := jetstream.New(natstest.Connect(t, natstest.Run(t).ClientURL()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	stream, err := js.CreateStream(context.Background(), jetstream.StreamConfig{
+		Name:     proto.MessagesStream,
+		Subjects: []string{proto.MessagesStreamSubjects},
+		Storage:  storage,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return js, stream
 }

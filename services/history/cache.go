@@ -18,9 +18,15 @@ type timeline struct {
 type entry struct {
 	seq     uint64
 	id      string
-	msg     *proto.Message // a room message
+	msg     *proto.Message // a room message, as it is now (edited, or a tombstone)
 	whisper *proto.Whisper // or a whisper
 	with    string         // for a whisper: the other session's id
+	// A room message's sender (proto.HeaderSender; "" for a backend's or
+	// one stored before the header), and the stream sequences of every
+	// version of it stored, oldest first: those to erase once a newer one
+	// is stored (edits.go).
+	sender string
+	stored []uint64
 }
 
 func (l *timeline) add(e entry, limit int) {
@@ -67,9 +73,12 @@ func (s *Service) apply(m jetstream.Msg) {
 		return // redelivered after the ordered consumer was reset
 	}
 	switch {
+	case msg != nil && m.Headers().Get(proto.HeaderRecord) != "":
+		s.applyRecord(s.logOf(s.rooms, room), seq, m.Headers(), msg)
 	case msg != nil:
 		s.metrics.messages.WithLabelValues(kindRoom).Inc()
-		s.logOf(s.rooms, room).add(entry{seq: seq, id: msg.ID, msg: msg}, s.cfg.CachePerRoom)
+		s.logOf(s.rooms, room).add(entry{seq: seq, id: msg.ID, msg: msg,
+			sender: m.Headers().Get(proto.HeaderSender), stored: []uint64{seq}}, s.cfg.CachePerRoom)
 	case w != nil:
 		s.metrics.messages.WithLabelValues(kindWhisper).Inc()
 		s.logOf(s.whispers, a).add(entry{seq: seq, id: w.ID, whisper: w, with: b}, s.cfg.CachePerRoom)

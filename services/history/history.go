@@ -111,6 +111,7 @@ func (s *Service) Run(ctx context.Context) error {
 		proto.WhispersQuerySubject: s.answer(kindWhisper, s.whispersQuery),
 		proto.ReadMarkSubject:      s.answer(kindRead, s.markRead),
 		proto.UnreadQuerySubject:   s.answer(kindUnread, s.unreadQuery),
+		proto.HistoryEditSubject:   s.answer(kindEdit, s.editQuery),
 	} {
 		sub, err := s.nc.QueueSubscribe(subject, proto.HistoryQueue, serve)
 		if err != nil {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -22,6 +23,7 @@ import (
 // fixture is the history service on an embedded NATS server, with a
 // publisher that stores as the gateways do.
 type fixture struct {
+	ns *natstest.Server
 	nc *nats.Conn
 	js jetstream.JetStream
 }
@@ -29,26 +31,38 @@ type fixture struct {
 func start(t *testing.T, cfg history.Config) *fixture {
 	t.Helper()
 	ns := natstest.Run(t)
-	svc, err := history.New(cfg, natstest.Connect(t, ns.ClientURL()), testlog.Logger(t, ""), nil)
+	serve(t, cfg, ns.ClientURL())
+	nc := natstest.Connect(t, ns.ClientURL())
+	js, err := jetstream.New(nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &fixture{ns: ns, nc: nc, js: js}
+}
+
+// serve runs a history service on the NATS server at url until the
+// test's cleanup (or stop) stops it, and waits until it is ready.
+func serve(t *testing.T, cfg history.Config, url string) (stop func()) {
+	t.Helper()
+	svc, err := history.New(cfg, natstest.Connect(t, url), testlog.Logger(t, ""), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- svc.Run(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Error(err)
-		}
-	})
-	wait.Succeeds(t, 10*time.Second, svc.Ready)
-	nc := natstest.Connect(t, ns.ClientURL())
-	js, err := jetstream.New(nc)
-	if err != nil {
-		t.Fatal(err)
+	var once sync.Once
+	stop = func() {
+		once.Do(func() {
+			cancel()
+			if err := <-done; err != nil {
+				t.Error(err)
+			}
+		})
 	}
-	return &fixture{nc: nc, js: js}
+	t.Cleanup(stop)
+	wait.Succeeds(t, 10*time.Second, svc.Ready)
+	return stop
 }
 
 func (f *fixture) store(t *testing.T, subject string, v any) {

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -61,6 +60,10 @@ func (s *Service) historyQuery(data []byte) rpc.Reply {
 	}
 	if q.After != "" {
 		rest, ok := after(entries, q.After, q.Limit)
+		if ok {
+			// And what changed before it since, for the client to show.
+			r.Changed, ok = changedBefore(entries, q.After, q.Limit)
+		}
 		if ok {
 			entries = rest
 		} else {
@@ -137,17 +140,5 @@ func (s *Service) catchUp(subject string) error {
 		}
 		last = raw.Sequence
 	}
-	for {
-		s.mu.Lock()
-		applied, changed := s.applied, s.changed
-		s.mu.Unlock()
-		if applied >= last {
-			return nil
-		}
-		select {
-		case <-changed:
-		case <-ctx.Done():
-			return fmt.Errorf("cache at %d, stream at %d: %w", applied, last, ctx.Err())
-		}
-	}
+	return s.reach(ctx, last)
 }

@@ -13,6 +13,8 @@ const FALLBACK_ERRORS = {
   invalid_message: 'That message cannot be sent.',
   message_too_long: 'A message is at most ' + MAX_MESSAGE_RUNES + ' characters.',
   not_joined: 'Join a room first.',
+  forbidden: 'That message is not yours to change.',
+  no_such_message: 'That message is no longer there.',
   no_such_user: 'No such user.',
   rate_limited: 'Too many messages; slow down.',
   unavailable: 'The service is unavailable; try again.',

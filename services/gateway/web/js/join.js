@@ -14,6 +14,7 @@ import { flushQueued } from './send.js';
 import { loadWhispers } from './whispers.js';
 import { roomJoined } from './rooms.js';
 import { t } from './i18n.js';
+import { applyChanges } from './edit.js';
 
 const REJOIN_DELAYS_MS = [1000, 2000, 5000, 10000, 30000];
 // Between tries to load the history a join came without.
@@ -66,6 +67,7 @@ function onJoined(ack, payload, opts) {
   const wasChat = state.view === 'chat';
   state.username = typeof ack.username === 'string' && ack.username ? ack.username : payload.username;
   state.color = ack.color;
+  state.moderator = ack.moderator === true;
   state.room = typeof ack.room === 'string' && ack.room ? ack.room : payload.room;
   if (typeof ack.token === 'string' && ack.token) state.token = ack.token;
   rememberSession(state.username, state.token);
@@ -109,6 +111,7 @@ function onJoined(ack, payload, opts) {
   const history = Array.isArray(ack.history) ? ack.history.slice() : [];
   history.sort((a, b) => validTs(a && a.ts) - validTs(b && b.ts));
   for (const m of history) renderChatMessage(m, true);
+  applyChanges(ack.changed); // edited or deleted while we were away
   for (const m of state.early) if (m.room === state.room) renderChatMessage(m, false);
   state.early = [];
   clearTimeout(state.historyTimer);

@@ -10,7 +10,7 @@ import { localError } from './errors.js';
 import { state } from './state.js';
 import { openSocket, renderStatus } from './socket.js';
 import { restoreSession, wireJoin } from './join.js';
-import { wireRoom } from './room.js';
+import { renderChatMessage, wireRoom } from './room.js';
 import { wireEvents } from './events.js';
 import { renderMembers } from './members.js';
 import { renderControls, wireComposer } from './composer.js';
@@ -19,11 +19,13 @@ import { applyStatic } from './i18n.js';
 import { wireRooms } from './rooms.js';
 import { wireDayLines } from './daylines.js';
 import { wireHint } from './hint.js';
+import { wireEdits } from './edit.js';
 
 function start(io) {
   applyStatic();
   const socket = openSocket(io);
   wireEvents(socket);
+  wireEdits(socket, renderChatMessage);
   wireJoin();
   wireRoom();
   wireComposer();

@@ -8,6 +8,7 @@ import { clearTyping, dropTyping } from './typing.js';
 import { confirmPending } from './send.js';
 import { markWhispersRead } from './whispers.js';
 import { t } from './i18n.js';
+import { decorateMessage } from './edit.js';
 
 export function clearRoom() {
   ui.messages.replaceChildren();
@@ -146,6 +147,7 @@ export function buildMessage(kind, fields) {
   li.appendChild(body);
   if (fields.id) li.dataset.id = fields.id;
   li.dataset.state = fields.pendingState || 'sent';
+  if (kind !== 'whisper') decorateMessage(li, fields);
   return li;
 }
 
@@ -179,7 +181,8 @@ export function renderChatMessage(m, fromHistory) {
       }
     }
   }
-  const li = buildMessage('message', { id, ts, username: m.username, color: m.color, message: m.message });
+  const li = buildMessage('message', { id, ts, username: m.username, color: m.color, message: m.message,
+    editedAt: m.editedAt, deleted: m.deleted, deletedBy: m.deletedBy });
   markSeen(id, ts, true);
   insert(li, ts, { quiet: fromHistory });
   if (!fromHistory) dropTyping(m.username);

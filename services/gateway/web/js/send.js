@@ -8,6 +8,7 @@ import { TRANSIENT, localError } from './errors.js';
 import { state } from './state.js';
 import { request, socket } from './socket.js';
 import { buildMessage, insert, markSeen } from './room.js';
+import { decorateMessage } from './edit.js';
 
 // Between resends of a message whose ack said unknown_outcome (the server
 // could not tell whether it was stored): under the same clientId, it is
@@ -122,6 +123,7 @@ export function confirmPending(entry, id, ts) {
   if (meta) meta.remove();
   delete li.dataset.code;
   markSeen(id, ts, entry.kind === 'message');
+  if (entry.kind === 'message') decorateMessage(li, { username: state.username }); // now editable
 }
 
 function failPending(entry, err) {

@@ -39,6 +39,7 @@ export const state = {
   joiningRoom: null,
   username: null,
   color: null,
+  moderator: false, // the join ack says we may delete anyone's messages
   room: null,
   token: null, // the session's, once joined; identity.js keeps each name's
   desired: null, // {username, room} to (re)join on connect; null at the join form

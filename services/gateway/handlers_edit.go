@@ -1,0 +1,88 @@
+package gateway
+
+import (
+	"context"
+	"errors"
+
+	"github.com/natter/natter/proto"
+	"github.com/natter/natter/services/gateway/internal/socketio"
+)
+
+// The handlers of edits and deletions of room messages (proto/edit.go):
+// history makes the change, in the stream, and the room hears it as the
+// stream republishes the change record ("message edited", "message
+// deleted"), in order with its messages.
+
+func (c *chat) onEditMessage(s *socketio.Socket, e *socketio.EventMessage) {
+	var req proto.EditRequest
+	if err := decodeArg(e, &req); err != nil {
+		fail(e, err)
+		return
+	}
+	if err := proto.ValidateMessage(req.Message); err != nil {
+		fail(e, err)
+		return
+	}
+	c.change(s, e, proto.HistoryEdit{ID: req.ID, Message: req.Message})
+}
+
+func (c *chat) onDeleteMessage(s *socketio.Socket, e *socketio.EventMessage) {
+	var req proto.DeleteRequest
+	if err := decodeArg(e, &req); err != nil {
+		fail(e, err)
+		return
+	}
+	c.change(s, e, proto.HistoryEdit{ID: req.ID, Delete: true})
+}
+
+// change asks history for the change q of a message of the room joined,
+// on behalf of the connection's session, and acks e with the message as
+// it is now. Changes spend the connection's message budget.
+func (c *chat) change(s *socketio.Socket, e *socketio.EventMessage, q proto.HistoryEdit) {
+	cn, m := joined(s, e)
+	if m == nil {
+		return
+	}
+	if !proto.ValidID(q.ID) {
+		fail(e, proto.Errorf(proto.CodeBadRequest, "%s takes the id of a message", e.Name))
+		return
+	}
+	if err := c.floods.admit(cn, limitMessage, userOf(cn)); err != nil {
+		c.metrics.rateLimited.Inc()
+		fail(e, err)
+		return
+	}
+	if !q.Delete {
+		// A new text is a message: a muted user writes none (deleting
+		// one's own is still theirs to do).
+		if err := c.mod.mutes.check(m.room, targets(cn, m)); err != nil {
+			fail(e, err)
+			return
+		}
+	}
+	q.Room, q.Session, q.By = m.room, m.sid, m.username
+	q.Moderator = moderates(cn)
+	r, err := c.up.edit(q)
+	switch {
+	case errors.Is(err, context.DeadlineExceeded):
+		// Asked and not answered in time: history may have made it.
+		fail(e, proto.ErrUnknownOutcome)
+	case err != nil:
+		fail(e, err)
+	case r.Message == nil:
+		fail(e, proto.ErrUnavailable)
+	default:
+		reply(e, proto.EditAck{OK: true, Message: *r.Message})
+	}
+}
+
+// edit asks history to edit or delete a room message.
+func (u *upstream) edit(q proto.HistoryEdit) (proto.HistoryEditReply, error) {
+	var r proto.HistoryEditReply
+	err := u.call(proto.HistoryEditSubject, q, &r)
+	return r, err
+}
+
+// moderates reports whether the connection may delete anyone's message:
+// its role (the token's, or one granted through the server API) says so.
+func moderates(cn *conn) bool { return proto.CanModerate(cn.role()) }
