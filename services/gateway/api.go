@@ -34,6 +34,7 @@ type apiServer struct {
 	log      *slog.Logger
 	requests *prometheus.CounterVec
 	routes   map[string]apiHandler
+	limiter  *apiLimiter
 }
 
 // apiHandler runs one operation on a request body.
@@ -70,11 +71,12 @@ func decodeAPI(body []byte, v any) error {
 	return nil
 }
 
-func newAPIServer(key Secret, ops *apiOps, log *slog.Logger, reg prometheus.Registerer) *apiServer {
+func newAPIServer(key Secret, ops *apiOps, limiter *apiLimiter, log *slog.Logger, reg prometheus.Registerer) *apiServer {
 	a := &apiServer{
 		keyHash: newAPIServerHash(key),
 		ops:     ops,
 		log:     log,
+		limiter: limiter,
 		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "natter_gateway_api_requests_total",
 			Help: "Server API requests, by operation and result (ok or an error code), over HTTP and NATS.",
@@ -114,6 +116,12 @@ func (a *apiServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	op, _ := strings.CutPrefix(r.URL.Path, proto.APIPrefix)
+	if wait, err := a.limiter.admit(a.limiter.httpClient(r)); err != nil {
+		w.Header().Set("Retry-After", retryAfter(wait))
+		a.count(op, proto.CodeRateLimited)
+		writeAPI(w, http.StatusTooManyRequests, proto.Ack(err))
+		return
+	}
 	h := a.routes[op]
 	if h == nil {
 		a.count("", proto.CodeNotFound)
@@ -165,6 +173,8 @@ func apiStatus(code string) int {
 		return http.StatusInternalServerError
 	case proto.CodeUnauthorized:
 		return http.StatusUnauthorized
+	case proto.CodeRateLimited:
+		return http.StatusTooManyRequests
 	}
 	return http.StatusBadRequest
 }

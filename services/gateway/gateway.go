@@ -102,7 +102,8 @@ func New(cfg Config, nc *nats.Conn, log *slog.Logger, reg prometheus.Registerer)
 	mux := http.NewServeMux()
 	s.api = &apiNATS{nc: nc}
 	if len(cfg.APIKey) > 0 {
-		s.api.http = newAPIServer(cfg.APIKey, &apiOps{chat: ch, timeout: cfg.RequestTimeout}, log, reg)
+		s.api.http = newAPIServer(cfg.APIKey, &apiOps{chat: ch, timeout: cfg.RequestTimeout},
+			newAPILimiter(cfg.APIRate, cfg.TrustedProxies), log, reg)
 		mux.Handle(apiRoot, s.api.http)
 	} else {
 		mux.HandleFunc(apiRoot, apiOff)
