@@ -29,7 +29,7 @@ const apiRoot = "/api/"
 // before anything else, routes unknown or not; then an operation is a
 // POST with a JSON body of at most proto.MaxAPIBody bytes.
 type apiServer struct {
-	keyHash  [sha256.Size]byte // of the key: compared in constant time
+	key      bearerKey
 	ops      *apiOps
 	log      *slog.Logger
 	requests *prometheus.CounterVec
@@ -73,7 +73,7 @@ func decodeAPI(body []byte, v any) error {
 
 func newAPIServer(key Secret, ops *apiOps, limiter *apiLimiter, log *slog.Logger, reg prometheus.Registerer) *apiServer {
 	a := &apiServer{
-		keyHash: newAPIServerHash(key),
+		key:     newBearerKey(key),
 		ops:     ops,
 		log:     log,
 		limiter: limiter,
@@ -94,19 +94,25 @@ func newAPIServer(key Secret, ops *apiOps, limiter *apiLimiter, log *slog.Logger
 	return a
 }
 
-// newAPIServerHash is what authorized compares a request's key with.
-func newAPIServerHash(key Secret) [sha256.Size]byte { return sha256.Sum256(key) }
+// bearerKey is the hash of a key that requests carry as
+// "Authorization: Bearer <key>" (the API's, the admin page's).
+type bearerKey [sha256.Size]byte
 
-// authorized reports whether r carries the key. Both sides are hashed
+func newBearerKey(key Secret) bearerKey { return sha256.Sum256(key) }
+
+// carriedBy reports whether r carries the key. Both sides are hashed
 // first, so the comparison takes the same time whatever the key's length.
-func (a *apiServer) authorized(r *http.Request) bool {
+func (k bearerKey) carriedBy(r *http.Request) bool {
 	got, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
 	if !ok {
 		return false
 	}
 	h := sha256.Sum256([]byte(got))
-	return subtle.ConstantTimeCompare(h[:], a.keyHash[:]) == 1
+	return subtle.ConstantTimeCompare(h[:], k[:]) == 1
 }
+
+// authorized reports whether r carries the API key.
+func (a *apiServer) authorized(r *http.Request) bool { return a.key.carriedBy(r) }
 
 func (a *apiServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if !a.authorized(r) {

@@ -37,6 +37,7 @@ type Service struct {
 	ws        *wsProxy
 	nc        *nats.Conn
 	api       *apiNATS
+	stats     *gatewayStats
 	handler   http.Handler        // Socket.IO and the web client
 	gatherer  prometheus.Gatherer // for /metrics
 
@@ -55,6 +56,9 @@ func New(cfg Config, nc *nats.Conn, log *slog.Logger, reg prometheus.Registerer)
 	}
 	if n := len(cfg.APIKey); n > 0 && n < MinAPIKeyBytes {
 		return nil, fmt.Errorf("gateway: the API key is %d bytes; at least %d", n, MinAPIKeyBytes)
+	}
+	if n := len(cfg.AdminKey); n > 0 && n < MinAPIKeyBytes {
+		return nil, fmt.Errorf("gateway: the admin key is %d bytes; at least %d", n, MinAPIKeyBytes)
 	}
 	m := newMetrics(reg)
 	ecfg := engineio.Config{
@@ -100,13 +104,19 @@ func New(cfg Config, nc *nats.Conn, log *slog.Logger, reg prometheus.Registerer)
 	}
 
 	mux := http.NewServeMux()
+	ops := &apiOps{chat: ch, timeout: cfg.RequestTimeout}
 	s.api = &apiNATS{nc: nc}
 	if len(cfg.APIKey) > 0 {
-		s.api.http = newAPIServer(cfg.APIKey, &apiOps{chat: ch, timeout: cfg.RequestTimeout},
-			newAPILimiter(cfg.APIRate, cfg.TrustedProxies), log, reg)
+		s.api.http = newAPIServer(cfg.APIKey, ops, newAPILimiter(cfg.APIRate, cfg.TrustedProxies), log, reg)
 		mux.Handle(apiRoot, s.api.http)
 	} else {
 		mux.HandleFunc(apiRoot, apiOff)
+	}
+	s.stats = newGatewayStats(cfg.ID, nc, m, ch)
+	if len(cfg.AdminKey) > 0 {
+		mux.Handle(proto.AdminPrefix, newAdminServer(cfg.AdminKey, ops, s.stats, log))
+	} else {
+		mux.HandleFunc(proto.AdminPrefix, adminOff)
 	}
 	mux.Handle("/socket.io/", s.eio)
 	mux.Handle("GET /socket.io/socket.io.js", web.ClientHandler())
@@ -175,6 +185,11 @@ func (s *Service) Run(ctx context.Context) error {
 		s.Drain()
 		return fmt.Errorf("gateway: server API: %w", err)
 	}
+	if err := s.stats.start(); err != nil {
+		ln.Close()
+		s.Drain()
+		return fmt.Errorf("gateway: stats: %w", err)
+	}
 	s.serving.Store(true)
 
 	mux := ops.Mux(s.gatherer, s.Ready)
@@ -210,6 +225,7 @@ func (s *Service) Drain() {
 	s.drain.Do(func() {
 		s.log.Info("gateway draining", "sessions", s.eio.Len())
 		s.api.close()
+		s.stats.close()
 		s.eio.Close(engineio.ReasonServerShutdown)
 		s.forwarded.close()
 		s.ws.close()

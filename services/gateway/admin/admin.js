@@ -1,0 +1,199 @@
+// The natter admin page. It keeps the admin key in this tab's
+// sessionStorage and sends it as "Authorization: Bearer <key>" to the
+// JSON routes under /admin/api/ (no cookie). Every name and room is put
+// in the page as text (textContent), never as HTML: the CSP's Trusted
+// Types would refuse an HTML sink anyway.
+
+const keyName = 'natter.admin.key';
+const refreshMs = 2000;
+const $ = (id) => document.getElementById(id);
+
+let timer = 0;
+let selectedRoom = '';
+let membersPages = 0; // pages of the selected room shown; refreshed while 1
+let lastReadings = new Map(); // gateway id: its previous stats, for rates
+
+// memberActions makes a member's buttons. MODERATION HOOK: the
+// moderation branch adds mute, kick and ban here, each calling api().
+const memberActions = [disconnectButton];
+
+class Unauthorized extends Error {}
+
+async function api(route, { method = 'GET', body, query } = {}) {
+  const key = sessionStorage.getItem(keyName);
+  if (!key) throw new Unauthorized();
+  const url = new URL('/admin/api/' + route, location.origin);
+  for (const [k, v] of Object.entries(query || {})) url.searchParams.set(k, v);
+  const res = await fetch(url, {
+    method,
+    headers: { Authorization: 'Bearer ' + key, ...(body ? { 'Content-Type': 'application/json' } : {}) },
+    body: body ? JSON.stringify(body) : undefined,
+    cache: 'no-store',
+    credentials: 'omit',
+  });
+  if (res.status === 401) throw new Unauthorized();
+  const data = await res.json();
+  if (!res.ok || data.ok === false) {
+    throw new Error(data.error ? `${data.error.code}: ${data.error.message}` : `HTTP ${res.status}`);
+  }
+  return data;
+}
+
+function el(tag, props = {}, ...children) {
+  const e = document.createElement(tag);
+  for (const [k, v] of Object.entries(props)) {
+    if (k === 'dataset') Object.assign(e.dataset, v);
+    else if (k === 'testid') e.dataset.testid = v;
+    else e[k] = v;
+  }
+  for (const c of children) e.append(c instanceof Node ? c : document.createTextNode(String(c)));
+  return e;
+}
+
+function status(text) { $('status').textContent = text; }
+
+function showLogin(error) {
+  clearTimeout(timer);
+  sessionStorage.removeItem(keyName);
+  $('dashboard').hidden = true;
+  $('logout').hidden = true;
+  $('login').hidden = false;
+  $('login-error').textContent = error || '';
+  $('key').focus();
+}
+
+function showDashboard() {
+  $('login').hidden = true;
+  $('dashboard').hidden = false;
+  $('logout').hidden = false;
+  refresh();
+}
+
+function rate(now, before, field) {
+  if (!before || now.ts <= before.ts) return '–';
+  return ((now[field] - before[field]) * 1000 / (now.ts - before.ts)).toFixed(1);
+}
+
+function renderGateways(reply) {
+  const rows = [];
+  const total = { websocket: 0, polling: 0, joined: 0, rooms: 0, messagesIn: 0 };
+  let inRate = 0, outRate = 0;
+  const readings = new Map();
+  for (const g of reply.gateways) {
+    const before = lastReadings.get(g.gateway);
+    const ws = g.transports.websocket || 0, poll = g.transports.polling || 0;
+    const rin = rate(g, before, 'messagesIn'), rout = rate(g, before, 'messagesOut');
+    rows.push(el('tr', { dataset: { gateway: g.gateway } },
+      el('td', {}, g.gateway), el('td', { testid: 'websocket' }, ws), el('td', { testid: 'polling' }, poll),
+      el('td', {}, g.joined), el('td', {}, g.rooms), el('td', {}, rin), el('td', {}, rout), el('td', {}, g.messagesIn)));
+    total.websocket += ws; total.polling += poll; total.joined += g.joined; total.rooms += g.rooms;
+    total.messagesIn += g.messagesIn;
+    if (rin !== '–') inRate += Number(rin);
+    if (rout !== '–') outRate += Number(rout);
+    readings.set(g.gateway, g);
+  }
+  lastReadings = readings;
+  $('gateways').replaceChildren(...rows);
+  $('totals').replaceChildren(
+    el('td', {}, `all ${reply.gateways.length}`), el('td', { testid: 'total-websocket' }, total.websocket),
+    el('td', { testid: 'total-polling' }, total.polling), el('td', {}, total.joined), el('td', {}, total.rooms),
+    el('td', {}, inRate.toFixed(1)), el('td', {}, outRate.toFixed(1)), el('td', {}, total.messagesIn));
+  $('missing').hidden = reply.missing.length === 0;
+  $('missing').textContent = reply.missing.length ? 'Not answering: ' + reply.missing.join(', ') : '';
+}
+
+function renderRooms(reply) {
+  const rooms = [...reply.rooms].sort((a, b) => a.room.localeCompare(b.room));
+  $('rooms').replaceChildren(...rooms.map((r) => {
+    const b = el('button', { type: 'button', dataset: { room: r.room } }, el('span', {}, r.room), el('span', {}, r.count));
+    b.dataset.testid = 'room';
+    b.setAttribute('aria-current', String(r.room === selectedRoom));
+    b.addEventListener('click', () => selectRoom(r.room));
+    return el('li', {}, b);
+  }));
+}
+
+function disconnectButton(member) {
+  const b = el('button', { type: 'button', className: 'danger', testid: 'disconnect', dataset: { user: member.username } }, 'Disconnect');
+  // A second click within 3 s confirms (no dialog).
+  let disarm = 0;
+  b.addEventListener('click', async () => {
+    if (b.dataset.armed !== 'true') {
+      b.dataset.armed = 'true';
+      b.textContent = 'Confirm disconnect';
+      disarm = setTimeout(() => { b.dataset.armed = 'false'; b.textContent = 'Disconnect'; }, 3000);
+      return;
+    }
+    clearTimeout(disarm);
+    b.disabled = true;
+    try {
+      await api('disconnect', { method: 'POST', body: { user: member.username } });
+      status(`Disconnected ${member.username}.`);
+      loadMembers(false);
+    } catch (e) {
+      handle(e);
+      b.disabled = false;
+    }
+  });
+  return b;
+}
+
+function memberItem(m) {
+  const swatch = el('span', { className: 'swatch' });
+  if (/^#[0-9a-fA-F]{6}$/.test(m.color)) swatch.style.backgroundColor = m.color;
+  return el('li', { dataset: { user: m.username } }, swatch, el('span', { className: 'name', testid: 'member' }, m.username),
+    ...memberActions.map((make) => make(m)));
+}
+
+async function loadMembers(more) {
+  if (!selectedRoom) return;
+  const room = selectedRoom;
+  const list = $('members');
+  const after = more ? list.lastElementChild?.dataset.user || '' : '';
+  const reply = await api('members', { query: after ? { room, after } : { room } });
+  if (room !== selectedRoom) return;
+  const items = reply.members.map(memberItem);
+  if (more) { list.append(...items); membersPages++; } else { list.replaceChildren(...items); membersPages = 1; }
+  $('members-count').textContent = `${reply.memberCount} online`;
+  $('members-more').hidden = !reply.more;
+}
+
+function selectRoom(room) {
+  selectedRoom = room;
+  $('members-room').textContent = room;
+  for (const b of $('rooms').querySelectorAll('button')) b.setAttribute('aria-current', String(b.dataset.room === room));
+  loadMembers(false).catch(handle);
+}
+
+function handle(e) {
+  if (e instanceof Unauthorized) showLogin('The key was refused.');
+  else status(String(e.message || e));
+}
+
+async function refresh() {
+  clearTimeout(timer);
+  try {
+    const [gws, rooms] = await Promise.all([api('gateways'), api('rooms')]);
+    renderGateways(gws);
+    renderRooms(rooms);
+    if (membersPages <= 1) await loadMembers(false);
+    status(`Updated ${new Date().toLocaleTimeString()}`);
+  } catch (e) {
+    handle(e);
+    if (e instanceof Unauthorized) return;
+  }
+  timer = setTimeout(refresh, refreshMs);
+}
+
+$('login').addEventListener('submit', (ev) => {
+  ev.preventDefault();
+  const key = $('key').value;
+  if (!key) return;
+  sessionStorage.setItem(keyName, key);
+  $('key').value = '';
+  showDashboard();
+});
+$('logout').addEventListener('click', () => showLogin(''));
+$('members-more').addEventListener('click', () => loadMembers(true).catch(handle));
+
+if (sessionStorage.getItem(keyName)) showDashboard(); else showLogin('');
