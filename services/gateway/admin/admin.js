@@ -85,7 +85,7 @@ function renderGateways(reply) {
     const rin = rate(g, before, 'messagesIn'), rout = rate(g, before, 'messagesOut');
     rows.push(el('tr', { dataset: { gateway: g.gateway } },
       el('td', {}, g.gateway), el('td', { testid: 'websocket' }, ws), el('td', { testid: 'polling' }, poll),
-      el('td', {}, g.joined), el('td', {}, g.rooms), el('td', {}, rin), el('td', {}, rout), el('td', {}, g.messagesIn)));
+      el('td', { testid: 'joined' }, g.joined), el('td', {}, g.rooms), el('td', {}, rin), el('td', {}, rout), el('td', { testid: 'messages-in' }, g.messagesIn)));
     total.websocket += ws; total.polling += poll; total.joined += g.joined; total.rooms += g.rooms;
     total.messagesIn += g.messagesIn;
     if (rin !== '–') inRate += Number(rin);
@@ -97,7 +97,8 @@ function renderGateways(reply) {
   $('totals').replaceChildren(
     el('td', {}, `all ${reply.gateways.length}`), el('td', { testid: 'total-websocket' }, total.websocket),
     el('td', { testid: 'total-polling' }, total.polling), el('td', {}, total.joined), el('td', {}, total.rooms),
-    el('td', {}, inRate.toFixed(1)), el('td', {}, outRate.toFixed(1)), el('td', {}, total.messagesIn));
+    el('td', { testid: 'total-in-rate' }, inRate.toFixed(1)), el('td', {}, outRate.toFixed(1)),
+    el('td', { testid: 'total-messages-in' }, total.messagesIn));
   $('missing').hidden = reply.missing.length === 0;
   $('missing').textContent = reply.missing.length ? 'Not answering: ' + reply.missing.join(', ') : '';
 }
