@@ -167,7 +167,6 @@ func containsAll(got map[string]proto.GatewayStats, ids []string) bool {
 	return true
 }
 
-
 // gaugeValue and counterValue read a metric in-process.
 func gaugeValue(g prometheus.Gauge) float64 {
 	var m dto.Metric
