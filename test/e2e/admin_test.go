@@ -1,7 +1,6 @@
 package e2e
 
 import (
-	"io"
 	"net/http"
 	"strings"
 	"testing"
@@ -104,18 +103,6 @@ func TestAdminRoutesNeedTheKey(t *testing.T) {
 // and returns the status and the body.
 func adminCall(tb testing.TB, method, url, auth, body string) (int, string) {
 	tb.Helper()
-	req, err := http.NewRequest(method, url, strings.NewReader(body))
-	if err != nil {
-		tb.Fatal(err)
-	}
-	if auth != "" {
-		req.Header.Set("Authorization", auth)
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
+	resp, b := authCall(tb, method, url, auth, body)
 	return resp.StatusCode, string(b)
 }
