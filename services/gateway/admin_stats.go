@@ -40,9 +40,10 @@ func newGatewayStats(id string, nc *nats.Conn, eng *metrics, ch *chat) *gatewayS
 	return &gatewayStats{id: id, nc: nc, eng: eng, chat: ch.metrics, members: ch.hub.snapshot, heard: make(map[string]time.Time)}
 }
 
-// start answers the stats requests and, for gather, listens to the
-// gateways' heartbeats to know which should answer.
-func (g *gatewayStats) start() error {
+// start answers the stats requests and, with gathering (the admin page
+// is on), listens to the gateways' heartbeats to know which should
+// answer: N gateways with the page on hear N beats each.
+func (g *gatewayStats) start(gathering bool) error {
 	sub, err := g.nc.Subscribe(proto.GatewayStatsSubject, func(m *nats.Msg) {
 		if m.Reply != "" {
 			data, _ := json.Marshal(g.local())
@@ -53,6 +54,9 @@ func (g *gatewayStats) start() error {
 		return err
 	}
 	g.subs = append(g.subs, sub)
+	if !gathering {
+		return nil
+	}
 	sub, err = g.nc.Subscribe(proto.GatewayHeartbeatSubject, func(m *nats.Msg) {
 		var hb proto.GatewayHeartbeat
 		if json.Unmarshal(m.Data, &hb) != nil || !proto.ValidGatewayID(hb.Gateway) || hb.Interval <= 0 {

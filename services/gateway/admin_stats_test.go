@@ -21,7 +21,7 @@ func testStats(t *testing.T, url, id string) *gatewayStats {
 		id: id, nc: natstest.Connect(t, url), eng: newMetrics(nil), chat: newChatMetrics(prometheus.NewRegistry()),
 		members: func() []*member { return nil }, heard: map[string]time.Time{},
 	}
-	if err := g.start(); err != nil {
+	if err := g.start(true); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(g.close)

@@ -185,7 +185,7 @@ func (s *Service) Run(ctx context.Context) error {
 		s.Drain()
 		return fmt.Errorf("gateway: server API: %w", err)
 	}
-	if err := s.stats.start(); err != nil {
+	if err := s.stats.start(len(s.cfg.AdminKey) > 0); err != nil {
 		ln.Close()
 		s.Drain()
 		return fmt.Errorf("gateway: stats: %w", err)

@@ -27,6 +27,7 @@ import (
 // disconnect ends the WebSocket user's socket (a server disconnect) and
 // drops them from
 // the list. A wrong key is refused and sends the page back to its login.
+// A room of 55 is listed a page of 50 at a time.
 func TestBrowserAdminPage(t *testing.T) {
 	s := startSystemWith(t, presence.NewMemoryStore(0, nil), 2, presence.Config{}, history.Config{}, gateway.Config{
 		AdminKey: gateway.Secret(adminKey),
@@ -117,6 +118,23 @@ func TestBrowserAdminPage(t *testing.T) {
 	// Its Engine.IO session lives on (this client does not close it, as
 	// socket.io-client would), but it is joined no more.
 	poll(t, op, "gw1 without its joined user", row("gw1", "joined")+` === "0"`)
+
+	// A crowd of 55 in another room: the page lists 50, and 5 more.
+	names := make([]string, 55)
+	for i := range names {
+		names[i] = fmt.Sprintf("crowd%02d", i)
+	}
+	for i, a := range joinAll(t, dialAll(t, s, names, func(int) string { return "crowd" })) {
+		if !strings.Contains(a, `"ok":true`) {
+			t.Fatalf("%s: %s", names[i], a)
+		}
+	}
+	crowd := `[data-testid="room"][data-room="crowd"]`
+	run(t, op, "open the crowd", chromedp.WaitVisible(crowd), chromedp.Click(crowd))
+	count := fmt.Sprintf(`document.querySelectorAll(%q).length`, sel("member"))
+	poll(t, op, "the first page", fmt.Sprintf(`%s === 50 && document.querySelector(%q).textContent === "55 online"`, count, sel("members-count")))
+	run(t, op, "the next page", chromedp.Click(sel("members-more")), chromedp.WaitNotVisible(sel("members-more")))
+	poll(t, op, "all 55", fmt.Sprintf(`(m => m.length === 55 && new Set(m).size === 55 && m.includes("crowd00") && m.includes("crowd54"))(%s)`, members))
 	if dialogs.Load() != 0 {
 		t.Error("a dialog opened")
 	}

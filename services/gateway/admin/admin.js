@@ -6,11 +6,13 @@
 
 const keyName = 'natter.admin.key';
 const refreshMs = 2000;
+const membersPage = 50; // members a page
 const $ = (id) => document.getElementById(id);
 
 let timer = 0;
 let selectedRoom = '';
 let membersPages = 0; // pages of the selected room shown; refreshed while 1
+let membersSeq = 0; // the latest members request: an older answer is dropped
 let lastReadings = new Map(); // gateway id: its previous stats, for rates
 
 // memberActions makes a member's buttons. MODERATION HOOK: the
@@ -126,6 +128,7 @@ function disconnectButton(member) {
       return;
     }
     clearTimeout(disarm);
+    b.dataset.armed = 'false';
     b.disabled = true;
     try {
       await api('disconnect', { method: 'POST', body: { user: member.username } });
@@ -133,6 +136,7 @@ function disconnectButton(member) {
       loadMembers(false);
     } catch (e) {
       handle(e);
+      b.textContent = 'Disconnect';
       b.disabled = false;
     }
   });
@@ -146,15 +150,22 @@ function memberItem(m) {
     ...memberActions.map((make) => make(m)));
 }
 
-async function loadMembers(more) {
+// loadMembers shows the selected room's first page, or its next (more).
+// The refresh's reloads (auto) wait while a disconnect is to be confirmed.
+async function loadMembers(more, auto = false) {
   if (!selectedRoom) return;
+  if (auto && $('members').querySelector('[data-armed="true"]')) return;
   const room = selectedRoom;
   const list = $('members');
   const after = more ? list.lastElementChild?.dataset.user || '' : '';
-  const reply = await api('members', { query: after ? { room, after } : { room } });
-  if (room !== selectedRoom) return;
+  const query = { room, limit: membersPage };
+  if (after) query.after = after;
+  const seq = ++membersSeq;
+  if (more) membersPages++; // at once: the refresh stops reloading the first page
+  const reply = await api('members', { query });
+  if (room !== selectedRoom || seq !== membersSeq) return;
   const items = reply.members.map(memberItem);
-  if (more) { list.append(...items); membersPages++; } else { list.replaceChildren(...items); membersPages = 1; }
+  if (more) list.append(...items); else { list.replaceChildren(...items); membersPages = 1; }
   $('members-count').textContent = `${reply.memberCount} online`;
   $('members-more').hidden = !reply.more;
 }
@@ -177,7 +188,7 @@ async function refresh() {
     const [gws, rooms] = await Promise.all([api('gateways'), api('rooms')]);
     renderGateways(gws);
     renderRooms(rooms);
-    if (membersPages <= 1) await loadMembers(false);
+    if (membersPages <= 1) await loadMembers(false, true);
     status(`Updated ${new Date().toLocaleTimeString()}`);
   } catch (e) {
     handle(e);
