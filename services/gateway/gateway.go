@@ -104,17 +104,17 @@ func New(cfg Config, nc *nats.Conn, log *slog.Logger, reg prometheus.Registerer)
 	}
 
 	mux := http.NewServeMux()
-	ops := &apiOps{chat: ch, timeout: cfg.RequestTimeout}
+	operations := &apiOps{chat: ch, timeout: cfg.RequestTimeout}
 	s.api = &apiNATS{nc: nc}
 	if len(cfg.APIKey) > 0 {
-		s.api.http = newAPIServer(cfg.APIKey, ops, newAPILimiter(cfg.APIRate, cfg.TrustedProxies), log, reg)
+		s.api.http = newAPIServer(cfg.APIKey, operations, newAPILimiter(cfg.APIRate, cfg.TrustedProxies), log, reg)
 		mux.Handle(apiRoot, s.api.http)
 	} else {
 		mux.HandleFunc(apiRoot, apiOff)
 	}
 	s.stats = newGatewayStats(cfg.ID, nc, m, ch)
 	if len(cfg.AdminKey) > 0 {
-		mux.Handle(proto.AdminPrefix, newAdminServer(cfg.AdminKey, ops, s.stats, log))
+		mux.Handle(proto.AdminPrefix, newAdminServer(cfg.AdminKey, operations, s.stats, log))
 	} else {
 		mux.HandleFunc(proto.AdminPrefix, adminOff)
 	}
