@@ -157,8 +157,10 @@ func (s *Service) Ready() error {
 
 // Run subscribes to what other gateways pass here and serves HTTP on
 // cfg.Listener, or else cfg.HTTPAddr: Socket.IO at /socket.io/, the web
-// client at /, /healthz, /readyz and /metrics (every response names the
-// gateway in the X-Natter-Gateway header), until ctx is cancelled. Then it
+// client at /, the server API at /api/ and the admin page at /admin/
+// (each while its key is set), /healthz, /readyz and /metrics (every
+// response names the gateway in the X-Natter-Gateway header), until ctx
+// is cancelled. Then it
 // drains (see Drain), shuts the HTTP server down, and returns nil. Run
 // drains on its errors too: a gateway is run once.
 func (s *Service) Run(ctx context.Context) error {
