@@ -122,13 +122,16 @@ func (a *apiServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	op, _ := strings.CutPrefix(r.URL.Path, proto.APIPrefix)
+	h := a.routes[op]
 	if wait, err := a.limiter.admit(a.limiter.httpClient(r)); err != nil {
 		w.Header().Set("Retry-After", retryAfter(wait))
+		if h == nil {
+			op = "" // a label only of the known operations
+		}
 		a.count(op, proto.CodeRateLimited)
 		writeAPI(w, http.StatusTooManyRequests, proto.Ack(err))
 		return
 	}
-	h := a.routes[op]
 	if h == nil {
 		a.count("", proto.CodeNotFound)
 		writeAPI(w, http.StatusNotFound, proto.Ack(proto.Errorf(proto.CodeNotFound, "no operation %q; see proto/README.md", op)))

@@ -29,6 +29,7 @@ func TestAPIRateLimit(t *testing.T) {
 		APIRate: gateway.Rate{PerSecond: 2, Burst: burst},
 	})
 	url := s.gateways[0].URL + proto.APIPath(proto.APIRooms)
+	refused := 0 // the rate_limited answers seen, which the metric must count
 	// From loopback, a trusted proxy: X-Real-IP names the client.
 	rooms := func(client string) (*http.Response, string) {
 		req, _ := http.NewRequest(http.MethodPost, url, strings.NewReader("{}"))
@@ -42,6 +43,9 @@ func TestAPIRateLimit(t *testing.T) {
 		var ack proto.ErrorAck
 		json.NewDecoder(resp.Body).Decode(&ack)
 		if ack.Error != nil {
+			if ack.Error.Code == proto.CodeRateLimited {
+				refused++
+			}
 			return resp, ack.Error.Code
 		}
 		return resp, "ok"
@@ -77,6 +81,9 @@ func TestAPIRateLimit(t *testing.T) {
 			var ack proto.ErrorAck
 			json.Unmarshal(msg.Data, &ack)
 			if ack.Error != nil {
+				if ack.Error.Code == proto.CodeRateLimited {
+					refused++
+				}
 				return ack.Error.Code
 			}
 			return "ok"
@@ -94,4 +101,8 @@ func TestAPIRateLimit(t *testing.T) {
 		}
 		wait.Eventually(t, 5*time.Second, func() bool { return ask(nc) == "ok" }, "the limited connection is let in again")
 	})
+
+	if n := metricValue(t, s.metrics[0], "natter_gateway_api_requests_total", "op", proto.APIRooms, "result", proto.CodeRateLimited); int(n) != refused || refused < 2 {
+		t.Errorf("api_requests_total{op=rooms,result=rate_limited} = %v, the test saw %d", n, refused)
+	}
 }
