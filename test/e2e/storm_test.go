@@ -90,7 +90,11 @@ func (sc *stormClient) read() {
 		case strings.HasPrefix(s, "430"):
 			sc.ack <- s[3:]
 		case s == "41":
-			close(sc.kicked)
+			select {
+			case <-sc.kicked: // told once already
+			default:
+				close(sc.kicked)
+			}
 		case strings.HasPrefix(s, `42["leave",`):
 			var ev []json.RawMessage
 			var n proto.LeaveNotice
