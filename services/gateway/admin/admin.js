@@ -10,6 +10,7 @@ const membersPage = 50; // members a page
 const $ = (id) => document.getElementById(id);
 
 let timer = 0;
+let loop = 0; // the refresh loop running: a login or logout starts another
 let selectedRoom = '';
 let membersPages = 0; // pages of the selected room shown; refreshed while 1
 let membersSeq = 0; // the latest members request: an older answer is dropped
@@ -55,6 +56,7 @@ function el(tag, props = {}, ...children) {
 function status(text) { $('status').textContent = text; }
 
 function showLogin(error) {
+  loop++;
   clearTimeout(timer);
   sessionStorage.removeItem(keyName);
   $('dashboard').hidden = true;
@@ -68,7 +70,7 @@ function showDashboard() {
   $('login').hidden = true;
   $('dashboard').hidden = false;
   $('logout').hidden = false;
-  refresh();
+  refresh(++loop);
 }
 
 function rate(now, before, field) {
@@ -182,7 +184,7 @@ function handle(e) {
   else status(String(e.message || e));
 }
 
-async function refresh() {
+async function refresh(gen) {
   clearTimeout(timer);
   try {
     const [gws, rooms] = await Promise.all([api('gateways'), api('rooms')]);
@@ -191,10 +193,11 @@ async function refresh() {
     if (membersPages <= 1) await loadMembers(false, true);
     status(`Updated ${new Date().toLocaleTimeString()}`);
   } catch (e) {
+    if (gen !== loop) return; // a loop that a login or logout ended
     handle(e);
     if (e instanceof Unauthorized) return;
   }
-  timer = setTimeout(refresh, refreshMs);
+  if (gen === loop) timer = setTimeout(() => refresh(gen), refreshMs);
 }
 
 $('login').addEventListener('submit', (ev) => {
