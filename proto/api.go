@@ -1,5 +1,7 @@
 package proto
 
+import "slices"
+
 // The server API: what a backend asks of natter, over HTTP with an API
 // key (POST APIPath(op), a JSON body) or over NATS request/reply
 // (APISubject(op), the same JSON). Each operation takes one request type
@@ -19,7 +21,8 @@ const (
 )
 
 // APIOps lists the operations, in the order proto/README.md documents them.
-var APIOps = []string{APIPublish, APIWhisper, APIRooms, APIMembers, APIHistory, APIDisconnect}
+var APIOps = slices.Concat([]string{APIPublish, APIWhisper, APIRooms, APIMembers, APIHistory, APIDisconnect},
+	ModerationActions, []string{APIRole, APIModeration})
 
 // APIQueue is the queue group of the gateways answering the API over NATS.
 const APIQueue = "api"

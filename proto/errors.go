@@ -27,6 +27,14 @@ const (
 	CodeDisconnected = "disconnected"
 )
 
+// Moderation error codes (see moderation.go).
+const (
+	CodeForbidden = "forbidden" // the connection's role may not moderate
+	CodeMuted     = "muted"     // a muted user's message; Error.Until says until when
+	CodeBanned    = "banned"    // a banned user's join; Error.Until says until when
+	CodeKicked    = "kicked"    // the disconnect reason of a kicked or banned user
+)
+
 // Server API error codes, besides the ones above (bad_request,
 // invalid_room, no_such_user…), with their HTTP status.
 const (
@@ -41,6 +49,9 @@ const (
 type Error struct {
 	Code    string `json:"code"`
 	Message string `json:"message"`
+	// Until, on muted and banned, is when the mute or ban ends, in Unix
+	// milliseconds; absent for one for good.
+	Until int64 `json:"until,omitempty"`
 }
 
 func (e *Error) Error() string { return e.Code + ": " + e.Message }

@@ -25,6 +25,9 @@ type PresenceJoin struct {
 	// back in it: presence had let the connection go (see PresenceResync),
 	// so the room may have been told that the user left.
 	Announce bool `json:"announce,omitempty"`
+	// Identity is an authenticated user's IdentityID: what their bans,
+	// mutes and granted role hold on. Empty for anonymous users.
+	Identity string `json:"identity,omitempty"`
 }
 
 // PresenceResync asks gateways to announce their live connections again
@@ -52,6 +55,13 @@ type PresenceJoinReply struct {
 	// MemberCount counts them all.
 	Members     []Member `json:"members,omitempty"`
 	MemberCount int      `json:"memberCount,omitempty"`
+	// Role is the role granted to the joining identity through the
+	// server API (APIRole), if any.
+	Role string `json:"role,omitempty"`
+	// Muted says the user is muted in the room, until MutedUntil (Unix
+	// milliseconds; 0 for good).
+	Muted      bool  `json:"muted,omitempty"`
+	MutedUntil int64 `json:"mutedUntil,omitempty"`
 }
 
 // PresenceLeave tells presence that a connection has closed.

@@ -9,6 +9,7 @@ import (
 	"errors"
 	"io"
 	"log/slog"
+	"maps"
 	"net/http"
 	"strings"
 
@@ -91,6 +92,7 @@ func newAPIServer(key Secret, ops *apiOps, limiter *apiLimiter, log *slog.Logger
 		proto.APIHistory:    route(ops.history),
 		proto.APIDisconnect: route(ops.disconnect),
 	}
+	maps.Copy(a.routes, ops.moderationRoutes())
 	return a
 }
 

@@ -73,8 +73,11 @@ func readSecret(path string) (Secret, error) {
 type identity struct {
 	subject string
 	name    string // normalized: the name the user joins with
-	role    string
-	token   string // the session's token (proto.IdentityToken)
+	id      string // proto.IdentityID(subject): what moderation holds on
+	// role is the user's role: the token's claim, or one granted through
+	// the server API (moderation.go; read it with cn.role()).
+	role  sessionRole
+	token string // the session's token (proto.IdentityToken)
 	// ends is when the connection ends: the token's exp, plus the
 	// leeway; zero for a token without exp.
 	ends time.Time
@@ -188,7 +191,8 @@ func (a *authenticator) identify(s *socketio.Socket) (result string, err error) 
 	id := &identity{
 		subject: c.Subject,
 		name:    name,
-		role:    c.Role,
+		id:      proto.IdentityID(c.Subject),
+		role:    sessionRole{claim: c.Role},
 		token:   proto.IdentityToken(c.Issuer, c.Subject, proto.NameKey(name)),
 	}
 	if !c.Expires.IsZero() {

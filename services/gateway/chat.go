@@ -35,6 +35,7 @@ type chat struct {
 	pub  *publisher
 	rec  *recovery
 	beat *heartbeat
+	mod  *moderation
 
 	leaves leaves // presence leaves under way
 }
@@ -78,6 +79,9 @@ func newChat(id string, nc *nats.Conn, log *slog.Logger, m *chatMetrics, cfg Con
 		proxies:    c.floods.proxies,
 		log:        log,
 	}
+	c.mod = newModeration(nc, c.hub, c.rec.forget, log)
+	c.fan.moderated = c.mod.enforce
+	c.rec.moderated = c.mod.joined
 	c.beat = newHeartbeat(id, nc, cfg.HeartbeatInterval, c.up, c.hub.snapshot, c.disconnect, log)
 	return c, nil
 }
@@ -86,6 +90,9 @@ func newChat(id string, nc *nats.Conn, log *slog.Logger, m *chatMetrics, cfg Con
 // start that failed too.
 func (c *chat) start() error {
 	c.fan.start()
+	if err := c.mod.start(); err != nil {
+		return err
+	}
 	return c.beat.start(c.onSessionEnded)
 }
 
@@ -105,6 +112,9 @@ func (c *chat) register(n *socketio.Namespace) {
 	n.On(proto.EventHistory, c.onHistory)
 	n.On(proto.EventWhispers, c.onWhispers)
 	n.On(proto.EventLogout, c.onLogout)
+	for _, action := range proto.ModerationActions {
+		n.On(action, c.onModerate(action))
+	}
 }
 
 func (c *chat) onConnect(s *socketio.Socket) {
@@ -124,6 +134,7 @@ func (c *chat) onConnect(s *socketio.Socket) {
 // and drops the subscriptions.
 func (c *chat) close() {
 	c.beat.close()
+	c.mod.close()
 	c.fan.close()
 	close(c.leaves.closing)
 	c.leaves.running.Wait()

@@ -47,6 +47,9 @@ type fanout struct {
 	floods  *floods
 	metrics *chatMetrics
 	missed  backfill // nil: none
+	// moderated carries out a moderation notice on the room's members
+	// here, once they are told of it (moderation.enforce); nil: none.
+	moderated func(members []*member, msg *nats.Msg)
 
 	stop     chan struct{}
 	running  sync.WaitGroup
@@ -190,7 +193,7 @@ func (f *fanout) fanOutNotice(msg *nats.Msg) {
 	switch proto.RoomLiveKind(msg.Subject) {
 	case proto.LivePresence:
 		event = msg.Header.Get(proto.HeaderEvent)
-		if event != proto.EventJoin && event != proto.EventLeave {
+		if event != proto.EventJoin && event != proto.EventLeave && event != proto.EventModeration {
 			return
 		}
 	case proto.LiveTyping:
@@ -207,10 +210,17 @@ func (f *fanout) fanOutNotice(msg *nats.Msg) {
 		return
 	}
 	skipKey := userKey(msg.Data)
-	for _, m := range f.to.room(room) {
+	if event == proto.EventModeration {
+		skipKey = "" // its user is told too
+	}
+	members := f.to.room(room)
+	for _, m := range members {
 		if m.key != skipKey {
 			m.send(frame, 0, false)
 		}
+	}
+	if event == proto.EventModeration && f.moderated != nil {
+		f.moderated(members, msg)
 	}
 }
 

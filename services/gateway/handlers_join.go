@@ -50,6 +50,7 @@ func (c *chat) onJoin(s *socketio.Socket, e *socketio.EventMessage) {
 		Username: req.Username,
 		Room:     roomName,
 		Token:    req.Token,
+		Identity: cn.identityID(),
 	}
 	pr, err := c.up.join(join)
 	if noAnswer(err) && s.Connected() {
@@ -63,6 +64,7 @@ func (c *chat) onJoin(s *socketio.Socket, e *socketio.EventMessage) {
 		return
 	}
 	m := newMember(c.id, s, &pr)
+	c.mod.joined(cn, m, &pr)
 	if !s.Connected() {
 		return // gone while presence answered; its leave is on the way
 	}

@@ -26,6 +26,10 @@ func (c *chat) onMessage(s *socketio.Socket, e *socketio.EventMessage) {
 	if !c.admit(e, cn, req.Message, req.ClientID) {
 		return
 	}
+	if err := c.mod.mutes.check(m.room, targets(cn, m)); err != nil {
+		fail(e, err)
+		return
+	}
 	msg := proto.Message{
 		ID:       newID(),
 		Room:     m.room,

@@ -47,6 +47,9 @@ type recovery struct {
 	timeout    time.Duration
 	proxies    trustedProxies
 	log        *slog.Logger
+	// moderated takes what the join's answer says of a recovered member:
+	// its granted role and mute (moderation.joined); nil: nothing.
+	moderated func(cn *conn, m *member, pr *proto.PresenceJoinReply)
 }
 
 var _ socketio.Recovery = (*recovery)(nil)
@@ -145,9 +148,10 @@ func (rc *recovery) recover(s *socketio.Socket, pid, offset string) string {
 	// a new one under the name, which is not the one recovered (nor one
 	// whose token the client knows).
 	pr, err := rc.up.join(proto.PresenceJoin{
-		ConnRef: proto.ConnRef{Gateway: rc.id, Conn: s.ID()},
-		Room:    st.Room,
-		Token:   st.Token,
+		ConnRef:  proto.ConnRef{Gateway: rc.id, Conn: s.ID()},
+		Room:     st.Room,
+		Token:    st.Token,
+		Identity: connOf(s).identityID(),
 	})
 	if noAnswer(err) {
 		return recoveryError
@@ -160,6 +164,9 @@ func (rc *recovery) recover(s *socketio.Socket, pid, offset string) string {
 	if cn == nil {
 		cn = newConn(s, rc.proxies)
 		s.SetData(cn)
+	}
+	if rc.moderated != nil {
+		rc.moderated(cn, m, &pr) // its granted role, its mute
 	}
 	rc.hub.place(cn, m)
 	now, err := stream.Info(ctx)

@@ -36,7 +36,7 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		}, []string{"op"}),
 		announced: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "natter_presence_announcements_total",
-			Help: "Join and leave notices published to rooms.",
+			Help: "Join, leave and moderation notices published to rooms.",
 		}, []string{"event"}),
 		gatewaysDropped: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "natter_presence_gateways_dropped_total",

@@ -26,6 +26,7 @@ type Service struct {
 	cfg     Config
 	nc      *nats.Conn
 	store   Store
+	mod     ModerationStore // beside store (moderationOf)
 	log     *slog.Logger
 	metrics *metrics
 
@@ -42,6 +43,7 @@ func New(cfg Config, nc *nats.Conn, store Store, log *slog.Logger, reg prometheu
 		cfg:      cfg.WithDefaults(),
 		nc:       nc,
 		store:    store,
+		mod:      moderationOf(store, cfg.WithDefaults().SessionTTL),
 		log:      log,
 		metrics:  newMetrics(reg),
 		gateways: newGatewayWatch(cfg.WithDefaults().GatewayTimeout),
@@ -114,6 +116,10 @@ func (s *Service) subscribe(l *lanes) ([]*nats.Subscription, error) {
 		proto.PresenceMembersSubject:    s.handle(l, "members", s.members, false),
 		proto.PresenceRoomsSubject:      s.handle(l, "rooms", s.rooms, false),
 		proto.PresenceEndSessionSubject: s.handle(l, "endsession", s.endSession, true),
+		// Moderation (moderation.go).
+		proto.PresenceModerateSubject:      s.handle(l, "moderate", s.moderate, false),
+		proto.PresenceRoleSubject:          s.handle(l, "role", s.setRole, false),
+		proto.PresenceModerationLogSubject: s.handle(l, "moderationlog", s.moderationLog, false),
 	}
 	var subs []*nats.Subscription
 	for subject, h := range handlers {

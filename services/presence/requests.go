@@ -85,6 +85,10 @@ func (s *Service) join(ctx context.Context, data []byte) any {
 		// colour it had).
 		p.Color = proto.ColorOf(proto.NameKey(p.Username))
 	}
+	st, banned := s.standingBefore(ctx, p, req)
+	if banned != nil {
+		return proto.PresenceJoinReply{Error: banned}
+	}
 	res, err := s.store.Join(ctx, p)
 	if errors.Is(err, ErrNoSession) {
 		// A token alone, whose session has ended: the user picks a name again.
@@ -100,10 +104,13 @@ func (s *Service) join(ctx context.Context, data []byte) any {
 	if res.LeftRoom != "" && !req.Resync {
 		s.announce(res.LeftRoom, proto.EventLeave, proto.LeaveNotice{Username: res.LeftSession.Username, Room: res.LeftRoom})
 	}
+	if st, banned = s.standingAfter(ctx, p, req, res, st); banned != nil {
+		return proto.PresenceJoinReply{Error: banned}
+	}
 	if res.Joined && (!req.Resync || req.Announce) {
 		s.announce(p.Room, proto.EventJoin, proto.JoinNotice{Username: res.Session.Username, Color: res.Session.Color, Room: p.Room})
 	}
-	return proto.PresenceJoinReply{
+	return withStanding(proto.PresenceJoinReply{
 		Username:    res.Session.Username,
 		Color:       res.Session.Color,
 		Token:       res.Session.Token,
@@ -111,7 +118,7 @@ func (s *Service) join(ctx context.Context, data []byte) any {
 		Room:        p.Room,
 		Members:     res.Members,
 		MemberCount: res.MemberCount,
-	}
+	}, st)
 }
 
 func (s *Service) leave(ctx context.Context, data []byte) any {

@@ -10,7 +10,7 @@
 
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { BASE, URL2, chatClient, joined, ack, next, record, suffix, withTimeout, sleep } from "./helpers.mjs";
+import { BASE, URL2, apiPost, chatClient, joined, ack, next, record, suffix, withTimeout, sleep } from "./helpers.mjs";
 
 const KEY = process.env.NATTER_API_KEY;
 const GW1 = process.env.NATTER_GATEWAY_1 || "gw1";
@@ -19,18 +19,7 @@ const WS = { name: "websocket", opts: { transports: ["websocket"] } };
 const POLLING = { name: "polling", opts: { transports: ["polling"] } };
 
 /** POSTs body to op of the API at base; resolves with {status, body}. */
-async function api(base, op, body) {
-  const res = await withTimeout(
-    fetch(`${base}/api/v1/${op}`, {
-      method: "POST",
-      headers: { Authorization: `Bearer ${KEY}`, "Content-Type": "application/json" },
-      body: JSON.stringify(body),
-    }),
-    10000,
-    `api ${op}`,
-  );
-  return { status: res.status, body: await res.json() };
-}
+const api = (base, op, body) => apiPost(base, KEY, op, body);
 
 /** Resolves once check() holds, polling every 50 ms, for at most ms. */
 async function until(what, check, ms = 10000) {

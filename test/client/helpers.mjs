@@ -442,3 +442,17 @@ export async function sendUntilStored(socket, message, clientId, answers, { ms =
     await sleep(100);
   }
 }
+
+/** POSTs body to op of the server API at base with the key; resolves with {status, body}. */
+export async function apiPost(base, key, op, body) {
+  const res = await withTimeout(
+    fetch(`${base}/api/v1/${op}`, {
+      method: "POST",
+      headers: { Authorization: `Bearer ${key}`, "Content-Type": "application/json" },
+      body: JSON.stringify(body),
+    }),
+    10000,
+    `api ${op}`,
+  );
+  return { status: res.status, body: await res.json() };
+}

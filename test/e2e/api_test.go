@@ -127,6 +127,17 @@ func TestServerAPI(t *testing.T) {
 			{"a disconnect of both", http.MethodPost, proto.APIDisconnect, `{"user":"u","gateway":"gw1","conn":"c"}`, 400, proto.CodeBadRequest},
 			{"a disconnect of a bad gateway", http.MethodPost, proto.APIDisconnect, `{"gateway":"a.b","conn":"c"}`, 400, proto.CodeBadRequest},
 			{"a disconnect of nobody", http.MethodPost, proto.APIDisconnect, `{"user":"nobody here"}`, 404, proto.CodeNoSuchUser},
+			{"a mute without a room", http.MethodPost, proto.EventMute, `{"username":"u","seconds":5}`, 400, proto.CodeInvalidRoom},
+			{"a mute of no name", http.MethodPost, proto.EventMute, `{"room":"r","seconds":5}`, 400, proto.CodeBadRequest},
+			{"a ban past a year", http.MethodPost, proto.EventBan, `{"room":"r","username":"u","seconds":99999999}`, 400, proto.CodeBadRequest},
+			{"a kick that lasts", http.MethodPost, proto.EventKick, `{"room":"r","username":"u","seconds":5}`, 400, proto.CodeBadRequest},
+			{"a kick of nobody", http.MethodPost, proto.EventKick, `{"room":"r","username":"nobody here"}`, 404, proto.CodeNoSuchUser},
+			{"an unban of nobody banned", http.MethodPost, proto.EventUnban, `{"room":"r","username":"u"}`, 400, proto.CodeBadRequest},
+			{"a moderation by a bad name", http.MethodPost, proto.EventUnmute, `{"room":"r","username":"u","by":"a\u202eb"}`, 400, proto.CodeInvalidName},
+			{"a role without a subject", http.MethodPost, proto.APIRole, `{"role":"moderator"}`, 400, proto.CodeBadRequest},
+			{"a role that is none", http.MethodPost, proto.APIRole, `{"subject":"s","role":"root"}`, 400, proto.CodeBadRequest},
+			{"a moderation log past its bound", http.MethodPost, proto.APIModeration, `{"limit":1001}`, 400, proto.CodeBadRequest},
+			{"a moderation log of a bad room", http.MethodPost, proto.APIModeration, `{"room":"a.b*"}`, 400, proto.CodeInvalidRoom},
 		} {
 			t.Run(tc.name, func(t *testing.T) {
 				status, code, body := apiCall(t, tc.method, base+proto.APIPath(tc.op), "Bearer "+apiKey, tc.body)
