@@ -16,8 +16,11 @@ const (
 	AdminDisconnect = "disconnect" // POST APIDisconnectRequest: APIDisconnectReply
 )
 
-// AdminRoutes are every JSON route of the admin page.
-var AdminRoutes = []string{AdminGateways, AdminRooms, AdminMembers, AdminDisconnect}
+// AdminRoutes are every JSON route of the admin page: its own, and the
+// server API's moderation operations (ModerationActions, APIRole,
+// APIModeration), each a POST of the API's body and reply.
+var AdminRoutes = append([]string{AdminGateways, AdminRooms, AdminMembers, AdminDisconnect},
+	append(append([]string{}, ModerationActions...), APIRole, APIModeration)...)
 
 // GatewayStatsSubject asks every gateway (no queue group) for its
 // GatewayStats; the request has no body, and each gateway answers.

@@ -89,6 +89,9 @@ func TestAdminRoutesNeedTheKey(t *testing.T) {
 			{http.MethodPost, proto.AdminDisconnect, `{"nope":1}`, 400, proto.CodeBadRequest},
 			{http.MethodPost, proto.AdminGateways, "", 405, proto.CodeMethodNotAllowed},
 			{http.MethodGet, proto.AdminDisconnect, "", 405, proto.CodeMethodNotAllowed},
+			{http.MethodPost, proto.EventMute, `{"username":"someone"}`, 400, proto.CodeInvalidRoom},
+			{http.MethodGet, proto.EventKick, "", 405, proto.CodeMethodNotAllowed},
+			{http.MethodPost, proto.APIModeration, `{"room":"lobby"}`, 200, `"actions":[]`},
 			{http.MethodGet, "nope", "", 404, proto.CodeNotFound},
 		} {
 			status, body := adminCall(t, tc.method, base+proto.AdminAPIPrefix+tc.route, key, tc.body)

@@ -26,7 +26,9 @@ import (
 // connections by gateway and transport, gathered from both gateways; a
 // disconnect ends the WebSocket user's socket (a server disconnect) and
 // drops them from
-// the list. A wrong key is refused and sends the page back to its login.
+// the list; a ban of the polling user (the server API's moderation)
+// drops them too and shows in the room's moderation log. A wrong key is
+// refused and sends the page back to its login.
 // A room of 55 is listed a page of 50 at a time.
 func TestBrowserAdminPage(t *testing.T) {
 	s := startSystemWith(t, presence.NewMemoryStore(0, nil), 2, presence.Config{}, history.Config{}, gateway.Config{
@@ -118,6 +120,19 @@ func TestBrowserAdminPage(t *testing.T) {
 	// Its Engine.IO session lives on (this client does not close it, as
 	// socket.io-client would), but it is joined no more.
 	poll(t, op, "gw1 without its joined user", row("gw1", "joined")+` === "0"`)
+
+	// A ban of the polling user, through the server API's moderation: they
+	// leave the lobby, and the room's moderation log shows it.
+	ban := fmt.Sprintf(`[data-testid="ban"][data-user=%q]`, pollUser)
+	run(t, op, "ban the polling user",
+		chromedp.Click(ban),
+		chromedp.WaitVisible(ban+`[data-armed="true"]`),
+		chromedp.Click(ban),
+	)
+	poll(t, op, "the ban in the log", fmt.Sprintf(
+		`Array.from(document.querySelectorAll('[data-testid="moderation"] li[data-action="ban"]')).some(li => li.textContent.includes(%q) && li.textContent.includes("admin"))`, pollUser))
+	poll(t, op, "the lobby without them", fmt.Sprintf(`%s.length === 0`, members))
+	artifact(t, op, "browser-admin-moderation.png")
 
 	// A crowd of 55 in another room: the page lists 50, and 5 more.
 	names := make([]string, 55)

@@ -16,9 +16,23 @@ let membersPages = 0; // pages of the selected room shown; refreshed while 1
 let membersSeq = 0; // the latest members request: an older answer is dropped
 let lastReadings = new Map(); // gateway id: its previous stats, for rates
 
-// memberActions makes a member's buttons. MODERATION HOOK: the
-// moderation branch adds mute, kick and ban here, each calling api().
-const memberActions = [disconnectButton];
+const muteSeconds = 600; // the page's mute and ban: 10 minutes
+
+// memberActions make a member's buttons, each confirmed by a second click.
+// MODERATION: mute, kick and ban are the server API's operations, in the
+// selected room, by "admin".
+const memberActions = [
+  (m) => actionButton(m, 'mute', 'Mute 10 min', () => moderate('mute', m, muteSeconds)),
+  (m) => actionButton(m, 'kick', 'Kick', () => moderate('kick', m)),
+  (m) => actionButton(m, 'ban', 'Ban 10 min', () => moderate('ban', m, muteSeconds)),
+  (m) => actionButton(m, 'disconnect', 'Disconnect', () => api('disconnect', { method: 'POST', body: { user: m.username } })),
+];
+
+function moderate(action, member, seconds) {
+  const body = { room: selectedRoom, username: member.username, by: 'admin' };
+  if (seconds) body.seconds = seconds;
+  return api(action, { method: 'POST', body });
+}
 
 class Unauthorized extends Error {}
 
@@ -118,31 +132,46 @@ function renderRooms(reply) {
   }));
 }
 
-function disconnectButton(member) {
-  const b = el('button', { type: 'button', className: 'danger', testid: 'disconnect', dataset: { user: member.username } }, 'Disconnect');
+function actionButton(member, name, label, run) {
+  const b = el('button', { type: 'button', className: 'danger', testid: name, dataset: { user: member.username } }, label);
   // A second click within 3 s confirms (no dialog).
   let disarm = 0;
   b.addEventListener('click', async () => {
     if (b.dataset.armed !== 'true') {
       b.dataset.armed = 'true';
-      b.textContent = 'Confirm disconnect';
-      disarm = setTimeout(() => { b.dataset.armed = 'false'; b.textContent = 'Disconnect'; }, 3000);
+      b.textContent = 'Confirm';
+      disarm = setTimeout(() => { b.dataset.armed = 'false'; b.textContent = label; }, 3000);
       return;
     }
     clearTimeout(disarm);
     b.dataset.armed = 'false';
     b.disabled = true;
     try {
-      await api('disconnect', { method: 'POST', body: { user: member.username } });
-      status(`Disconnected ${member.username}.`);
-      loadMembers(false);
+      await run();
+      status(`${label}: ${member.username}, done.`);
+      loadMembers(false).catch(handle);
+      loadModeration().catch(handle);
     } catch (e) {
       handle(e);
-      b.textContent = 'Disconnect';
+      b.textContent = label;
       b.disabled = false;
     }
   });
   return b;
+}
+
+// loadModeration lists the selected room's recent moderation actions.
+async function loadModeration() {
+  if (!selectedRoom) return;
+  const room = selectedRoom;
+  const reply = await api('moderation', { method: 'POST', body: { room, limit: 20 } });
+  if (room !== selectedRoom) return;
+  $('moderation').replaceChildren(...reply.actions.map((a) => {
+    const until = a.until ? ` until ${new Date(a.until).toLocaleTimeString()}` : '';
+    const reason = a.reason ? ` (${a.reason})` : '';
+    return el('li', { dataset: { action: a.action } },
+      `${new Date(a.ts).toLocaleTimeString()} ${a.by}: ${a.action} ${a.username}${until}${reason}`);
+  }));
 }
 
 function memberItem(m) {
@@ -175,8 +204,10 @@ async function loadMembers(more, auto = false) {
 function selectRoom(room) {
   selectedRoom = room;
   $('members-room').textContent = room;
+  $('moderation-room').textContent = room;
   for (const b of $('rooms').querySelectorAll('button')) b.setAttribute('aria-current', String(b.dataset.room === room));
   loadMembers(false).catch(handle);
+  loadModeration().catch(handle);
 }
 
 function handle(e) {
