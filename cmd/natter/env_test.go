@@ -88,6 +88,9 @@ var sample = map[string]string{
 	"NATTER_AUTH_ANONYMOUS":          "1",
 	"NATTER_API_KEY":                 "an api key of 16 bytes or more",
 	"NATTER_API_KEY_FILE":            "testdata/auth-secret",
+	"NATTER_API_RATE_LIMIT":          "5/10",
+	"NATTER_ADMIN_KEY":               "an admin key of 16 bytes or more",
+	"NATTER_ADMIN_KEY_FILE":          "testdata/auth-secret",
 }
 
 // bad is a value that each variable of a type refuses.
@@ -116,6 +119,8 @@ var bad = map[string]string{
 	"NATTER_AUTH_HS256_SECRET_FILE": "testdata/no-such-file",
 	"NATTER_AUTH_ANONYMOUS":         "maybe",
 	"NATTER_API_KEY_FILE":           "testdata/no-such-file",
+	"NATTER_API_RATE_LIMIT":         "5",
+	"NATTER_ADMIN_KEY_FILE":         "testdata/no-such-file",
 }
 
 // TestREADMEEnvTables checks each command's README table against its Env:

@@ -30,11 +30,12 @@ const apiRoot = "/api/"
 // before anything else, routes unknown or not; then an operation is a
 // POST with a JSON body of at most proto.MaxAPIBody bytes.
 type apiServer struct {
-	keyHash  [sha256.Size]byte // of the key: compared in constant time
+	key      bearerKey
 	ops      *apiOps
 	log      *slog.Logger
 	requests *prometheus.CounterVec
 	routes   map[string]apiHandler
+	limiter  *apiLimiter
 }
 
 // apiHandler runs one operation on a request body.
@@ -71,11 +72,12 @@ func decodeAPI(body []byte, v any) error {
 	return nil
 }
 
-func newAPIServer(key Secret, ops *apiOps, log *slog.Logger, reg prometheus.Registerer) *apiServer {
+func newAPIServer(key Secret, ops *apiOps, limiter *apiLimiter, log *slog.Logger, reg prometheus.Registerer) *apiServer {
 	a := &apiServer{
-		keyHash: newAPIServerHash(key),
+		key:     newBearerKey(key),
 		ops:     ops,
 		log:     log,
+		limiter: limiter,
 		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "natter_gateway_api_requests_total",
 			Help: "Server API requests, by operation and result (ok or an error code), over HTTP and NATS.",
@@ -94,19 +96,25 @@ func newAPIServer(key Secret, ops *apiOps, log *slog.Logger, reg prometheus.Regi
 	return a
 }
 
-// newAPIServerHash is what authorized compares a request's key with.
-func newAPIServerHash(key Secret) [sha256.Size]byte { return sha256.Sum256(key) }
+// bearerKey is the hash of a key that requests carry as
+// "Authorization: Bearer <key>" (the API's, the admin page's).
+type bearerKey [sha256.Size]byte
 
-// authorized reports whether r carries the key. Both sides are hashed
+func newBearerKey(key Secret) bearerKey { return sha256.Sum256(key) }
+
+// carriedBy reports whether r carries the key. Both sides are hashed
 // first, so the comparison takes the same time whatever the key's length.
-func (a *apiServer) authorized(r *http.Request) bool {
+func (k bearerKey) carriedBy(r *http.Request) bool {
 	got, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
 	if !ok {
 		return false
 	}
 	h := sha256.Sum256([]byte(got))
-	return subtle.ConstantTimeCompare(h[:], a.keyHash[:]) == 1
+	return subtle.ConstantTimeCompare(h[:], k[:]) == 1
 }
+
+// authorized reports whether r carries the API key.
+func (a *apiServer) authorized(r *http.Request) bool { return a.key.carriedBy(r) }
 
 func (a *apiServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if !a.authorized(r) {
@@ -117,6 +125,15 @@ func (a *apiServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	op, _ := strings.CutPrefix(r.URL.Path, proto.APIPrefix)
 	h := a.routes[op]
+	if wait, err := a.limiter.admit(a.limiter.httpClient(r)); err != nil {
+		w.Header().Set("Retry-After", retryAfter(wait))
+		if h == nil {
+			op = "" // a label only of the known operations
+		}
+		a.count(op, proto.CodeRateLimited)
+		writeAPI(w, http.StatusTooManyRequests, proto.Ack(err))
+		return
+	}
 	if h == nil {
 		a.count("", proto.CodeNotFound)
 		writeAPI(w, http.StatusNotFound, proto.Ack(proto.Errorf(proto.CodeNotFound, "no operation %q; see proto/README.md", op)))
@@ -167,6 +184,8 @@ func apiStatus(code string) int {
 		return http.StatusInternalServerError
 	case proto.CodeUnauthorized:
 		return http.StatusUnauthorized
+	case proto.CodeRateLimited:
+		return http.StatusTooManyRequests
 	}
 	return http.StatusBadRequest
 }

@@ -73,7 +73,11 @@ func (a *apiNATS) answer(m *nats.Msg, op string, h apiHandler) {
 		return
 	}
 	var reply any
+	_, limited := a.http.limiter.admit(natsClient(m.Reply))
 	switch {
+	case limited != nil:
+		reply = proto.Ack(limited)
+		a.http.count(op, proto.CodeRateLimited)
 	case len(m.Data) > proto.MaxAPIBody:
 		reply = proto.Ack(proto.Errorf(proto.CodeTooLarge, "a request is at most %d bytes", proto.MaxAPIBody))
 		a.http.count(op, proto.CodeTooLarge)

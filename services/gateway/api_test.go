@@ -18,8 +18,7 @@ func TestAPIKeyTooShort(t *testing.T) {
 // TestAPIAuthorized: only the exact key, as a Bearer token, passes.
 func TestAPIAuthorized(t *testing.T) {
 	const key = "0123456789abcdef-key"
-	a := &apiServer{}
-	a.keyHash = newAPIServerHash(Secret(key))
+	a := &apiServer{key: newBearerKey(Secret(key))}
 	for _, tc := range []struct {
 		header string
 		want   bool

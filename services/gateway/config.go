@@ -108,6 +108,12 @@ type Config struct {
 	// proto.APISubject over NATS): the key a backend sends, at least
 	// MinAPIKeyBytes. Empty: off.
 	APIKey Secret
+	// APIRate is the server API's budget per client (see apiLimiter);
+	// DefaultAPIRate. Off for none.
+	APIRate Rate
+	// AdminKey turns the admin page on (/admin/, see admin.go): the key
+	// an operator logs in with, at least MinAPIKeyBytes. Empty: off.
+	AdminKey Secret
 }
 
 // WithDefaults returns c with every zero field set to its default.
@@ -149,6 +155,9 @@ func (c Config) WithDefaults() Config {
 	ops.Default(&c.HeartbeatInterval, DefaultHeartbeatInterval)
 	ops.Default(&c.HeaderTimeout, DefaultHeaderTimeout)
 	ops.Default(&c.IdleTimeout, DefaultIdleTimeout)
+	if c.APIRate == (Rate{}) {
+		c.APIRate = DefaultAPIRate
+	}
 	return c
 }
 
@@ -211,6 +220,9 @@ var Env = []ops.EnvVar{
 	{Name: "NATTER_RECOVERY", Default: "on", Doc: "Socket.IO's connection state recovery: on or off"},
 	{Name: "NATTER_API_KEY", Doc: "turns the server API on: the key backends send (at least 16 bytes)"},
 	{Name: "NATTER_API_KEY_FILE", Doc: "the same, read from a file"},
+	{Name: "NATTER_API_RATE_LIMIT", Default: "20/50", Doc: "server API requests a second per client (HTTP: address, NATS: connection) / at once above it, or off"},
+	{Name: "NATTER_ADMIN_KEY", Doc: "turns the admin page (/admin/) on: the key operators log in with (at least 16 bytes)"},
+	{Name: "NATTER_ADMIN_KEY_FILE", Doc: "the same, read from a file"},
 }
 
 // ConfigFromEnv reads the variables in Env; unset (or empty) ones keep
@@ -240,7 +252,9 @@ func ConfigFromEnv() (Config, error) {
 		Pprof:             r.Switch("NATTER_PPROF"),
 		NoRecovery:        ops.Parse(r, "NATTER_RECOVERY", parseRecoveryOff),
 		Auth:              authFromEnv(r),
-		APIKey:            apiKeyFromEnv(r),
+		APIKey:            keyFromEnv(r, "NATTER_API_KEY"),
+		APIRate:           ops.Parse(r, "NATTER_API_RATE_LIMIT", ParseAPIRate),
+		AdminKey:          keyFromEnv(r, "NATTER_ADMIN_KEY"),
 	}
 	return c, r.Err()
 }
@@ -264,12 +278,12 @@ func authFromEnv(r *ops.EnvReader) AuthConfig {
 	return a
 }
 
-// apiKeyFromEnv reads NATTER_API_KEY, or NATTER_API_KEY_FILE, which
+// keyFromEnv reads a key from the variable name, or name_FILE, which
 // wins; the key is never in an error.
-func apiKeyFromEnv(r *ops.EnvReader) Secret {
-	key := Secret(r.String("NATTER_API_KEY"))
-	if r.String("NATTER_API_KEY_FILE") != "" {
-		key = ops.Parse(r, "NATTER_API_KEY_FILE", readSecret)
+func keyFromEnv(r *ops.EnvReader, name string) Secret {
+	key := Secret(r.String(name))
+	if r.String(name+"_FILE") != "" {
+		key = ops.Parse(r, name+"_FILE", readSecret)
 	}
 	if len(key) == 0 {
 		return nil

@@ -38,8 +38,10 @@ func TestConfigFromEnv(t *testing.T) {
 		"NATTER_AUTH_HS256_SECRET_FILE": secretFile,
 		"NATTER_AUTH_ANONYMOUS":         "1",
 		// Likewise the API key's file.
-		"NATTER_API_KEY":      "an api key from the environment",
-		"NATTER_API_KEY_FILE": secretFile,
+		"NATTER_API_KEY":        "an api key from the environment",
+		"NATTER_API_KEY_FILE":   secretFile,
+		"NATTER_API_RATE_LIMIT": "5/10",
+		"NATTER_ADMIN_KEY":      "an admin key, 16 bytes or more",
 	} {
 		t.Setenv(name, v)
 	}
@@ -51,8 +53,10 @@ func TestConfigFromEnv(t *testing.T) {
 		AllowedOrigins: []string{"https://a.example", "https://b.example"}, AllowedHosts: []string{"chat.example"},
 		PingInterval: 3 * time.Second, MessageRate: 12, Limits: map[string]Rate{"join.addr": {50, 500}},
 		TrustedProxies: []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8")}, Pprof: true, NoRecovery: true,
-		Auth:   AuthConfig{HS256Secret: Secret("a secret from a file, 32 bytes or more"), Anonymous: true},
-		APIKey: Secret("a secret from a file, 32 bytes or more"),
+		Auth:     AuthConfig{HS256Secret: Secret("a secret from a file, 32 bytes or more"), Anonymous: true},
+		APIKey:   Secret("a secret from a file, 32 bytes or more"),
+		APIRate:  Rate{5, 10},
+		AdminKey: Secret("an admin key, 16 bytes or more"),
 	}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("ConfigFromEnv() =\n%+v\nwant\n%+v", got, want)

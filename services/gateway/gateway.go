@@ -37,6 +37,7 @@ type Service struct {
 	ws        *wsProxy
 	nc        *nats.Conn
 	api       *apiNATS
+	stats     *gatewayStats
 	handler   http.Handler        // Socket.IO and the web client
 	gatherer  prometheus.Gatherer // for /metrics
 
@@ -55,6 +56,9 @@ func New(cfg Config, nc *nats.Conn, log *slog.Logger, reg prometheus.Registerer)
 	}
 	if n := len(cfg.APIKey); n > 0 && n < MinAPIKeyBytes {
 		return nil, fmt.Errorf("gateway: the API key is %d bytes; at least %d", n, MinAPIKeyBytes)
+	}
+	if n := len(cfg.AdminKey); n > 0 && n < MinAPIKeyBytes {
+		return nil, fmt.Errorf("gateway: the admin key is %d bytes; at least %d", n, MinAPIKeyBytes)
 	}
 	m := newMetrics(reg)
 	ecfg := engineio.Config{
@@ -100,12 +104,19 @@ func New(cfg Config, nc *nats.Conn, log *slog.Logger, reg prometheus.Registerer)
 	}
 
 	mux := http.NewServeMux()
+	operations := &apiOps{chat: ch, timeout: cfg.RequestTimeout}
 	s.api = &apiNATS{nc: nc}
 	if len(cfg.APIKey) > 0 {
-		s.api.http = newAPIServer(cfg.APIKey, &apiOps{chat: ch, timeout: cfg.RequestTimeout}, log, reg)
+		s.api.http = newAPIServer(cfg.APIKey, operations, newAPILimiter(cfg.APIRate, cfg.TrustedProxies), log, reg)
 		mux.Handle(apiRoot, s.api.http)
 	} else {
 		mux.HandleFunc(apiRoot, apiOff)
+	}
+	s.stats = newGatewayStats(cfg.ID, nc, m, ch)
+	if len(cfg.AdminKey) > 0 {
+		mux.Handle(proto.AdminPrefix, newAdminServer(cfg.AdminKey, operations, s.stats, log))
+	} else {
+		mux.HandleFunc(proto.AdminPrefix, adminOff)
 	}
 	mux.Handle("/socket.io/", s.eio)
 	mux.Handle("GET /socket.io/socket.io.js", web.ClientHandler())
@@ -146,8 +157,10 @@ func (s *Service) Ready() error {
 
 // Run subscribes to what other gateways pass here and serves HTTP on
 // cfg.Listener, or else cfg.HTTPAddr: Socket.IO at /socket.io/, the web
-// client at /, /healthz, /readyz and /metrics (every response names the
-// gateway in the X-Natter-Gateway header), until ctx is cancelled. Then it
+// client at /, the server API at /api/ and the admin page at /admin/
+// (each while its key is set), /healthz, /readyz and /metrics (every
+// response names the gateway in the X-Natter-Gateway header), until ctx
+// is cancelled. Then it
 // drains (see Drain), shuts the HTTP server down, and returns nil. Run
 // drains on its errors too: a gateway is run once.
 func (s *Service) Run(ctx context.Context) error {
@@ -173,6 +186,11 @@ func (s *Service) Run(ctx context.Context) error {
 		ln.Close()
 		s.Drain()
 		return fmt.Errorf("gateway: server API: %w", err)
+	}
+	if err := s.stats.start(len(s.cfg.AdminKey) > 0); err != nil {
+		ln.Close()
+		s.Drain()
+		return fmt.Errorf("gateway: stats: %w", err)
 	}
 	s.serving.Store(true)
 
@@ -209,6 +227,7 @@ func (s *Service) Drain() {
 	s.drain.Do(func() {
 		s.log.Info("gateway draining", "sessions", s.eio.Len())
 		s.api.close()
+		s.stats.close()
 		s.eio.Close(engineio.ReasonServerShutdown)
 		s.forwarded.close()
 		s.ws.close()

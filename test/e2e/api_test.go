@@ -21,6 +21,23 @@ const apiKey = "a test API key, 16 bytes or more"
 // empty), and returns the status and the decoded error code, if any.
 func apiCall(tb testing.TB, method, url, auth, body string) (int, string, []byte) {
 	tb.Helper()
+	resp, b := authCall(tb, method, url, auth, body)
+	var ack proto.ErrorAck
+	json.Unmarshal(b, &ack)
+	code := ""
+	if ack.Error != nil {
+		code = ack.Error.Code
+	}
+	if ct := resp.Header.Get("Content-Type"); ct != "application/json" {
+		tb.Errorf("%s %s: Content-Type %q", method, url, ct)
+	}
+	return resp.StatusCode, code, b
+}
+
+// authCall sends body to url with the Authorization header auth (none
+// when empty), and returns the response and its body, read.
+func authCall(tb testing.TB, method, url, auth, body string) (*http.Response, []byte) {
+	tb.Helper()
 	req, err := http.NewRequest(method, url, strings.NewReader(body))
 	if err != nil {
 		tb.Fatal(err)
@@ -34,16 +51,7 @@ func apiCall(tb testing.TB, method, url, auth, body string) (int, string, []byte
 	}
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(resp.Body)
-	var ack proto.ErrorAck
-	json.Unmarshal(b, &ack)
-	code := ""
-	if ack.Error != nil {
-		code = ack.Error.Code
-	}
-	if ct := resp.Header.Get("Content-Type"); ct != "application/json" {
-		tb.Errorf("%s %s: Content-Type %q", method, url, ct)
-	}
-	return resp.StatusCode, code, b
+	return resp, b
 }
 
 // TestServerAPI: the server API over HTTP on two gateways, with real

@@ -904,14 +904,15 @@ func TestClusterEndToEnd(t *testing.T) {
 		if len(seen) < 2 || seen[""] > 0 {
 			t.Errorf("want sessions on several gateways, each named: %v", seen)
 		}
-		for _, p := range []string{"/metrics", "/healthz", "/readyz", "/api/", "/api/v1/rooms"} {
+		for _, p := range []string{"/metrics", "/healthz", "/readyz", "/api/", "/api/v1/rooms", "/admin/", "/admin/api/gateways"} {
 			resp, err := http.Post(s.url+p, "application/json", strings.NewReader("{}"))
 			if err != nil {
 				t.Fatal(err)
 			}
 			resp.Body.Close()
-			// nginx's own 404: no gateway answered (the server API is
-			// not passed on unless nginx is configured to).
+			// nginx's own 404: no gateway answered (the server API and
+			// the admin page are not passed on unless nginx is
+			// configured to).
 			if resp.StatusCode != 404 || resp.Header.Get("X-Natter-Gateway") != "" {
 				t.Errorf("nginx serves %s: %s from %q", p, resp.Status, resp.Header.Get("X-Natter-Gateway"))
 			}

@@ -49,6 +49,7 @@ type k8sObject struct {
 					RunAsUser    *int  `yaml:"runAsUser"`
 				} `yaml:"securityContext"`
 				Containers []k8sContainer `yaml:"containers"`
+				Volumes    []k8sVolume    `yaml:"volumes"`
 			} `yaml:"spec"`
 		} `yaml:"template"`
 		// A Service's: its selector is a plain map.
@@ -98,6 +99,11 @@ type k8sContainer struct {
 			} `yaml:"secretKeyRef"`
 		} `yaml:"valueFrom"`
 	} `yaml:"env"`
+	VolumeMounts []struct {
+		Name      string `yaml:"name"`
+		MountPath string `yaml:"mountPath"`
+		ReadOnly  bool   `yaml:"readOnly"`
+	} `yaml:"volumeMounts"`
 	ReadinessProbe  *k8sProbe `yaml:"readinessProbe"`
 	LivenessProbe   *k8sProbe `yaml:"livenessProbe"`
 	SecurityContext struct {

@@ -34,7 +34,8 @@ type stormClient struct {
 	wmu        sync.Mutex
 	ack        chan string // the join's ack
 	done       chan struct{}
-	err        error // why the connection closed, once done is
+	err        error         // why the connection closed, once done is
+	kicked     chan struct{} // closed when the server disconnects the socket ("41")
 
 	mu     sync.Mutex
 	leaves map[string]int // by username
@@ -48,7 +49,7 @@ func dialStorm(base, name, room string) (*stormClient, error) {
 	if err != nil {
 		return nil, err
 	}
-	sc := &stormClient{name: name, room: room, c: c, ack: make(chan string, 1), done: make(chan struct{}), leaves: map[string]int{}}
+	sc := &stormClient{name: name, room: room, c: c, ack: make(chan string, 1), done: make(chan struct{}), kicked: make(chan struct{}), leaves: map[string]int{}}
 	for _, want := range []string{"0{", "40"} {
 		_, data, err := c.ReadMessage()
 		if err != nil || !strings.HasPrefix(string(data), want) {
@@ -88,6 +89,12 @@ func (sc *stormClient) read() {
 			sc.send("3")
 		case strings.HasPrefix(s, "430"):
 			sc.ack <- s[3:]
+		case s == "41":
+			select {
+			case <-sc.kicked: // told once already
+			default:
+				close(sc.kicked)
+			}
 		case strings.HasPrefix(s, `42["leave",`):
 			var ev []json.RawMessage
 			var n proto.LeaveNotice

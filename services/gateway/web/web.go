@@ -90,7 +90,23 @@ func newAsset(name string, body []byte) *asset {
 // else is 404. Responses carry the CSP,
 // nosniff and Cache-Control: no-cache with an ETag, so browsers revalidate
 // on every load and get 304 while the files are unchanged.
-func Handler() http.Handler {
+func Handler() http.Handler { return serve(assets, ContentSecurityPolicy) }
+
+// Files serves the files of fsys at routes (URL path: file name), as
+// Handler serves the client's, under csp: the admin page's handler.
+func Files(fsys fs.FS, routes map[string]string, csp string) http.Handler {
+	out := make(map[string]*asset, len(routes))
+	for route, name := range routes {
+		body, err := fs.ReadFile(fsys, name)
+		if err != nil {
+			panic("web: " + err.Error()) // the embed directive and the table disagree
+		}
+		out[route] = newAsset(name, body)
+	}
+	return serve(out, csp)
+}
+
+func serve(assets map[string]*asset, csp string) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		h := w.Header()
 		h.Set("X-Content-Type-Options", "nosniff")
@@ -104,7 +120,7 @@ func Handler() http.Handler {
 			http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
 			return
 		}
-		h.Set("Content-Security-Policy", ContentSecurityPolicy)
+		h.Set("Content-Security-Policy", csp)
 		h.Set("Referrer-Policy", "no-referrer")
 		h.Set("Cache-Control", "no-cache")
 		h.Set("Content-Type", a.contentType)
