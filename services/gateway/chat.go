@@ -54,13 +54,13 @@ func newChat(id string, nc *nats.Conn, log *slog.Logger, m *chatMetrics, cfg Con
 		return nil, err
 	}
 	c := &chat{
-		id:      id,
-		nc:      nc,
-		log:     log,
-		metrics: m,
-		floods:  newFloods(cfg, m.limited),
-		up:      newUpstream(nc, cfg.RequestTimeout, log),
-		leaves:  leaves{closing: make(chan struct{})},
+		id:       id,
+		nc:       nc,
+		log:      log,
+		metrics:  m,
+		floods:   newFloods(cfg, m.limited),
+		up:       newUpstream(nc, cfg.RequestTimeout, log),
+		leaves:   leaves{closing: make(chan struct{})},
 		maxRooms: cfg.MaxRooms,
 	}
 	stored := make(chan *nats.Msg, storedQueue)
