@@ -71,6 +71,11 @@ test("one connection in two rooms: each room's events, leave room, tabs once, di
   assert.deepEqual(seenB.messages, [`${kitchen}:${toKitchen}`, `${kitchen}:${fromB}`]);
   assert.deepEqual(seenC.messages, [`${lobby}:${toLobby}`, `${lobby}:${fromC}`]);
 
+  // Typing names its room too.
+  const typing = new Promise((ok) => c.once("typing", ok));
+  r.emit("typing", { room: lobby, on: true });
+  assert.deepEqual(await withTimeout(typing, 5000, "C told of R typing"), { username: R, room: lobby, on: true });
+
   // Not in that room; past the limit is the gateway's (see the Go test).
   const garden = await ack(r, "client message", { room: `garden-${x}`, message: "nobody" });
   assert.equal(garden.error?.code, "not_in_room", JSON.stringify(garden));
@@ -109,13 +114,27 @@ test("one connection in two rooms: each room's events, leave room, tabs once, di
   await until(() => seenR.messages.length === 6, "R's lobby messages");
   assert.ok(!seenR.messages.includes(`${kitchen}:${afterLeave}`), "kitchen's message after R left it");
   assert.deepEqual(seenB.leaves, [`${kitchen}:${R}`], "told once");
+  // (the checks of D's and R's later leaves count R's kitchen leaves)
   assert.ok(!seenB.messages.includes(`${lobby}:${inLobby}`), "lobby's message at B");
+
+  // A plain join moves a connection out of all its rooms: D, in lobby and
+  // kitchen, joins garden; both rooms are told of its leave.
+  const d = io(BASE, { ...opts, transports: ["websocket"] });
+  tabs.push(d);
+  const D = (await joined(d, { username: `D${x}`, room: lobby })).username;
+  await joined(d, { room: kitchen, keep: true });
+  const moved = await joined(d, { username: D, room: `garden-${x}` });
+  assert.equal(moved.room, `garden-${x}`);
+  await until(() => seenB.leaves.includes(`${kitchen}:${D}`) && seenC.leaves.includes(`${lobby}:${D}`), "D's leaves");
+  const dRooms = await ack(d, "leave room", { room: lobby });
+  assert.equal(dRooms.error?.code, "not_in_room", "D moved out of lobby");
+  d.disconnect();
 
   // Back in kitchen, then R disconnects: both rooms are told.
   await joined(r, { room: kitchen, keep: true, since: toKitchen });
   await until(() => seenB.joins.filter((j) => j === `${kitchen}:${R}`).length === 2, "B told of R's return");
   r.disconnect();
-  await until(() => seenB.leaves.length === 2 && seenC.leaves.includes(`${lobby}:${R}`), "both rooms told of R's leave");
+  await until(() => seenB.leaves.filter((l) => l === `${kitchen}:${R}`).length === 2 && seenC.leaves.includes(`${lobby}:${R}`), "both rooms told of R's leave");
   const rooms = await ack(b, "rooms", {});
   const count = (room) => rooms.rooms.find((e) => e.room === room)?.count;
   assert.equal(count(kitchen), 1, JSON.stringify(rooms));
