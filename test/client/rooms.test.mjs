@@ -79,6 +79,13 @@ test("one connection in two rooms: each room's events, leave room, tabs once, di
   // Not in that room; past the limit is the gateway's (see the Go test).
   const garden = await ack(r, "client message", { room: `garden-${x}`, message: "nobody" });
   assert.equal(garden.error?.code, "not_in_room", JSON.stringify(garden));
+  // An edit names its room too: lobby's message, kitchen being current.
+  const seenEdit = new Promise((ok) => c.once("message edited", ok));
+  const edited = await ack(r, "edit message", { room: lobby, id: toLobby, message: "to lobby, edited" });
+  assert.equal(edited.ok, true, JSON.stringify(edited));
+  assert.equal((await withTimeout(seenEdit, 5000, "C told of the edit")).id, toLobby);
+  const elsewhere = await ack(r, "delete message", { room: `garden-${x}`, id: toLobby });
+  assert.equal(elsewhere.error?.code, "not_in_room", JSON.stringify(elsewhere));
   const other = await ack(r, "join", { username: `Z${x}`, room: `garden-${x}`, keep: true });
   assert.equal(other.error?.code, "bad_request", "keep joins as the connection's user");
   // The gateways' limit (NATTER_MAX_ROOMS): a room past it is refused.
