@@ -19,13 +19,15 @@ const (
 // EditRequest is the payload of a client's "edit message": the message
 // with id ID, of the room joined, gets the text Message.
 type EditRequest struct {
+	Room    string `json:"room,omitempty"` // one of the connection's; default its current
 	ID      string `json:"id"`
 	Message string `json:"message"`
 }
 
 // DeleteRequest is the payload of a client's "delete message".
 type DeleteRequest struct {
-	ID string `json:"id"`
+	Room string `json:"room,omitempty"` // as EditRequest.Room
+	ID   string `json:"id"`
 }
 
 // Kinds of change records (HeaderRecord).

@@ -43,6 +43,9 @@ type JoinRequest struct {
 	// Since is the id of the last message of Room the client has: the ack's
 	// history is then what came after it (see JoinAck.Gap).
 	Since string `json:"since,omitempty"`
+	// Keep adds Room to the connection's rooms instead of moving the
+	// connection there (see proto/rooms.go).
+	Keep bool `json:"keep,omitempty"`
 }
 
 // Member is a user in a room.
@@ -83,6 +86,7 @@ type JoinAck struct {
 
 // ClientMessage is the payload of a client's "client message".
 type ClientMessage struct {
+	Room     string `json:"room,omitempty"` // one of the connection's; default its current
 	Message  string `json:"message"`
 	ClientID string `json:"clientId,omitempty"`
 }
@@ -138,7 +142,8 @@ type SentAck struct {
 
 // TypingRequest is the payload of a client's "typing".
 type TypingRequest struct {
-	On bool `json:"on"`
+	Room string `json:"room,omitempty"` // as ClientMessage.Room
+	On   bool   `json:"on"`
 }
 
 // Typing tells a room that a user is typing, or has stopped.

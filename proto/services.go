@@ -178,6 +178,9 @@ type RecoveryState struct {
 	Token    string `json:"token"`
 	Room     string `json:"room"`
 	Through  uint64 `json:"through"`
+	// Rooms are all the connection's rooms, the current one last, when
+	// it is in several (Room and Through are then the current one's).
+	Rooms []RecoveryRoom `json:"rooms,omitempty"`
 }
 
 // GatewayHeartbeat says a gateway is alive, every Interval milliseconds.

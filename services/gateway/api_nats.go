@@ -137,6 +137,7 @@ func (c *chat) onDisconnectRequest(msg *nats.Msg) {
 		for _, m := range c.hub.snapshot() {
 			if m.sock.ID() == d.Conn {
 				targets = append(targets, m)
+				break // its other rooms' members are of the same socket
 			}
 		}
 	}

@@ -37,7 +37,8 @@ type chat struct {
 	beat *heartbeat
 	mod  *moderation
 
-	leaves leaves // presence leaves under way
+	leaves   leaves // presence leaves under way
+	maxRooms int    // a connection's rooms at most (Config.MaxRooms)
 }
 
 // leaves are the presence leaves under way, each in a goroutine of its
@@ -53,13 +54,14 @@ func newChat(id string, nc *nats.Conn, log *slog.Logger, m *chatMetrics, cfg Con
 		return nil, err
 	}
 	c := &chat{
-		id:      id,
-		nc:      nc,
-		log:     log,
-		metrics: m,
-		floods:  newFloods(cfg, m.limited),
-		up:      newUpstream(nc, cfg.RequestTimeout, log),
-		leaves:  leaves{closing: make(chan struct{})},
+		id:       id,
+		nc:       nc,
+		log:      log,
+		metrics:  m,
+		floods:   newFloods(cfg, m.limited),
+		up:       newUpstream(nc, cfg.RequestTimeout, log),
+		leaves:   leaves{closing: make(chan struct{})},
+		maxRooms: cfg.MaxRooms,
 	}
 	stored := make(chan *nats.Msg, storedQueue)
 	// The hub subscribes rooms to their notices for the fan-out, which
@@ -118,6 +120,7 @@ func (c *chat) register(n *socketio.Namespace) {
 		n.On(action, c.onModerate(action))
 	}
 	n.On(proto.EventRead, c.onRead)
+	n.On(proto.EventLeaveRoom, c.onLeaveRoom)
 }
 
 func (c *chat) onConnect(s *socketio.Socket) {

@@ -13,6 +13,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/natter/natter/kit/ops"
+	"github.com/natter/natter/proto"
 	"github.com/natter/natter/services/gateway/internal/engineio"
 )
 
@@ -79,6 +80,9 @@ type Config struct {
 	Pprof bool
 	// TypingInterval is how often a room hears a user's typing on; 1s.
 	TypingInterval time.Duration
+	// MaxRooms is how many rooms one connection may be in; 20
+	// (proto.DefaultMaxRooms).
+	MaxRooms int
 	// TrustedProxies are the peers whose X-Forwarded-For and X-Real-IP
 	// name the client; nil is loopback's, empty none.
 	TrustedProxies []netip.Prefix
@@ -147,6 +151,7 @@ func (c Config) WithDefaults() Config {
 	ops.Default(&c.MessageRate, DefaultMessageRate)
 	ops.Default(&c.MessageBurst, DefaultMessageBurst)
 	ops.Default(&c.TypingInterval, DefaultTypingInterval)
+	ops.Default(&c.MaxRooms, proto.DefaultMaxRooms)
 	if c.TrustedProxies == nil {
 		c.TrustedProxies = DefaultTrustedProxies
 	}
@@ -208,6 +213,7 @@ var Env = []ops.EnvVar{
 	{Name: "NATTER_MESSAGE_BURST", Default: strconv.Itoa(DefaultMessageBurst), Doc: "messages above the rate at once"},
 	{Name: "NATTER_RATE_LIMITS", Doc: "flood control of every event per connection, user and address (see ParseLimits)"},
 	{Name: "NATTER_TYPING_INTERVAL", Default: DefaultTypingInterval.String(), Doc: "a room hears one typing on per user per interval"},
+	{Name: "NATTER_MAX_ROOMS", Default: strconv.Itoa(proto.DefaultMaxRooms), Doc: "rooms one connection may be in at once (joins with keep)"},
 	{Name: "NATTER_TRUSTED_PROXIES", Doc: "loopback when unset: addresses or CIDRs whose X-Forwarded-For/X-Real-IP name the client, or none (see ParseTrustedProxies)"},
 	{Name: "NATTER_PPROF", Default: "off", Doc: "1: net/http/pprof at /debug/pprof/, which nginx does not pass on"},
 	{Name: "NATTER_AUTH_HS256_SECRET", Doc: "turns authentication on: the shared secret of HS256 tokens (at least 32 bytes)"},
@@ -248,6 +254,7 @@ func ConfigFromEnv() (Config, error) {
 		MessageBurst:      r.Int("NATTER_MESSAGE_BURST"),
 		Limits:            ops.Parse(r, "NATTER_RATE_LIMITS", ParseLimits),
 		TypingInterval:    r.Duration("NATTER_TYPING_INTERVAL"),
+		MaxRooms:          r.Int("NATTER_MAX_ROOMS"),
 		TrustedProxies:    ops.Parse(r, "NATTER_TRUSTED_PROXIES", ParseTrustedProxies),
 		Pprof:             r.Switch("NATTER_PPROF"),
 		NoRecovery:        ops.Parse(r, "NATTER_RECOVERY", parseRecoveryOff),

@@ -251,7 +251,7 @@ func userKey(data []byte) string {
 // being answered; seq is the stream sequence of a stored message or
 // whisper (0 for a notice), which the join's answer may already hold.
 func (m *member) send(frame []byte, seq uint64, whisper bool) {
-	h := &m.joining
+	h := m.holdback()
 	if !h.live.Load() {
 		h.mu.Lock()
 		if !h.live.Load() {
@@ -276,7 +276,7 @@ func (m *member) send(frame []byte, seq uint64, whisper bool) {
 // through whispers; from then on it sends directly, but for a late copy
 // of what the answer carried.
 func (m *member) goLive(rooms, whispers uint64) {
-	h := &m.joining
+	h := m.holdback()
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	h.rooms.Store(rooms)

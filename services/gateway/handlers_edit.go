@@ -23,7 +23,7 @@ func (c *chat) onEditMessage(s *socketio.Socket, e *socketio.EventMessage) {
 		fail(e, err)
 		return
 	}
-	c.change(s, e, proto.HistoryEdit{ID: req.ID, Message: req.Message})
+	c.change(s, e, req.Room, proto.HistoryEdit{ID: req.ID, Message: req.Message})
 }
 
 func (c *chat) onDeleteMessage(s *socketio.Socket, e *socketio.EventMessage) {
@@ -32,15 +32,21 @@ func (c *chat) onDeleteMessage(s *socketio.Socket, e *socketio.EventMessage) {
 		fail(e, err)
 		return
 	}
-	c.change(s, e, proto.HistoryEdit{ID: req.ID, Delete: true})
+	c.change(s, e, req.Room, proto.HistoryEdit{ID: req.ID, Delete: true})
 }
 
-// change asks history for the change q of a message of the room joined,
-// on behalf of the connection's session, and acks e with the message as
-// it is now. Changes spend the connection's message budget.
-func (c *chat) change(s *socketio.Socket, e *socketio.EventMessage, q proto.HistoryEdit) {
+// change asks history for the change q of a message of room (one of the
+// connection's; "" its current one), on behalf of the connection's
+// session, and acks e with the message as it is now. Changes spend the
+// connection's message budget.
+func (c *chat) change(s *socketio.Socket, e *socketio.EventMessage, room string, q proto.HistoryEdit) {
 	cn, m := joined(s, e)
 	if m == nil {
+		return
+	}
+	m, err := inRoom(cn, m, room)
+	if err != nil {
+		fail(e, err)
 		return
 	}
 	if !proto.ValidID(q.ID) {

@@ -45,8 +45,8 @@ func TestReplayChangeRecords(t *testing.T) {
 	}
 	for _, from := range []uint64{0, one, two} {
 		t.Run("after "+strconv.FormatUint(from, 10), func(t *testing.T) {
-			r := &replay{stream: stream, room: "lobby", sid: proto.SessionID("token-a"), offsets: true}
-			if err := r.read(ctx, from, from, del); err != nil {
+			r := &replay{stream: stream, rooms: []proto.RecoveryRoom{{Room: "lobby"}}, sid: proto.SessionID("token-a"), offsets: true}
+			if err := r.read(ctx, from, del); err != nil {
 				t.Fatal(err)
 			}
 			wantFrames(t, "replay", r.sorted(), want)

@@ -29,6 +29,11 @@ func (c *chat) onJoin(s *socketio.Socket, e *socketio.EventMessage) {
 	if cn.ident != nil {
 		req.Username = cn.ident.name // an authenticated user's name is theirs
 	}
+	keep, err := keeping(cn, &req)
+	if err != nil {
+		fail(e, err)
+		return
+	}
 	if err := c.floods.admit(cn, limitJoin, joinUser(req)); err != nil {
 		fail(e, err)
 		return
@@ -44,9 +49,14 @@ func (c *chat) onJoin(s *socketio.Socket, e *socketio.EventMessage) {
 		fail(e, err)
 		return
 	}
-	cn.asked.Store(true)
+	ref, err := c.joinRef(s, cn, roomName, keep)
+	if err != nil {
+		fail(e, err)
+		return
+	}
+	cn.ask(ref)
 	join := proto.PresenceJoin{
-		ConnRef:  proto.ConnRef{Gateway: c.id, Conn: s.ID()},
+		ConnRef:  proto.ConnRef{Gateway: c.id, Conn: ref},
 		Username: req.Username,
 		Room:     roomName,
 		Token:    req.Token,
@@ -65,10 +75,11 @@ func (c *chat) onJoin(s *socketio.Socket, e *socketio.EventMessage) {
 	}
 	m := newMember(c.id, s, &pr)
 	c.mod.joined(cn, m, &pr)
+	m.ref = ref
 	if !s.Connected() {
 		return // gone while presence answered; its leave is on the way
 	}
-	c.hub.place(cn, m)
+	c.settle(s, cn, m, keep)
 
 	var hr proto.HistoryReply
 	if req.Since == "" {
@@ -110,42 +121,48 @@ func (c *chat) onDisconnect(s *socketio.Socket, reason string) {
 		return
 	}
 	cn.stopExpiry()
-	m := cn.cur.Swap(nil)
-	if m == nil {
-		if cn.asked.Load() {
-			// Not joined, but a join whose answer was lost (it timed
-			// out) may have put it in presence: take it out, at once.
-			c.tellLeft(s, true)
-		}
+	refs := cn.asked()
+	if len(refs) == 0 {
 		return
 	}
-	c.hub.remove(m)
-	deliberate := reason == "client namespace disconnect" || cn.dismissed.Load()
-	c.tellLeft(s, deliberate)
+	// Every room it is in, and a join whose answer was lost (it timed
+	// out), which may have put it in presence: taken out, at once when
+	// it is not joined.
+	joinedSome := len(c.hub.removeConn(cn)) > 0
+	deliberate := !joinedSome || reason == "client namespace disconnect" || cn.dismissed.Load()
+	c.tellLeft(s, refs, deliberate, deliberate)
 }
 
-// tellLeft tells presence that s has closed (on purpose, or its transport
-// was lost), without holding up the transport that is closing.
-func (c *chat) tellLeft(s *socketio.Socket, deliberate bool) {
+// tellLeft tells presence that s's presence connections refs have closed
+// (on purpose, or its transport was lost), without holding up the
+// transport that is closing; forget drops its recovery state too.
+func (c *chat) tellLeft(s *socketio.Socket, refs []string, deliberate, forget bool) {
 	c.leaves.running.Add(1)
 	go func() {
 		defer c.leaves.running.Done()
-		if deliberate {
+		if forget {
 			c.rec.forget(s) // a client that left on purpose does not come back
 		}
-		req := proto.PresenceLeave{ConnRef: proto.ConnRef{Gateway: c.id, Conn: s.ID()}, Deliberate: deliberate}
-		// Nobody answered (NATS or presence away), or presence's store
-		// was (unavailable: a Redis failing over): asked again, for a
-		// leave that presence never heard would leave the user in the
-		// room for as long as this gateway lives (a resync announces the
-		// connections it has, not those it lost). Presence answers ok a
-		// leave of a connection it no longer has, so asking twice
-		// announces once.
-		err := askUntilAnswered(c.leaves.closing, leaveRetry, leaveRetryMost, leaveTries, func() error { return c.up.leave(req) })
-		if err != nil {
-			c.log.Warn("presence leave", "err", err)
+		for _, ref := range refs {
+			c.tellLeftRef(ref, deliberate)
 		}
 	}()
+}
+
+// tellLeftRef tells presence that the presence connection ref has closed.
+func (c *chat) tellLeftRef(ref string, deliberate bool) {
+	req := proto.PresenceLeave{ConnRef: proto.ConnRef{Gateway: c.id, Conn: ref}, Deliberate: deliberate}
+	// Nobody answered (NATS or presence away), or presence's store
+	// was (unavailable: a Redis failing over): asked again, for a
+	// leave that presence never heard would leave the user in the
+	// room for as long as this gateway lives (a resync announces the
+	// connections it has, not those it lost). Presence answers ok a
+	// leave of a connection it no longer has, so asking twice
+	// announces once.
+	err := askUntilAnswered(c.leaves.closing, leaveRetry, leaveRetryMost, leaveTries, func() error { return c.up.leave(req) })
+	if err != nil {
+		c.log.Warn("presence leave", "err", err)
+	}
 }
 
 // askUntilAnswered calls ask until it returns nil or an answered error
@@ -190,11 +207,10 @@ func (c *chat) onLogout(s *socketio.Socket, e *socketio.EventMessage) {
 		fail(e, err)
 		return
 	}
-	if !cn.cur.CompareAndSwap(m, nil) {
-		fail(e, proto.ErrNotJoined) // left or moved meanwhile
+	if len(c.hub.removeConn(cn)) == 0 {
+		fail(e, proto.ErrNotJoined) // left meanwhile
 		return
 	}
-	c.hub.remove(m)
 	c.rec.forget(s)
 	if err := c.up.endSession(proto.PresenceEndSession{
 		ConnRef: proto.ConnRef{Gateway: c.id, Conn: s.ID()},

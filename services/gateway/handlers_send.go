@@ -23,6 +23,11 @@ func (c *chat) onMessage(s *socketio.Socket, e *socketio.EventMessage) {
 		fail(e, err)
 		return
 	}
+	m, err := inRoom(cn, m, req.Room)
+	if err != nil {
+		fail(e, err)
+		return
+	}
 	if !c.admit(e, cn, req.Message, req.ClientID) {
 		return
 	}
@@ -105,6 +110,9 @@ func (c *chat) onTyping(s *socketio.Socket, e *socketio.EventMessage) {
 	var req proto.TypingRequest
 	if decodeArg(e, &req) != nil || c.floods.admit(cn, limitTyping, m.key) != nil {
 		return // typing has no answer: dropped, and counted
+	}
+	if m, _ = inRoom(cn, m, req.Room); m == nil {
+		return // not in that room: dropped
 	}
 	c.sendTyping(m, req.On)
 }

@@ -142,14 +142,14 @@ func (h *heartbeat) resyncOnce(announce bool) {
 			return
 		default:
 		}
-		if cn := connOf(m.sock); cn == nil || cn.cur.Load() != m || !m.sock.Connected() {
+		if cn := connOf(m.sock); cn == nil || !cn.holds(m) || !m.sock.Connected() {
 			// Closed or moved since the snapshot: its leave or its new
 			// join has told presence already, and announcing it again
 			// would undo the leave.
 			continue
 		}
 		_, err := h.up.join(proto.PresenceJoin{
-			ConnRef:  proto.ConnRef{Gateway: h.id, Conn: m.sock.ID()},
+			ConnRef:  proto.ConnRef{Gateway: h.id, Conn: m.ref},
 			Username: m.username,
 			Room:     m.room,
 			Token:    m.token,

@@ -89,20 +89,21 @@ func (g *group) unsubscribe() {
 	}
 }
 
-// place makes m the connection's member: in its room's group and its
-// session's, out of the previous ones.
-func (h *hub) place(cn *conn, m *member) {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	if old := cn.cur.Swap(m); old != nil {
-		h.removeLocked(old)
-	}
+// enterLocked puts m in its room's group, subscribing the room for its
+// first member. The caller holds h.mu.
+func (h *hub) enterLocked(m *member) {
 	enter(h.rooms, proto.Token(m.room), m, func() []*nats.Subscription {
 		return []*nats.Subscription{
 			h.subscribe(proto.RoomLiveSubject(m.room), false),
 			h.subscribe(proto.RoomStoredSubject(m.room), true),
 		}
 	})
+	h.gauge.Set(float64(len(h.rooms)))
+}
+
+// enterUserLocked puts m in its session's group: each connection is there
+// once, by its current member. The caller holds h.mu.
+func (h *hub) enterUserLocked(m *member) {
 	enter(h.users, m.sid, m, func() []*nats.Subscription {
 		var subs []*nats.Subscription
 		for _, subject := range proto.UserStoredWhisperSubjects(m.sid) {
@@ -110,20 +111,12 @@ func (h *hub) place(cn *conn, m *member) {
 		}
 		return subs
 	})
-	h.gauge.Set(float64(len(h.rooms)))
 }
 
-// remove takes m out of its groups, dropping a group's subscriptions with
-// its last member.
-func (h *hub) remove(m *member) {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	h.removeLocked(m)
-}
-
-func (h *hub) removeLocked(m *member) {
+// exitLocked takes m out of its room's group, dropping the room's
+// subscriptions with its last member. The caller holds h.mu.
+func (h *hub) exitLocked(m *member) {
 	exit(h.rooms, proto.Token(m.room), m)
-	exit(h.users, m.sid, m)
 	h.gauge.Set(float64(len(h.rooms)))
 }
 

@@ -85,7 +85,7 @@ func TestHubSubscribesOnFirstUnsubscribesOnLast(t *testing.T) {
 	if got := testutil.ToFloat64(gauge); got != 1 {
 		t.Fatalf("rooms gauge %v, want 1", got)
 	}
-	h.remove(m1)
+	h.removeConn(c1)
 	subs(4)
 	if got := h.room(proto.Token("lobby")); len(got) != 1 || got[0] != m2 {
 		t.Fatalf("members %v, want m2 alone", got)
@@ -93,7 +93,7 @@ func TestHubSubscribesOnFirstUnsubscribesOnLast(t *testing.T) {
 	if got := h.user(a); got != nil {
 		t.Fatalf("a's connections %v after it left", got)
 	}
-	h.remove(m2)
+	h.removeConn(c2)
 	subs(0)
 	receives(proto.RoomStoredSubject("lobby"), stored, false)
 	if got := testutil.ToFloat64(gauge); got != 0 {
@@ -126,16 +126,16 @@ func TestHubConcurrentPlaceRemove(t *testing.T) {
 			sid := proto.SessionID(fmt.Sprint("token-", i%3))
 			for j := range 100 {
 				m := testMember(rooms[(i+j)%len(rooms)], sid, fmt.Sprint("u", i), nil)
-				h.place(cn, m)
+				if j%2 == 0 {
+					h.place(cn, m)
+				} else {
+					h.add(cn, m) // kept besides the others
+				}
 				if j%3 == 0 {
-					if cn.cur.CompareAndSwap(m, nil) {
-						h.remove(m)
-					}
+					h.leave(cn, rooms[j%len(rooms)])
 				}
 			}
-			if m := cn.cur.Swap(nil); m != nil {
-				h.remove(m)
-			}
+			h.removeConn(cn)
 		}()
 		go func() {
 			defer wg.Done()

@@ -14,17 +14,22 @@ import (
 // conn is the chat state of one Socket.IO socket.
 type conn struct {
 	id, addr string                 // the socket's, and its client's (see clientAddr)
-	cur      atomic.Pointer[member] // nil until joined
+	cur      atomic.Pointer[member] // the current room's (rooms.go); nil until joined
+	// mu guards rooms and refs (rooms.go).
+	mu sync.Mutex
+	// rooms are its members, one a room, the current one last; changed
+	// by the hub only.
+	rooms []*member
+	// refs are the presence connections it has asked presence to join
+	// (rooms.go): presence may hold one even when the answer never came
+	// (a timeout), so its close is told to presence for each.
+	refs map[string]bool
 	// resume is what a recovered connection missed, to be sent once its
 	// CONNECT is answered.
 	resume *resumption
 	// inflight counts its messages and whispers waiting for the stream's
 	// answer (see maxInFlight).
 	inflight atomic.Int32
-	// asked is set once it has asked presence to join: presence may hold
-	// it even when the answer never came (a timeout), so its close is
-	// told to presence whether or not it is joined.
-	asked atomic.Bool
 	// ident is the user its token names; nil for an anonymous connection.
 	ident *identity
 	// expiry ends the connection when its token expires (watchExpiry).
@@ -68,6 +73,24 @@ type member struct {
 	origin string // gateway/conn, for HeaderOrigin
 
 	joining holdback // what the room sends while its join is answered
+	// shared, when set, is used instead of joining: the holdback of the
+	// first member recovered with it (recovery.go), so that what waited
+	// for the connection's rooms goes out in the order it came.
+	shared *holdback
+	// ref is its presence connection (rooms.go): the socket's id for the
+	// room of a plain join, another for each room kept besides.
+	ref string
+	// through is the stream sequence its join's history went through,
+	// kept for recovery.
+	through atomic.Uint64
+}
+
+// holdback returns the holdback that m's frames wait in.
+func (m *member) holdback() *holdback {
+	if m.shared != nil {
+		return m.shared
+	}
+	return &m.joining
 }
 
 // holdback is what waits while a member's join (or recovery) is answered,
@@ -120,5 +143,6 @@ func newMember(gateway string, s *socketio.Socket, pr *proto.PresenceJoinReply) 
 		token:    pr.Token,
 		room:     pr.Room,
 		origin:   gateway + "/" + s.ID(),
+		ref:      s.ID(),
 	}
 }

@@ -54,15 +54,16 @@ type recovery struct {
 
 var _ socketio.Recovery = (*recovery)(nil)
 
-// placer is where a recovered connection's member goes: the hub.
+// placer is where a recovered connection's members go: the hub.
 type placer interface {
-	place(cn *conn, m *member)
+	place(cn *conn, m *member) []*member
+	add(cn *conn, m *member)
 }
 
 // resumption is what a recovered connection missed, sent once its CONNECT
 // has been answered.
 type resumption struct {
-	m       *member
+	m       *member // its first member, whose holdback its others share
 	frames  [][]byte
 	through uint64 // the stream sequence the frames are complete through
 }
@@ -134,8 +135,12 @@ func (rc *recovery) recover(s *socketio.Socket, pid, offset string) string {
 	// again, what came meanwhile. The whispers are the session's, by the
 	// token kept: never those of whoever holds the name now.
 	sid := proto.SessionID(st.Token)
-	missed := &replay{stream: stream, room: st.Room, sid: sid, offsets: rc.offsets}
-	if err := missed.read(ctx, max(from, st.Through), from, info.State.LastSeq); err != nil {
+	rooms := st.Rooms
+	if len(rooms) == 0 {
+		rooms = []proto.RecoveryRoom{{Room: st.Room, Through: st.Through}}
+	}
+	missed := &replay{stream: stream, rooms: rooms, sid: sid, offsets: rc.offsets}
+	if err := missed.read(ctx, from, info.State.LastSeq); err != nil {
 		return recoveryError
 	}
 	if len(missed.frames) > maxReplay ||
@@ -143,35 +148,17 @@ func (rc *recovery) recover(s *socketio.Socket, pid, offset string) string {
 		return recoveryGap
 	}
 
-	// The token alone: it resumes the session if it lives, and nothing
-	// else. With the name too, a session that has ended would make way for
-	// a new one under the name, which is not the one recovered (nor one
-	// whose token the client knows).
-	pr, err := rc.up.join(proto.PresenceJoin{
-		ConnRef:  proto.ConnRef{Gateway: rc.id, Conn: s.ID()},
-		Room:     st.Room,
-		Token:    st.Token,
-		Identity: connOf(s).identityID(),
-	})
-	if noAnswer(err) {
-		return recoveryError
-	}
-	if err != nil {
-		return recoveryRefused
-	}
-	m := newMember(rc.id, s, &pr)
 	cn := connOf(s) // the authenticated connection's
 	if cn == nil {
 		cn = newConn(s, rc.proxies)
-		s.SetData(cn)
 	}
-	if rc.moderated != nil {
-		rc.moderated(cn, m, &pr) // its granted role, its mute
+	m, result := rc.rejoin(s, cn, st.Token, rooms)
+	if m == nil {
+		return result
 	}
-	rc.hub.place(cn, m)
 	now, err := stream.Info(ctx)
 	if err == nil {
-		err = missed.read(ctx, info.State.LastSeq, info.State.LastSeq, now.State.LastSeq)
+		err = missed.read(ctx, info.State.LastSeq, now.State.LastSeq)
 	}
 	if err != nil {
 		// Joined but not caught up: let the disconnect undo it.
@@ -180,36 +167,91 @@ func (rc *recovery) recover(s *socketio.Socket, pid, offset string) string {
 		return recoveryError
 	}
 	cn.resume = &resumption{m: m, frames: missed.sorted(), through: now.State.LastSeq}
-	// The state stays as the join left it: what this connection is sent
+	// The state stays as the joins left it: what this connection is sent
 	// now, the client acknowledges only by the offsets it will present.
-	rc.keep(pid, m, st.Through)
+	rc.keep(pid, cn)
 	return recoveryOK
+}
+
+// rejoin joins a recovered connection again to each of its rooms, through
+// presence, and places its members in the hub: the first, on the socket's
+// own presence connection, and the others, kept besides it, sharing its
+// holdback. It returns the first member; nil and the result when none
+// could be joined. When a later room cannot be, the connection is closed
+// (its disconnect undoes the others), and the result is an error.
+func (rc *recovery) rejoin(s *socketio.Socket, cn *conn, token string, rooms []proto.RecoveryRoom) (*member, string) {
+	var first *member
+	for i, room := range rooms {
+		ref := s.ID()
+		if i > 0 {
+			ref = subRef(s.ID(), room.Room)
+		}
+		cn.ask(ref)
+		// The token alone: it resumes the session if it lives, and
+		// nothing else. With the name too, a session that has ended would
+		// make way for a new one under the name, which is not the one
+		// recovered (nor one whose token the client knows).
+		pr, err := rc.up.join(proto.PresenceJoin{
+			ConnRef:  proto.ConnRef{Gateway: rc.id, Conn: ref},
+			Room:     room.Room,
+			Token:    token,
+			Identity: cn.identityID(),
+		})
+		switch {
+		case err != nil && first != nil:
+			cn.resume = &resumption{m: first, through: ^uint64(0)}
+			s.CloseSession()
+			return nil, recoveryError
+		case noAnswer(err):
+			return nil, recoveryError
+		case err != nil:
+			return nil, recoveryRefused
+		}
+		m := newMember(rc.id, s, &pr)
+		m.ref = ref
+		m.through.Store(room.Through)
+		if rc.moderated != nil {
+			rc.moderated(cn, m, &pr) // its granted role, its mute
+		}
+		if first == nil {
+			first = m
+			s.SetData(cn)
+			rc.hub.place(cn, m)
+			continue
+		}
+		m.shared = &first.joining
+		rc.hub.add(cn, m)
+	}
+	return first, recoveryOK
 }
 
 // replay collects a room's stored messages and a session's whispers.
 type replay struct {
 	stream   jetstream.Stream
-	room     string
+	rooms    []proto.RecoveryRoom
 	sid      string
 	offsets  bool
 	frames   []seqFrame
-	roomMsgs int64
+	roomMsgs int64 // the most of one room's messages that one read found
 }
 type seqFrame struct {
 	seq   uint64
 	frame []byte
 }
 
-// read adds the room's messages after roomFrom and the whispers after
-// whispersFrom, through the stream sequence to.
-func (r *replay) read(ctx context.Context, roomFrom, whispersFrom, to uint64) error {
-	n, err := r.readSubject(ctx, proto.RoomMsgSubject(r.room), proto.EventServerMessage, roomFrom, to)
-	if err != nil {
-		return err
+// read adds each room's messages after from (and after what its join's
+// history held) and the whispers after from, through the stream sequence
+// to.
+func (r *replay) read(ctx context.Context, from, to uint64) error {
+	for _, room := range r.rooms {
+		n, err := r.readSubject(ctx, proto.RoomMsgSubject(room.Room), proto.EventServerMessage, max(from, room.Through), to)
+		if err != nil {
+			return err
+		}
+		r.roomMsgs = max(r.roomMsgs, n)
 	}
-	r.roomMsgs += n
 	for _, filter := range proto.UserWhisperFilters(r.sid) {
-		if _, err := r.readSubject(ctx, filter, proto.EventWhisper, whispersFrom, to); err != nil {
+		if _, err := r.readSubject(ctx, filter, proto.EventWhisper, from, to); err != nil {
 			return err
 		}
 	}
@@ -276,19 +318,38 @@ func (rc *recovery) joined(s *socketio.Socket, m *member, through uint64, histor
 		}
 		through = head
 	}
-	if pid := s.PID(); pid != "" {
-		rc.keep(pid, m, through)
+	m.through.Store(through)
+	rc.keepConn(s, connOf(s))
+}
+
+// keepConn keeps the state of s's connection cn, if the client has a pid.
+func (rc *recovery) keepConn(s *socketio.Socket, cn *conn) {
+	if pid := s.PID(); pid != "" && cn != nil {
+		rc.keep(pid, cn)
 	}
 }
 
-func (rc *recovery) keep(pid string, m *member, through uint64) {
+// keep keeps the state of cn under pid: its session, and each of its
+// rooms with the sequence its join's history went through.
+func (rc *recovery) keep(pid string, cn *conn) {
+	members := cn.members()
+	if len(members) == 0 {
+		return
+	}
+	m := members[len(members)-1]
+	state := proto.RecoveryState{Username: m.username, Token: m.token, Room: m.room, Through: m.through.Load()}
+	if len(members) > 1 {
+		for _, o := range members {
+			state.Rooms = append(state.Rooms, proto.RecoveryRoom{Room: o.room, Through: o.through.Load()})
+		}
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), rc.timeout)
 	defer cancel()
 	kv := rc.journal.bucket(ctx, proto.RecoveryBucket)
 	if kv == nil {
 		return
 	}
-	st, _ := json.Marshal(proto.RecoveryState{Username: m.username, Token: m.token, Room: m.room, Through: through})
+	st, _ := json.Marshal(state)
 	if _, err := kv.Put(ctx, recoveryKey(pid), st); err != nil {
 		rc.log.Warn("recovery state", "err", err)
 	}

@@ -61,8 +61,11 @@ func TestReplayOrder(t *testing.T) {
 		{"room messages after the join's history", 5, 1},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			r := &replay{stream: stream, room: "lobby", sid: a, offsets: true}
-			if err := r.read(ctx, uint64(tc.roomFrom), uint64(tc.whispersFrom), uint64(len(log))); err != nil {
+			// The room's join history went through roomFrom; the
+			// client's offset is whispersFrom.
+			rooms := []proto.RecoveryRoom{{Room: "lobby", Through: uint64(tc.roomFrom)}}
+			r := &replay{stream: stream, rooms: rooms, sid: a, offsets: true}
+			if err := r.read(ctx, uint64(tc.whispersFrom), uint64(len(log))); err != nil {
 				t.Fatal(err)
 			}
 			wantFrames(t, "replay", r.sorted(), want(tc.roomFrom, tc.whispersFrom))
@@ -70,17 +73,31 @@ func TestReplayOrder(t *testing.T) {
 	}
 	t.Run("in two reads", func(t *testing.T) {
 		// What was missed until the recovery, then what came meanwhile.
-		r := &replay{stream: stream, room: "lobby", sid: a, offsets: true}
-		if err := r.read(ctx, 0, 0, 5); err != nil {
+		r := &replay{stream: stream, rooms: []proto.RecoveryRoom{{Room: "lobby"}}, sid: a, offsets: true}
+		if err := r.read(ctx, 0, 5); err != nil {
 			t.Fatal(err)
 		}
-		if err := r.read(ctx, 5, 5, uint64(len(log))); err != nil {
+		if err := r.read(ctx, 5, uint64(len(log))); err != nil {
 			t.Fatal(err)
 		}
 		wantFrames(t, "replay", r.sorted(), want(0, 0))
-		if r.roomMsgs != 3 {
-			t.Errorf("roomMsgs = %d, want 3", r.roomMsgs)
+		if r.roomMsgs != 2 { // lobby's 1 and 5 in the first read, 8 in the second
+			t.Errorf("roomMsgs = %d, want 2", r.roomMsgs)
 		}
+	})
+	t.Run("two rooms", func(t *testing.T) {
+		// lobby joined through 5, kitchen through 0; the offset is 1:
+		// lobby's 8, kitchen's 3, the whispers after 1.
+		rooms := []proto.RecoveryRoom{{Room: "lobby", Through: 5}, {Room: "kitchen"}}
+		r := &replay{stream: stream, rooms: rooms, sid: a, offsets: true}
+		if err := r.read(ctx, 1, uint64(len(log))); err != nil {
+			t.Fatal(err)
+		}
+		var out [][]byte
+		for _, seq := range []int{2, 3, 6, 7, 8} {
+			out = append(out, encodeStored(log[seq-1].event, data(seq), uint64(seq), true))
+		}
+		wantFrames(t, "replay", r.sorted(), out)
 	})
 }
 

@@ -23,6 +23,13 @@ test("member lists equal the truth within 30 s of Redis restarting empty", async
     users.push({ socket, name: `U${i}x${s}`, color: res.color });
   }
   const truth = users.map((u) => u.name).sort();
+  // Four of them are in a second room too, on the same connection.
+  const second = `${room}-b`;
+  for (const u of users.slice(0, 4)) {
+    const res = await withTimeout(u.socket.emitWithAck("join", { room: second, keep: true }), 5000, "join with keep");
+    assert.equal(res.ok, true, JSON.stringify(res));
+  }
+  const truthB = users.slice(0, 4).map((u) => u.name).sort();
 
   // Load: a user talks all along.
   let talking = true;
@@ -30,7 +37,7 @@ test("member lists equal the truth within 30 s of Redis restarting empty", async
   const talk = (async () => {
     while (talking) {
       try {
-        acks.push(await withTimeout(users[0].socket.emitWithAck("client message", { message: "still here" }), 5000, "ack"));
+        acks.push(await withTimeout(users[0].socket.emitWithAck("client message", { room, message: "still here" }), 5000, "ack"));
       } catch (e) {
         acks.push({ ok: false, error: { code: String(e.message) } });
       }
@@ -44,13 +51,21 @@ test("member lists equal the truth within 30 s of Redis restarting empty", async
 
   let members = [];
   while (Date.now() - restarted < 30000) {
-    const res = await withTimeout(users[1].socket.emitWithAck("members", {}), 5000, "members").catch(() => null);
+    const res = await withTimeout(users[1].socket.emitWithAck("members", { room }), 5000, "members").catch(() => null);
     members = res?.ok ? res.members : [];
     if (JSON.stringify(members.map((m) => m.username).sort()) === JSON.stringify(truth)) break;
     await sleep(200);
   }
+  let membersB = [];
+  while (Date.now() - restarted < 30000) {
+    const res = await withTimeout(users[1].socket.emitWithAck("members", { room: second }), 5000, "members").catch(() => null);
+    membersB = res?.ok ? res.members.map((m) => m.username).sort() : [];
+    if (JSON.stringify(membersB) === JSON.stringify(truthB)) break;
+    await sleep(200);
+  }
   talking = false;
   await talk;
+  assert.deepEqual(membersB, truthB, "the second room's members after the restart");
   assert.deepEqual(members.map((m) => m.username).sort(), truth, "members after the restart");
   for (const m of members) {
     assert.equal(m.color, users.find((u) => u.name === m.username).color, `${m.username} kept the colour`);

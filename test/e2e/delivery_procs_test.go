@@ -87,16 +87,7 @@ func TestRecoveryWhenGatewayKilled(t *testing.T) {
 		t.Run(mode, func(t *testing.T) {
 			c := startCluster(t, 3)
 			lb := roundRobin(t, c.gatewayURLs[:2])
-			env, errc := signal(t, func() error {
-				for i, u := range c.gatewayURLs[:2] {
-					if sessions(t, u) > 0 {
-						t.Logf("kill -9 gateway%d, which holds the client", i+1)
-						c.gateways[i].kill()
-						return nil
-					}
-				}
-				return fmt.Errorf("neither balanced gateway holds a session")
-			})
+			env, errc := signal(t, func() error { return killHolder(t, c, false) })
 			nodetest.Run(t, "recovery-crash.test.mjs", 2*time.Minute, append(env, "NATTER_MODE="+mode,
 				"NATTER_URL="+lb.URL, "NATTER_URL_2="+c.gatewayURLs[2])...)
 			if err := <-errc; err != nil {
@@ -104,6 +95,37 @@ func TestRecoveryWhenGatewayKilled(t *testing.T) {
 			}
 		})
 	}
+}
+
+// killHolder kills -9 whichever of c's first two gateways holds a
+// session (the client behind the balancer), and with restart starts it
+// again and waits until it is ready. It may run in any goroutine.
+func killHolder(tb testing.TB, c *cluster, restart bool) error {
+	for i, u := range c.gatewayURLs[:2] {
+		if sessions(tb, u) == 0 {
+			continue
+		}
+		tb.Logf("kill -9 gateway%d, which holds the client (restart: %v)", i+1, restart)
+		c.gateways[i].kill()
+		if !restart {
+			return nil
+		}
+		if err := c.gateways[i].startErr(); err != nil {
+			return err
+		}
+		return wait.Until(context.Background(), 30*time.Second, func() error {
+			resp, err := http.Get(u + "/readyz")
+			if err != nil {
+				return err
+			}
+			resp.Body.Close()
+			if resp.StatusCode != http.StatusOK {
+				return fmt.Errorf("gateway%d: %s", i+1, resp.Status)
+			}
+			return nil
+		})
+	}
+	return fmt.Errorf("neither balanced gateway holds a session")
 }
 
 // sessions returns the open sessions of the gateway at url.
