@@ -71,26 +71,7 @@ func TestHistoryFollowsTheStreamThroughItsLeadersLoss(t *testing.T) {
 	for i := range 5 {
 		store(fmt.Sprintf("before%d", i))
 	}
-	answers := func() error {
-		data, _ := json.Marshal(proto.HistoryQuery{Room: "lobby", Limit: 100})
-		m, err := ac.Request(proto.HistoryQuerySubject, data, 5*time.Second)
-		if err != nil {
-			return err
-		}
-		var r proto.HistoryReply
-		if err := json.Unmarshal(m.Data, &r); err != nil {
-			return err
-		}
-		if r.Error != nil {
-			return r.Error
-		}
-		got := ids(r.Messages, func(m proto.Message) string { return m.ID })
-		if !slices.Equal(got, acked) {
-			return fmt.Errorf("history has %v, acked %v", got, acked)
-		}
-		return nil
-	}
-	wait.Succeeds(t, 10*time.Second, answers)
+	wait.Succeeds(t, 10*time.Second, func() error { return holds(ac, "lobby", acked...)() })
 
 	lost := time.Now()
 	first.Shutdown()
@@ -99,7 +80,7 @@ func TestHistoryFollowsTheStreamThroughItsLeadersLoss(t *testing.T) {
 		store(fmt.Sprintf("after%d", i))
 	}
 	t.Logf("stored again %s after the loss", time.Since(lost).Round(time.Millisecond))
-	wait.Succeeds(t, 30*time.Second, answers)
+	wait.Succeeds(t, 30*time.Second, func() error { return holds(ac, "lobby", acked...)() })
 	t.Logf("history answered with all of them %s after the loss, on %s", time.Since(lost).Round(time.Millisecond), nc.ConnectedServerName())
 }
 
@@ -142,7 +123,7 @@ func leadStream(t *testing.T, nc *nats.Conn, js jetstream.JetStream, node string
 func TestHistoryReadsTheStreamAgainWhenItsReadingStalls(t *testing.T) {
 	f := start(t, history.Config{StallAfter: 500 * time.Millisecond})
 	f.say(t, "lobby", "m1")
-	wait.Succeeds(t, 10*time.Second, f.holds("lobby", "m1"))
+	wait.Succeeds(t, 10*time.Second, holds(f.nc, "lobby", "m1"))
 
 	paused := f.consumers(t)
 	if len(paused) != 1 {
@@ -152,18 +133,18 @@ func TestHistoryReadsTheStreamAgainWhenItsReadingStalls(t *testing.T) {
 		t.Fatal(err)
 	}
 	f.say(t, "lobby", "m2")
-	wait.Succeeds(t, 10*time.Second, f.holds("lobby", "m1", "m2"))
+	wait.Succeeds(t, 10*time.Second, holds(f.nc, "lobby", "m1", "m2"))
 	if got := f.consumers(t); slices.Contains(got, paused[0]) || len(got) != 1 {
 		t.Errorf("history reads the stream with %v, paused %v", got, paused)
 	}
 }
 
-// holds is a check that room's history answers with the messages ids,
-// all of them and no other.
-func (f *fixture) holds(room string, want ...string) func() error {
+// holds is a check that room's history, asked through nc, answers with
+// the messages ids, all of them and no other.
+func holds(nc *nats.Conn, room string, want ...string) func() error {
 	return func() error {
 		data, _ := json.Marshal(proto.HistoryQuery{Room: room, Limit: 100})
-		m, err := f.nc.Request(proto.HistoryQuerySubject, data, 5*time.Second)
+		m, err := nc.Request(proto.HistoryQuerySubject, data, 5*time.Second)
 		if err != nil {
 			return err
 		}
