@@ -68,18 +68,27 @@ func (c *chat) change(s *socketio.Socket, e *socketio.EventMessage, room string,
 	}
 	q.Room, q.Session, q.By = m.room, m.sid, m.username
 	q.Moderator = moderates(cn)
-	r, err := c.up.edit(q)
+	ack, err := editAck(c.up.edit(q))
+	if err != nil {
+		fail(e, err)
+		return
+	}
+	reply(e, ack)
+}
+
+// editAck turns history's answer to an edit or deletion into the ack of
+// the socket event or the API route.
+func editAck(r proto.HistoryEditReply, err error) (proto.EditAck, error) {
 	switch {
 	case errors.Is(err, context.DeadlineExceeded):
 		// Asked and not answered in time: history may have made it.
-		fail(e, proto.ErrUnknownOutcome)
+		return proto.EditAck{}, proto.ErrUnknownOutcome
 	case err != nil:
-		fail(e, err)
+		return proto.EditAck{}, err
 	case r.Message == nil:
-		fail(e, proto.ErrUnavailable)
-	default:
-		reply(e, proto.EditAck{OK: true, Message: *r.Message})
+		return proto.EditAck{}, proto.ErrUnavailable
 	}
+	return proto.EditAck{OK: true, Message: *r.Message}, nil
 }
 
 // edit asks history to edit or delete a room message.
