@@ -77,6 +77,6 @@ func (o *apiOps) deleteMessage(_ context.Context, req proto.APIDeleteRequest) (p
 	if !proto.ValidID(req.ID) {
 		return proto.EditAck{}, proto.Errorf(proto.CodeBadRequest, "delete takes the id of a message")
 	}
-	return editAck(o.chat.up.edit(proto.HistoryEdit{Room: room, ID: req.ID, Session: proto.SystemSessionID,
-		Delete: true, Moderator: true, By: by}))
+	return o.chat.deleteOrEdit(proto.HistoryEdit{Room: room, ID: req.ID, Session: proto.SystemSessionID,
+		Delete: true, Moderator: true, By: by})
 }

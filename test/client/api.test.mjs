@@ -124,6 +124,16 @@ test("a backend's delete reaches a WebSocket and a polling client live, and hist
   const other = await api(BASE, "delete", { room, id: kept.id });
   assert.equal(other.status, 200, JSON.stringify(other.body));
   assert.equal(other.body.message.deletedBy, "system");
+  // Each deletion is in the room's moderation log, newest first.
+  const log = await api(BASE, "moderation", { room });
+  assert.equal(log.status, 200, JSON.stringify(log.body));
+  assert.deepEqual(
+    log.body.actions.map((a) => [a.action, a.by, a.messageId, a.username]),
+    [
+      ["delete", "system", kept.id, `Dee${s}`],
+      ["delete", "Mod Bot", doomed.id, `Dee${s}`],
+    ],
+  );
   // A message id of another room is no message of this one.
   const elsewhere = await api(BASE, "delete", { room: `${room}-x`, id: doomed.id });
   assert.equal(elsewhere.status, 404, JSON.stringify(elsewhere.body));
