@@ -1,11 +1,13 @@
 package e2e
 
 import (
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"net/http/httputil"
 	"net/url"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -13,6 +15,7 @@ import (
 
 	"github.com/chromedp/chromedp"
 
+	"github.com/natter/natter/proto"
 	"github.com/natter/natter/services/gateway"
 	"github.com/natter/natter/services/history"
 	"github.com/natter/natter/services/presence"
@@ -102,6 +105,37 @@ func TestBrowserAdminPage(t *testing.T) {
 	poll(t, op, "the messages counted", fmt.Sprintf(`%s === "2" && document.querySelector(%q).textContent === "2"`,
 		row("gw2", "messages-in"), sel("total-messages-in")))
 	artifact(t, op, "browser-admin.png")
+
+	// The lobby's newest messages, each with a delete button: a delete
+	// (the server API's, by admin) leaves a tombstone in history, which
+	// the list shows, and the room's moderation log.
+	msg := fmt.Sprintf(`Array.from(document.querySelectorAll('[data-testid="messages"] li')).find(li => li.textContent.includes(%q))`, "hello from polling "+x)
+	poll(t, op, "the message listed", msg+` !== undefined`)
+	var id string
+	run(t, op, "its id", chromedp.Evaluate(msg+`.dataset.id`, &id))
+	del := fmt.Sprintf(`[data-testid="delete"][data-id=%q]`, id)
+	run(t, op, "delete the message",
+		chromedp.Click(del),
+		chromedp.WaitVisible(del+`[data-armed="true"]`),
+		chromedp.Click(del),
+	)
+	poll(t, op, "the tombstone from history", fmt.Sprintf(
+		`(li => li && li.dataset.deleted === "true" && li.textContent.includes("deleted by admin") && !li.textContent.includes("hello"))(document.querySelector('[data-testid="messages"] li[data-id=%q]'))`, id))
+	poll(t, op, "the delete in the log", fmt.Sprintf(
+		`Array.from(document.querySelectorAll('[data-testid="moderation"] li[data-action="delete"]')).some(li => li.textContent.includes(%q) && li.textContent.includes("admin"))`, id))
+	q, _ := json.Marshal(proto.HistoryQuery{Room: "lobby", Limit: 20})
+	raw, err := s.conns[0].Request(proto.HistoryQuerySubject, q, 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var h proto.HistoryReply
+	if err := json.Unmarshal(raw.Data, &h); err != nil {
+		t.Fatal(err)
+	}
+	if i := slices.IndexFunc(h.Messages, func(m proto.Message) bool { return m.ID == id }); i < 0 ||
+		!h.Messages[i].Deleted || h.Messages[i].Message != "" || h.Messages[i].DeletedBy != "admin" {
+		t.Errorf("history after the page's delete: %+v", h.Messages)
+	}
 
 	button := fmt.Sprintf(`[data-testid="disconnect"][data-user=%q]`, wsUser)
 	run(t, op, "disconnect the WebSocket user",
