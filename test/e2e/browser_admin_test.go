@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -114,11 +115,7 @@ func TestBrowserAdminPage(t *testing.T) {
 	var id string
 	run(t, op, "its id", chromedp.Evaluate(msg+`.dataset.id`, &id))
 	del := fmt.Sprintf(`[data-testid="delete"][data-id=%q]`, id)
-	run(t, op, "delete the message",
-		chromedp.Click(del),
-		chromedp.WaitVisible(del+`[data-armed="true"]`),
-		chromedp.Click(del),
-	)
+	confirmClick(t, op, "delete the message", del)
 	poll(t, op, "the tombstone from history", fmt.Sprintf(
 		`(li => li && li.dataset.deleted === "true" && li.textContent.includes("deleted by admin") && !li.textContent.includes("hello"))(document.querySelector('[data-testid="messages"] li[data-id=%q]'))`, id))
 	poll(t, op, "the delete in the log", fmt.Sprintf(
@@ -138,11 +135,7 @@ func TestBrowserAdminPage(t *testing.T) {
 	}
 
 	button := fmt.Sprintf(`[data-testid="disconnect"][data-user=%q]`, wsUser)
-	run(t, op, "disconnect the WebSocket user",
-		chromedp.Click(button),
-		chromedp.WaitVisible(button+`[data-armed="true"]`),
-		chromedp.Click(button),
-	)
+	confirmClick(t, op, "disconnect the WebSocket user", button)
 	select {
 	case <-ws.kicked:
 	case <-ws.done:
@@ -158,11 +151,7 @@ func TestBrowserAdminPage(t *testing.T) {
 	// A ban of the polling user, through the server API's moderation: they
 	// leave the lobby, and the room's moderation log shows it.
 	ban := fmt.Sprintf(`[data-testid="ban"][data-user=%q]`, pollUser)
-	run(t, op, "ban the polling user",
-		chromedp.Click(ban),
-		chromedp.WaitVisible(ban+`[data-armed="true"]`),
-		chromedp.Click(ban),
-	)
+	confirmClick(t, op, "ban the polling user", ban)
 	poll(t, op, "the ban in the log", fmt.Sprintf(
 		`Array.from(document.querySelectorAll('[data-testid="moderation"] li[data-action="ban"]')).some(li => li.textContent.includes(%q) && li.textContent.includes("admin"))`, pollUser))
 	poll(t, op, "the lobby without them", fmt.Sprintf(`%s.length === 0`, members))
@@ -187,4 +176,15 @@ func TestBrowserAdminPage(t *testing.T) {
 	if dialogs.Load() != 0 {
 		t.Error("a dialog opened")
 	}
+}
+
+// confirmClick clicks one of the page's two-step buttons (selector) and,
+// once armed, clicks it again to confirm.
+func confirmClick(t *testing.T, op context.Context, what, selector string) {
+	t.Helper()
+	run(t, op, what,
+		chromedp.Click(selector),
+		chromedp.WaitVisible(selector+`[data-armed="true"]`),
+		chromedp.Click(selector),
+	)
 }
