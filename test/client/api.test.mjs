@@ -134,6 +134,10 @@ test("a backend's delete reaches a WebSocket and a polling client live, and hist
       ["delete", "Mod Bot", doomed.id, `Dee${s}`],
     ],
   );
+  // A deleted message is no message to delete again (and no second log entry).
+  const again = await api(BASE, "delete", { room, id: doomed.id });
+  assert.equal(again.status, 404, JSON.stringify(again.body));
+  assert.equal(again.body.error.code, "no_such_message");
   // A message id of another room is no message of this one.
   const elsewhere = await api(BASE, "delete", { room: `${room}-x`, id: doomed.id });
   assert.equal(elsewhere.status, 404, JSON.stringify(elsewhere.body));
