@@ -17,10 +17,11 @@ const (
 )
 
 // AdminRoutes are every JSON route of the admin page: its own, and the
-// server API's moderation operations (ModerationActions, APIRole,
-// APIModeration), each a POST of the API's body and reply.
+// server API's moderation operations (ModerationActions, APIDelete,
+// APIRole, APIModeration) and APIHistory, each a POST of the API's body
+// and reply.
 var AdminRoutes = append([]string{AdminGateways, AdminRooms, AdminMembers, AdminDisconnect},
-	append(append([]string{}, ModerationActions...), APIRole, APIModeration)...)
+	append(append([]string{}, ModerationActions...), APIDelete, APIRole, APIModeration, APIHistory)...)
 
 // GatewayStatsSubject asks every gateway (no queue group) for its
 // GatewayStats; the request has no body, and each gateway answers.

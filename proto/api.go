@@ -18,11 +18,12 @@ const (
 	APIMembers    = "members"    // MembersRequest (Room required) → MembersAck
 	APIHistory    = "history"    // HistoryRequest (Room required) → HistoryAck
 	APIDisconnect = "disconnect" // APIDisconnectRequest → APIDisconnectReply
+	APIDelete     = "delete"     // APIDeleteRequest → EditAck
 )
 
 // APIOps lists the operations, in the order proto/README.md documents them.
 var APIOps = slices.Concat([]string{APIPublish, APIWhisper, APIRooms, APIMembers, APIHistory, APIDisconnect},
-	ModerationActions, []string{APIRole, APIModeration})
+	ModerationActions, []string{APIDelete, APIRole, APIModeration})
 
 // APIQueue is the queue group of the gateways answering the API over NATS.
 const APIQueue = "api"
@@ -68,6 +69,16 @@ type APIWhisperRequest struct {
 	Message  string `json:"message"`
 	From     string `json:"from,omitempty"`
 	ClientID string `json:"clientId,omitempty"`
+}
+
+// APIDeleteRequest deletes the message ID of Room as a moderator's
+// "delete message" does: history appends a tombstone, erases the text,
+// and the room hears "message deleted". By is the name the tombstone
+// shows as deletedBy (a name under the name rules; SystemName when empty).
+type APIDeleteRequest struct {
+	Room string `json:"room"`
+	ID   string `json:"id"`
+	By   string `json:"by,omitempty"`
 }
 
 // APIRoomsRequest lists the rooms with members; it has no fields.

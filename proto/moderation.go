@@ -34,6 +34,10 @@ const (
 	// EventModeration, server → everyone in the room, announces an action
 	// (a Moderation).
 	EventModeration = "moderation"
+	// ActionDelete is the action of a moderator's deletion of a message
+	// (a socket's "delete message" or the server API's delete), in the
+	// log and announced with the others; it is no ModerateRequest.
+	ActionDelete = "delete"
 )
 
 // ModerationActions lists the actions, each also the name of its event
@@ -85,7 +89,9 @@ type Moderation struct {
 	// one for good and for the other actions.
 	Until  int64  `json:"until,omitempty"`
 	Reason string `json:"reason,omitempty"`
-	TS     int64  `json:"ts"`
+	// MessageID is the id of the message an ActionDelete deleted.
+	MessageID string `json:"messageId,omitempty"`
+	TS        int64  `json:"ts"`
 }
 
 // ModerationAck answers a moderation event or API operation.
@@ -122,6 +128,16 @@ type PresenceModerateReply struct {
 	Moderation Moderation `json:"moderation"`
 }
 
+// PresenceDeleted tells presence that By, a moderator, deleted the
+// message ID of Username in Room (history made the deletion): presence
+// logs it and announces it as an ActionDelete.
+type PresenceDeleted struct {
+	Room     string `json:"room"`
+	ID       string `json:"id"`
+	Username string `json:"username,omitempty"`
+	By       string `json:"by"`
+}
+
 // PresenceRole grants Role to the identity whose tokens' subject is
 // Subject ("" revokes the grant). Answered with an ErrorAck.
 type PresenceRole struct {
@@ -151,6 +167,9 @@ const (
 	PresenceModerateSubject      = "natter.presence.moderate"
 	PresenceRoleSubject          = "natter.presence.role"
 	PresenceModerationLogSubject = "natter.presence.moderation"
+	// PresenceDeletedSubject records a moderator's deletion (a
+	// PresenceDeleted, answered with a PresenceModerateReply).
+	PresenceDeletedSubject = "natter.presence.deleted"
 	// HeaderModerationTarget, on a moderation notice (RoomPresenceSubject,
 	// HeaderEvent EventModeration), is the target it holds on
 	// (IdentityTarget or NameTarget): how gateways find whom a mute or

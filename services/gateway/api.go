@@ -176,7 +176,7 @@ func (a *apiServer) count(op, result string) { a.requests.WithLabelValues(op, re
 // apiStatus is the HTTP status of an error code.
 func apiStatus(code string) int {
 	switch code {
-	case proto.CodeNoSuchUser, proto.CodeNotFound:
+	case proto.CodeNoSuchUser, proto.CodeNoSuchMessage, proto.CodeNotFound:
 		return http.StatusNotFound
 	case proto.CodeUnavailable, proto.CodeUnknownOutcome:
 		return http.StatusServiceUnavailable

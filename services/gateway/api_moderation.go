@@ -15,6 +15,7 @@ func (o *apiOps) moderationRoutes() map[string]apiHandler {
 	routes := map[string]apiHandler{
 		proto.APIRole:       route(o.role),
 		proto.APIModeration: route(o.moderationLog),
+		proto.APIDelete:     route(o.deleteMessage),
 	}
 	for _, action := range proto.ModerationActions {
 		routes[action] = route(func(ctx context.Context, req proto.APIModerateRequest) (proto.ModerationAck, error) {
@@ -60,4 +61,22 @@ func (o *apiOps) moderationLog(_ context.Context, req proto.PresenceModerationLo
 		return proto.ModerationLogReply{}, err
 	}
 	return o.chat.up.moderationLog(req)
+}
+
+// deleteMessage deletes a room message as a moderator: history appends
+// the tombstone and erases the text (services/history/edits.go).
+func (o *apiOps) deleteMessage(_ context.Context, req proto.APIDeleteRequest) (proto.EditAck, error) {
+	room, err := apiRoom(req.Room)
+	if err != nil {
+		return proto.EditAck{}, err
+	}
+	by, err := botName(req.By)
+	if err != nil {
+		return proto.EditAck{}, err
+	}
+	if !proto.ValidID(req.ID) {
+		return proto.EditAck{}, proto.Errorf(proto.CodeBadRequest, "delete takes the id of a message")
+	}
+	return o.chat.deleteOrEdit(proto.HistoryEdit{Room: room, ID: req.ID, Session: proto.SystemSessionID,
+		Delete: true, Moderator: true, By: by})
 }

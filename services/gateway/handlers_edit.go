@@ -68,24 +68,56 @@ func (c *chat) change(s *socketio.Socket, e *socketio.EventMessage, room string,
 	}
 	q.Room, q.Session, q.By = m.room, m.sid, m.username
 	q.Moderator = moderates(cn)
-	r, err := c.up.edit(q)
+	ack, err := c.deleteOrEdit(q)
+	if err != nil {
+		fail(e, err)
+		return
+	}
+	reply(e, ack)
+}
+
+// deleteOrEdit asks history for the change q; a moderator's deletion of
+// someone else's message (the tombstone names its deleter) is then
+// recorded in presence's moderation log, best effort: the deletion is
+// made, whatever presence answers.
+func (c *chat) deleteOrEdit(q proto.HistoryEdit) (proto.EditAck, error) {
+	ack, err := editAck(c.up.edit(q))
+	if err != nil || !q.Delete || ack.Message.DeletedBy == "" {
+		return ack, err
+	}
+	rec := proto.PresenceDeleted{Room: q.Room, ID: q.ID, Username: ack.Message.Username, By: ack.Message.DeletedBy}
+	if _, err := c.up.deleted(rec); err != nil {
+		c.log.Warn("moderation log of a deletion", "room", q.Room, "id", q.ID, "err", err)
+	}
+	return ack, nil
+}
+
+// editAck turns history's answer to an edit or deletion into the ack of
+// the socket event or the API route.
+func editAck(r proto.HistoryEditReply, err error) (proto.EditAck, error) {
 	switch {
 	case errors.Is(err, context.DeadlineExceeded):
 		// Asked and not answered in time: history may have made it.
-		fail(e, proto.ErrUnknownOutcome)
+		return proto.EditAck{}, proto.ErrUnknownOutcome
 	case err != nil:
-		fail(e, err)
+		return proto.EditAck{}, err
 	case r.Message == nil:
-		fail(e, proto.ErrUnavailable)
-	default:
-		reply(e, proto.EditAck{OK: true, Message: *r.Message})
+		return proto.EditAck{}, proto.ErrUnavailable
 	}
+	return proto.EditAck{OK: true, Message: *r.Message}, nil
 }
 
 // edit asks history to edit or delete a room message.
 func (u *upstream) edit(q proto.HistoryEdit) (proto.HistoryEditReply, error) {
 	var r proto.HistoryEditReply
 	err := u.call(proto.HistoryEditSubject, q, &r)
+	return r, err
+}
+
+// deleted tells presence of a moderator's deletion, for its log.
+func (u *upstream) deleted(q proto.PresenceDeleted) (proto.PresenceModerateReply, error) {
+	var r proto.PresenceModerateReply
+	err := u.call(proto.PresenceDeletedSubject, q, &r)
 	return r, err
 }
 

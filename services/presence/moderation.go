@@ -169,6 +169,33 @@ func (s *Service) announceModeration(m proto.Moderation, target string) {
 	s.metrics.announced.WithLabelValues(proto.EventModeration).Inc()
 }
 
+// deleted logs a moderator's deletion of a message and announces it to
+// the room (no target: nothing for the gateways to enforce).
+func (s *Service) deleted(ctx context.Context, data []byte) any {
+	var req proto.PresenceDeleted
+	if err := json.Unmarshal(data, &req); err != nil || !proto.ValidID(req.ID) {
+		return proto.PresenceModerateReply{Error: proto.ErrBadRequest}
+	}
+	room, err := proto.NormalizeRoom(req.Room)
+	if err != nil {
+		return proto.PresenceModerateReply{Error: proto.AsError(err)}
+	}
+	by, err := proto.NormalizeName(req.By)
+	if err != nil {
+		return proto.PresenceModerateReply{Error: proto.Errorf(proto.CodeBadRequest, "by: %s", proto.AsError(err).Message)}
+	}
+	now := time.Now()
+	m := proto.Moderation{
+		ID: proto.NewToken(), Action: proto.ActionDelete, Room: room, Username: req.Username, By: by,
+		MessageID: req.ID, TS: now.UnixMilli(),
+	}
+	if err := s.mod.Record(ctx, m); err != nil {
+		return proto.PresenceModerateReply{Error: s.storeError("delete", err)}
+	}
+	s.announceModeration(m, "")
+	return proto.PresenceModerateReply{Moderation: m}
+}
+
 func (s *Service) setRole(ctx context.Context, data []byte) any {
 	var req proto.PresenceRole
 	if err := json.Unmarshal(data, &req); err != nil {

@@ -257,3 +257,34 @@ func TestJoinToldItsMuteAndRole(t *testing.T) {
 		}
 	}
 }
+
+// TestDeletionLogged: a deletion presence is told of is in the room's
+// log as action delete, with by and the message id; bad input is not.
+func TestDeletionLogged(t *testing.T) {
+	nc, _, _ := runService(t, Config{}, NewMemoryStore(time.Hour, nil))
+	const id = "01ARZ3NDEKTSV4RRFFQ69G5FAV"
+	var r proto.PresenceModerateReply
+	askJSON(t, nc, proto.PresenceDeletedSubject, proto.PresenceDeleted{Room: "kitchen", ID: id, Username: "frank", By: "Erin"}, &r)
+	if r.Error != nil || r.Moderation.Action != proto.ActionDelete || r.Moderation.MessageID != id {
+		t.Fatalf("deleted: %+v", r)
+	}
+	for _, bad := range []proto.PresenceDeleted{
+		{Room: "kitchen", ID: "x", By: "Erin"},
+		{Room: "a.b*", ID: id, By: "Erin"},
+		{Room: "kitchen", ID: id, By: "a\u202eb"},
+	} {
+		var br proto.PresenceModerateReply
+		askJSON(t, nc, proto.PresenceDeletedSubject, bad, &br)
+		if br.Error == nil {
+			t.Errorf("%+v: %+v, want an error", bad, br)
+		}
+	}
+	var log proto.ModerationLogReply
+	askJSON(t, nc, proto.PresenceModerationLogSubject, proto.PresenceModerationLog{Room: "kitchen"}, &log)
+	if len(log.Actions) != 1 {
+		t.Fatalf("log: %+v", log)
+	}
+	if a := log.Actions[0]; a.Action != proto.ActionDelete || a.By != "Erin" || a.MessageID != id || a.Username != "frank" || a.Room != "kitchen" {
+		t.Errorf("logged: %+v", a)
+	}
+}

@@ -120,6 +120,7 @@ func (s *Service) subscribe(l *lanes) ([]*nats.Subscription, error) {
 		proto.PresenceModerateSubject:      s.handle(l, "moderate", s.moderate, false),
 		proto.PresenceRoleSubject:          s.handle(l, "role", s.setRole, false),
 		proto.PresenceModerationLogSubject: s.handle(l, "moderationlog", s.moderationLog, false),
+		proto.PresenceDeletedSubject:       s.handle(l, "deleted", s.deleted, false),
 	}
 	var subs []*nats.Subscription
 	for subject, h := range handlers {

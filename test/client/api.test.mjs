@@ -6,7 +6,8 @@
 //
 // A backend's message reaches both transports and history, marked bot; a whisper
 // reaches only its user (every tab of them); a disconnect ends the user's
-// connections on both gateways, or one connection.
+// connections on both gateways, or one connection; a backend's delete
+// reaches both transports live and leaves a tombstone in history.
 
 import { test } from "node:test";
 import assert from "node:assert/strict";
@@ -82,6 +83,65 @@ test("a backend's message reaches a WebSocket and a polling client, and history"
   const rooms = await api(URL2, "rooms", {});
   assert.equal(rooms.status, 200);
   assert.deepEqual(rooms.body.rooms.find((r) => r.room === room), { room, count: 2 });
+});
+
+test("a backend's delete reaches a WebSocket and a polling client live, and history keeps the tombstone", async (t) => {
+  const s = suffix();
+  const room = `apidel-${s}`;
+  const ws = chatClient(t, BASE, WS);
+  const poll = chatClient(t, URL2, POLLING);
+  await joined(ws, { username: `Dee${s}`, room });
+  await joined(poll, { username: `Pat${s}`, room });
+  const doomed = await ack(ws, "client message", { message: "my card number is 4111" });
+  const kept = await ack(ws, "client message", { message: "oops, ignore that" });
+  assert.equal(doomed.ok, true);
+  const gotWS = next(ws, "message deleted", 10000);
+  const gotPoll = next(poll, "message deleted", 10000);
+
+  const res = await api(URL2, "delete", { room, id: doomed.id, by: "Mod Bot" });
+  assert.equal(res.status, 200, JSON.stringify(res.body));
+  assert.equal(res.body.ok, true);
+  assert.equal(res.body.message.id, doomed.id);
+  assert.equal(res.body.message.deleted, true);
+  assert.equal(res.body.message.deletedBy, "Mod Bot");
+  for (const [m] of [await gotWS, await gotPoll]) {
+    assert.equal(m.id, doomed.id);
+    assert.equal(m.deleted, true);
+    assert.equal(m.deletedBy, "Mod Bot");
+    assert.equal(m.message, "");
+  }
+  // History holds the tombstone and the untouched message; the text is gone.
+  const h = await api(BASE, "history", { room });
+  assert.equal(h.status, 200);
+  assert.deepEqual(
+    h.body.messages.map((m) => [m.id, !!m.deleted, m.message, m.deletedBy]),
+    [
+      [doomed.id, true, "", "Mod Bot"],
+      [kept.id, false, "oops, ignore that", undefined],
+    ],
+  );
+  // Without a by, the deletion is the system's.
+  const other = await api(BASE, "delete", { room, id: kept.id });
+  assert.equal(other.status, 200, JSON.stringify(other.body));
+  assert.equal(other.body.message.deletedBy, "system");
+  // Each deletion is in the room's moderation log, newest first.
+  const log = await api(BASE, "moderation", { room });
+  assert.equal(log.status, 200, JSON.stringify(log.body));
+  assert.deepEqual(
+    log.body.actions.map((a) => [a.action, a.by, a.messageId, a.username]),
+    [
+      ["delete", "system", kept.id, `Dee${s}`],
+      ["delete", "Mod Bot", doomed.id, `Dee${s}`],
+    ],
+  );
+  // A deleted message is no message to delete again (and no second log entry).
+  const again = await api(BASE, "delete", { room, id: doomed.id });
+  assert.equal(again.status, 404, JSON.stringify(again.body));
+  assert.equal(again.body.error.code, "no_such_message");
+  // A message id of another room is no message of this one.
+  const elsewhere = await api(BASE, "delete", { room: `${room}-x`, id: doomed.id });
+  assert.equal(elsewhere.status, 404, JSON.stringify(elsewhere.body));
+  assert.equal(elsewhere.body.error.code, "no_such_message");
 });
 
 test("a backend's whisper reaches only its user, on each of their tabs", async (t) => {

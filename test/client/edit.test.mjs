@@ -169,12 +169,16 @@ test("a moderator deletes anyone's message, and edits none; a user without the r
   assert.equal((await ack(mod, "edit message", { id: m.id, message: "moderated" })).error?.code, "forbidden");
   assert.equal((await ack(user, "delete message", { id: m.id })).error?.code, "forbidden");
   const told = next(anon, "message deleted", 10000);
+  const logged = next(anon, "moderation", 10000);
   const res = await ack(mod, "delete message", { id: m.id });
   assert.equal(res.ok, true, JSON.stringify(res));
   const [tomb] = await told;
   assert.equal(tomb.id, m.id);
   assert.equal(tomb.deletedBy, modJoin.username);
   assert.equal(tomb.username, `Anon${s}`, "still the writer's");
+  // The deletion is a moderation action: announced to the room, as presence logged it.
+  const [action] = await logged;
+  assert.deepEqual([action.action, action.by, action.messageId, action.username, action.room], ["delete", modJoin.username, m.id, `Anon${s}`, room]);
   const h = await ack(user, "history", {});
   assert.deepEqual(h.messages.map((x) => [x.id, x.deleted, x.message, x.deletedBy]), [[m.id, true, "", modJoin.username]]);
 

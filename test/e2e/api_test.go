@@ -95,6 +95,7 @@ func TestServerAPI(t *testing.T) {
 	})
 
 	t.Run("bad input is a 4xx with its code", func(t *testing.T) {
+		const noSuchID = "01ARZ3NDEKTSV4RRFFQ69G5FAV"
 		long := strings.Repeat("가", proto.MaxMessageRunes+1)
 		for _, tc := range []struct {
 			name, method, op, body string
@@ -134,6 +135,12 @@ func TestServerAPI(t *testing.T) {
 			{"a kick of nobody", http.MethodPost, proto.EventKick, `{"room":"r","username":"nobody here"}`, 404, proto.CodeNoSuchUser},
 			{"an unban of nobody banned", http.MethodPost, proto.EventUnban, `{"room":"r","username":"u"}`, 400, proto.CodeBadRequest},
 			{"a moderation by a bad name", http.MethodPost, proto.EventUnmute, `{"room":"r","username":"u","by":"a\u202eb"}`, 400, proto.CodeInvalidName},
+			{"a delete without a room", http.MethodPost, proto.APIDelete, `{"id":"` + noSuchID + `"}`, 400, proto.CodeInvalidRoom},
+			{"a delete of a bad room", http.MethodPost, proto.APIDelete, `{"room":"a.b*","id":"` + noSuchID + `"}`, 400, proto.CodeInvalidRoom},
+			{"a delete without an id", http.MethodPost, proto.APIDelete, `{"room":"r"}`, 400, proto.CodeBadRequest},
+			{"a delete of a bad id", http.MethodPost, proto.APIDelete, `{"room":"r","id":"x"}`, 400, proto.CodeBadRequest},
+			{"a delete by a bad name", http.MethodPost, proto.APIDelete, `{"room":"r","id":"` + noSuchID + `","by":"a\u202eb"}`, 400, proto.CodeInvalidName},
+			{"a delete of no message", http.MethodPost, proto.APIDelete, `{"room":"r","id":"` + noSuchID + `"}`, 404, proto.CodeNoSuchMessage},
 			{"a role without a subject", http.MethodPost, proto.APIRole, `{"role":"moderator"}`, 400, proto.CodeBadRequest},
 			{"a role that is none", http.MethodPost, proto.APIRole, `{"subject":"s","role":"root"}`, 400, proto.CodeBadRequest},
 			{"a moderation log past its bound", http.MethodPost, proto.APIModeration, `{"limit":1001}`, 400, proto.CodeBadRequest},

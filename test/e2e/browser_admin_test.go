@@ -1,11 +1,14 @@
 package e2e
 
 import (
+	"context"
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"net/http/httputil"
 	"net/url"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -13,6 +16,7 @@ import (
 
 	"github.com/chromedp/chromedp"
 
+	"github.com/natter/natter/proto"
 	"github.com/natter/natter/services/gateway"
 	"github.com/natter/natter/services/history"
 	"github.com/natter/natter/services/presence"
@@ -103,12 +107,35 @@ func TestBrowserAdminPage(t *testing.T) {
 		row("gw2", "messages-in"), sel("total-messages-in")))
 	artifact(t, op, "browser-admin.png")
 
+	// The lobby's newest messages, each with a delete button: a delete
+	// (the server API's, by admin) leaves a tombstone in history, which
+	// the list shows, and the room's moderation log.
+	msg := fmt.Sprintf(`Array.from(document.querySelectorAll('[data-testid="messages"] li')).find(li => li.textContent.includes(%q))`, "hello from polling "+x)
+	poll(t, op, "the message listed", msg+` !== undefined`)
+	var id string
+	run(t, op, "its id", chromedp.Evaluate(msg+`.dataset.id`, &id))
+	del := fmt.Sprintf(`[data-testid="delete"][data-id=%q]`, id)
+	confirmClick(t, op, "delete the message", del)
+	poll(t, op, "the tombstone from history", fmt.Sprintf(
+		`(li => li && li.dataset.deleted === "true" && li.textContent.includes("deleted by admin") && !li.textContent.includes("hello"))(document.querySelector('[data-testid="messages"] li[data-id=%q]'))`, id))
+	poll(t, op, "the delete in the log", fmt.Sprintf(
+		`Array.from(document.querySelectorAll('[data-testid="moderation"] li[data-action="delete"]')).some(li => li.textContent.includes(%q) && li.textContent.includes("admin"))`, id))
+	q, _ := json.Marshal(proto.HistoryQuery{Room: "lobby", Limit: 20})
+	raw, err := s.conns[0].Request(proto.HistoryQuerySubject, q, 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var h proto.HistoryReply
+	if err := json.Unmarshal(raw.Data, &h); err != nil {
+		t.Fatal(err)
+	}
+	if i := slices.IndexFunc(h.Messages, func(m proto.Message) bool { return m.ID == id }); i < 0 ||
+		!h.Messages[i].Deleted || h.Messages[i].Message != "" || h.Messages[i].DeletedBy != "admin" {
+		t.Errorf("history after the page's delete: %+v", h.Messages)
+	}
+
 	button := fmt.Sprintf(`[data-testid="disconnect"][data-user=%q]`, wsUser)
-	run(t, op, "disconnect the WebSocket user",
-		chromedp.Click(button),
-		chromedp.WaitVisible(button+`[data-armed="true"]`),
-		chromedp.Click(button),
-	)
+	confirmClick(t, op, "disconnect the WebSocket user", button)
 	select {
 	case <-ws.kicked:
 	case <-ws.done:
@@ -124,11 +151,7 @@ func TestBrowserAdminPage(t *testing.T) {
 	// A ban of the polling user, through the server API's moderation: they
 	// leave the lobby, and the room's moderation log shows it.
 	ban := fmt.Sprintf(`[data-testid="ban"][data-user=%q]`, pollUser)
-	run(t, op, "ban the polling user",
-		chromedp.Click(ban),
-		chromedp.WaitVisible(ban+`[data-armed="true"]`),
-		chromedp.Click(ban),
-	)
+	confirmClick(t, op, "ban the polling user", ban)
 	poll(t, op, "the ban in the log", fmt.Sprintf(
 		`Array.from(document.querySelectorAll('[data-testid="moderation"] li[data-action="ban"]')).some(li => li.textContent.includes(%q) && li.textContent.includes("admin"))`, pollUser))
 	poll(t, op, "the lobby without them", fmt.Sprintf(`%s.length === 0`, members))
@@ -153,4 +176,15 @@ func TestBrowserAdminPage(t *testing.T) {
 	if dialogs.Load() != 0 {
 		t.Error("a dialog opened")
 	}
+}
+
+// confirmClick clicks one of the page's two-step buttons (selector) and,
+// once armed, clicks it again to confirm.
+func confirmClick(t *testing.T, op context.Context, what, selector string) {
+	t.Helper()
+	run(t, op, what,
+		chromedp.Click(selector),
+		chromedp.WaitVisible(selector+`[data-armed="true"]`),
+		chromedp.Click(selector),
+	)
 }

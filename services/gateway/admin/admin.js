@@ -22,10 +22,10 @@ const muteSeconds = 600; // the page's mute and ban: 10 minutes
 // MODERATION: mute, kick and ban are the server API's operations, in the
 // selected room, by "admin".
 const memberActions = [
-  (m) => actionButton(m, 'mute', 'Mute 10 min', () => moderate('mute', m, muteSeconds)),
-  (m) => actionButton(m, 'kick', 'Kick', () => moderate('kick', m)),
-  (m) => actionButton(m, 'ban', 'Ban 10 min', () => moderate('ban', m, muteSeconds)),
-  (m) => actionButton(m, 'disconnect', 'Disconnect', () => api('disconnect', { method: 'POST', body: { user: m.username } })),
+  (m) => actionButton(m.username, 'mute', 'Mute 10 min', () => moderate('mute', m, muteSeconds)),
+  (m) => actionButton(m.username, 'kick', 'Kick', () => moderate('kick', m)),
+  (m) => actionButton(m.username, 'ban', 'Ban 10 min', () => moderate('ban', m, muteSeconds)),
+  (m) => actionButton(m.username, 'disconnect', 'Disconnect', () => api('disconnect', { method: 'POST', body: { user: m.username } })),
 ];
 
 function moderate(action, member, seconds) {
@@ -132,8 +132,11 @@ function renderRooms(reply) {
   }));
 }
 
-function actionButton(member, name, label, run) {
-  const b = el('button', { type: 'button', className: 'danger', testid: name, dataset: { user: member.username } }, label);
+// actionButton makes a button that runs an action on who (a member's
+// name, or a message's id for delete), once confirmed.
+function actionButton(who, name, label, run) {
+  const dataset = name === 'delete' ? { id: who } : { user: who };
+  const b = el('button', { type: 'button', className: 'danger', testid: name, dataset }, label);
   // A second click within 3 s confirms (no dialog).
   let disarm = 0;
   b.addEventListener('click', async () => {
@@ -148,9 +151,10 @@ function actionButton(member, name, label, run) {
     b.disabled = true;
     try {
       await run();
-      status(`${label}: ${member.username}, done.`);
+      status(`${label}: ${who}, done.`);
       loadMembers(false).catch(handle);
       loadModeration().catch(handle);
+      loadMessages().catch(handle);
     } catch (e) {
       handle(e);
       b.textContent = label;
@@ -169,8 +173,29 @@ async function loadModeration() {
   $('moderation').replaceChildren(...reply.actions.map((a) => {
     const until = a.until ? ` until ${new Date(a.until).toLocaleTimeString()}` : '';
     const reason = a.reason ? ` (${a.reason})` : '';
+    const message = a.messageId ? ` (message ${a.messageId})` : '';
     return el('li', { dataset: { action: a.action } },
-      `${new Date(a.ts).toLocaleTimeString()} ${a.by}: ${a.action} ${a.username}${until}${reason}`);
+      `${new Date(a.ts).toLocaleTimeString()} ${a.by}: ${a.action} ${a.username}${until}${reason}${message}`);
+  }));
+}
+
+// loadMessages lists the selected room's newest messages (the server
+// API's history), each with a delete button: the API's delete, by "admin".
+// The refresh's reloads (auto) wait while a delete is to be confirmed.
+async function loadMessages(auto = false) {
+  if (!selectedRoom) return;
+  if (auto && $('messages').querySelector('[data-armed="true"]')) return;
+  const room = selectedRoom;
+  const reply = await api('history', { method: 'POST', body: { room, limit: 20 } });
+  if (room !== selectedRoom) return;
+  $('messages').replaceChildren(...reply.messages.slice().reverse().map((m) => {
+    const text = m.deleted ? `(deleted${m.deletedBy ? ' by ' + m.deletedBy : ''})` : m.message;
+    const item = el('li', { dataset: { id: m.id, deleted: String(!!m.deleted) }, testid: 'message' },
+      el('span', { className: 'name' }, m.username), ' ', el('span', { testid: 'message-text' }, text));
+    if (!m.deleted) {
+      item.append(actionButton(m.id, 'delete', 'Delete', () => api('delete', { method: 'POST', body: { room, id: m.id, by: 'admin' } })));
+    }
+    return item;
   }));
 }
 
@@ -205,9 +230,11 @@ function selectRoom(room) {
   selectedRoom = room;
   $('members-room').textContent = room;
   $('moderation-room').textContent = room;
+  $('messages-room').textContent = room;
   for (const b of $('rooms').querySelectorAll('button')) b.setAttribute('aria-current', String(b.dataset.room === room));
   loadMembers(false).catch(handle);
   loadModeration().catch(handle);
+  loadMessages().catch(handle);
 }
 
 function handle(e) {
@@ -222,6 +249,7 @@ async function refresh(gen) {
     renderGateways(gws);
     renderRooms(rooms);
     if (membersPages <= 1) await loadMembers(false, true);
+    await loadMessages(true);
     status(`Updated ${new Date().toLocaleTimeString()}`);
   } catch (e) {
     if (gen !== loop) return; // a loop that a login or logout ended
