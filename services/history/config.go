@@ -69,7 +69,9 @@ func (c Config) WithDefaults() Config {
 	ops.Default(&c.DedupTTL, DefaultDedupTTL)
 	ops.Default(&c.RecoveryTTL, DefaultRecoveryTTL)
 	ops.Default(&c.Replicas, DefaultReplicas)
-	ops.Default(&c.StallAfter, DefaultStallAfter)
+	if c.StallAfter <= 0 {
+		c.StallAfter = DefaultStallAfter
+	}
 	c.Process = c.Process.WithDefaults(DefaultHTTPAddr)
 	return c
 }

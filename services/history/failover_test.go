@@ -3,7 +3,6 @@ package history_test
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"slices"
 	"testing"
@@ -55,7 +54,9 @@ func TestHistoryFollowsTheStreamThroughItsLeadersLoss(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	leadStream(t, ac, js, first.Name())
+	if err := natstest.LeadStream(js, proto.MessagesStream, first.Name(), 30*time.Second); err != nil {
+		t.Fatal(err)
+	}
 
 	var acked []string
 	store := func(id string) {
@@ -82,35 +83,6 @@ func TestHistoryFollowsTheStreamThroughItsLeadersLoss(t *testing.T) {
 	t.Logf("stored again %s after the loss", time.Since(lost).Round(time.Millisecond))
 	wait.Succeeds(t, 30*time.Second, func() error { return holds(ac, "lobby", acked...)() })
 	t.Logf("history answered with all of them %s after the loss, on %s", time.Since(lost).Round(time.Millisecond), nc.ConnectedServerName())
-}
-
-// leadStream makes node the leader of the messages stream, asking its
-// leader to step down in node's favour until it is.
-func leadStream(t *testing.T, nc *nats.Conn, js jetstream.JetStream, node string) {
-	t.Helper()
-	req, _ := json.Marshal(map[string]any{"placement": map[string]string{"preferred": node}})
-	wait.Succeeds(t, 30*time.Second, func() error {
-		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-		defer cancel()
-		s, err := js.Stream(ctx, proto.MessagesStream)
-		if err != nil {
-			return err
-		}
-		info, err := s.Info(ctx)
-		if err != nil {
-			return err
-		}
-		if info.Cluster == nil || info.Cluster.Leader == "" {
-			return errors.New("the stream has no leader yet")
-		}
-		if info.Cluster.Leader == node {
-			return nil
-		}
-		if _, err := nc.Request("$JS.API.STREAM.LEADER.STEPDOWN."+proto.MessagesStream, req, 2*time.Second); err != nil {
-			return err
-		}
-		return fmt.Errorf("the stream's leader was %s, asked to step down for %s", info.Cluster.Leader, node)
-	})
 }
 
 // TestHistoryReadsTheStreamAgainWhenItsReadingStalls pauses the consumer

@@ -56,7 +56,7 @@ func (s *Service) consume(ctx context.Context) (*reading, error) {
 // reading before it returns.
 func (s *Service) watch(ctx context.Context, r *reading) {
 	defer func() { s.stopReading(r) }()
-	tick := time.NewTicker(s.cfg.StallAfter / 5)
+	tick := time.NewTicker(max(s.cfg.StallAfter/5, time.Millisecond))
 	defer tick.Stop()
 	seen, since := s.appliedSeq(), time.Now()
 	for {

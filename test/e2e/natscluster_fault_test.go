@@ -11,8 +11,10 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/natter/natter/kit/natstest"
 	"github.com/natter/natter/kit/nodetest"
 	"github.com/natter/natter/kit/wait"
+	"github.com/natter/natter/proto"
 )
 
 // Faults of one NATS node of make cluster-up's three, under chat through
@@ -63,7 +65,7 @@ func chatThroughNATSFault(t *testing.T, s *stack, fault func(node string, pid in
 		if err != nil {
 			return err
 		}
-		if err := leadStream(js, leader, 30*time.Second); err != nil {
+		if err := natstest.LeadStream(js, proto.MessagesStream, leader, 30*time.Second); err != nil {
 			return err
 		}
 		node = leader

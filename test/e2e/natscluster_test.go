@@ -125,25 +125,6 @@ func nodeServing(s *stack, svc string) (string, error) {
 	return "", fmt.Errorf("no NATS node serves %s", svc)
 }
 
-// leadStream makes node the leader of the messages stream, asking the
-// leader to step down in its favour until it is.
-func leadStream(js jetstream.JetStream, node string, within time.Duration) error {
-	req, _ := json.Marshal(map[string]any{"placement": map[string]string{"preferred": node}})
-	return wait.Until(context.Background(), within, func() error {
-		leader, err := streamLeader(js, 2*time.Second, "")
-		if err != nil {
-			return err
-		}
-		if leader == node {
-			return nil
-		}
-		if _, err := js.Conn().Request("$JS.API.STREAM.LEADER.STEPDOWN."+proto.MessagesStream, req, 2*time.Second); err != nil {
-			return err
-		}
-		return fmt.Errorf("the stream's leader was %s, asked to step down for %s", leader, node)
-	})
-}
-
 // nodeLastSeq returns the last sequence of the messages stream as the node
 // itself holds it (its monitoring /jsz), not as the leader reports it.
 func nodeLastSeq(s *stack, node string) (uint64, error) {
