@@ -13,6 +13,7 @@ import (
 	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 
+	"github.com/natter/natter/kit/ports"
 	"github.com/natter/natter/kit/wait"
 )
 
@@ -112,15 +113,11 @@ func RunCluster(tb testing.TB, n int) []*Server {
 	return nodes
 }
 
-// freePort is a TCP port of 127.0.0.1 free a moment ago.
+// freePort is a TCP port of 127.0.0.1 free a moment ago, below the
+// kernel's ephemeral range.
 func freePort(tb testing.TB) int {
 	tb.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		tb.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
+	return ports.Free(tb)
 }
 
 func anyLeader(nodes []*Server) bool {

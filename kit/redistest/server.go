@@ -8,7 +8,6 @@ package redistest
 import (
 	"context"
 	"fmt"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -20,6 +19,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/natter/natter/kit/ports"
 	"github.com/natter/natter/kit/wait"
 )
 
@@ -135,28 +135,7 @@ func (s *Server) Client(tb testing.TB) *redis.Client {
 // plus is not 0, on the port plus above it (Cluster's bus).
 func FreePort(tb testing.TB, plus int) int {
 	tb.Helper()
-	for range 100 {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			tb.Fatalf("free port: %v", err)
-		}
-		port := l.Addr().(*net.TCPAddr).Port
-		l.Close()
-		if plus == 0 {
-			return port
-		}
-		if port+plus > 65535 {
-			continue
-		}
-		bus, err := net.Listen("tcp", "127.0.0.1:"+strconv.Itoa(port+plus))
-		if err != nil {
-			continue
-		}
-		bus.Close()
-		return port
-	}
-	tb.Fatal("free port: none found")
-	return 0
+	return ports.FreeWith(tb, plus)
 }
 
 // Single connects to REDIS_URL (default redis://127.0.0.1:6379), the Redis

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/natter/natter/kit/nodetest"
+	"github.com/natter/natter/kit/ports"
 	"github.com/natter/natter/kit/wait"
 )
 
@@ -127,30 +128,11 @@ func fileExists(p string) bool {
 	return err == nil
 }
 
-var (
-	portsMu sync.Mutex
-	given   = map[int]bool{}
-)
-
-// freePort returns a port of 127.0.0.1 that was free just now and that it
-// has not returned before: ports freed at once may come back from the
-// kernel, and two services on one port would hide one of them.
+// freePort returns a port of 127.0.0.1 free just now, below the kernel's
+// ephemeral range, that no other test of this process was given.
 func freePort(tb testing.TB) int {
 	tb.Helper()
-	portsMu.Lock()
-	defer portsMu.Unlock()
-	for {
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			tb.Fatal(err)
-		}
-		port := ln.Addr().(*net.TCPAddr).Port
-		ln.Close()
-		if !given[port] {
-			given[port] = true
-			return port
-		}
-	}
+	return ports.Free(tb)
 }
 
 // start runs a process; its output goes to a log file in the test's folder.
