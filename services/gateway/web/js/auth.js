@@ -7,30 +7,13 @@
 
 import { ui } from './dom.js';
 import { t } from './i18n.js';
+import { tabStore as tab } from './identity.js';
 
+// Both in the tab's sessionStorage: the token is this tab's, and ends
+// with it ('' is none).
 const TOKEN_KEY = 'natter.auth.token';
 // The room a signed-in tab joined: a reload joins it again.
 const ROOM_KEY = 'natter.auth.room';
-
-// tab is sessionStorage where it works: the token is this tab's, and
-// ends with it.
-const tab = {
-  get(key) {
-    try {
-      return window.sessionStorage.getItem(key);
-    } catch (_) {
-      return null;
-    }
-  },
-  set(key, value) {
-    try {
-      if (value) window.sessionStorage.setItem(key, value);
-      else window.sessionStorage.removeItem(key);
-    } catch (_) {
-      // Not fatal: the token lasts until the page is reloaded.
-    }
-  },
-};
 
 // token is the JWT this tab signs in with; null for an anonymous tab.
 let token = null;
@@ -88,7 +71,7 @@ export function tokenName() {
 
 // joinedRoom is the room this signed-in tab joined last, or null.
 export function joinedRoom() {
-  return tab.get(ROOM_KEY);
+  return tab.get(ROOM_KEY) || null;
 }
 
 export function rememberRoom(room) {
@@ -98,8 +81,8 @@ export function rememberRoom(room) {
 // signOut forgets the token and starts the page over, anonymous.
 function signOut() {
   token = null;
-  tab.set(TOKEN_KEY, null);
-  tab.set(ROOM_KEY, null);
+  tab.set(TOKEN_KEY, '');
+  tab.set(ROOM_KEY, '');
   window.location.reload();
 }
 
