@@ -88,7 +88,8 @@ func buttonsOn(tb testing.TB, ctx context.Context, text string) map[string]int {
 // bar. The user without the role has no Delete on others' lines, and a
 // page that thinks it may (a role revoked) shows the server's refusal.
 // Sign-in errors are shown in words: a token expiring while joined, an
-// expired one, a forged one; Sign out forgets the token.
+// expired one, a forged one, none where one is needed; Sign out forgets
+// the token.
 func TestBrowserModeratorDeletes(t *testing.T) {
 	var dialogs atomic.Int32
 	secret := "a test secret of 32 bytes or more, for HS256"
@@ -244,6 +245,21 @@ func TestBrowserModeratorDeletes(t *testing.T) {
 			t.Errorf("after Sign out: %v; want an anonymous form and no token kept", after)
 		}
 	}
+
+	// A gateway that lets nobody in without a token: the Korean page
+	// without one says it needs a sign-in link, and offers no Sign out.
+	closed := startSystemWith(t, presence.NewMemoryStore(0, nil), 1, presence.Config{}, history.Config{}, gateway.Config{
+		Auth: gateway.AuthConfig{HS256Secret: gateway.Secret(secret)},
+	})
+	run(t, mod, "a gateway that wants a token", chromedp.Navigate(closed.gateways[0].URL))
+	poll(t, mod, "the missing token said", fmt.Sprintf(`(() => { const e = document.querySelector(%q);
+		return !e.hidden && e.dataset.code === 'token_missing' && e.textContent.includes('로그인 링크로 열어 주세요'); })()`, sel("join-error")))
+	var signOut bool
+	run(t, mod, "no Sign out", chromedp.Evaluate(`!document.querySelector('[data-testid="auth-signout-button"]').hidden`, &signOut))
+	if signOut {
+		t.Error("a page without a token offers Sign out")
+	}
+	artifact(t, mod, "page-token-missing-ko.png")
 	if dialogs.Load() != 0 {
 		t.Errorf("%d dialogs opened", dialogs.Load())
 	}
