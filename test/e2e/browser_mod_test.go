@@ -198,6 +198,8 @@ func TestBrowserModeratorDeletes(t *testing.T) {
 		t.Errorf("after a reload the moderator has %v on another's line; want Delete", n)
 	}
 	artifact(t, anon, "page-moderator-delete-seen.png")
+	run(t, mod, "390 px, touch", emulation.SetDeviceMetricsOverride(390, 844, 2, true), emulation.SetTouchEmulationEnabled(true))
+	artifact(t, mod, "page-moderator-delete-390.png")
 
 	// A page that thinks it may delete another's message (its role was
 	// revoked) says so when the server refuses.
