@@ -22,7 +22,7 @@ export function decorateMessage(li, m) {
     li.classList.add('deleted');
     li.dataset.deleted = 'true';
     text.replaceChildren(makeEl('span', 'tombstone', m.deletedBy ? t('deletedBy', m.deletedBy) : t('deleted')));
-    for (const el of li.querySelectorAll('.edited-tag, .msg-actions, .edit-form')) el.remove();
+    for (const el of li.querySelectorAll('.edited-tag, .msg-actions, .edit-form, .msg-error')) el.remove();
     return;
   }
   let tag = li.querySelector('.edited-tag');
@@ -39,7 +39,7 @@ export function decorateMessage(li, m) {
   if (!own && !state.moderator) return;
   const actions = makeEl('span', 'msg-actions');
   if (own) actions.appendChild(actionButton('edit', t('edit'), () => openEditor(li)));
-  const del = actionButton('delete', t('delete'), () => confirmRemove(li, del));
+  const del = actionButton('delete', t('delete'), () => confirmRemove(li, del, own ? null : m.username));
   actions.appendChild(del);
   body.appendChild(actions);
 }
@@ -113,11 +113,12 @@ function openEditor(li) {
 const CONFIRM_MS = 4000;
 
 // confirmRemove deletes at the second press of the button, while it asks
-// "Delete?"; else it turns back.
-function confirmRemove(li, button) {
+// "Delete?" ("Delete Bob's message?" for a moderator's deletion of
+// another's, author); else it turns back.
+function confirmRemove(li, button, author) {
   if (button.dataset.confirming !== 'true') {
     button.dataset.confirming = 'true';
-    button.textContent = t('confirmDelete');
+    button.textContent = author ? t('confirmDeleteOf', author) : t('confirmDelete');
     setTimeout(() => {
       button.dataset.confirming = 'false';
       button.textContent = t('delete');
@@ -130,8 +131,37 @@ function confirmRemove(li, button) {
 function remove(li) {
   request('delete message', { id: li.dataset.id }).then((ack) => {
     if (ack.ok) applyChange(ack.message);
-    else showError(ui.sendError, ack.error);
+    else showLineError(li, ack.error);
   });
+}
+
+// showLineError says under the line li why its deletion failed, in the
+// page's words for the refusals of the message itself.
+function showLineError(li, err) {
+  let node = li.querySelector('.msg-error');
+  if (!node) {
+    node = makeEl('p', 'error msg-error');
+    node.dataset.testid = 'action-error';
+    node.setAttribute('role', 'alert');
+    li.querySelector('.body').appendChild(node);
+  }
+  if (err.code === 'forbidden') err = { code: err.code, message: t('deleteForbidden') };
+  else if (err.code === 'no_such_message') err = { code: err.code, message: t('deleteGone') };
+  showError(node, err);
+}
+
+// setModerator takes the join ack's word on whether this connection may
+// delete anyone's messages, and gives the lines shown the actions that
+// follow from it when it changed (a reconnect with a role granted or
+// revoked meanwhile).
+export function setModerator(on) {
+  if (state.moderator === on) return;
+  state.moderator = on;
+  for (const li of ui.messages.querySelectorAll('li.msg[data-id][data-username]')) {
+    if (li.dataset.deleted === 'true') continue;
+    li.querySelector('.msg-actions')?.remove();
+    decorateMessage(li, { username: li.dataset.username });
+  }
 }
 
 function lineOf(id) {

@@ -1,6 +1,7 @@
 // Errors as the page shows them: {code, message}, from an ack or made here.
 
 import { MAX_MESSAGE_RUNES, MAX_NAME_RUNES, MAX_ROOM_RUNES } from './limits.js';
+import { t } from './i18n.js';
 
 // TRANSIENT codes are worth trying again.
 export const TRANSIENT = new Set(['unavailable', 'unknown_outcome', 'internal', 'rate_limited', 'timeout', 'disconnected']);
@@ -42,4 +43,25 @@ export function toError(ack) {
 
 export function localError(code, message) {
   return { code, message: message || FALLBACK_ERRORS[code] || code };
+}
+
+// AUTH_TEXTS are the page's words for a CONNECT refused for its token, or
+// for the lack of one; every other token_* code is a token that will not
+// do (authInvalid), as is invalid_name, at CONNECT the token's name.
+const AUTH_TEXTS = {
+  token_missing: () => t('authMissing'),
+  token_expired: () => t('authExpired'),
+  token_not_yet_valid: () => t('authNotYet'),
+  auth_unavailable: () => t('authUnavailable'),
+};
+
+// authError reads a connect_error (its data {code, message}, else its
+// message, the code) or a disconnect reason as a sign-in error in the
+// page's language; null when it is not one.
+export function authError(err) {
+  const data = err && typeof err === 'object' ? err.data || err : null;
+  const code = data && typeof data.code === 'string' ? data.code : err && typeof err.message === 'string' ? err.message : '';
+  if (Object.prototype.hasOwnProperty.call(AUTH_TEXTS, code)) return { code, message: AUTH_TEXTS[code]() };
+  if (/^token_[a-z_]+$/.test(code) || code === 'invalid_name') return { code, message: t('authInvalid', code) };
+  return null;
 }

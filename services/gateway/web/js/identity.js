@@ -14,7 +14,7 @@ const MOST_SESSIONS = 10;
 
 // tabStore is sessionStorage where it works; get tells '' (this tab chose
 // no name) from null (it never said).
-const tabStore = {
+export const tabStore = {
   get(key) {
     try {
       return window.sessionStorage.getItem(key);

@@ -14,7 +14,8 @@ import { flushQueued } from './send.js';
 import { loadWhispers } from './whispers.js';
 import { roomJoined } from './rooms.js';
 import { t } from './i18n.js';
-import { applyChanges } from './edit.js';
+import { applyChanges, setModerator } from './edit.js';
+import { joinedRoom, rememberRoom, signedIn, tokenName } from './auth.js';
 
 const REJOIN_DELAYS_MS = [1000, 2000, 5000, 10000, 30000];
 // Between tries to load the history a join came without.
@@ -67,11 +68,17 @@ function onJoined(ack, payload, opts) {
   const wasChat = state.view === 'chat';
   state.username = typeof ack.username === 'string' && ack.username ? ack.username : payload.username;
   state.color = ack.color;
-  state.moderator = ack.moderator === true;
+  setModerator(ack.moderator === true);
   state.room = typeof ack.room === 'string' && ack.room ? ack.room : payload.room;
   if (typeof ack.token === 'string' && ack.token) state.token = ack.token;
-  rememberSession(state.username, state.token);
-  setTabName(state.username);
+  if (signedIn()) {
+    // The session is the sign-in's: nothing for the browser's other tabs,
+    // which are anonymous unless they sign in too.
+    rememberRoom(state.room);
+  } else {
+    rememberSession(state.username, state.token);
+    setTabName(state.username);
+  }
   store.set(ROOM_KEY, state.room);
   state.desired = { username: state.username, room: state.room };
   state.joined = true;
@@ -177,7 +184,7 @@ function onJoinFailed(err, payload, opts) {
     return;
   }
   // Back to the form with the server's word on it.
-  if (err.code === 'name_taken' || err.code === 'invalid_name') {
+  if ((err.code === 'name_taken' || err.code === 'invalid_name') && !signedIn()) {
     state.token = null;
     forgetSession(payload.username);
   }
@@ -220,6 +227,17 @@ function showChat() {
 // restoreSession fills the form from the saved session and, when it holds
 // a token, rejoins as before once connected; the form waits meanwhile.
 export function restoreSession() {
+  if (signedIn()) {
+    // The name is the token's (wireAuth shows it); a tab that had joined
+    // joins its room again.
+    const room = joinedRoom();
+    ui.roomInput.value = room && room !== DEFAULT_ROOM ? room : '';
+    if (room) {
+      state.desired = { username: tokenName(), room };
+      setJoinBusy(true, t('rejoining'));
+    } else ui.joinButton.focus();
+    return;
+  }
   const savedName = tabName();
   const savedRoom = store.get(ROOM_KEY);
   state.token = savedName ? tokenFor(savedName) : null;

@@ -20,9 +20,14 @@ import { wireRooms } from './rooms.js';
 import { wireDayLines } from './daylines.js';
 import { wireHint } from './hint.js';
 import { wireEdits } from './edit.js';
+import { takeToken, wireAuth } from './auth.js';
+
+// First of all, a sign-in token off the address bar.
+takeToken();
 
 function start(io) {
   applyStatic();
+  wireAuth();
   const socket = openSocket(io);
   wireEvents(socket);
   wireEdits(socket, renderChatMessage);

@@ -1,8 +1,8 @@
 // The Socket.IO connection: opening it, following its state in the status
 // bar, and requests that wait for their ack.
 
-import { ui } from './dom.js';
-import { localError, toError } from './errors.js';
+import { showError, ui } from './dom.js';
+import { authError, localError, toError } from './errors.js';
 import { state } from './state.js';
 import { addSystem } from './room.js';
 import { join, setJoinBusy } from './join.js';
@@ -11,6 +11,7 @@ import { clearTyping, stopOwnTyping } from './typing.js';
 import { renderControls } from './composer.js';
 import { flushQueued } from './send.js';
 import { t } from './i18n.js';
+import { sendToken } from './auth.js';
 
 const ACK_TIMEOUT_MS = 10000;
 
@@ -66,12 +67,19 @@ function watchEngine() {
 export function openSocket(io) {
   // WebSocket first: it needs no sticky sessions behind a balancer. Where it
   // cannot open (a proxy that blocks upgrades), the client falls back to
-  // HTTP long-polling (tryAllTransports).
-  socket = io({ transports: ['websocket', 'polling'], tryAllTransports: true });
+  // HTTP long-polling (tryAllTransports). auth is called on every
+  // (re)connection: the sign-in token, if the tab has one.
+  socket = io({ transports: ['websocket', 'polling'], tryAllTransports: true, auth: sendToken });
+  // Why the server is about to disconnect us (token_expired, kicked…).
+  let closing = null;
+  socket.on('disconnect reason', (r) => {
+    closing = r && typeof r === 'object' && typeof r.code === 'string' ? r : null;
+  });
 
   socket.io.on('open', watchEngine);
 
   socket.on('connect', () => {
+    closing = null;
     watchEngine();
     state.connection = 'connected';
     state.attempt = 0;
@@ -110,15 +118,22 @@ export function openSocket(io) {
     } else {
       state.connection = 'disconnected';
       if (state.view === 'chat' && reason === 'io server disconnect') {
-        addSystem('The server closed the connection.', 'system-error');
+        const why = authError(closing) || (closing && closing.message ? toError({ error: closing }) : null);
+        addSystem(why ? why.message : t('serverClosed'), 'system-error');
       }
+      closing = null;
     }
     if (state.view === 'join') setJoinBusy(false);
     renderStatus();
     renderControls();
   });
 
-  socket.on('connect_error', () => {
+  socket.on('connect_error', (err) => {
+    // A refused sign-in is not retried (the socket is no longer active):
+    // it says why, where the user looks.
+    const refused = authError(err);
+    if (refused && state.view === 'chat') addSystem(refused.message, 'system-error');
+    else if (refused) showError(ui.joinError, refused);
     if (!socket.active) {
       state.connection = 'disconnected';
       setJoinBusy(false);
