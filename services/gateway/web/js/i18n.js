@@ -58,6 +58,8 @@ const words = {
   rooms: ['Rooms', '방 목록'],
   memberCount: [(n) => (n === 1 ? '1 member' : n + ' members'), (n) => '참여자 ' + n + '명'],
   unreadCount: [(n) => n + ' unread', (n) => '읽지 않은 메시지 ' + n + '개'],
+  leaveRoom: [(room) => 'Leave #' + room, (room) => '#' + room + ' 방 나가기'],
+  tooManyRooms: ['You have as many rooms open as one tab may: leave one (×) first.', '한 탭에서 열 수 있는 방이 가득 찼습니다. 먼저 방 하나를 나가 주세요(×).'],
   newSince: ['New messages', '여기서부터 새 메시지'],
   today: ['Today', '오늘'],
   yesterday: ['Yesterday', '어제'],

@@ -12,7 +12,7 @@ import { ensureMember, requestMembers, setMembers } from './members.js';
 import { renderControls } from './composer.js';
 import { flushQueued } from './send.js';
 import { loadWhispers } from './whispers.js';
-import { roomJoined } from './rooms.js';
+import { flushRead, roomError, roomJoined, roomOpened, shownRoom } from './rooms.js';
 import { t } from './i18n.js';
 import { applyChanges } from './edit.js';
 
@@ -36,12 +36,17 @@ export function setJoinBusy(busy, label) {
 
 // join asks the server to put this connection in target.room as
 // target.username. opts.auto: on (re)connect; opts.switching: a room change
-// while joined.
+// while joined, which keeps the rooms the connection is in (keep) and
+// shows target.room.
 export function join(target, opts) {
   opts = opts || {};
   clearTimeout(state.rejoinTimer);
   const seq = ++state.joinSeq;
   const payload = { username: target.username, room: target.room || DEFAULT_ROOM };
+  if (opts.switching) {
+    payload.keep = true;
+    flushRead(); // what was shown of the room we leave on screen is read
+  }
   // The token proves we are the earlier holder of this name.
   const token = tokenFor(target.username);
   if (token) payload.token = token;
@@ -73,6 +78,7 @@ function onJoined(ack, payload, opts) {
   rememberSession(state.username, state.token);
   setTabName(state.username);
   store.set(ROOM_KEY, state.room);
+  roomOpened(state.room, payload.keep === true, opts.auto === true);
   state.desired = { username: state.username, room: state.room };
   state.joined = true;
   state.rejoinAttempt = 0;
@@ -158,7 +164,7 @@ function loadMissedHistory(room, attempt) {
 function onJoinFailed(err, payload, opts) {
   if (opts.switching) {
     // Still in the old room.
-    showError(ui.roomSwitchError, err);
+    showError(ui.roomSwitchError, roomError(err));
     ui.roomSwitchInput.focus();
     return;
   }
@@ -221,7 +227,7 @@ function showChat() {
 // a token, rejoins as before once connected; the form waits meanwhile.
 export function restoreSession() {
   const savedName = tabName();
-  const savedRoom = store.get(ROOM_KEY);
+  const savedRoom = shownRoom() || store.get(ROOM_KEY);
   state.token = savedName ? tokenFor(savedName) : null;
   ui.nameInput.value = savedName || '';
   ui.roomInput.value = savedRoom && savedRoom !== DEFAULT_ROOM ? savedRoom : '';
