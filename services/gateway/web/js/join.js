@@ -78,10 +78,10 @@ function onJoined(ack, payload, opts) {
   rememberSession(state.username, state.token);
   setTabName(state.username);
   store.set(ROOM_KEY, state.room);
-  roomOpened(state.room, payload.keep === true, opts.auto === true);
   state.desired = { username: state.username, room: state.room };
   state.joined = true;
   state.rejoinAttempt = 0;
+  roomOpened(state.room, payload.keep === true, opts.auto === true);
 
   const roomChanged = previousRoom !== state.room || !wasChat;
   // A gap: what came after our last message is no longer all there; the
