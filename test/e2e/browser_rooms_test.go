@@ -15,6 +15,8 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/natter/natter/proto"
+	"github.com/natter/natter/services/gateway"
+	"github.com/natter/natter/services/history"
 	"github.com/natter/natter/services/presence"
 )
 
@@ -288,6 +290,58 @@ func TestBrowserRoomsOnOneConnection(t *testing.T) {
 		}
 	}
 	artifact(t, minji, "rooms-left-390-ko.png")
+	if dialogs.Load() != 0 {
+		t.Error("a dialog opened")
+	}
+}
+
+// TestBrowserReopensManyRooms: a reload with more rooms open than the
+// join budget's burst opens them again at its pace, trying again those
+// refused as rate_limited; those past the gateway's rooms (12 here) are
+// dropped, with a clear word (too_many_rooms), and the others' messages
+// come.
+func TestBrowserReopensManyRooms(t *testing.T) {
+	var dialogs atomic.Int32
+	const maxRooms = 12
+	s := startSystemWith(t, presence.NewMemoryStore(0, nil), 1, presence.Config{}, history.Config{}, gateway.Config{MaxRooms: maxRooms})
+	x := fmt.Sprintf("%d", time.Now().UnixNano()%100000)
+	minji, bob := tab(t, &dialogs), tab(t, &dialogs)
+	run(t, minji, "a Korean page", emulation.SetUserAgentOverride("Mozilla/5.0 natter-test").WithAcceptLanguage("ko-KR"))
+	roomsRefresh(t, minji, time.Hour)
+	events := socketEvents(t, minji)
+	join(t, minji, s.gateways[0].URL, "민지"+x)
+
+	// 13 rooms besides the lobby, as a tab that had opened them keeps them.
+	var stored []string
+	for i := 1; i <= 13; i++ {
+		stored = append(stored, fmt.Sprintf("r%02d", i))
+	}
+	list, _ := json.Marshal(map[string]any{"rooms": append(stored, proto.DefaultRoom), "shown": proto.DefaultRoom})
+	run(t, minji, "many rooms, then a reload",
+		chromedp.Evaluate(fmt.Sprintf(`sessionStorage.setItem('natter.tab.rooms', %q); true`, list), nil),
+		chromedp.Reload(), chromedp.WaitEnabled(sel("send-button")))
+	poll(t, minji, "too many rooms said", `document.querySelector('[data-testid="room-switch-error"]').textContent.includes('#r13 방을 열지 못했습니다')`)
+	want, _ := json.Marshal(append([]string{proto.DefaultRoom}, stored[:maxRooms-1]...))
+	poll(t, minji, "the rooms kept open", fmt.Sprintf(`JSON.stringify(Array.from(document.querySelectorAll('[data-testid="room-item"][data-open="true"]')).map((b) => b.dataset.room)) === %q`, want))
+	asked := map[string]int{}
+	for _, j := range joinsOf(events()) {
+		asked[j.Room]++
+	}
+	retried := false
+	for _, room := range stored {
+		retried = retried || asked[room] > 1
+	}
+	if !retried {
+		t.Errorf("no room was asked again: %v; past the burst of 10 some are rate_limited", asked)
+	}
+
+	// The last room kept is joined: its messages raise its badge.
+	last := stored[maxRooms-2]
+	join(t, bob, s.gateways[0].URL, "Bob"+x)
+	openRoom(t, bob, last)
+	say(t, bob, "안녕 "+x)
+	poll(t, minji, last+"'s badge", item(last)+`?.querySelector('[data-testid="room-badge"]')?.textContent === '1'`)
+	artifact(t, minji, "rooms-many-ko.png")
 	if dialogs.Load() != 0 {
 		t.Error("a dialog opened")
 	}

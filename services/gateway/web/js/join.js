@@ -164,7 +164,7 @@ function loadMissedHistory(room, attempt) {
 function onJoinFailed(err, payload, opts) {
   if (opts.switching) {
     // Still in the old room.
-    showError(ui.roomSwitchError, roomError(err));
+    showError(ui.roomSwitchError, roomError(err, payload.room));
     ui.roomSwitchInput.focus();
     return;
   }

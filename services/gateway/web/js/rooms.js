@@ -121,16 +121,16 @@ async function reopen(seq) {
         continue;
       }
       dropOpen(room);
-      showError(ui.roomSwitchError, roomError(ack.error));
+      showError(ui.roomSwitchError, roomError(ack.error, room));
       break;
     }
   }
   if (current()) refreshRooms();
 }
 
-// roomError is the page's word for a join the server refused.
-export function roomError(err) {
-  return err.code === 'too_many_rooms' ? { code: err.code, message: t('tooManyRooms') } : err;
+// roomError is the page's word for a join of room the server refused.
+export function roomError(err, room) {
+  return err.code === 'too_many_rooms' ? { code: err.code, message: t('tooManyRooms', room) } : err;
 }
 
 // leaveRoom leaves one of the tab's open rooms (never the last one: the
