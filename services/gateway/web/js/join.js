@@ -12,7 +12,7 @@ import { ensureMember, requestMembers, setMembers } from './members.js';
 import { renderControls } from './composer.js';
 import { flushQueued } from './send.js';
 import { loadWhispers } from './whispers.js';
-import { flushRead, roomError, roomJoined, roomOpened, shownRoom } from './rooms.js';
+import { flushRead, isOpen, roomError, roomJoined, roomOpened, shownRoom } from './rooms.js';
 import { t } from './i18n.js';
 import { applyChanges } from './edit.js';
 
@@ -81,6 +81,8 @@ function onJoined(ack, payload, opts) {
   state.desired = { username: state.username, room: state.room };
   state.joined = true;
   state.rejoinAttempt = 0;
+  // A room shown again (it was open all along) needs no word that we joined.
+  const shownAgain = payload.keep === true && isOpen(state.room);
   roomOpened(state.room, payload.keep === true, opts.auto === true);
 
   const roomChanged = previousRoom !== state.room || !wasChat;
@@ -98,7 +100,7 @@ function onJoined(ack, payload, opts) {
   showChat();
   ui.messages.setAttribute('aria-busy', 'true');
   if (roomChanged) {
-    addSystem(t('joined', state.room, state.username));
+    if (!shownAgain) addSystem(t('joined', state.room, state.username));
   } else if (gap) {
     addSystem('Reconnected. Older messages are no longer available; showing the newest.', 'system-error');
   } else if (state.lostConnection) {

@@ -76,6 +76,11 @@ export function shownRoom() {
   return saved().shown;
 }
 
+// isOpen says whether room is one of the tab's open rooms.
+export function isOpen(room) {
+  return open.includes(room);
+}
+
 function addOpen(room) {
   open = open.filter((r) => r !== room);
   open.push(room);
@@ -125,7 +130,9 @@ async function reopen(seq) {
       break;
     }
   }
-  if (current()) refreshRooms();
+  // The counts as they are now that every room is open: after the list
+  // that may be on its way, asked before.
+  if (current()) (refreshing || Promise.resolve()).then(() => refreshRooms());
 }
 
 // roomError is the page's word for a join of room the server refused.
