@@ -203,7 +203,7 @@ func count(events []sioEvent, sent bool, name string) int {
 // for (her page's refresh is an hour); showing the lobby clears it, and a
 // second tab of hers sees 0 at its next refresh. A reload opens both
 // again (the shown one with a plain join, the other with keep), and side's
-// messages still come. Leaving side (its ×) stops them, Bob sees her
+// messages still come, and after a lost connection too. Leaving side (its ×) stops them, Bob sees her
 // leave, and the last room has no ×.
 func TestBrowserRoomsOnOneConnection(t *testing.T) {
 	var dialogs atomic.Int32
@@ -272,6 +272,12 @@ func TestBrowserRoomsOnOneConnection(t *testing.T) {
 	if got := joinsOf(events())[joins:]; len(got) != 2 || got[0].Room != lobby || got[0].Keep || got[1].Room != "side" || !got[1].Keep {
 		t.Errorf("the reload's joins: %+v; want the lobby, then side with keep", got)
 	}
+
+	// A lost connection, recovered, keeps both.
+	run(t, minji, "lose the connection", chromedp.Evaluate(`window.natter.socket.io.engine.close(); true`, nil))
+	waitText(t, minji, "다시 연결되었습니다.")
+	say(t, bob, "사이드 1b "+x)
+	poll(t, minji, "side's badge at 2", item("side")+`?.querySelector('[data-testid="room-badge"]')?.textContent === '2'`)
 
 	// Leaving side: Bob sees her leave, side's messages stop, the lobby
 	// (her last room) has no ×.
