@@ -313,41 +313,72 @@ func twoPages(t *testing.T, gcfg gateway.Config) *pages {
 	return p
 }
 
-// joinsSent records the join events a page sends over WebSocket, and
-// returns what it has recorded so far.
-func joinsSent(tb testing.TB, ctx context.Context) func() []proto.JoinRequest {
+// sioEvent is a Socket.IO event a page sent or received over WebSocket:
+// its name and its first argument.
+type sioEvent struct {
+	sent bool
+	name string
+	data json.RawMessage
+}
+
+// socketEvents records the Socket.IO events a page sends and receives
+// over WebSocket (acks aside), and returns what it has recorded so far.
+func socketEvents(tb testing.TB, ctx context.Context) func() []sioEvent {
 	tb.Helper()
 	var mu sync.Mutex
-	var joins []proto.JoinRequest
-	chromedp.ListenTarget(ctx, func(ev any) {
-		f, ok := ev.(*network.EventWebSocketFrameSent)
-		if !ok {
-			return
-		}
-		// A Socket.IO event with an ack: 42<ack id>["join",{...}].
-		data, ok := strings.CutPrefix(f.Response.PayloadData, "42")
+	var events []sioEvent
+	record := func(sent bool, payload string) {
+		// An event, with an ack id or not: 42<ack id>["name",{...}].
+		data, ok := strings.CutPrefix(payload, "42")
 		if !ok {
 			return
 		}
 		var args []json.RawMessage
-		if json.Unmarshal([]byte(strings.TrimLeft(data, "0123456789")), &args) != nil || len(args) < 2 || string(args[0]) != `"join"` {
+		if json.Unmarshal([]byte(strings.TrimLeft(data, "0123456789")), &args) != nil || len(args) < 2 {
 			return
 		}
-		var j proto.JoinRequest
-		if err := json.Unmarshal(args[1], &j); err != nil {
-			tb.Errorf("a join frame: %v", err)
+		var name string
+		if json.Unmarshal(args[0], &name) != nil {
 			return
 		}
 		mu.Lock()
-		joins = append(joins, j)
+		events = append(events, sioEvent{sent: sent, name: name, data: args[1]})
 		mu.Unlock()
+	}
+	chromedp.ListenTarget(ctx, func(ev any) {
+		switch f := ev.(type) {
+		case *network.EventWebSocketFrameSent:
+			record(true, f.Response.PayloadData)
+		case *network.EventWebSocketFrameReceived:
+			record(false, f.Response.PayloadData)
+		}
 	})
 	run(tb, ctx, "watch the network", network.Enable())
-	return func() []proto.JoinRequest {
+	return func() []sioEvent {
 		mu.Lock()
 		defer mu.Unlock()
-		return slices.Clone(joins)
+		return slices.Clone(events)
 	}
+}
+
+// joinsSent records the join events a page sends over WebSocket, and
+// returns what it has recorded so far.
+func joinsSent(tb testing.TB, ctx context.Context) func() []proto.JoinRequest {
+	tb.Helper()
+	events := socketEvents(tb, ctx)
+	return func() []proto.JoinRequest { return joinsOf(events()) }
+}
+
+// joinsOf is the joins among events that the page sent.
+func joinsOf(events []sioEvent) []proto.JoinRequest {
+	var joins []proto.JoinRequest
+	for _, e := range events {
+		var j proto.JoinRequest
+		if e.sent && e.name == "join" && json.Unmarshal(e.data, &j) == nil {
+			joins = append(joins, j)
+		}
+	}
+	return joins
 }
 
 // TestBrowserResendsWhatTheConnectionLost: a message written just before

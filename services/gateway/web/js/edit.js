@@ -94,7 +94,7 @@ function openEditor(li) {
       return;
     }
     save.disabled = true;
-    request('edit message', { id: li.dataset.id, message }).then((ack) => {
+    request('edit message', { id: li.dataset.id, message, room: state.room }).then((ack) => {
       save.disabled = false;
       if (!ack.ok) {
         showError(error, ack.error);
@@ -129,7 +129,7 @@ function confirmRemove(li, button, author) {
 }
 
 function remove(li) {
-  request('delete message', { id: li.dataset.id }).then((ack) => {
+  request('delete message', { id: li.dataset.id, room: state.room }).then((ack) => {
     if (ack.ok) applyChange(ack.message);
     else showLineError(li, ack.error);
   });

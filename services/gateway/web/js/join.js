@@ -12,7 +12,7 @@ import { ensureMember, requestMembers, setMembers } from './members.js';
 import { renderControls } from './composer.js';
 import { flushQueued } from './send.js';
 import { loadWhispers } from './whispers.js';
-import { roomJoined } from './rooms.js';
+import { flushRead, isOpen, roomError, roomJoined, roomOpened, shownRoom } from './rooms.js';
 import { t } from './i18n.js';
 import { applyChanges, setModerator } from './edit.js';
 import { joinedRoom, rememberRoom, signedIn, tokenName } from './auth.js';
@@ -37,12 +37,17 @@ export function setJoinBusy(busy, label) {
 
 // join asks the server to put this connection in target.room as
 // target.username. opts.auto: on (re)connect; opts.switching: a room change
-// while joined.
+// while joined, which keeps the rooms the connection is in (keep) and
+// shows target.room.
 export function join(target, opts) {
   opts = opts || {};
   clearTimeout(state.rejoinTimer);
   const seq = ++state.joinSeq;
   const payload = { username: target.username, room: target.room || DEFAULT_ROOM };
+  if (opts.switching) {
+    payload.keep = true;
+    flushRead(); // what was shown of the room we leave on screen is read
+  }
   // The token proves we are the earlier holder of this name.
   const token = tokenFor(target.username);
   if (token) payload.token = token;
@@ -83,6 +88,9 @@ function onJoined(ack, payload, opts) {
   state.desired = { username: state.username, room: state.room };
   state.joined = true;
   state.rejoinAttempt = 0;
+  // A room shown again (it was open all along) needs no word that we joined.
+  const shownAgain = payload.keep === true && isOpen(state.room);
+  roomOpened(state.room, payload.keep === true, opts.auto === true);
 
   const roomChanged = previousRoom !== state.room || !wasChat;
   // A gap: what came after our last message is no longer all there; the
@@ -99,7 +107,7 @@ function onJoined(ack, payload, opts) {
   showChat();
   ui.messages.setAttribute('aria-busy', 'true');
   if (roomChanged) {
-    addSystem(t('joined', state.room, state.username));
+    if (!shownAgain) addSystem(t('joined', state.room, state.username));
   } else if (gap) {
     addSystem('Reconnected. Older messages are no longer available; showing the newest.', 'system-error');
   } else if (state.lostConnection) {
@@ -165,7 +173,7 @@ function loadMissedHistory(room, attempt) {
 function onJoinFailed(err, payload, opts) {
   if (opts.switching) {
     // Still in the old room.
-    showError(ui.roomSwitchError, err);
+    showError(ui.roomSwitchError, roomError(err, payload.room));
     ui.roomSwitchInput.focus();
     return;
   }
@@ -239,7 +247,7 @@ export function restoreSession() {
     return;
   }
   const savedName = tabName();
-  const savedRoom = store.get(ROOM_KEY);
+  const savedRoom = shownRoom() || store.get(ROOM_KEY);
   state.token = savedName ? tokenFor(savedName) : null;
   ui.nameInput.value = savedName || '';
   ui.roomInput.value = savedRoom && savedRoom !== DEFAULT_ROOM ? savedRoom : '';

@@ -92,7 +92,7 @@ function transmit(entry) {
   const event = entry.kind === 'whisper' ? 'whisper' : 'client message';
   const payload = entry.kind === 'whisper'
     ? { to: entry.to, message: entry.text, clientId: entry.clientId }
-    : { message: entry.text, clientId: entry.clientId };
+    : { room: entry.room, message: entry.text, clientId: entry.clientId };
   request(event, payload).then((ack) => {
     if (state.pending.get(entry.clientId) !== entry) return; // confirmed already, or the room was left
     if (ack.ok) {

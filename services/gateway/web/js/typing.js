@@ -44,7 +44,7 @@ const ownTyping = { on: false, lastSent: 0, idleTimer: null };
 
 function emitTyping(on) {
   if (!state.joined || !socket.connected) return;
-  socket.emit('typing', { on });
+  socket.emit('typing', { on, room: state.room });
 }
 
 // noteTyping follows the composer: typing on while text is being written,
