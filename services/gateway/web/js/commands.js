@@ -7,6 +7,7 @@ import { join, normalizeRoom } from './join.js';
 import { addSystem } from './room.js';
 import { stopOwnTyping } from './typing.js';
 import { sendWhisper } from './send.js';
+import { t } from './i18n.js';
 
 // runCommand runs raw, which starts with a single /; false if it did not
 // (the error is shown) and the composer should keep the text.
@@ -20,7 +21,7 @@ export function runCommand(raw) {
     case 'whisper': {
       const parsed = parseWhisper(rest);
       if (!parsed) {
-        showError(ui.sendError, localError('bad_request', 'Usage: /w name message  (quote names with spaces: /w "Jo Park" hi)'));
+        showError(ui.sendError, localError('bad_request', t('usageWhisper')));
         return false;
       }
       return sendWhisper(parsed.to, parsed.message);
@@ -28,18 +29,17 @@ export function runCommand(raw) {
     case 'join': {
       const room = rest.trim();
       if (!room) {
-        showError(ui.sendError, localError('bad_request', 'Usage: /join room'));
+        showError(ui.sendError, localError('bad_request', t('usageJoin')));
         return false;
       }
       switchRoom(room);
       return true;
     }
     case 'help':
-      addSystem('Commands: /w name message — whisper; /join room — change room; //text — send text that starts with /.');
+      addSystem(t('commandsHelp'));
       return true;
     default:
-      showError(ui.sendError, localError('bad_request',
-        'Unknown command /' + cmd + '. Start with // to send a message that begins with /.'));
+      showError(ui.sendError, localError('bad_request', t('unknownCommand', cmd)));
       return false;
   }
 }
@@ -77,7 +77,7 @@ export function switchRoom(raw) {
   showError(ui.roomSwitchError, null);
   const room = normalizeRoom(raw);
   if (room === state.room) {
-    showError(ui.roomSwitchError, localError('invalid_room', 'You are already in #' + room + '.'));
+    showError(ui.roomSwitchError, localError('invalid_room', t('alreadyInRoom', room)));
     return;
   }
   if (!state.joined || state.joining) return;

@@ -9,6 +9,7 @@ import { socket } from './socket.js';
 import { noteTyping, stopOwnTyping } from './typing.js';
 import { charCount, sendChat } from './send.js';
 import { runCommand } from './commands.js';
+import { t } from './i18n.js';
 
 // Show the character counter from nine tenths of the limit on.
 const COUNTER_FROM = Math.floor(MAX_MESSAGE_RUNES * 0.9);
@@ -25,9 +26,9 @@ function canQueue() {
 }
 
 export function autosize() {
-  const t = ui.messageInput;
-  t.style.height = 'auto';
-  t.style.height = t.scrollHeight + 2 + 'px';
+  const box = ui.messageInput;
+  box.style.height = 'auto';
+  box.style.height = box.scrollHeight + 2 + 'px';
 }
 
 export function updateCounter() {
@@ -60,13 +61,13 @@ export function wireComposer() {
   ui.composer.addEventListener('submit', (e) => {
     e.preventDefault();
     if (!state.joined && !canQueue()) {
-      showError(ui.sendError, localError('not_joined', 'Not connected to the room yet.'));
+      showError(ui.sendError, localError('not_joined', t('notConnectedYet')));
       return;
     }
     const raw = ui.messageInput.value;
     if (!raw.trim()) return;
     if (!state.joined && /^\/join(\s|$)/iu.test(raw)) {
-      showError(ui.sendError, localError('not_joined', 'Not connected; change rooms once the connection is back.'));
+      showError(ui.sendError, localError('not_joined', t('notConnectedSwitch')));
       return;
     }
     let ok;

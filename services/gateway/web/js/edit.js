@@ -10,7 +10,7 @@ import { appendLinked, makeEl, showError, ui, validTs } from './dom.js';
 import { localError } from './errors.js';
 import { state } from './state.js';
 import { request } from './socket.js';
-import { t } from './i18n.js';
+import { lang, t } from './i18n.js';
 
 // decorateMessage marks the line li of the room message m (its fields as
 // buildMessage had them) as edited or deleted, and gives it its actions.
@@ -32,7 +32,7 @@ export function decorateMessage(li, m) {
       tag.dataset.testid = 'edited';
       text.after(tag);
     }
-    tag.title = new Date(m.editedAt).toLocaleString();
+    tag.title = new Date(m.editedAt).toLocaleString(lang);
   }
   if (li.querySelector('.msg-actions') || !li.dataset.id) return;
   const own = m.username === state.username;
@@ -146,7 +146,6 @@ function showLineError(li, err) {
     li.querySelector('.body').appendChild(node);
   }
   if (err.code === 'forbidden') err = { code: err.code, message: t('deleteForbidden') };
-  else if (err.code === 'no_such_message') err = { code: err.code, message: t('deleteGone') };
   showError(node, err);
 }
 

@@ -8,6 +8,7 @@ import { addNotice, isChatMessage, renderChatMessage, renderWhisper } from './ro
 import { ensureMember, removeMember } from './members.js';
 import { dropTyping, showTyping } from './typing.js';
 import { countMember, countUnread } from './rooms.js';
+import { t } from './i18n.js';
 
 export function wireEvents(socket) {
   socket.on('server message', (m) => {
@@ -29,7 +30,7 @@ export function wireEvents(socket) {
     }
     const known = state.members.has(n.username);
     ensureMember(n.username, n.color);
-    if (!known && n.username !== state.username) addNotice(n.username, n.color, ' joined');
+    if (!known && n.username !== state.username) addNotice(n.username, n.color, t('joinedNotice'));
   });
 
   socket.on('leave', (n) => {
@@ -41,14 +42,14 @@ export function wireEvents(socket) {
     dropTyping(n.username);
     if (n.username === state.username) return; // another tab of ours; we are still here
     const color = state.members.get(n.username);
-    if (removeMember(n.username)) addNotice(n.username, color, ' left');
+    if (removeMember(n.username)) addNotice(n.username, color, t('leftNotice'));
   });
 
-  socket.on('typing', (t) => {
-    if (!t || typeof t.username !== 'string' || !state.joined) return;
-    if (t.room !== undefined && t.room !== state.room) return;
-    if (t.username === state.username) return;
-    if (t.on) showTyping(t.username);
-    else dropTyping(t.username);
+  socket.on('typing', (n) => {
+    if (!n || typeof n.username !== 'string' || !state.joined) return;
+    if (n.room !== undefined && n.room !== state.room) return;
+    if (n.username === state.username) return;
+    if (n.on) showTyping(n.username);
+    else dropTyping(n.username);
   });
 }

@@ -109,7 +109,7 @@ function onJoined(ack, payload, opts) {
   if (roomChanged) {
     if (!shownAgain) addSystem(t('joined', state.room, state.username));
   } else if (gap) {
-    addSystem('Reconnected. Older messages are no longer available; showing the newest.', 'system-error');
+    addSystem(t('historyGap'), 'system-error');
   } else if (state.lostConnection) {
     addSystem(t('reconnected'));
   }
@@ -133,7 +133,7 @@ function onJoined(ack, payload, opts) {
   if (ack.historyError) {
     // Joined, but history did not answer: what came before, and what we
     // missed while away, is loaded as soon as it does.
-    addSystem('The room\'s history could not be loaded; trying again…', 'system-error');
+    addSystem(t('historyFailed'), 'system-error');
     loadMissedHistory(state.room, 0);
   }
   // Every join asks for the whispers: a reload, a reconnect or a room
@@ -165,7 +165,7 @@ function loadMissedHistory(room, attempt) {
       const messages = ack.messages.slice();
       messages.sort((a, b) => validTs(a && a.ts) - validTs(b && b.ts));
       for (const m of messages) renderChatMessage(m, true);
-      addSystem('The room\'s history is loaded.');
+      addSystem(t('historyLoaded'));
     });
   }, delay);
 }
@@ -180,7 +180,7 @@ function onJoinFailed(err, payload, opts) {
   if (opts.auto && TRANSIENT.has(err.code) && socket.connected) {
     const delay = REJOIN_DELAYS_MS[Math.min(state.rejoinAttempt, REJOIN_DELAYS_MS.length - 1)];
     state.rejoinAttempt++;
-    const note = err.message + ' Retrying in ' + Math.round(delay / 1000) + ' s…';
+    const note = t('retryingIn', err.message, Math.round(delay / 1000));
     if (state.view === 'chat') addSystem(note, 'system-error');
     else {
       showError(ui.joinError, { code: err.code, message: note });
@@ -266,7 +266,7 @@ export function wireJoin() {
     const username = normalizeName(ui.nameInput.value);
     const room = normalizeRoom(ui.roomInput.value);
     if (!username) {
-      showError(ui.joinError, localError('invalid_name', 'Please enter a name.'));
+      showError(ui.joinError, localError('invalid_name', t('enterName')));
       ui.nameInput.focus();
       return;
     }

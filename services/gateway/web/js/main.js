@@ -15,7 +15,7 @@ import { wireEvents } from './events.js';
 import { renderMembers } from './members.js';
 import { renderControls, wireComposer } from './composer.js';
 import { wireRoomSwitch } from './commands.js';
-import { applyStatic } from './i18n.js';
+import { applyStatic, t } from './i18n.js';
 import { wireRooms } from './rooms.js';
 import { wireDayLines } from './daylines.js';
 import { wireHint } from './hint.js';
@@ -49,7 +49,7 @@ if (typeof window.io === 'function') {
   start(window.io);
 } else {
   ui.status.dataset.state = 'disconnected';
-  ui.statusText.textContent = 'Could not load the Socket.IO client';
+  ui.statusText.textContent = t('clientMissing');
   ui.joinButton.disabled = true;
-  showError(ui.joinError, localError('unavailable', 'The chat client could not load. Reload the page to try again.'));
+  showError(ui.joinError, localError('unavailable', t('clientFailed')));
 }

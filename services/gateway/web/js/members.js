@@ -72,7 +72,7 @@ export function renderMembers() {
       button.title = t('youTitle');
     } else {
       button.title = t('whisperTo', name);
-      button.setAttribute('aria-label', name + ', whisper');
+      button.setAttribute('aria-label', t('memberLabel', name));
       button.addEventListener('click', () => prefillWhisper(name));
     }
     li.appendChild(button);

@@ -85,7 +85,8 @@ export function addSystem(text, extraClass) {
   return li;
 }
 
-// addNotice adds "username verb" (joined, left) as a system line.
+// addNotice adds a system line of username and the words after it
+// (t('joinedNotice'), t('leftNotice')).
 export function addNotice(username, color, verb) {
   const ts = Date.now();
   const li = makeEl('li', 'system');

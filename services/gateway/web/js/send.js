@@ -9,6 +9,7 @@ import { state } from './state.js';
 import { request, socket } from './socket.js';
 import { buildMessage, insert, markSeen } from './room.js';
 import { decorateMessage } from './edit.js';
+import { t } from './i18n.js';
 
 // Between resends of a message whose ack said unknown_outcome (the server
 // could not tell whether it was stored): under the same clientId, it is
@@ -35,8 +36,7 @@ function newClientId() {
 function checkLength(text) {
   const n = charCount(text);
   if (n > MAX_MESSAGE_RUNES) {
-    showError(ui.sendError, localError('message_too_long',
-      'A message is at most ' + MAX_MESSAGE_RUNES + ' characters; this one has ' + n + '.'));
+    showError(ui.sendError, localError('message_too_long', t('tooLong', n)));
     return false;
   }
   return true;
@@ -79,7 +79,7 @@ export function sendWhisper(to, raw) {
 
 function start(entry) {
   entry.li.dataset.clientId = entry.clientId;
-  setMeta(entry, 'sending…');
+  setMeta(entry, t('sending'));
   state.pending.set(entry.clientId, entry);
   insert(entry.li, Date.now(), { own: true });
   if (state.joined && socket.connected) transmit(entry);
@@ -88,7 +88,7 @@ function start(entry) {
 
 function transmit(entry) {
   entry.li.dataset.state = 'pending';
-  setMeta(entry, 'sending…');
+  setMeta(entry, t('sending'));
   const event = entry.kind === 'whisper' ? 'whisper' : 'client message';
   const payload = entry.kind === 'whisper'
     ? { to: entry.to, message: entry.text, clientId: entry.clientId }
@@ -150,12 +150,12 @@ function failPending(entry, err) {
   const meta = setMeta(entry, err.message);
   meta.setAttribute('role', 'alert');
   if (TRANSIENT.has(err.code)) {
-    const retry = makeEl('button', 'retry', 'Retry');
+    const retry = makeEl('button', 'retry', t('retry'));
     retry.type = 'button';
     retry.dataset.testid = 'retry';
     retry.addEventListener('click', () => {
       if (!state.joined) {
-        showError(ui.sendError, localError('not_joined', 'Not connected to the room yet.'));
+        showError(ui.sendError, localError('not_joined', t('notConnectedYet')));
         return;
       }
       meta.removeAttribute('role');
@@ -171,11 +171,11 @@ function failPending(entry, err) {
 function holdForConnection(entry) {
   entry.queued = true;
   entry.li.dataset.state = 'queued';
-  addDismiss(entry, setMeta(entry, 'Not sent yet: it will go when the connection is back.'));
+  addDismiss(entry, setMeta(entry, t('notSentYet')));
 }
 
 function addDismiss(entry, meta) {
-  const dismiss = makeEl('button', 'retry', 'Dismiss');
+  const dismiss = makeEl('button', 'retry', t('dismiss'));
   dismiss.type = 'button';
   dismiss.addEventListener('click', () => {
     state.pending.delete(entry.clientId);

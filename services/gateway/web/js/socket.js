@@ -118,7 +118,7 @@ export function openSocket(io) {
     } else {
       state.connection = 'disconnected';
       if (state.view === 'chat' && reason === 'io server disconnect') {
-        const why = authError(closing) || (closing && closing.message ? toError({ error: closing }) : null);
+        const why = authError(closing) || (closing ? toError({ error: closing }) : null);
         addSystem(why ? why.message : t('serverClosed'), 'system-error');
       }
       closing = null;

@@ -3,6 +3,7 @@
 import { ui } from './dom.js';
 import { state } from './state.js';
 import { socket } from './socket.js';
+import { t } from './i18n.js';
 
 const TYPING_IDLE_MS = 1500; // send typing off after this long without keystrokes
 const TYPING_REFRESH_MS = 2000; // repeat typing on this often while typing goes on
@@ -17,15 +18,15 @@ export function showTyping(username) {
 }
 
 export function dropTyping(username) {
-  const t = state.typingUsers.get(username);
-  if (t === undefined) return;
-  clearTimeout(t);
+  const timer = state.typingUsers.get(username);
+  if (timer === undefined) return;
+  clearTimeout(timer);
   state.typingUsers.delete(username);
   renderTyping();
 }
 
 export function clearTyping() {
-  for (const t of state.typingUsers.values()) clearTimeout(t);
+  for (const timer of state.typingUsers.values()) clearTimeout(timer);
   state.typingUsers.clear();
   renderTyping();
 }
@@ -33,10 +34,10 @@ export function clearTyping() {
 function renderTyping() {
   const names = Array.from(state.typingUsers.keys());
   let text = '';
-  if (names.length === 1) text = names[0] + ' is typing…';
-  else if (names.length === 2) text = names[0] + ' and ' + names[1] + ' are typing…';
-  else if (names.length === 3) text = names[0] + ', ' + names[1] + ' and ' + names[2] + ' are typing…';
-  else if (names.length > 3) text = 'Several people are typing…';
+  if (names.length === 1) text = t('typingOne', names[0]);
+  else if (names.length === 2) text = t('typingTwo', names[0], names[1]);
+  else if (names.length === 3) text = t('typingThree', names[0], names[1], names[2]);
+  else if (names.length > 3) text = t('typingMany');
   ui.typing.textContent = text;
 }
 
