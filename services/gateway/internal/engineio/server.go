@@ -322,7 +322,7 @@ func (s *Server) serveWebSocket(sess *Session, conn *websocket.Conn, in *bufio.R
 		return
 	}
 	sess.startWebSocket(conn, in)
-	go sess.readWebSocket()
+	go sess.reader()
 }
 
 // hold counts a WebSocket that Close must wait for, unless the server is

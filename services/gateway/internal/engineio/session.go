@@ -65,6 +65,7 @@ type Session struct {
 	writing    bool
 	wsDone     chan struct{}
 	writer     func()        // s.writeWebSocket, made once: go writer() allocates nothing
+	reader     func()        // s.readWebSocket, made once, for the same reason
 	done       chan struct{} // closed by close
 	closed     bool
 	reason     string

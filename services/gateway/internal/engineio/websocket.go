@@ -12,7 +12,8 @@ import (
 // startWebSocket makes conn, read through in, carry the session: a
 // reader goroutine runs at a time (see readWebSocket), and a writer while
 // there is something to write (see kick), so that an idle connection
-// holds one goroutine, not two. The caller starts the first reader.
+// holds one goroutine, not two. The caller starts the first reader
+// (go s.reader()).
 func (s *Session) startWebSocket(conn *websocket.Conn, in *bufio.Reader) {
 	// The writer is the connection's only writer: gorilla must not answer
 	// pings or close frames itself. Pongs are queued in turn; a close frame
@@ -28,7 +29,8 @@ func (s *Session) startWebSocket(conn *websocket.Conn, in *bufio.Reader) {
 	})
 	conn.SetCloseHandler(func(int, string) error { return nil })
 	s.mu.Lock()
-	s.ws, s.wsIn, s.wsDone, s.writer = conn, in, make(chan struct{}), s.writeWebSocket
+	s.ws, s.wsIn, s.wsDone = conn, in, make(chan struct{})
+	s.writer, s.reader = s.writeWebSocket, s.readWebSocket
 	s.kickLocked()
 	s.mu.Unlock()
 }

@@ -64,7 +64,7 @@ func (s *Session) readWebSocket() {
 	if _, err := in.Peek(1); err != nil {
 		s.close(ReasonTransportError, Close)
 	} else if s.readMessages(conn, in) {
-		go s.readWebSocket()
+		go s.reader()
 		return
 	}
 	<-s.wsDone
