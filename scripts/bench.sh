@@ -24,7 +24,9 @@
 #   BENCH_DOC       the file whose section is rewritten (default docs/benchmarks.md;
 #                   BENCH_DOC= writes none)
 #   BENCH_ONLY      the systems to run, of "natter seed hub" (default all)
-#   BENCH_PARTS     what to run of each, of "fanout storms" (default both)
+#   BENCH_PARTS     what to run of each, of "fanout storms idle" (default
+#                   "fanout storms"; storms include the idle connections, idle
+#                   alone runs only them)
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -37,8 +39,8 @@ only=${BENCH_ONLY:-natter seed hub}
 parts=${BENCH_PARTS:-fanout storms}
 for part in $parts; do
 	case $part in
-	fanout | storms) ;;
-	*) die "BENCH_PARTS: $part is none of fanout storms" ;;
+	fanout | storms | idle) ;;
+	*) die "BENCH_PARTS: $part is none of fanout storms idle" ;;
 	esac
 done
 # part NAME: whether BENCH_PARTS has NAME.
@@ -111,8 +113,9 @@ fanout() {
 # time: its 2 to 4 million join notices are read by the one generator.
 storms() {
 	local target=$1 urls=$2
-	part storms || return 0
+	part storms || part idle || return 0
 	measure "$target" -scenario idle -url "$urls" -pids "$(pids_csv)" -conns $idle_conns -hold $hold
+	part storms || return 0
 	measure "$target" -scenario joinstorm -url "$urls" -pids "$(pids_csv)" -rooms $storm_rooms -per-room $storm_per -leave
 	measure "$target" -scenario joinstorm -url "$urls" -pids "$(pids_csv)" -rooms 1 -per-room $big_room -leave -timeout 60s
 }

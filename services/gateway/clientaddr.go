@@ -71,10 +71,10 @@ func (t trustedProxies) clientAddr(r *engineio.Request) string {
 	if !t.trusts(peer) {
 		return addrKey(peer)
 	}
-	if a, err := netip.ParseAddr(strings.TrimSpace(r.Header.Get("X-Real-IP"))); err == nil {
+	if a, err := netip.ParseAddr(strings.TrimSpace(r.Header.Get(headerRealIP))); err == nil {
 		return addrKey(a.Unmap())
 	}
-	hops := strings.Split(strings.Join(r.Header.Values("X-Forwarded-For"), ","), ",")
+	hops := strings.Split(strings.Join(r.Header.Values(headerForwardedFor), ","), ",")
 	for i := len(hops) - 1; i >= 0; i-- {
 		a, err := netip.ParseAddr(strings.TrimSpace(hops[i]))
 		if err != nil {
@@ -86,6 +86,15 @@ func (t trustedProxies) clientAddr(r *engineio.Request) string {
 	}
 	return ""
 }
+
+// The headers clientAddr reads, the only ones a session keeps of the
+// request that opened it (engineio.Config.RequestHeaders).
+const (
+	headerRealIP       = "X-Real-IP"
+	headerForwardedFor = "X-Forwarded-For"
+)
+
+var clientAddrHeaders = []string{headerRealIP, headerForwardedFor}
 
 // addrKey is a client address's budget key; "" for loopback.
 func addrKey(a netip.Addr) string {

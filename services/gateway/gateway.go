@@ -67,6 +67,7 @@ func New(cfg Config, nc *nats.Conn, log *slog.Logger, reg prometheus.Registerer)
 		MaxPayload:     cfg.MaxPayload,
 		SendQueueBytes: cfg.SendQueueBytes,
 		Observer:       m,
+		RequestHeaders: clientAddrHeaders,
 	}
 	ecfg.CheckOrigin = checkOrigin(cfg)
 	peers := newPeers(nc)

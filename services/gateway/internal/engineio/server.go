@@ -1,6 +1,7 @@
 package engineio
 
 import (
+	"bufio"
 	"crypto/rand"
 	"encoding/base64"
 	"encoding/json"
@@ -47,6 +48,9 @@ type Config struct {
 	NewID func() string
 	// Observer is told of session events, for metrics. Nil: nobody.
 	Observer Observer
+	// RequestHeaders names the headers of its opening request that a
+	// session keeps, in Session.Request, for its whole life. Nil: all.
+	RequestHeaders []string
 	// Forward, when set, is offered every request for a session this
 	// server does not have: it may answer it (by passing it on to the
 	// server that has the session) and return true. Nil, or false: the
@@ -145,9 +149,6 @@ var codeMessages = [...]string{
 	"Unsupported protocol version",
 }
 
-// readBufferSize is each WebSocket's read buffer.
-const readBufferSize = 1024
-
 // Server is an Engine.IO server; it is an http.Handler to mount at the
 // Engine.IO path (for Socket.IO, "/socket.io/").
 type Server struct {
@@ -169,10 +170,9 @@ func NewServer(cfg Config, h Handler) *Server {
 		handler:  h,
 		sessions: make(map[string]*Session),
 		upgrader: websocket.Upgrader{
-			// A client's frames are small (a chat message is at most 2,000
-			// characters); a larger one is read in several reads. The buffer
-			// lives as long as the connection.
-			ReadBufferSize:  readBufferSize,
+			// 0: the buffer Hijack returns is read from, which is
+			// upgrade's, of readBufferSize.
+			ReadBufferSize:  0,
 			WriteBufferSize: 4096,
 			WriteBufferPool: &sync.Pool{},
 			// The origin was checked before the upgrade.
@@ -290,7 +290,7 @@ func (s *Server) handshake(w http.ResponseWriter, r *http.Request, q url.Values,
 	if isWS {
 		// Upgrade before the session exists for anyone else: a failed
 		// upgrade leaves nothing behind.
-		conn, err := s.upgrader.Upgrade(w, r, nil)
+		conn, in, err := s.upgrade(w, r)
 		if err != nil {
 			return // the upgrader has answered
 		}
@@ -299,7 +299,7 @@ func (s *Server) handshake(w http.ResponseWriter, r *http.Request, q url.Values,
 			conn.Close()
 			return
 		}
-		s.serveWebSocket(sess, conn)
+		s.serveWebSocket(sess, conn, in)
 		return
 	}
 	if !s.register(sess) {
@@ -311,20 +311,18 @@ func (s *Server) handshake(w http.ResponseWriter, r *http.Request, q url.Values,
 	w.Write(AppendText(nil, sess.openPacket([]string{"websocket"})))
 }
 
-// serveWebSocket serves sess on conn in goroutines of their own, and
-// returns: the HTTP handler's goroutine, and with it what the HTTP server
-// keeps for the request (its buffers, about 10 KB), ends; an idle
-// WebSocket then holds only its reader.
-func (s *Server) serveWebSocket(sess *Session, conn *websocket.Conn) {
+// serveWebSocket serves sess on conn, read through in, in goroutines of
+// their own, and returns: the HTTP handler's goroutine, and with it what
+// the HTTP server keeps for the request (its buffers, about 10 KB), ends;
+// an idle WebSocket then holds only its reader.
+func (s *Server) serveWebSocket(sess *Session, conn *websocket.Conn, in *bufio.Reader) {
 	if !s.hold() {
 		sess.close(ReasonServerShutdown, Close)
 		conn.Close()
 		return
 	}
-	go func() {
-		defer s.conns.Done()
-		sess.serveWebSocket(conn)
-	}()
+	sess.startWebSocket(conn, in)
+	go sess.reader()
 }
 
 // hold counts a WebSocket that Close must wait for, unless the server is

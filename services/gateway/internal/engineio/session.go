@@ -1,9 +1,12 @@
 package engineio
 
 import (
+	"bufio"
 	"encoding/json"
 	"errors"
 	"net/http"
+	"net/textproto"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -54,13 +57,15 @@ type Session struct {
 	queued    int           // bytes charged for queue
 	drained   chan struct{} // closed by take, for a reader waiting on a full queue
 	pollWake  chan struct{} // cap 1, for a waiting GET: the queue grew, or the state changed
-	// The WebSocket that carries the session, once it does; a writer runs
-	// while writing is true; wsDone is closed when the last one has closed
-	// the connection.
+	// The WebSocket that carries the session, once it does, and its read
+	// buffer; a writer runs while writing is true; wsDone is closed when the
+	// last one has closed the connection.
 	ws         *websocket.Conn
+	wsIn       *bufio.Reader
 	writing    bool
 	wsDone     chan struct{}
 	writer     func()        // s.writeWebSocket, made once: go writer() allocates nothing
+	reader     func()        // s.readWebSocket, made once, for the same reason
 	done       chan struct{} // closed by close
 	closed     bool
 	reason     string
@@ -92,7 +97,7 @@ func newSession(srv *Server, id string, t transportKind, r *http.Request) *Sessi
 		srv:       srv,
 		transport: t,
 		req: Request{
-			Header:     r.Header.Clone(),
+			Header:     keepHeaders(r.Header, srv.cfg.RequestHeaders),
 			RawQuery:   r.URL.RawQuery,
 			Host:       r.Host,
 			RemoteAddr: r.RemoteAddr,
@@ -100,6 +105,24 @@ func newSession(srv *Server, id string, t transportKind, r *http.Request) *Sessi
 		pollWake: make(chan struct{}, 1),
 		done:     make(chan struct{}),
 	}
+}
+
+// keepHeaders copies what a session keeps of a request's headers h: all
+// when names is nil, else the named ones (nil when none is there).
+func keepHeaders(h http.Header, names []string) http.Header {
+	if names == nil {
+		return h.Clone()
+	}
+	var kept http.Header
+	for _, name := range names {
+		if v := h.Values(name); len(v) > 0 {
+			if kept == nil {
+				kept = make(http.Header, len(names))
+			}
+			kept[textproto.CanonicalMIMEHeaderKey(name)] = slices.Clone(v)
+		}
+	}
+	return kept
 }
 
 // ID returns the session id, the "sid" of the Engine.IO handshake.

@@ -1,6 +1,7 @@
 package engineio
 
 import (
+	"bufio"
 	"encoding/binary"
 	"net/http"
 	"time"
@@ -8,12 +9,12 @@ import (
 	"github.com/gorilla/websocket"
 )
 
-// serveWebSocket runs a WebSocket session: this goroutine reads; a writer
-// runs while there is something to write (see kick), so that an idle
-// connection holds one goroutine, not two. It returns when the reader has
-// ended and the last writer has closed the connection.
-func (s *Session) serveWebSocket(conn *websocket.Conn) {
-	conn.SetReadLimit(int64(s.srv.cfg.MaxPayload))
+// startWebSocket makes conn, read through in, carry the session: a
+// reader goroutine runs at a time (see readWebSocket), and a writer while
+// there is something to write (see kick), so that an idle connection
+// holds one goroutine, not two. The caller starts the first reader
+// (go s.reader()).
+func (s *Session) startWebSocket(conn *websocket.Conn, in *bufio.Reader) {
 	// The writer is the connection's only writer: gorilla must not answer
 	// pings or close frames itself. Pongs are queued in turn; a close frame
 	// is answered by the writer's own, once the queue is flushed.
@@ -28,47 +29,10 @@ func (s *Session) serveWebSocket(conn *websocket.Conn) {
 	})
 	conn.SetCloseHandler(func(int, string) error { return nil })
 	s.mu.Lock()
-	s.ws, s.wsDone, s.writer = conn, make(chan struct{}), s.writeWebSocket
-	done := s.wsDone
+	s.ws, s.wsIn, s.wsDone = conn, in, make(chan struct{})
+	s.writer, s.reader = s.writeWebSocket, s.readWebSocket
 	s.kickLocked()
 	s.mu.Unlock()
-	s.readLoop(conn)
-	<-done
-}
-
-// readLoop reads the client's messages. A client sends at least a pong
-// every PingInterval+PingTimeout, and cannot send one in the middle of a
-// frame: a message that takes longer to arrive (a half-open connection, a
-// frame that never finishes) fails its read and closes the session. The
-// heartbeat closes such a session first (its reason is "ping timeout");
-// this bounds the read itself, a ping timeout later.
-func (s *Session) readLoop(conn *websocket.Conn) {
-	idle := s.srv.cfg.PingInterval + 2*s.srv.cfg.PingTimeout
-	for {
-		conn.SetReadDeadline(time.Now().Add(idle))
-		conn.SetReadLimit(s.readLimit())
-		mt, data, err := conn.ReadMessage()
-		if err != nil {
-			reason := ReasonTransportError
-			if websocket.IsCloseError(err, websocket.CloseNormalClosure, websocket.CloseGoingAway, websocket.CloseNoStatusReceived) {
-				reason = ReasonTransportClose
-			}
-			s.close(reason, Close)
-			return
-		}
-		if mt == websocket.BinaryMessage {
-			s.deliver(BinaryPacket(data))
-			continue
-		}
-		p, err := DecodeText(data)
-		if err != nil {
-			s.close(ReasonParseError, Close)
-			return
-		}
-		if !s.onPacket(p) {
-			return
-		}
-	}
 }
 
 // kickLocked starts the WebSocket writer if the session is carried by a
@@ -136,7 +100,7 @@ func (s *Session) writeWebSocket() {
 // transport carries the session when they are taken, so none is lost or
 // reordered.
 func (srv *Server) serveUpgrade(w http.ResponseWriter, r *http.Request, s *Session) {
-	conn, err := srv.upgrader.Upgrade(w, r, nil)
+	conn, in, err := srv.upgrade(w, r)
 	if err != nil {
 		return
 	}
@@ -172,7 +136,7 @@ func (srv *Server) serveUpgrade(w http.ResponseWriter, r *http.Request, s *Sessi
 		return
 	}
 	srv.cfg.Observer.Upgraded()
-	srv.serveWebSocket(s, conn)
+	srv.serveWebSocket(s, conn, in)
 }
 
 func (s *Session) canUpgrade() bool {

@@ -1,0 +1,5 @@
+//go:build !race
+
+package engineio_test
+
+const raceDetector = false
