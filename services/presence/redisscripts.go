@@ -368,3 +368,37 @@ local s = redis.call('HMGET', sessKey(tok), 't', 'u', 'k', 'c')
 if not s[1] then return {'nosession'} end
 return {'ok', s[1], s[2], s[3], s[4], redis.call('EXISTS', connsKey(tok))}
 `)
+
+// renameScript: ARGV[3] token, [4] the new username, [5] its name key,
+// [6] that encoded. It replies ok, the session's t u k c, the name it
+// had, its renames so far, changed (0/1), then the session's rooms (each
+// once); or nosession (none online) or taken.
+var renameScript = redis.NewScript(luaPrelude + `
+local tok, username, key, ek = ARGV[3], ARGV[4], ARGV[5], ARGV[6]
+local s = redis.call('HMGET', sessKey(tok), 't', 'u', 'k', 'ek', 'c', 'n')
+if not s[1] or redis.call('EXISTS', connsKey(tok)) == 0 then return {'nosession'} end
+local rooms, seen = {}, {}
+for _, r in ipairs(redis.call('HVALS', connsKey(tok))) do
+  if not seen[r] then seen[r], rooms[#rooms + 1] = true, r end
+end
+local gen, changed = tonumber(s[6]) or 0, 0
+if username ~= s[2] then
+  local holder = redis.call('GET', nameKey(ek))
+  if holder and holder ~= tok and redis.call('EXISTS', sessKey(holder)) == 1 then return {'taken'} end
+  -- The old name is free at once, and nobody's offline: a whisper to it
+  -- is for its next holder.
+  if redis.call('GET', nameKey(s[4])) == tok then redis.call('DEL', nameKey(s[4])) end
+  redis.call('SET', nameKey(ek), tok)
+  redis.call('DEL', lastKey(ek))
+  for _, room in ipairs(rooms) do
+    redis.call('ZREM', namesKey(room), nameEntry(s[3], s[2], s[5]))
+    redis.call('ZADD', namesKey(room), 0, nameEntry(key, username, s[5]))
+  end
+  redis.call('HSET', sessKey(tok), 'u', username, 'k', key, 'ek', ek)
+  gen, changed = redis.call('HINCRBY', sessKey(tok), 'n', 1), 1
+end
+local out = {'ok', s[1], username, key, s[5], s[2], gen, changed}
+if changed == 0 then out[3], out[4] = s[2], s[3] end
+for _, room in ipairs(rooms) do out[#out + 1] = room end
+return out
+`)

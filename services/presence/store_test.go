@@ -794,6 +794,7 @@ func testStore(t *testing.T, open openStore) {
 
 	testLinger(t, open)
 	testSeveralRooms(t, open)
+	testRename(t, open)
 
 	t.Run("distinct users at once", func(t *testing.T) {
 		s, _ := open(t, hour)
