@@ -20,6 +20,7 @@ import { wireRooms } from './rooms.js';
 import { wireDayLines } from './daylines.js';
 import { wireHint } from './hint.js';
 import { wireEdits } from './edit.js';
+import { wireRename } from './rename.js';
 
 function start(io) {
   applyStatic();
@@ -27,6 +28,7 @@ function start(io) {
   wireEvents(socket);
   wireEdits(socket, renderChatMessage);
   wireJoin();
+  wireRename(socket);
   wireRoom();
   wireComposer();
   wireRoomSwitch();
