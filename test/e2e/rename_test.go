@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/natter/natter/kit/nodetest"
 	"github.com/natter/natter/proto"
 	"github.com/natter/natter/services/gateway"
 	"github.com/natter/natter/services/history"
@@ -115,4 +116,11 @@ func TestRenameKeepsTheSession(t *testing.T) {
 		again.Username != "지수" || again.Color != joined.Color {
 		t.Errorf("resume after the rename: %s", ack)
 	}
+}
+
+// TestRenameNode runs test/client/rename.test.mjs: the same through the
+// official client, on two gateways.
+func TestRenameNode(t *testing.T) {
+	s := startSystemWith(t, presence.NewMemoryStore(0, nil), 2, presence.Config{}, history.Config{}, gateway.Config{})
+	nodetest.Run(t, "rename.test.mjs", time.Minute, "NATTER_URL="+s.gateways[0].URL, "NATTER_URL_2="+s.gateways[1].URL)
 }
