@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"slices"
-	"sync"
 	"testing"
 	"time"
 
@@ -163,31 +162,10 @@ func testRenameRace(t *testing.T, stores []Store) {
 	for i := range n {
 		join(t, stores[0], JoinParams{Conn: conn(fmt.Sprint("c", i)), Username: fmt.Sprint("user", i), Room: "lobby", NewToken: fmt.Sprint("t", i)})
 	}
-	errs := make([]error, n)
-	start := make(chan struct{})
-	var wg sync.WaitGroup
-	for i := range n {
-		wg.Go(func() {
-			<-start
-			_, errs[i] = stores[i%len(stores)].Rename(ctx, fmt.Sprint("t", i), spellings[i%len(spellings)])
-		})
-	}
-	close(start)
-	wg.Wait()
-	won := -1
-	for i, err := range errs {
-		switch {
-		case err == nil && won >= 0:
-			t.Fatalf("renames %d and %d both won", won, i)
-		case err == nil:
-			won = i
-		case !errors.Is(err, proto.ErrNameTaken):
-			t.Fatalf("rename %d: %v", i, err)
-		}
-	}
-	if won < 0 {
-		t.Fatal("no rename won")
-	}
+	won := oneWins(t, n, "rename", func(i int) error {
+		_, err := stores[i%len(stores)].Rename(ctx, fmt.Sprint("t", i), spellings[i%len(spellings)])
+		return err
+	})
 	ms := usernames(allMembers(t, stores[0], "lobby"))
 	if len(ms) != n || !slices.Contains(ms, spellings[won%len(spellings)]) || slices.Contains(ms, fmt.Sprint("user", won)) {
 		t.Errorf("lobby = %v, want %d users, user%d as %s", ms, n, won, spellings[won%len(spellings)])
@@ -205,32 +183,19 @@ func testRenameJoinRace(t *testing.T, stores []Store) {
 		name := fmt.Sprint("prize", r)
 		tok := fmt.Sprint("renamer", r)
 		join(t, stores[0], JoinParams{Conn: conn(tok), Username: tok, Room: "lobby", NewToken: tok})
-		var renameErr, joinErr error
-		start := make(chan struct{})
-		var wg sync.WaitGroup
-		wg.Go(func() {
-			<-start
-			_, renameErr = stores[r%len(stores)].Rename(ctx, tok, name)
-		})
-		wg.Go(func() {
-			<-start
-			_, joinErr = stores[(r+1)%len(stores)].Join(ctx, JoinParams{Conn: conn(fmt.Sprint("joiner", r)), Username: name, Room: "lobby", NewToken: fmt.Sprint("joiner", r)})
-		})
-		close(start)
-		wg.Wait()
-		if (renameErr == nil) == (joinErr == nil) {
-			t.Fatalf("round %d: rename %v, join %v; want exactly one to win", r, renameErr, joinErr)
-		}
-		for _, err := range []error{renameErr, joinErr} {
-			if err != nil && !errors.Is(err, proto.ErrNameTaken) {
-				t.Fatalf("round %d: %v, want name taken", r, err)
+		won := oneWins(t, 2, "rename or join", func(i int) error {
+			if i == 0 {
+				_, err := stores[r%len(stores)].Rename(ctx, tok, name)
+				return err
 			}
-		}
-		if joinErr == nil {
+			_, err := stores[(r+1)%len(stores)].Join(ctx, JoinParams{Conn: conn(fmt.Sprint("joiner", r)), Username: name, Room: "lobby", NewToken: fmt.Sprint("joiner", r)})
+			return err
+		})
+		if won == 1 {
 			joinersWon++
 		}
 		holder, _, err := stores[0].Lookup(ctx, proto.NameKey(name))
-		if wantTok := map[bool]string{true: tok, false: fmt.Sprint("joiner", r)}[renameErr == nil]; err != nil || holder.Token != wantTok {
+		if wantTok := []string{tok, fmt.Sprint("joiner", r)}[won]; err != nil || holder.Token != wantTok {
 			t.Fatalf("round %d: Lookup = %+v, %v; want %s's", r, holder, err, wantTok)
 		}
 	}

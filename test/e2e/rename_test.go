@@ -23,16 +23,7 @@ func TestRenameKeepsTheSession(t *testing.T) {
 	s := startSystemWith(t, presence.NewMemoryStore(0, nil), 2, presence.Config{}, history.Config{}, gateway.Config{})
 	g1, g2 := s.gateways[0].URL, s.gateways[1].URL
 
-	tab1 := dialSocket(t, g1)
-	ack := tab1.request(1, "join", `{"username":"민지","room":"lounge"}`)
-	var joined proto.JoinAck
-	if err := json.Unmarshal([]byte(ack), &joined); err != nil || !joined.OK {
-		t.Fatalf("join: %s %v", ack, err)
-	}
-	tab2 := dialSocket(t, g2)
-	if ack := tab2.request(1, "join", fmt.Sprintf(`{"room":"lounge","token":%q}`, joined.Token)); !strings.Contains(ack, `"ok":true`) {
-		t.Fatalf("second tab: %s", ack)
-	}
+	tab1, tab2, joined := twoTabs(t, g1, g2, "민지", "lounge")
 	bob := dialChatter(t, g1, "Bob", "lounge")
 	carol := dialChatter(t, g2, "Carol", "lounge")
 	for _, c := range []*wsChatter{tab1, tab2, bob, carol} {
