@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/emulation"
 	"github.com/chromedp/chromedp"
 
 	"github.com/natter/natter/services/presence"
@@ -59,4 +60,15 @@ func TestBrowserRenameKeepsWhispersAndColour(t *testing.T) {
 	say(t, a, "/w "+jisu+" 새 이름 "+x)
 	waitText(t, b, "새 이름 "+x)
 	artifact(t, b, "rename-renamed-view.png")
+
+	// On a phone the form is there too.
+	run(t, b, "a phone's width", emulation.SetDeviceMetricsOverride(390, 844, 2, true),
+		chromedp.Click(sel("rename-button")), chromedp.WaitVisible(sel("rename-input")))
+	artifact(t, b, "rename-form-390.png")
+	var right float64
+	run(t, b, "the top bar's right edge", chromedp.Evaluate(
+		`Math.max(...Array.from(document.querySelectorAll('.topbar-end > *')).map((e) => e.getBoundingClientRect().right))`, &right))
+	if right > 390 {
+		t.Errorf("at 390 px the top bar's buttons reach %.0f px", right)
+	}
 }
