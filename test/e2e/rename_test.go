@@ -8,6 +8,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gorilla/websocket"
+
+	"github.com/natter/natter/kit/jwttest"
 	"github.com/natter/natter/kit/nodetest"
 	"github.com/natter/natter/proto"
 	"github.com/natter/natter/services/gateway"
@@ -114,4 +117,34 @@ func TestRenameKeepsTheSession(t *testing.T) {
 func TestRenameNode(t *testing.T) {
 	s := startSystemWith(t, presence.NewMemoryStore(0, nil), 2, presence.Config{}, history.Config{}, gateway.Config{})
 	nodetest.Run(t, "rename.test.mjs", time.Minute, "NATTER_URL="+s.gateways[0].URL, "NATTER_URL_2="+s.gateways[1].URL)
+}
+
+// TestRenameRefusedToAnAuthenticatedUser: an authenticated connection's
+// name is its token's: rename is forbidden, and its name stays.
+func TestRenameRefusedToAnAuthenticatedUser(t *testing.T) {
+	key := "a test secret of 32 bytes or more, for HS256"
+	s := startSystemWith(t, presence.NewMemoryStore(0, nil), 1, presence.Config{}, history.Config{}, gateway.Config{
+		Auth: gateway.AuthConfig{HS256Secret: gateway.Secret(key), Anonymous: true},
+	})
+	token := jwttest.Sign(t, "HS256", "", []byte(key), jwttest.Claims{"sub": "u-1", "name": "Alice", "exp": time.Now().Add(10 * time.Minute).Unix()})
+	url := "ws" + strings.TrimPrefix(s.gateways[0].URL, "http") + "/socket.io/?EIO=4&transport=websocket"
+	c, _, err := websocket.DefaultDialer.Dial(url, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	c.SetReadDeadline(time.Now().Add(30 * time.Second))
+	w := &wsChatter{t, c}
+	w.readUntil("0{")
+	w.send(fmt.Sprintf(`40{"token":%q}`, token))
+	w.readUntil("40")
+	if ack := w.request(1, "join", `{"room":"lounge"}`); !strings.Contains(ack, `"username":"Alice"`) {
+		t.Fatalf("join: %s", ack)
+	}
+	if ack := w.request(2, "rename", `{"username":"Mallory"}`); !strings.Contains(ack, `"code":"`+proto.CodeForbidden+`"`) {
+		t.Errorf("rename: %s, want %s", ack, proto.CodeForbidden)
+	}
+	if got := truth(t, s.conns[0], "lounge"); !slices.Equal(got, []string{"Alice"}) {
+		t.Errorf("members: %v", got)
+	}
 }
