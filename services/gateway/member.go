@@ -86,7 +86,7 @@ type member struct {
 }
 
 // memberName is what a member is called, as of its session's gen-th
-// rename (0: as joined).
+// rename (0: as opened), as presence's join or a rename since said.
 type memberName struct {
 	username string
 	key      string // proto.NameKey(username)
@@ -182,6 +182,6 @@ func newMember(gateway string, s *socketio.Socket, pr *proto.PresenceJoinReply) 
 		origin: gateway + "/" + s.ID(),
 		ref:    s.ID(),
 	}
-	m.name.Store(&memberName{username: pr.Username, key: proto.NameKey(pr.Username)})
+	m.name.Store(&memberName{username: pr.Username, key: proto.NameKey(pr.Username), gen: pr.NameGen})
 	return m
 }

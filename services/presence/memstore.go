@@ -126,7 +126,7 @@ func (m *MemoryStore) Join(_ context.Context, p JoinParams) (JoinResult, error) 
 	if !here {
 		res.Joined = m.link(s, p.Conn, p.Room)
 	}
-	res.Session = s.Session
+	res.Session, res.Gen = s.Session, s.gen
 	page := m.page(p.Room, "", proto.MembersOnJoin)
 	res.Members, res.MemberCount = page.Members, page.Count
 	return res, nil
@@ -215,7 +215,7 @@ func (m *MemoryStore) Rename(_ context.Context, token, username string) (RenameR
 	}
 	res := RenameResult{From: s.Username, Rooms: s.rooms()}
 	if username == s.Username {
-		res.Session, res.Gen = s.Session, s.gen
+		res.Session = s.Session
 		return res, nil
 	}
 	key := proto.NameKey(username)

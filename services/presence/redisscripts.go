@@ -168,8 +168,8 @@ end
 // encoded, [11] the size of the page of members, [12] 1 for a resync,
 // [13...] the palette.
 // It replies ok, the session's t u k c, joined (0/1), the room left or
-// "", the t u k c of who left it ("" each if nobody), then the room's
-// count and first page (see pageReply); or just taken, nosession,
+// "", the t u k c of who left it ("" each if nobody), the session's
+// renames so far, then the room's count and first page (see pageReply); or just taken, nosession,
 // newtoken or closed (a resync of a connection reported closed). Apart from the page it costs the same in any room.
 var joinScript = redis.NewScript(luaPrelude + `
 local ec, room, etok = ARGV[3], ARGV[4], ARGV[5]
@@ -248,8 +248,8 @@ end
 local joined = 0
 if not here and link(tok, ec, room) then joined = 1 end
 
-local s = redis.call('HMGET', sessKey(tok), 't', 'u', 'k', 'c')
-return pageReply({'ok', s[1], s[2], s[3], s[4], joined, leftRoom, left[1], left[2], left[3], left[4]}, room, '', pageSize)
+local s = redis.call('HMGET', sessKey(tok), 't', 'u', 'k', 'c', 'n')
+return pageReply({'ok', s[1], s[2], s[3], s[4], joined, leftRoom, left[1], left[2], left[3], left[4], tonumber(s[5]) or 0}, room, '', pageSize)
 `)
 
 // leaveScript: ARGV[3] connection, [4] grace in ms: 0 removes the

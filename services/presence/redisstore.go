@@ -115,8 +115,8 @@ func (r *RedisStore) Join(ctx context.Context, p JoinParams) (JoinResult, error)
 	if err != nil {
 		return JoinResult{}, fmt.Errorf("presence: join %q: %w", p.Room, err)
 	}
-	// ok, session (4), joined, left room, left session (4), count, then
-	// up to MembersOnJoin+1 entries of names:
+	// ok, session (4), joined, left room, left session (4), renames,
+	// count, then up to MembersOnJoin+1 entries of names:
 	switch status(reply) {
 	case "ok":
 	case "taken":
@@ -130,12 +130,13 @@ func (r *RedisStore) Join(ctx context.Context, p JoinParams) (JoinResult, error)
 	default:
 		return JoinResult{}, fmt.Errorf("presence: join %q: unexpected reply %v", p.Room, reply)
 	}
-	if len(reply) < 12 {
+	if len(reply) < 13 {
 		return JoinResult{}, fmt.Errorf("presence: join %q: short reply %v", p.Room, reply)
 	}
 	res := JoinResult{
 		Session: session(reply[1:5]),
 		Joined:  reply[5] == int64(1),
+		Gen:     integer(reply[11]),
 	}
 	if left := str(reply[6]); left != "" {
 		if res.LeftRoom, err = decode(left); err != nil {
@@ -143,8 +144,8 @@ func (r *RedisStore) Join(ctx context.Context, p JoinParams) (JoinResult, error)
 		}
 		res.LeftSession = session(reply[7:11])
 	}
-	res.MemberCount = int(integer(reply[11]))
-	res.Members, _ = members(reply[12:], proto.MembersOnJoin)
+	res.MemberCount = int(integer(reply[12]))
+	res.Members, _ = members(reply[13:], proto.MembersOnJoin)
 	return res, nil
 }
 

@@ -48,8 +48,8 @@ func testRename(t *testing.T, open openStore) {
 		}
 		// A tab that resumes with the token is the new name, under any
 		// other name a new session.
-		if r := join(t, s, JoinParams{Conn: conn("m3"), Room: "lobby", Token: "tm"}); r.Session != want || r.Joined {
-			t.Errorf("resume = %+v joined %v, want %+v, not joined", r.Session, r.Joined, want)
+		if r := join(t, s, JoinParams{Conn: conn("m3"), Room: "lobby", Token: "tm"}); r.Session != want || r.Joined || r.Gen != 1 {
+			t.Errorf("resume = %+v joined %v gen %d, want %+v, not joined, gen 1", r.Session, r.Joined, r.Gen, want)
 		}
 		if _, err := s.Join(ctx, JoinParams{Conn: conn("m4"), Username: "민지", Room: "lobby", Token: "tm", NewToken: "tm2"}); err != nil {
 			t.Errorf("join as the old name with the token: %v, want a new session", err)

@@ -118,6 +118,7 @@ func (s *Service) join(ctx context.Context, data []byte) any {
 		Room:        p.Room,
 		Members:     res.Members,
 		MemberCount: res.MemberCount,
+		NameGen:     res.Gen,
 	}, st)
 }
 

@@ -66,6 +66,8 @@ type JoinResult struct {
 	// LeftSession is the user who left LeftRoom: Session, unless the
 	// connection joined as another user (then it may equal Room).
 	LeftSession Session
+	// Gen counts the session's renames so far (see RenameResult).
+	Gen int64
 }
 
 // LeaveResult is what removing a connection changed.
