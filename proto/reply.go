@@ -15,6 +15,7 @@ func (r HistoryReply) ReplyError() *Error         { return r.Error }
 func (r WhispersReply) ReplyError() *Error        { return r.Error }
 func (r ErrorAck) ReplyError() *Error             { return r.Error }
 func (r HistoryEditReply) ReplyError() *Error     { return r.Error }
+func (r PresenceRenameReply) ReplyError() *Error  { return r.Error }
 
 // tokenBytes is how much randomness a token holds: 192 bits, 32
 // base64url characters.

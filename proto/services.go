@@ -55,6 +55,9 @@ type PresenceJoinReply struct {
 	// MemberCount counts them all.
 	Members     []Member `json:"members,omitempty"`
 	MemberCount int      `json:"memberCount,omitempty"`
+	// NameGen counts the session's renames so far: the name is as of
+	// that rename (see PresenceRenameReply.Gen).
+	NameGen int64 `json:"nameGen,omitempty"`
 	// Role is the role granted to the joining identity through the
 	// server API (APIRole), if any.
 	Role string `json:"role,omitempty"`

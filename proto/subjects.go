@@ -31,6 +31,11 @@ const (
 	// SessionEndedSubject tells every gateway that a session has ended
 	// (SessionEnded): they disconnect its other tabs.
 	SessionEndedSubject = "natter.session.ended"
+	// PresenceRenameSubject renames a session (PresenceRename);
+	// SessionRenamedSubject tells every gateway of it (SessionRenamed):
+	// they switch its connections to the new name.
+	PresenceRenameSubject = "natter.presence.rename"
+	SessionRenamedSubject = "natter.session.renamed"
 	// PresenceResyncSubject asks gateways to announce their live
 	// connections again (PresenceResync): presence lost its state, or took
 	// a gateway for dead and has heard from it again.

@@ -95,7 +95,7 @@ func (c *chat) start() error {
 	if err := c.mod.start(); err != nil {
 		return err
 	}
-	return c.beat.start(c.onSessionEnded)
+	return c.beat.start(c.onSessionEnded, c.onSessionRenamed)
 }
 
 // register installs the chat's handlers on a namespace.
@@ -114,6 +114,7 @@ func (c *chat) register(n *socketio.Namespace) {
 	n.On(proto.EventHistory, c.onHistory)
 	n.On(proto.EventWhispers, c.onWhispers)
 	n.On(proto.EventLogout, c.onLogout)
+	n.On(proto.EventRename, c.onRename)
 	n.On(proto.EventEditMessage, c.onEditMessage)
 	n.On(proto.EventDeleteMessage, c.onDeleteMessage)
 	for _, action := range proto.ModerationActions {

@@ -193,7 +193,7 @@ func (f *fanout) fanOutNotice(msg *nats.Msg) {
 	switch proto.RoomLiveKind(msg.Subject) {
 	case proto.LivePresence:
 		event = msg.Header.Get(proto.HeaderEvent)
-		if event != proto.EventJoin && event != proto.EventLeave && event != proto.EventModeration {
+		if event != proto.EventJoin && event != proto.EventLeave && event != proto.EventModeration && event != proto.EventUserRenamed {
 			return
 		}
 	case proto.LiveTyping:
@@ -209,13 +209,18 @@ func (f *fanout) fanOutNotice(msg *nats.Msg) {
 	if err != nil {
 		return
 	}
-	skipKey := userKey(msg.Data)
-	if event == proto.EventModeration {
+	skipKey, skipSession := userKey(msg.Data), ""
+	switch event {
+	case proto.EventModeration:
 		skipKey = "" // its user is told too
+	case proto.EventUserRenamed:
+		// Its session's connections are told by "renamed", whether they
+		// have the new name yet or not.
+		skipKey, skipSession = "", msg.Header.Get(proto.HeaderSession)
 	}
 	members := f.to.room(room)
 	for _, m := range members {
-		if m.key != skipKey {
+		if (skipKey == "" || m.key() != skipKey) && (skipSession == "" || m.sid != skipSession) {
 			m.send(frame, 0, false)
 		}
 	}

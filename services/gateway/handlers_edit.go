@@ -66,7 +66,7 @@ func (c *chat) change(s *socketio.Socket, e *socketio.EventMessage, room string,
 			return
 		}
 	}
-	q.Room, q.Session, q.By = m.room, m.sid, m.username
+	q.Room, q.Session, q.By = m.room, m.sid, m.username()
 	q.Moderator = moderates(cn)
 	ack, err := c.deleteOrEdit(q)
 	if err != nil {

@@ -65,7 +65,7 @@ func (c *chat) onWhispers(s *socketio.Socket, e *socketio.EventMessage) {
 	if m == nil {
 		return
 	}
-	if err := c.floods.admit(cn, limitWhispers, m.key); err != nil {
+	if err := c.floods.admit(cn, limitWhispers, m.key()); err != nil {
 		fail(e, err)
 		return
 	}

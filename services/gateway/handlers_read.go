@@ -15,7 +15,7 @@ func (c *chat) onRead(s *socketio.Socket, e *socketio.EventMessage) {
 	if m == nil {
 		return
 	}
-	if err := c.floods.admit(cn, limitRead, m.key); err != nil {
+	if err := c.floods.admit(cn, limitRead, m.key()); err != nil {
 		fail(e, err)
 		return
 	}

@@ -19,14 +19,14 @@ func keeping(cn *conn, req *proto.JoinRequest) (bool, error) {
 		return false, nil
 	}
 	if req.Username != "" {
-		if name, err := proto.NormalizeName(req.Username); err != nil || proto.NameKey(name) != cur.key {
+		if name, err := proto.NormalizeName(req.Username); err != nil || proto.NameKey(name) != cur.key() {
 			return false, proto.Errorf(proto.CodeBadRequest, "a join with keep is the connection's user's: join without keep to change the name")
 		}
 	}
 	if req.Token != "" && req.Token != cur.token {
 		return false, proto.Errorf(proto.CodeBadRequest, "a join with keep is the connection's session's: join without keep to change it")
 	}
-	req.Username, req.Token = cur.username, cur.token
+	req.Username, req.Token = cur.username(), cur.token
 	return true, nil
 }
 
@@ -77,7 +77,7 @@ func (c *chat) onLeaveRoom(s *socketio.Socket, e *socketio.EventMessage) {
 	if cur == nil {
 		return
 	}
-	if err := c.floods.admit(cn, limitJoin, cur.key); err != nil {
+	if err := c.floods.admit(cn, limitJoin, cur.key()); err != nil {
 		fail(e, err)
 		return
 	}

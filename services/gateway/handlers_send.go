@@ -38,7 +38,7 @@ func (c *chat) onMessage(s *socketio.Socket, e *socketio.EventMessage) {
 	msg := proto.Message{
 		ID:       newID(),
 		Room:     m.room,
-		Username: m.username,
+		Username: m.username(),
 		Color:    m.color,
 		Message:  req.Message,
 		TS:       time.Now().UnixMilli(),
@@ -87,7 +87,7 @@ func (c *chat) onWhisper(s *socketio.Socket, e *socketio.EventMessage) {
 		fail(e, proto.ErrUnavailable)
 		return
 	}
-	w := proto.Whisper{ID: newID(), From: m.username, To: lr.Username, Message: req.Message, TS: time.Now().UnixMilli()}
+	w := proto.Whisper{ID: newID(), From: m.username(), To: lr.Username, Message: req.Message, TS: time.Now().UnixMilli()}
 	data, _ := json.Marshal(w)
 	// To the session that holds the name now (or held it last, offline):
 	// if it ends and another takes the name, this whisper stays the first
@@ -108,7 +108,7 @@ func (c *chat) onTyping(s *socketio.Socket, e *socketio.EventMessage) {
 		return
 	}
 	var req proto.TypingRequest
-	if decodeArg(e, &req) != nil || c.floods.admit(cn, limitTyping, m.key) != nil {
+	if decodeArg(e, &req) != nil || c.floods.admit(cn, limitTyping, m.key()) != nil {
 		return // typing has no answer: dropped, and counted
 	}
 	if m, _ = inRoom(cn, m, req.Room); m == nil {

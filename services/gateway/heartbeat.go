@@ -17,7 +17,8 @@ import (
 // interval (when the beats stop, presence lets the gateway's connections
 // go), and, when presence asks (proto.PresenceResync), announces every
 // local connection again. It also holds the subscription to presence's
-// other broadcast, proto.SessionEndedSubject, for the handler given.
+// other broadcasts, proto.SessionEndedSubject and SessionRenamedSubject,
+// for the handlers given.
 type heartbeat struct {
 	id       string
 	nc       *nats.Conn
@@ -52,8 +53,8 @@ func newHeartbeat(id string, nc *nats.Conn, interval time.Duration, up *upstream
 }
 
 // start starts beating and listening for resyncs, and hands session ended
-// notices to ended; close stops it all.
-func (h *heartbeat) start(ended nats.MsgHandler) error {
+// notices to ended, session renamed ones to renamed; close stops it all.
+func (h *heartbeat) start(ended, renamed nats.MsgHandler) error {
 	h.running.Add(2)
 	go h.beat()
 	go h.resyncLoop()
@@ -70,13 +71,17 @@ func (h *heartbeat) start(ended nats.MsgHandler) error {
 		return err
 	}
 	h.subs = append(h.subs, resync)
-	sub, err := h.nc.Subscribe(proto.SessionEndedSubject, ended)
-	if err != nil {
-		resync.Unsubscribe()
-		h.subs = nil
-		return err
+	for subject, handler := range map[string]nats.MsgHandler{proto.SessionEndedSubject: ended, proto.SessionRenamedSubject: renamed} {
+		sub, err := h.nc.Subscribe(subject, handler)
+		if err != nil {
+			for _, s := range h.subs {
+				s.Unsubscribe()
+			}
+			h.subs = nil
+			return err
+		}
+		h.subs = append(h.subs, sub)
 	}
-	h.subs = append(h.subs, sub)
 	return nil
 }
 
@@ -150,7 +155,7 @@ func (h *heartbeat) resyncOnce(announce bool) {
 		}
 		_, err := h.up.join(proto.PresenceJoin{
 			ConnRef:  proto.ConnRef{Gateway: h.id, Conn: m.ref},
-			Username: m.username,
+			Username: m.username(),
 			Room:     m.room,
 			Token:    m.token,
 			Color:    m.color,

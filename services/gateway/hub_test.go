@@ -29,7 +29,8 @@ func newTestHub(tb testing.TB, nc *nats.Conn, notices nats.MsgHandler) (*hub, ch
 
 // testMember returns a member of room for session sid, writing to out.
 func testMember(room, sid, name string, out sink) *member {
-	m := &member{out: out, username: name, key: proto.NameKey(name), sid: sid, room: room, origin: "gw/" + name}
+	m := &member{out: out, sid: sid, room: room, origin: "gw/" + name}
+	m.name.Store(&memberName{username: name, key: proto.NameKey(name)})
 	m.joining.live.Store(true)
 	return m
 }
@@ -141,7 +142,7 @@ func TestHubConcurrentPlaceRemove(t *testing.T) {
 			defer wg.Done()
 			for j := range 100 {
 				for _, m := range h.room(proto.Token(rooms[j%len(rooms)])) {
-					_ = m.key
+					_ = m.key()
 				}
 				_ = h.snapshot()
 				_ = h.user(proto.SessionID(fmt.Sprint("token-", j%3)))

@@ -202,7 +202,7 @@ var (
 // userOf returns the name key of the connection's user, "" before a join.
 func userOf(cn *conn) string {
 	if m := cn.cur.Load(); m != nil {
-		return m.key
+		return m.key()
 	}
 	return ""
 }
@@ -365,11 +365,11 @@ func (g *typingGate) passNotice(room string, data []byte) bool {
 
 // sendTyping publishes a typing notice of m's, if the gate lets it.
 func (c *chat) sendTyping(m *member, on bool) {
-	if !c.floods.typingTo.pass(time.Now(), m.room, m.key, on) {
+	if !c.floods.typingTo.pass(time.Now(), m.room, m.key(), on) {
 		c.floods.limited.WithLabelValues(limitTyping, "coalesced").Inc()
 		return
 	}
-	data, _ := json.Marshal(proto.Typing{Username: m.username, Room: m.room, On: on})
+	data, _ := json.Marshal(proto.Typing{Username: m.username(), Room: m.room, On: on})
 	c.nc.Publish(proto.RoomTypingSubject(m.room), data)
 }
 

@@ -56,13 +56,13 @@ type sink interface {
 	CloseSession()
 }
 
-// member is a connection joined to a room. It does not change: a new join
-// makes a new member.
+// member is a connection joined to a room. It does not change, but for
+// its name, which its session's rename changes: a new join makes a new
+// member.
 type member struct {
-	sock     *socketio.Socket
-	out      sink // sock, but for tests
-	username string
-	key      string // proto.NameKey(username)
+	sock *socketio.Socket
+	out  sink // sock, but for tests
+	name atomic.Pointer[memberName]
 	// sid is the session's id (proto.SessionID): what its whispers are
 	// routed and read by. The name is not: another session may hold it
 	// once this one has ended.
@@ -83,6 +83,45 @@ type member struct {
 	// through is the stream sequence its join's history went through,
 	// kept for recovery.
 	through atomic.Uint64
+}
+
+// memberName is what a member is called, as of its session's gen-th
+// rename (0: as opened), as presence's join or a rename since said.
+type memberName struct {
+	username string
+	key      string // proto.NameKey(username)
+	gen      int64
+}
+
+func (m *member) username() string { return m.nameNow().username }
+func (m *member) key() string      { return m.nameNow().key }
+
+// nameNow is m's name; none for a member made without one (in tests).
+func (m *member) nameNow() *memberName {
+	if n := m.name.Load(); n != nil {
+		return n
+	}
+	return &memberName{}
+}
+
+// rename gives m the name username, its session's gen-th, unless it has
+// that rename or a later one: renames may come in any order. It reports
+// whether the name changed.
+func (m *member) rename(username string, gen int64) bool {
+	next := &memberName{username: username, key: proto.NameKey(username), gen: gen}
+	for {
+		p := m.name.Load()
+		cur := p
+		if cur == nil {
+			cur = &memberName{}
+		}
+		if gen <= cur.gen {
+			return false
+		}
+		if m.name.CompareAndSwap(p, next) {
+			return cur.username != username
+		}
+	}
 }
 
 // holdback returns the holdback that m's frames wait in.
@@ -133,16 +172,16 @@ func newMember(gateway string, s *socketio.Socket, pr *proto.PresenceJoinReply) 
 	if !proto.ValidSessionID(sid) {
 		sid = proto.SessionID(pr.Token)
 	}
-	return &member{
-		sock:     s,
-		out:      s,
-		username: pr.Username,
-		key:      proto.NameKey(pr.Username),
-		sid:      sid,
-		color:    pr.Color,
-		token:    pr.Token,
-		room:     pr.Room,
-		origin:   gateway + "/" + s.ID(),
-		ref:      s.ID(),
+	m := &member{
+		sock:   s,
+		out:    s,
+		sid:    sid,
+		color:  pr.Color,
+		token:  pr.Token,
+		room:   pr.Room,
+		origin: gateway + "/" + s.ID(),
+		ref:    s.ID(),
 	}
+	m.name.Store(&memberName{username: pr.Username, key: proto.NameKey(pr.Username), gen: pr.NameGen})
+	return m
 }

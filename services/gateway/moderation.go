@@ -62,7 +62,7 @@ func (cn *conn) identityID() string {
 // targets returns what bans and mutes of m hold on (proto.NameTarget,
 // proto.IdentityTarget).
 func targets(cn *conn, m *member) []string {
-	t := []string{proto.NameTarget(m.key)}
+	t := []string{proto.NameTarget(m.key())}
 	if id := cn.identityID(); id != "" {
 		t = append(t, proto.IdentityTarget(id))
 	}
@@ -172,7 +172,7 @@ func (md *moderation) joined(cn *conn, m *member, pr *proto.PresenceJoinReply) {
 		if pr.MutedUntil > 0 {
 			until = time.UnixMilli(pr.MutedUntil)
 		}
-		md.mutes.set(m.room, proto.NameTarget(m.key), until)
+		md.mutes.set(m.room, proto.NameTarget(m.key()), until)
 	}
 }
 

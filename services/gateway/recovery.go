@@ -337,7 +337,7 @@ func (rc *recovery) keep(pid string, cn *conn) {
 		return
 	}
 	m := members[len(members)-1]
-	state := proto.RecoveryState{Username: m.username, Token: m.token, Room: m.room, Through: m.through.Load()}
+	state := proto.RecoveryState{Username: m.username(), Token: m.token, Room: m.room, Through: m.through.Load()}
 	if len(members) > 1 {
 		for _, o := range members {
 			state.Rooms = append(state.Rooms, proto.RecoveryRoom{Room: o.room, Through: o.through.Load()})

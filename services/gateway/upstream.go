@@ -70,6 +70,13 @@ func (u *upstream) endSession(req proto.PresenceEndSession) error {
 	return u.call(proto.PresenceEndSessionSubject, req, &r)
 }
 
+// rename gives a session a new name.
+func (u *upstream) rename(req proto.PresenceRename) (proto.PresenceRenameReply, error) {
+	var r proto.PresenceRenameReply
+	err := u.call(proto.PresenceRenameSubject, req, &r)
+	return r, err
+}
+
 // lookup finds who holds a name now.
 func (u *upstream) lookup(name string) (proto.PresenceLookupReply, error) {
 	var r proto.PresenceLookupReply

@@ -37,6 +37,17 @@ func (r *memRoom) remove(s *memSession) bool {
 	return true
 }
 
+// rename gives s, counted in r, the name username with key key, moving
+// it to its place by the new key.
+func (r *memRoom) rename(s *memSession, username, key string) {
+	if i, ok := slices.BinarySearchFunc(r.byKey, s.Key, bySessionKey); ok {
+		r.byKey = slices.Delete(r.byKey, i, i+1)
+	}
+	s.Username, s.Key = username, key
+	i, _ := slices.BinarySearchFunc(r.byKey, key, bySessionKey)
+	r.byKey = slices.Insert(r.byKey, i, s)
+}
+
 func bySessionKey(s *memSession, key string) int { return strings.Compare(s.Key, key) }
 
 type memSession struct {
@@ -44,6 +55,17 @@ type memSession struct {
 	conns   map[proto.ConnRef]string // connection → its room; empty when offline
 	expires time.Time                // when offline
 	index   int                      // in MemoryStore.expiry when offline, else -1
+	gen     int64                    // renames so far
+}
+
+// rooms returns the rooms s has connections in, ordered by name.
+func (s *memSession) rooms() []string {
+	var out []string
+	for _, room := range s.conns {
+		out = append(out, room)
+	}
+	slices.Sort(out)
+	return slices.Compact(out)
 }
 
 // open registers a new session with the least used colour of palette; it

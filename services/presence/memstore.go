@@ -126,7 +126,7 @@ func (m *MemoryStore) Join(_ context.Context, p JoinParams) (JoinResult, error) 
 	if !here {
 		res.Joined = m.link(s, p.Conn, p.Room)
 	}
-	res.Session = s.Session
+	res.Session, res.Gen = s.Session, s.gen
 	page := m.page(p.Room, "", proto.MembersOnJoin)
 	res.Members, res.MemberCount = page.Members, page.Count
 	return res, nil
@@ -201,6 +201,37 @@ func (m *MemoryStore) EndSession(_ context.Context, token string) ([]LeaveResult
 	m.freeName(s)
 	sortLeaves(out)
 	return out, nil
+}
+
+// Rename implements Store.
+func (m *MemoryStore) Rename(_ context.Context, token, username string) (RenameResult, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.expire(m.now())
+
+	s := m.sessions[token]
+	if s == nil || len(s.conns) == 0 {
+		return RenameResult{}, ErrNoSession
+	}
+	res := RenameResult{From: s.Username, Rooms: s.rooms()}
+	if username == s.Username {
+		res.Session = s.Session
+		return res, nil
+	}
+	key := proto.NameKey(username)
+	if h := m.names[key]; h != nil && h != s {
+		return RenameResult{}, proto.ErrNameTaken
+	}
+	delete(m.names, s.Key) // free at once, with no offline holder
+	for _, room := range res.Rooms {
+		m.rooms[room].rename(s, username, key)
+	}
+	s.Username, s.Key = username, key // set in each room already; a session online is in one
+	m.names[key] = s
+	delete(m.last, key)
+	s.gen++
+	res.Session, res.Gen, res.Changed = s.Session, s.gen, true
+	return res, nil
 }
 
 // Reap implements Store.

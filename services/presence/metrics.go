@@ -82,6 +82,8 @@ func (m *metrics) observe(op string, start time.Time, reply any) {
 		e = r.Error
 	case proto.PresenceRoomsReply:
 		e = r.Error
+	case proto.PresenceRenameReply:
+		e = r.Error
 	case proto.ErrorAck:
 		e = r.Error
 	}

@@ -116,6 +116,7 @@ func (s *Service) subscribe(l *lanes) ([]*nats.Subscription, error) {
 		proto.PresenceMembersSubject:    s.handle(l, "members", s.members, false),
 		proto.PresenceRoomsSubject:      s.handle(l, "rooms", s.rooms, false),
 		proto.PresenceEndSessionSubject: s.handle(l, "endsession", s.endSession, true),
+		proto.PresenceRenameSubject:     s.handle(l, "rename", s.rename, true),
 		// Moderation (moderation.go).
 		proto.PresenceModerateSubject:      s.handle(l, "moderate", s.moderate, false),
 		proto.PresenceRoleSubject:          s.handle(l, "role", s.setRole, false),

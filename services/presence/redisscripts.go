@@ -168,8 +168,8 @@ end
 // encoded, [11] the size of the page of members, [12] 1 for a resync,
 // [13...] the palette.
 // It replies ok, the session's t u k c, joined (0/1), the room left or
-// "", the t u k c of who left it ("" each if nobody), then the room's
-// count and first page (see pageReply); or just taken, nosession,
+// "", the t u k c of who left it ("" each if nobody), the session's
+// renames so far, then the room's count and first page (see pageReply); or just taken, nosession,
 // newtoken or closed (a resync of a connection reported closed). Apart from the page it costs the same in any room.
 var joinScript = redis.NewScript(luaPrelude + `
 local ec, room, etok = ARGV[3], ARGV[4], ARGV[5]
@@ -248,8 +248,8 @@ end
 local joined = 0
 if not here and link(tok, ec, room) then joined = 1 end
 
-local s = redis.call('HMGET', sessKey(tok), 't', 'u', 'k', 'c')
-return pageReply({'ok', s[1], s[2], s[3], s[4], joined, leftRoom, left[1], left[2], left[3], left[4]}, room, '', pageSize)
+local s = redis.call('HMGET', sessKey(tok), 't', 'u', 'k', 'c', 'n')
+return pageReply({'ok', s[1], s[2], s[3], s[4], joined, leftRoom, left[1], left[2], left[3], left[4], tonumber(s[5]) or 0}, room, '', pageSize)
 `)
 
 // leaveScript: ARGV[3] connection, [4] grace in ms: 0 removes the
@@ -367,4 +367,38 @@ if not tok then return {'nosession'} end
 local s = redis.call('HMGET', sessKey(tok), 't', 'u', 'k', 'c')
 if not s[1] then return {'nosession'} end
 return {'ok', s[1], s[2], s[3], s[4], redis.call('EXISTS', connsKey(tok))}
+`)
+
+// renameScript: ARGV[3] token, [4] the new username, [5] its name key,
+// [6] that encoded. It replies ok, the session's t u k c, the name it
+// had, its renames so far, changed (0/1), then the session's rooms (each
+// once); or nosession (none online) or taken.
+var renameScript = redis.NewScript(luaPrelude + `
+local tok, username, key, ek = ARGV[3], ARGV[4], ARGV[5], ARGV[6]
+local s = redis.call('HMGET', sessKey(tok), 't', 'u', 'k', 'ek', 'c', 'n')
+if not s[1] or redis.call('EXISTS', connsKey(tok)) == 0 then return {'nosession'} end
+local rooms, seen = {}, {}
+for _, r in ipairs(redis.call('HVALS', connsKey(tok))) do
+  if not seen[r] then seen[r], rooms[#rooms + 1] = true, r end
+end
+local gen, changed = tonumber(s[6]) or 0, 0
+if username ~= s[2] then
+  local holder = redis.call('GET', nameKey(ek))
+  if holder and holder ~= tok and redis.call('EXISTS', sessKey(holder)) == 1 then return {'taken'} end
+  -- The old name is free at once, and nobody's offline: a whisper to it
+  -- is for its next holder.
+  if redis.call('GET', nameKey(s[4])) == tok then redis.call('DEL', nameKey(s[4])) end
+  redis.call('SET', nameKey(ek), tok)
+  redis.call('DEL', lastKey(ek))
+  for _, room in ipairs(rooms) do
+    redis.call('ZREM', namesKey(room), nameEntry(s[3], s[2], s[5]))
+    redis.call('ZADD', namesKey(room), 0, nameEntry(key, username, s[5]))
+  end
+  redis.call('HSET', sessKey(tok), 'u', username, 'k', key, 'ek', ek)
+  gen, changed = redis.call('HINCRBY', sessKey(tok), 'n', 1), 1
+end
+local out = {'ok', s[1], username, key, s[5], s[2], gen, changed}
+if changed == 0 then out[3], out[4] = s[2], s[3] end
+for _, room in ipairs(rooms) do out[#out + 1] = room end
+return out
 `)

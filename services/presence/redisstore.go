@@ -26,8 +26,8 @@ import (
 // base64url, so that no user-chosen string (token, name, room, gateway or
 // connection id) can reach into the key's structure:
 //
-//	sess:<token>          hash t u k ek c: the token, username, name key, <name key>
-//	                      and colour of a session; it never expires while the session
+//	sess:<token>          hash t u k ek c n: the token, username, name key, <name key>,
+//	                      colour and renames so far (none: 0) of a session; it never expires while the session
 //	                      has a connection, and expires ttl after its last one went
 //	name:<name key>       the <token> of the session that holds the name: it exists
 //	                      exactly while that session has a connection
@@ -115,8 +115,8 @@ func (r *RedisStore) Join(ctx context.Context, p JoinParams) (JoinResult, error)
 	if err != nil {
 		return JoinResult{}, fmt.Errorf("presence: join %q: %w", p.Room, err)
 	}
-	// ok, session (4), joined, left room, left session (4), count, then
-	// up to MembersOnJoin+1 entries of names:
+	// ok, session (4), joined, left room, left session (4), renames,
+	// count, then up to MembersOnJoin+1 entries of names:
 	switch status(reply) {
 	case "ok":
 	case "taken":
@@ -130,12 +130,13 @@ func (r *RedisStore) Join(ctx context.Context, p JoinParams) (JoinResult, error)
 	default:
 		return JoinResult{}, fmt.Errorf("presence: join %q: unexpected reply %v", p.Room, reply)
 	}
-	if len(reply) < 12 {
+	if len(reply) < 13 {
 		return JoinResult{}, fmt.Errorf("presence: join %q: short reply %v", p.Room, reply)
 	}
 	res := JoinResult{
 		Session: session(reply[1:5]),
 		Joined:  reply[5] == int64(1),
+		Gen:     integer(reply[11]),
 	}
 	if left := str(reply[6]); left != "" {
 		if res.LeftRoom, err = decode(left); err != nil {
@@ -143,8 +144,8 @@ func (r *RedisStore) Join(ctx context.Context, p JoinParams) (JoinResult, error)
 		}
 		res.LeftSession = session(reply[7:11])
 	}
-	res.MemberCount = int(integer(reply[11]))
-	res.Members, _ = members(reply[12:], proto.MembersOnJoin)
+	res.MemberCount = int(integer(reply[12]))
+	res.Members, _ = members(reply[13:], proto.MembersOnJoin)
 	return res, nil
 }
 
@@ -215,6 +216,44 @@ func (r *RedisStore) EndSession(ctx context.Context, token string) ([]LeaveResul
 	}
 	sortLeaves(out)
 	return out, nil
+}
+
+// Rename implements Store.
+func (r *RedisStore) Rename(ctx context.Context, token, username string) (RenameResult, error) {
+	etok, key := encode(token), proto.NameKey(username)
+	reply, err := renameScript.Run(ctx, r.rdb, []string{r.prefix + "sess:" + etok},
+		r.prefix, r.ttl.Milliseconds(), etok, username, key, encode(key)).Slice()
+	if err != nil {
+		return RenameResult{}, fmt.Errorf("presence: rename: %w", err)
+	}
+	// ok, session (4), from, gen, changed, then the rooms
+	switch status(reply) {
+	case "ok":
+	case "nosession":
+		return RenameResult{}, ErrNoSession
+	case "taken":
+		return RenameResult{}, proto.ErrNameTaken
+	default:
+		return RenameResult{}, fmt.Errorf("presence: rename: unexpected reply %v", reply)
+	}
+	if len(reply) < 8 {
+		return RenameResult{}, fmt.Errorf("presence: rename: short reply %v", reply)
+	}
+	res := RenameResult{
+		Session: session(reply[1:5]),
+		From:    str(reply[5]),
+		Gen:     integer(reply[6]),
+		Changed: reply[7] == int64(1),
+	}
+	for _, v := range reply[8:] {
+		room, err := decode(str(v))
+		if err != nil {
+			return RenameResult{}, fmt.Errorf("presence: rename: room: %w", err)
+		}
+		res.Rooms = append(res.Rooms, room)
+	}
+	slices.Sort(res.Rooms)
+	return res, nil
 }
 
 // reapBatch is how many lingering connections one reap script removes at

@@ -58,6 +58,8 @@ func testRedisReplicas(t *testing.T, client func(testing.TB) redis.UniversalClie
 	t.Run("same new name", func(t *testing.T) { testNameRace(t, replicas(t)) })
 	t.Run("distinct users", func(t *testing.T) { testUsersRace(t, replicas(t)) })
 	t.Run("reap", func(t *testing.T) { testReapRace(t, replicas(t), time.Sleep) })
+	t.Run("rename to one name", func(t *testing.T) { testRenameRace(t, replicas(t)) })
+	t.Run("rename and join", func(t *testing.T) { testRenameJoinRace(t, replicas(t)) })
 }
 
 // testRedisReapBatches checks that one Reap removes more lingering

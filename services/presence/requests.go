@@ -118,6 +118,7 @@ func (s *Service) join(ctx context.Context, data []byte) any {
 		Room:        p.Room,
 		Members:     res.Members,
 		MemberCount: res.MemberCount,
+		NameGen:     res.Gen,
 	}, st)
 }
 
@@ -166,6 +167,47 @@ func (s *Service) endSession(ctx context.Context, data []byte) any {
 	}
 	return proto.OKAck{OK: true}
 }
+
+// rename gives a session a new name, on its client's request: every gateway
+// is told, to switch the session's connections to it, and each of its
+// rooms is told once.
+func (s *Service) rename(ctx context.Context, data []byte) any {
+	var req proto.PresenceRename
+	if err := json.Unmarshal(data, &req); err != nil || req.Token == "" {
+		return proto.PresenceRenameReply{Error: proto.ErrBadRequest}
+	}
+	if proto.IsIdentityToken(req.Token) {
+		return proto.PresenceRenameReply{Error: errIdentityRename}
+	}
+	name, err := proto.NormalizeName(req.Username)
+	if err != nil {
+		return proto.PresenceRenameReply{Error: proto.AsError(err)}
+	}
+	res, err := s.store.Rename(ctx, req.Token, name)
+	if errors.Is(err, ErrNoSession) {
+		return proto.PresenceRenameReply{Error: proto.ErrNotJoined}
+	}
+	if err != nil {
+		return proto.PresenceRenameReply{Error: s.storeError("rename", err)}
+	}
+	sess := res.Session
+	if res.Changed {
+		sid := proto.SessionID(sess.Token)
+		renamed, _ := json.Marshal(proto.SessionRenamed{SessionID: sid, From: res.From, Username: sess.Username, Color: sess.Color, Gen: res.Gen})
+		if err := s.nc.Publish(proto.SessionRenamedSubject, renamed); err != nil {
+			s.log.Warn("presence: session renamed", "err", err)
+		}
+		for _, room := range res.Rooms {
+			s.announceFrom(room, proto.EventUserRenamed, sid,
+				proto.RenameNotice{Room: room, From: res.From, Username: sess.Username, Color: sess.Color})
+		}
+	}
+	return proto.PresenceRenameReply{From: res.From, Username: sess.Username, Color: sess.Color, Gen: res.Gen}
+}
+
+// errIdentityRename refuses a rename of an authenticated user's session:
+// its name is its token's.
+var errIdentityRename = proto.Errorf(proto.CodeForbidden, "an authenticated user's name is their token's")
 
 func (s *Service) lookup(ctx context.Context, data []byte) any {
 	var req proto.PresenceLookup
@@ -220,9 +262,18 @@ func (s *Service) rooms(ctx context.Context, _ []byte) any {
 
 // announce tells a room's gateways of a join or a leave.
 func (s *Service) announce(room, event string, notice any) {
+	s.announceFrom(room, event, "", notice)
+}
+
+// announceFrom is announce, of a notice about the session with id sid
+// (HeaderSession; "" for none).
+func (s *Service) announceFrom(room, event, sid string, notice any) {
 	b, _ := json.Marshal(notice)
 	msg := nats.NewMsg(proto.RoomPresenceSubject(room))
 	msg.Header.Set(proto.HeaderEvent, event)
+	if sid != "" {
+		msg.Header.Set(proto.HeaderSession, sid)
+	}
 	id := proto.NewToken()
 	msg.Header.Set(proto.HeaderEventID, id)
 	msg.Header.Set(nats.MsgIdHdr, id)

@@ -66,6 +66,8 @@ type JoinResult struct {
 	// LeftSession is the user who left LeftRoom: Session, unless the
 	// connection joined as another user (then it may equal Room).
 	LeftSession Session
+	// Gen counts the session's renames so far (see RenameResult).
+	Gen int64
 }
 
 // LeaveResult is what removing a connection changed.
@@ -75,6 +77,21 @@ type LeaveResult struct {
 	// Left is true when the user has no connection left in Room: the room
 	// is told of the leave.
 	Left bool
+}
+
+// RenameResult is what a rename changed.
+type RenameResult struct {
+	Session Session // with its new name
+	From    string  // the name it had
+	// Rooms are the rooms the session is in, ordered by name: each is
+	// told of the rename.
+	Rooms []string
+	// Gen counts the session's renames, this one included (see
+	// proto.PresenceRenameReply).
+	Gen int64
+	// Changed is false for a rename to the name the session has: nothing
+	// changed, nobody is told.
+	Changed bool
 }
 
 // MemberPage is a page of a room's members, each user once, ordered by
@@ -142,6 +159,17 @@ type Store interface {
 	// ErrNoSession if token names no live session. No request asks for
 	// it yet: that needs a client event and a field of proto.PresenceLeave.
 	EndSession(ctx context.Context, token string) ([]LeaveResult, error)
+	// Rename gives the online session of token the name username
+	// (normalized): the token, colour, connections and rooms stay, the
+	// member lists show the new name (counts unchanged), and the old name
+	// is free at once, with no offline holder for Lookup (a whisper to it
+	// is for whoever takes it next, never the renamed session's). A name
+	// with the session's own key (a change of case, say) is its own; one
+	// that another session holds (online, or an identity's offline) is
+	// proto.ErrNameTaken; taking a name clears the offline session that
+	// held it last, as a join does. ErrNoSession if token names no online
+	// session.
+	Rename(ctx context.Context, token, username string) (RenameResult, error)
 	// Reap removes the lingering connections whose grace has passed, by
 	// the store's clock, and returns a leave (Left true) for each user
 	// and room that they left empty. When replicas reap at once, each

@@ -794,6 +794,7 @@ func testStore(t *testing.T, open openStore) {
 
 	testLinger(t, open)
 	testSeveralRooms(t, open)
+	testRename(t, open)
 
 	t.Run("distinct users at once", func(t *testing.T) {
 		s, _ := open(t, hour)
@@ -807,34 +808,12 @@ func testNameRace(t *testing.T, stores []Store) {
 	ctx := context.Background()
 	const n = 50
 	spellings := []string{"Racer", "racer", "RACER", "ｒａｃｅｒ"}
-	errs := make([]error, n)
-	start := make(chan struct{})
-	var wg sync.WaitGroup
-	for i := range n {
-		wg.Go(func() {
-			<-start
-			_, errs[i] = stores[i%len(stores)].Join(ctx, JoinParams{
-				Conn: conn(fmt.Sprint("c", i)), Username: spellings[i%len(spellings)], Room: "lobby", NewToken: fmt.Sprint("t", i),
-			})
+	won := oneWins(t, n, "join", func(i int) error {
+		_, err := stores[i%len(stores)].Join(ctx, JoinParams{
+			Conn: conn(fmt.Sprint("c", i)), Username: spellings[i%len(spellings)], Room: "lobby", NewToken: fmt.Sprint("t", i),
 		})
-	}
-	close(start)
-	wg.Wait()
-
-	won := -1
-	for i, err := range errs {
-		switch {
-		case err == nil && won >= 0:
-			t.Fatalf("joins %d and %d both won", won, i)
-		case err == nil:
-			won = i
-		case !errors.Is(err, proto.ErrNameTaken):
-			t.Fatalf("join %d: %v", i, err)
-		}
-	}
-	if won < 0 {
-		t.Fatal("no join won")
-	}
+		return err
+	})
 	if got, want := roomNames(t, stores[0], "lobby"), []string{spellings[won%len(spellings)]}; !slices.Equal(got, want) {
 		t.Errorf("Members = %v, want %v", got, want)
 	}
@@ -843,6 +822,39 @@ func testNameRace(t *testing.T, stores []Store) {
 			t.Errorf("Leave(c%d) = %v", i, err)
 		}
 	}
+}
+
+// oneWins runs try(0) to try(n-1) at once, each wanting one name, and
+// returns the one that got it: it fails unless exactly one did and the
+// others were told proto.ErrNameTaken.
+func oneWins(t *testing.T, n int, what string, try func(i int) error) int {
+	t.Helper()
+	errs := make([]error, n)
+	start := make(chan struct{})
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() {
+			<-start
+			errs[i] = try(i)
+		})
+	}
+	close(start)
+	wg.Wait()
+	won := -1
+	for i, err := range errs {
+		switch {
+		case err == nil && won >= 0:
+			t.Fatalf("%ss %d and %d both won", what, won, i)
+		case err == nil:
+			won = i
+		case !errors.Is(err, proto.ErrNameTaken):
+			t.Fatalf("%s %d: %v", what, i, err)
+		}
+	}
+	if won < 0 {
+		t.Fatalf("no %s won", what)
+	}
+	return won
 }
 
 // testUsersRace has 100 users with two tabs each, 200 connections, join

@@ -125,6 +125,8 @@ test("a mute is announced, refuses the user's messages with until, and expires o
   // Muted again for long, then unmuted: at once.
   assert.equal((await ack(r.mod, "mute", { username: `Ann${s}`, seconds: 600 })).ok, true);
   assert.equal((await ack(ann, "client message", { message: "again?" })).error?.code, "muted");
+  // A rename would shed the mute, which holds on the name: refused.
+  assert.equal((await ack(ann, "rename", { username: `Nan${s}` })).error?.code, "muted");
   const unmute = await ack(r.mod, "unmute", { username: `Ann${s}` });
   assert.equal(unmute.ok, true, JSON.stringify(unmute));
   assert.equal((await ack(ann, "client message", { message: "thanks" })).ok, true);

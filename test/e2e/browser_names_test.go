@@ -13,10 +13,11 @@ import (
 )
 
 // TestBrowserTwoUsersInOneBrowser: two tabs of one browser. The second
-// opens as the first's user (one member, however many tabs); "Change
-// name" there makes that tab someone else, and only that tab, reloads
-// included; changing back to the first name is the first user again, with
-// their colour and their whispers.
+// opens as the first's user (one member, however many tabs); "Join as
+// someone else" there makes that tab someone else, and only that tab,
+// reloads included; joining back as the first name is the first user
+// again, with their colour and their whispers. ("Change name" renames the
+// session instead: browser_rename_test.go.)
 func TestBrowserTwoUsersInOneBrowser(t *testing.T) {
 	var dialogs atomic.Int32
 	s := startSystem(t, presence.NewMemoryStore(0, nil), 1, presence.Config{Grace: 300 * time.Millisecond, ReapInterval: 100 * time.Millisecond})
@@ -43,7 +44,7 @@ func TestBrowserTwoUsersInOneBrowser(t *testing.T) {
 	run(t, first, "Minji's colour", chromedp.Evaluate(`window.natter.state.color`, &color))
 
 	// The second tab becomes Bob; the first stays Minji.
-	changeName(t, second, bob)
+	joinAsSomeoneElse(t, second, bob)
 	poll(t, first, "Bob in the members", fmt.Sprintf(`document.querySelector(%q).textContent.includes(%q)`, sel("members"), bob))
 	say(t, second, "/w "+minji+" 비밀 "+x)
 	waitText(t, first, "비밀 "+x)
@@ -60,7 +61,7 @@ func TestBrowserTwoUsersInOneBrowser(t *testing.T) {
 	poll(t, first, "two members", `document.querySelector('[data-testid="member-count"]').textContent.includes('2')`)
 
 	// Back to Minji in the second tab: her session, colour and whispers.
-	changeName(t, second, minji)
+	joinAsSomeoneElse(t, second, minji)
 	waitText(t, second, "비밀 "+x)
 	var again string
 	run(t, second, "her colour", chromedp.Evaluate(`window.natter.state.color`, &again))
@@ -71,8 +72,8 @@ func TestBrowserTwoUsersInOneBrowser(t *testing.T) {
 	artifact(t, second, "names-two-tabs.png")
 }
 
-// changeName presses "Change name" and joins as name.
-func changeName(t *testing.T, ctx context.Context, name string) {
+// joinAsSomeoneElse presses "Join as someone else" and joins as name.
+func joinAsSomeoneElse(t *testing.T, ctx context.Context, name string) {
 	t.Helper()
 	run(t, ctx, "change name to "+name,
 		chromedp.Click(sel("signout-button")),

@@ -25,16 +25,7 @@ func TestLogoutEndsTheSession(t *testing.T) {
 	g1, g2 := s.gateways[0].URL, s.gateways[1].URL
 	nc := s.conns[0]
 
-	tab1 := dialSocket(t, g1)
-	ack := tab1.request(1, "join", `{"username":"Alice","room":"exit"}`)
-	var joined proto.JoinAck
-	if err := json.Unmarshal([]byte(ack), &joined); err != nil || !joined.OK || joined.Token == "" {
-		t.Fatalf("join: %s %v", ack, err)
-	}
-	tab2 := dialSocket(t, g2)
-	if ack := tab2.request(1, "join", fmt.Sprintf(`{"room":"exit","token":%q}`, joined.Token)); !strings.Contains(ack, `"ok":true`) {
-		t.Fatalf("second tab: %s", ack)
-	}
+	tab1, tab2, joined := twoTabs(t, g1, g2, "Alice", "exit")
 	bob := dialChatter(t, g1, "Bob", "exit")
 	for _, c := range []*wsChatter{tab1, tab2, bob} {
 		c.c.SetReadDeadline(time.Now().Add(30 * time.Second)) // no wait is endless
@@ -76,4 +67,21 @@ func TestLogoutEndsTheSession(t *testing.T) {
 	if ack := other.request(1, "join", `{"username":"alice","room":"exit"}`); !strings.Contains(ack, proto.CodeNameTaken) {
 		t.Errorf("alice while the new Alice is online: %s", ack)
 	}
+}
+
+// twoTabs joins username to room in a tab on the gateway at g1, then a
+// second tab of the same session on g2's; it returns them, and the first
+// join's ack.
+func twoTabs(t *testing.T, g1, g2, username, room string) (tab1, tab2 *wsChatter, joined proto.JoinAck) {
+	t.Helper()
+	tab1 = dialSocket(t, g1)
+	ack := tab1.request(1, "join", fmt.Sprintf(`{"username":%q,"room":%q}`, username, room))
+	if err := json.Unmarshal([]byte(ack), &joined); err != nil || !joined.OK || joined.Token == "" {
+		t.Fatalf("join: %s %v", ack, err)
+	}
+	tab2 = dialSocket(t, g2)
+	if ack := tab2.request(1, "join", fmt.Sprintf(`{"room":%q,"token":%q}`, room, joined.Token)); !strings.Contains(ack, `"ok":true`) {
+		t.Fatalf("second tab: %s", ack)
+	}
+	return tab1, tab2, joined
 }

@@ -1,9 +1,10 @@
 // Who this tab is. The name it joined as is the tab's own (sessionStorage:
 // a reload keeps it, and another tab may be someone else); the session
 // token of each name this browser has joined as is shared by its tabs
-// (localStorage), so that tabs of one name are one user, and "Change
-// name" throws no session away: joining as the old name again is the same
-// user, with the same colour and whispers.
+// (localStorage), so that tabs of one name are one user, and "Join as
+// someone else" throws no session away: joining as the old name again is
+// the same user, with the same colour and whispers. "Change name" renames
+// the session: its entry follows the new name.
 
 import { NAME_KEY, TOKEN_KEY, store } from './state.js';
 
@@ -63,6 +64,15 @@ export function rememberSession(name, token) {
   if (!name || !token) return;
   const list = sessions().filter((s) => s.name !== name);
   list.unshift({ name, token });
+  store.set(SESSIONS_KEY, JSON.stringify(list.slice(0, MOST_SESSIONS)));
+}
+
+// renameSession moves the session of from to the name to: the session
+// was renamed, its token stays.
+export function renameSession(from, to, token) {
+  if (!to || !token) return;
+  const list = sessions().filter((s) => s.name !== from && s.name !== to);
+  list.unshift({ name: to, token });
   store.set(SESSIONS_KEY, JSON.stringify(list.slice(0, MOST_SESSIONS)));
 }
 

@@ -21,7 +21,7 @@ const REJOIN_DELAYS_MS = [1000, 2000, 5000, 10000, 30000];
 // Between tries to load the history a join came without.
 const HISTORY_RETRY_MS = [1000, 2000, 5000, 10000, 30000];
 
-function normalizeName(s) {
+export function normalizeName(s) {
   return String(s).normalize('NFC').trim();
 }
 
@@ -211,6 +211,8 @@ function showJoinForm(name, room) {
   ui.joinView.hidden = false;
   ui.roomName.hidden = true;
   ui.signoutButton.hidden = true;
+  ui.renameButton.hidden = true;
+  ui.renameForm.hidden = true;
   if (name !== undefined) ui.nameInput.value = name || '';
   if (room !== undefined) ui.roomInput.value = room && room !== DEFAULT_ROOM ? room : '';
   setJoinBusy(false);
@@ -223,6 +225,7 @@ function showChat() {
   ui.joinView.hidden = true;
   ui.chatView.hidden = false;
   ui.signoutButton.hidden = false;
+  ui.renameButton.hidden = false;
   ui.roomName.hidden = false;
   ui.roomName.textContent = '#' + state.room;
   ui.roomName.title = t('signedInAs', state.username);
@@ -283,7 +286,7 @@ export function wireJoin() {
     }
   });
 
-  // Change name: this tab leaves its session (kept for the name: joining
+  // Join as someone else: this tab leaves its session (kept for the name: joining
   // as it again resumes it) and starts over on a new connection, so the
   // server lets go of the name; the browser's other tabs stay who they are.
   ui.signoutButton.addEventListener('click', () => {

@@ -21,6 +21,7 @@ import { wireDayLines } from './daylines.js';
 import { wireHint } from './hint.js';
 import { wireEdits } from './edit.js';
 import { takeToken, wireAuth } from './auth.js';
+import { wireRename } from './rename.js';
 
 // First of all, a sign-in token off the address bar.
 takeToken();
@@ -32,6 +33,7 @@ function start(io) {
   wireEvents(socket);
   wireEdits(socket, renderChatMessage);
   wireJoin();
+  wireRename(socket);
   wireRoom();
   wireComposer();
   wireRoomSwitch();
