@@ -49,6 +49,11 @@ func (c *chat) onJoin(s *socketio.Socket, e *socketio.EventMessage) {
 		fail(e, err)
 		return
 	}
+	c.presenceWork.enter()
+	defer c.presenceWork.done()
+	if !s.Connected() {
+		return // closed while it waited: nothing asked, nothing to answer
+	}
 	ref, err := c.joinRef(s, cn, roomName, keep)
 	if err != nil {
 		fail(e, err)
@@ -159,7 +164,11 @@ func (c *chat) tellLeftRef(ref string, deliberate bool) {
 	// connections it has, not those it lost). Presence answers ok a
 	// leave of a connection it no longer has, so asking twice
 	// announces once.
-	err := askUntilAnswered(c.leaves.closing, leaveRetry, leaveRetryMost, leaveTries, func() error { return c.up.leave(req) })
+	err := askUntilAnswered(c.leaves.closing, leaveRetry, leaveRetryMost, leaveTries, func() error {
+		c.presenceWork.enter()
+		defer c.presenceWork.done()
+		return c.up.leave(req)
+	})
 	if err != nil {
 		c.log.Warn("presence leave", "err", err)
 	}
