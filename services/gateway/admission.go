@@ -1,20 +1,20 @@
 package gateway
 
-// maxPresenceWork is how many joins and leaves one gateway has under way
-// with presence at once (see admission).
+// maxPresenceWork is how many joins and leaves one gateway has asked of
+// presence, and not yet had answered, at once (see admission).
 const maxPresenceWork = 64
 
-// admission bounds the joins and leaves a gateway works on at once; the
-// others wait their turn on a channel. A join is several NATS operations
-// on the gateway's one connection (the presence request, the history
-// query, the room's and the session's subscriptions, the recovery state),
-// each under nats.go's lock of that connection. Left unbounded, a storm of
-// thousands of joins queues thousands of goroutines on that lock: it turns
-// to starvation mode (handed from waiter to waiter, each handoff a trip
-// through the scheduler's queue of runnable goroutines), and the gateway
-// sent nothing to NATS for seconds while the joins it had sent timed out
-// and were asked again (docs/benchmarks.md, "The join storm's collapse").
-// A join or leave waiting here asks nothing yet: its wait does not count
+// admission bounds the presence requests of joins and leaves that a
+// gateway has under way at once; the others wait their turn on a channel.
+// Every request is sent under nats.go's lock of the gateway's one NATS
+// connection, which its answer, the room's subscriptions and the recovery
+// state need too. Left unbounded, a storm of thousands of joins queued
+// thousands of goroutines on that lock: it turned to starvation mode
+// (handed from waiter to waiter, each handoff a trip through the
+// scheduler's queue of runnable goroutines), and the gateway sent nothing
+// to NATS for seconds while the joins it had sent timed out and were
+// asked again (docs/benchmarks.md, "The join storm's collapse"). A join
+// or leave waiting here has asked nothing yet: its wait does not count
 // against the request timeout. The number waiting is bounded by the
 // connections, each of which handles one event at a time, and by the
 // leaves under way.
