@@ -303,4 +303,10 @@ const (
 	// dedupe by; also its Nats-Msg-Id, by which the events stream stores
 	// it once.
 	HeaderEventID = "Natter-Event-Id"
+	// HeaderBudget is how long, in milliseconds, the asker of a request
+	// (rpc.Call) still waits for its answer as it sends it. A responder
+	// that has not begun serving it that long after it arrived drops it
+	// unanswered (rpc.GivenUp): the asker has given up on it, or asked
+	// again. Relative, not a time of day, so that clocks need not agree.
+	HeaderBudget = "Natter-Budget"
 )

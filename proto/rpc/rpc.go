@@ -8,6 +8,8 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"strconv"
+	"time"
 
 	"github.com/nats-io/nats.go"
 
@@ -25,12 +27,17 @@ type Reply interface {
 // ends, or is answered with something that does not decode, is
 // proto.ErrUnavailable, wrapped with what failed (errors.Is tells it). A
 // reply that carries an error (resp implements Reply) returns that error.
+// A ctx with a deadline sends the time left in proto.HeaderBudget.
 func Call(ctx context.Context, nc *nats.Conn, subject string, req, resp any) error {
 	b, err := json.Marshal(req)
 	if err != nil {
 		return fmt.Errorf("encode %s request: %w", subject, err)
 	}
-	m, err := nc.RequestWithContext(ctx, subject, b)
+	msg := &nats.Msg{Subject: subject, Data: b}
+	if d, ok := ctx.Deadline(); ok {
+		msg.Header = nats.Header{proto.HeaderBudget: {strconv.FormatInt(time.Until(d).Milliseconds(), 10)}}
+	}
+	m, err := nc.RequestMsgWithContext(ctx, msg)
 	if err != nil {
 		return unavailable(subject, err)
 	}
@@ -57,6 +64,18 @@ func Respond(m *nats.Msg, reply any) error {
 		return fmt.Errorf("encode reply on %s: %w", m.Subject, err)
 	}
 	return m.Respond(b)
+}
+
+// GivenUp reports whether the asker of m, which arrived at arrived, has
+// stopped waiting for its answer by now: its proto.HeaderBudget has
+// passed since. A request without one (or with one that does not parse)
+// is always worth answering.
+func GivenUp(m *nats.Msg, arrived, now time.Time) bool {
+	ms, err := strconv.ParseInt(m.Header.Get(proto.HeaderBudget), 10, 64)
+	if err != nil {
+		return false
+	}
+	return now.Sub(arrived) >= time.Duration(ms)*time.Millisecond
 }
 
 // unavailable is proto.ErrUnavailable for a client, with the cause for a

@@ -3,6 +3,7 @@ package rpc_test
 import (
 	"context"
 	"errors"
+	"strconv"
 	"testing"
 	"time"
 
@@ -102,5 +103,52 @@ func TestRepliesCarryTheirErrors(t *testing.T) {
 		if r.ReplyError() != proto.ErrNameTaken {
 			t.Errorf("%T does not give its error", r)
 		}
+	}
+}
+
+// TestCallSendsItsBudget: a request sent under a deadline tells the
+// responder how long its asker still waits (proto.HeaderBudget), and
+// GivenUp tells once that has passed since the request arrived.
+func TestCallSendsItsBudget(t *testing.T) {
+	nc := connect(t)
+	got := make(chan *nats.Msg, 2)
+	sub, err := nc.Subscribe("t.budget", func(m *nats.Msg) {
+		got <- m
+		rpc.Respond(m, proto.OKAck{OK: true})
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { sub.Unsubscribe() })
+
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+	defer cancel()
+	var r proto.ErrorAck
+	if err := rpc.Call(ctx, nc, "t.budget", struct{}{}, &r); err != nil {
+		t.Fatal(err)
+	}
+	m := <-got
+	budget := m.Header.Get(proto.HeaderBudget)
+	if ms, err := strconv.Atoi(budget); err != nil || ms > 3000 || ms < 2000 {
+		t.Fatalf("%s = %q, want the ms left of 3 s", proto.HeaderBudget, budget)
+	}
+	arrived := time.Now()
+	if rpc.GivenUp(m, arrived, arrived.Add(2*time.Second)) {
+		t.Errorf("given up 2 s after arrival with a budget of %s ms", budget)
+	}
+	if !rpc.GivenUp(m, arrived, arrived.Add(3*time.Second)) {
+		t.Errorf("not given up 3 s after arrival with a budget of %s ms", budget)
+	}
+
+	// Without a deadline: no budget, never given up.
+	if err := rpc.Call(context.Background(), nc, "t.budget", struct{}{}, &r); err != nil {
+		t.Fatal(err)
+	}
+	m = <-got
+	if b := m.Header.Get(proto.HeaderBudget); b != "" {
+		t.Errorf("%s = %q without a deadline", proto.HeaderBudget, b)
+	}
+	if rpc.GivenUp(m, arrived, arrived.Add(time.Hour)) {
+		t.Error("a request without a budget given up")
 	}
 }

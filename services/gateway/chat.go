@@ -37,6 +37,8 @@ type chat struct {
 	beat *heartbeat
 	mod  *moderation
 
+	presenceWork *admission // bounds the joins and leaves under way at once
+
 	leaves   leaves // presence leaves under way
 	maxRooms int    // a connection's rooms at most (Config.MaxRooms)
 }
@@ -54,14 +56,15 @@ func newChat(id string, nc *nats.Conn, log *slog.Logger, m *chatMetrics, cfg Con
 		return nil, err
 	}
 	c := &chat{
-		id:       id,
-		nc:       nc,
-		log:      log,
-		metrics:  m,
-		floods:   newFloods(cfg, m.limited),
-		up:       newUpstream(nc, cfg.RequestTimeout, log),
-		leaves:   leaves{closing: make(chan struct{})},
-		maxRooms: cfg.MaxRooms,
+		id:           id,
+		nc:           nc,
+		log:          log,
+		metrics:      m,
+		floods:       newFloods(cfg, m.limited),
+		up:           newUpstream(nc, cfg.RequestTimeout, log),
+		leaves:       leaves{closing: make(chan struct{})},
+		maxRooms:     cfg.MaxRooms,
+		presenceWork: newAdmission(maxPresenceWork, m.waiting),
 	}
 	stored := make(chan *nats.Msg, storedQueue)
 	// The hub subscribes rooms to their notices for the fan-out, which

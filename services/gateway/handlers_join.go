@@ -54,7 +54,6 @@ func (c *chat) onJoin(s *socketio.Socket, e *socketio.EventMessage) {
 		fail(e, err)
 		return
 	}
-	cn.ask(ref)
 	join := proto.PresenceJoin{
 		ConnRef:  proto.ConnRef{Gateway: c.id, Conn: ref},
 		Username: req.Username,
@@ -62,12 +61,9 @@ func (c *chat) onJoin(s *socketio.Socket, e *socketio.EventMessage) {
 		Token:    req.Token,
 		Identity: cn.identityID(),
 	}
-	pr, err := c.up.join(join)
-	if noAnswer(err) && s.Connected() {
-		// No answer in time (a storm of joins): once more. Presence may
-		// have served the first, and serves a repeat on the same
-		// connection as that same join.
-		pr, err = c.up.join(join)
+	pr, asked, err := c.askJoin(s, cn, join)
+	if !asked {
+		return // closed while it waited its turn: nothing asked, nothing to answer
 	}
 	if err != nil {
 		fail(e, err)
@@ -115,6 +111,27 @@ func (c *chat) onJoin(s *socketio.Socket, e *socketio.EventMessage) {
 	m.goLive(hr.Through, 0)
 }
 
+// askJoin asks presence for join once one of the gateway's slots for
+// presence work is free (see admission), and once more if that went
+// unanswered; asked is false if s closed while it waited, and then
+// nothing was asked.
+func (c *chat) askJoin(s *socketio.Socket, cn *conn, join proto.PresenceJoin) (pr proto.PresenceJoinReply, asked bool, err error) {
+	c.presenceWork.enter()
+	defer c.presenceWork.done()
+	if !s.Connected() {
+		return pr, false, nil
+	}
+	cn.ask(join.Conn)
+	pr, err = c.up.join(join)
+	if noAnswer(err) && s.Connected() {
+		// No answer in time (a storm of joins): once more. Presence may
+		// have served the first, and serves a repeat on the same
+		// connection as that same join.
+		pr, err = c.up.join(join)
+	}
+	return pr, true, err
+}
+
 func (c *chat) onDisconnect(s *socketio.Socket, reason string) {
 	cn := connOf(s)
 	if cn == nil {
@@ -159,7 +176,11 @@ func (c *chat) tellLeftRef(ref string, deliberate bool) {
 	// connections it has, not those it lost). Presence answers ok a
 	// leave of a connection it no longer has, so asking twice
 	// announces once.
-	err := askUntilAnswered(c.leaves.closing, leaveRetry, leaveRetryMost, leaveTries, func() error { return c.up.leave(req) })
+	err := askUntilAnswered(c.leaves.closing, leaveRetry, leaveRetryMost, leaveTries, func() error {
+		c.presenceWork.enter()
+		defer c.presenceWork.done()
+		return c.up.leave(req)
+	})
 	if err != nil {
 		c.log.Warn("presence leave", "err", err)
 	}

@@ -119,6 +119,7 @@ type chatMetrics struct {
 	dedupHits     *prometheus.CounterVec
 	recoveries    *prometheus.CounterVec
 	backfilled    *prometheus.CounterVec
+	waiting       prometheus.Gauge // joins and leaves waiting for admission
 }
 
 // Results of a backfill, as the label of natter_gateway_backfilled_total.
@@ -183,6 +184,10 @@ func newChatMetrics(reg prometheus.Registerer) *chatMetrics {
 			Name: "natter_gateway_backfilled_total",
 			Help: "Stored room messages that the stream's republish did not bring (a leader lost, a slow NATS subscription), read back from the stream and delivered in order (result ok), or that could not be (unavailable).",
 		}, []string{"result"}),
+		waiting: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "natter_gateway_presence_waiting",
+			Help: "Joins and leaves waiting for one of the gateway's slots for presence work (64 under way at once).",
+		}),
 	}
 	for _, r := range []string{backfillOK, backfillFailed} {
 		m.backfilled.WithLabelValues(r)
@@ -198,7 +203,7 @@ func newChatMetrics(reg prometheus.Registerer) *chatMetrics {
 	}
 	if reg != nil {
 		reg.MustRegister(m.rooms, m.messagesIn, m.messagesOut, m.whispers, m.publishErrors, m.rateLimited, m.limited, m.fanOut,
-			m.dedupHits, m.recoveries, m.backfilled)
+			m.dedupHits, m.recoveries, m.backfilled, m.waiting)
 	}
 	return m
 }

@@ -10,8 +10,10 @@ import (
 
 // metrics are the presence service's Prometheus metrics; see docs/metrics.md.
 type metrics struct {
-	ops       *prometheus.CounterVec
-	duration  *prometheus.HistogramVec
+	ops      *prometheus.CounterVec
+	duration *prometheus.HistogramVec
+	// expired counts requests dropped unserved: their asker had given up.
+	expired   *prometheus.CounterVec
 	announced *prometheus.CounterVec
 	// gatewaysDropped counts gateways whose heartbeats stopped.
 	gatewaysDropped prometheus.Counter
@@ -33,6 +35,10 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Name:    "natter_presence_op_duration_seconds",
 			Help:    "Time to answer a presence operation.",
 			Buckets: prometheus.ExponentialBuckets(0.0001, 4, 10),
+		}, []string{"op"}),
+		expired: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "natter_presence_expired_total",
+			Help: "Requests dropped unanswered, by operation: their asker's budget (the Natter-Budget header) passed while they waited for a lane.",
 		}, []string{"op"}),
 		announced: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "natter_presence_announcements_total",
@@ -64,7 +70,7 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		}),
 	}
 	if reg != nil {
-		reg.MustRegister(m.ops, m.duration, m.announced, m.gatewaysDropped, m.resyncs, m.linkDown, m.rooms, m.roomUsers, m.online)
+		reg.MustRegister(m.ops, m.duration, m.expired, m.announced, m.gatewaysDropped, m.resyncs, m.linkDown, m.rooms, m.roomUsers, m.online)
 	}
 	return m
 }

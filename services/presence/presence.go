@@ -35,6 +35,9 @@ type Service struct {
 	held     heldNotices   // notices held while the gateways reconnect
 	epoch    string        // the store's, when last seen; "" before
 	serving  atomic.Bool   // Run has subscribed, and NATS has the subscriptions
+
+	dropped       atomic.Int64 // requests dropped, their askers gone (expired)
+	droppedLogged atomic.Int64 // when expired last logged, in Unix ns; 0 never
 }
 
 // New returns the service on the NATS connection nc with store; Run serves it.

@@ -3,20 +3,24 @@ package presence
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"maps"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/nats-io/nats.go"
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/natter/natter/kit/natstest"
 	"github.com/natter/natter/kit/wait"
 	"github.com/natter/natter/proto"
+	"github.com/natter/natter/proto/rpc"
 )
 
 // TestCensus checks that census sets the store's gauges.
@@ -196,6 +200,67 @@ func TestJoinThenLeaveInOrder(t *testing.T) {
 	if got := roomNames(t, mem, "lobby"); len(got) != 0 {
 		t.Errorf("lobby = %v after a join and then a leave, want nobody", got)
 	}
+}
+
+// TestDropsARequestWhoseAskerGaveUp: a leave queued behind a held join of
+// its connection (one lane), whose asker stops waiting meanwhile, is
+// dropped when its lane comes to it, not served late: the connection
+// stays joined, and the drop is counted. A join asked then, with time to
+// wait, is served.
+func TestDropsARequestWhoseAskerGaveUp(t *testing.T) {
+	g := gate(t, NewMemoryStore(time.Hour, nil), conn("c"))
+	store := &countedLeaves{Store: g}
+	ns := natstest.Run(t)
+	s := New(Config{OpTimeout: heldFor}, natstest.Connect(t, ns.ClientURL()), store, slog.New(slog.DiscardHandler), prometheus.NewRegistry())
+	serve(t, s)
+	nc := natstest.Connect(t, ns.ClientURL())
+	joined := ask(t, nc, proto.PresenceJoinSubject, joinRequest(g.conn, "Alice"))
+	<-g.entered
+
+	const budget = 100 * time.Millisecond
+	ctx, cancel := context.WithTimeout(context.Background(), budget)
+	defer cancel()
+	var r proto.ErrorAck
+	err := rpc.Call(ctx, nc, proto.PresenceLeaveSubject, proto.PresenceLeave{ConnRef: g.conn, Deliberate: true}, &r)
+	if !errors.Is(err, proto.ErrUnavailable) {
+		t.Fatalf("a leave behind a held join: %v, want unavailable", err)
+	}
+	// The budget counts from the leave's arrival, after it was sent: it
+	// has passed once the call's deadline and one more budget have.
+	time.Sleep(budget)
+	g.release()
+	select {
+	case <-joined:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the held join was never answered")
+	}
+	// One more request on the lane, served after wherever the leave was.
+	ctx, cancel = context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	var again proto.PresenceJoinReply
+	if err := rpc.Call(ctx, nc, proto.PresenceJoinSubject, proto.PresenceJoin{ConnRef: g.conn, Username: "Alice", Room: "lobby"}, &again); err != nil {
+		t.Fatalf("a join with time to wait: %v", err)
+	}
+	if n := store.leaves.Load(); n != 0 {
+		t.Errorf("the leave its asker gave up on was served (%d leaves)", n)
+	}
+	if n := testutil.ToFloat64(s.metrics.expired.WithLabelValues("leave")); n != 1 {
+		t.Errorf("natter_presence_expired_total{op=leave} = %v, want 1", n)
+	}
+	if n := testutil.ToFloat64(s.metrics.expired.WithLabelValues("join")); n != 0 {
+		t.Errorf("natter_presence_expired_total{op=join} = %v, want 0", n)
+	}
+}
+
+// countedLeaves counts the deliberate leaves served by its Store.
+type countedLeaves struct {
+	Store
+	leaves atomic.Int32
+}
+
+func (c *countedLeaves) Leave(ctx context.Context, ref proto.ConnRef) (LeaveResult, error) {
+	c.leaves.Add(1)
+	return c.Store.Leave(ctx, ref)
 }
 
 // TestRunDrains checks that Run returns only once the requests it took

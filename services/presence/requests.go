@@ -15,7 +15,8 @@ import (
 
 // handle wraps an operation: it serves it on a lane of l (the lane of the
 // request's connection, when byConn), times it, counts its errors, and
-// sends its reply.
+// sends its reply. A request whose asker has given up by the time its
+// lane comes to it is dropped unserved (see expired).
 func (s *Service) handle(l *lanes, op string, f func(ctx context.Context, data []byte) any, byConn bool) nats.MsgHandler {
 	return func(m *nats.Msg) {
 		start := time.Now()
@@ -24,6 +25,10 @@ func (s *Service) handle(l *lanes, op string, f func(ctx context.Context, data [
 			key = connOfRequest(m.Data)
 		}
 		l.do(key, func() {
+			if rpc.GivenUp(m, start, time.Now()) {
+				s.expired(op)
+				return
+			}
 			ctx, cancel := context.WithTimeout(context.Background(), s.cfg.OpTimeout)
 			defer cancel()
 			reply := f(ctx, m.Data)
@@ -32,6 +37,26 @@ func (s *Service) handle(l *lanes, op string, f func(ctx context.Context, data [
 				s.log.Warn("presence: reply", "op", op, "err", err)
 			}
 		})
+	}
+}
+
+// expiredLogEvery spaces the logs of dropped requests: a storm drops
+// thousands.
+const expiredLogEvery = 10 * time.Second
+
+// expired counts a request of op dropped because its asker had given up
+// on it, and logs the drops now and then. Serving it late would only add
+// to what the requests behind it wait: its answer would reach nobody, and
+// a gateway that got none asks again, or tells its client unavailable. A
+// join or leave dropped so changes nothing: the gateway asks a leave again
+// until it is answered, and a join that got no answer is followed by its
+// connection's leave when the connection closes.
+func (s *Service) expired(op string) {
+	s.metrics.expired.WithLabelValues(op).Inc()
+	n := s.dropped.Add(1)
+	now := time.Now().UnixNano()
+	if last := s.droppedLogged.Load(); now-last >= int64(expiredLogEvery) && s.droppedLogged.CompareAndSwap(last, now) {
+		s.log.Warn("presence: dropped requests whose askers had given up (served too late to be of use)", "op", op, "dropped", n)
 	}
 }
 
