@@ -2,7 +2,7 @@ package gateway
 
 // maxPresenceWork is how many joins and leaves one gateway has asked of
 // presence, and not yet had answered, at once (see admission).
-const maxPresenceWork = 64
+const maxPresenceWork = 256
 
 // admission bounds the presence requests of joins and leaves that a
 // gateway has under way at once; the others wait their turn on a channel.

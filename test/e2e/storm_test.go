@@ -475,7 +475,7 @@ func TestNameStorm(t *testing.T) {
 
 // presenceWork is the gateway's bound on joins and leaves under way at
 // once (services/gateway/admission.go, maxPresenceWork).
-const presenceWork = 64
+const presenceWork = 256
 
 // TestJoinsUnderWayBounded: a storm of joins on one gateway has at most
 // presenceWork of them asking presence at once; the others wait in the
