@@ -75,6 +75,16 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 	return m
 }
 
+// serves makes op's series of operations served and of requests dropped
+// exist from the start, at 0: a panel or alert of an operation that has
+// not happened yet (a rename, a request dropped in a storm) then shows 0,
+// not "no data".
+func (m *metrics) serves(op string) {
+	m.ops.WithLabelValues(op, "ok")
+	m.duration.WithLabelValues(op)
+	m.expired.WithLabelValues(op)
+}
+
 // observe counts an operation by the error its reply carries, if any.
 func (m *metrics) observe(op string, start time.Time, reply any) {
 	result := "ok"

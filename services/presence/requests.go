@@ -18,6 +18,7 @@ import (
 // sends its reply. A request whose asker has given up by the time its
 // lane comes to it is dropped unserved (see expired).
 func (s *Service) handle(l *lanes, op string, f func(ctx context.Context, data []byte) any, byConn bool) nats.MsgHandler {
+	s.metrics.serves(op)
 	return func(m *nats.Msg) {
 		start := time.Now()
 		key := ""
