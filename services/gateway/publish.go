@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"log/slog"
 	"strconv"
 	"sync"
@@ -69,9 +70,9 @@ func (pb *publisher) store(e *socketio.EventMessage, out *nats.Msg, m *member, c
 		p.msgID = hex.EncodeToString(h[:16])
 		p.guard = pb.journal.bucket(ctx, proto.DedupBucket)
 		if p.guard != nil {
-			if stored, ok := pb.remembered(ctx, p.guard, p.msgID); ok {
+			if seq, ok := pb.remembered(ctx, p.guard, p.msgID); ok {
 				pb.metrics.dedupHits.WithLabelValues("bucket").Inc()
-				p.acked(stored)
+				p.ackStored(ctx, seq)
 				return
 			}
 		}
@@ -105,16 +106,17 @@ func (pb *publisher) store(e *socketio.EventMessage, out *nats.Msg, m *member, c
 	}()
 }
 
-// remembered returns what the dedup bucket says was stored under msgID,
-// if anything.
-func (pb *publisher) remembered(ctx context.Context, guard jetstream.KeyValue, msgID string) ([]byte, bool) {
+// remembered returns the sequence the dedup bucket says msgID was stored
+// under, if it says so. A bucket that does not answer says nothing: the
+// message is published, and JetStream's window catches a resend within
+// it.
+func (pb *publisher) remembered(ctx context.Context, guard jetstream.KeyValue, msgID string) (uint64, bool) {
 	e, err := guard.Get(ctx, msgID)
 	if err != nil {
-		return nil, false
+		return 0, false
 	}
-	seq, _ := strconv.ParseUint(string(e.Value()), 10, 64)
-	data, err := pb.journal.storedData(ctx, seq)
-	return data, err == nil
+	seq, err := strconv.ParseUint(string(e.Value()), 10, 64)
+	return seq, err == nil
 }
 
 // publication is one message or whisper on its way to the stream, and the
@@ -135,11 +137,7 @@ func (p *publication) await(ctx context.Context, paf jetstream.PubAckFuture) {
 	case pa := <-paf.Ok():
 		if pa.Duplicate {
 			p.pb.metrics.dedupHits.WithLabelValues("jetstream").Inc()
-			data, err := p.pb.journal.storedData(ctx, pa.Sequence)
-			if err != nil {
-				data = nil // stored once; the first answer is lost
-			}
-			p.acked(data)
+			p.ackStored(ctx, pa.Sequence)
 			return
 		}
 		p.acked(nil)
@@ -150,6 +148,26 @@ func (p *publication) await(ctx context.Context, paf jetstream.PubAckFuture) {
 	case <-ctx.Done():
 		// Published, and not answered in time: it may be stored.
 		p.failed(proto.ErrUnknownOutcome)
+	}
+}
+
+// ackStored acks a resend with the id and time of what an earlier send
+// of its clientId stored at seq. Until that can be read back, the resend
+// is not acked ok: an ack naming this send's own id would name a message
+// that history does not hold (the stored one has the first send's id).
+// A read that fails for now is unknown_outcome, and the client resends
+// again; a message no longer there (edited, deleted or aged out since) is
+// no_such_message.
+func (p *publication) ackStored(ctx context.Context, seq uint64) {
+	data, err := p.pb.journal.storedData(ctx, seq)
+	switch {
+	case errors.Is(err, jetstream.ErrMsgNotFound):
+		p.failed(proto.ErrNoSuchMessage)
+	case err != nil:
+		p.pb.log.Warn("read back a resent message's first copy", "seq", seq, "err", err)
+		p.failed(proto.ErrUnknownOutcome)
+	default:
+		p.acked(data)
 	}
 }
 

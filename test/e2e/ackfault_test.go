@@ -72,6 +72,62 @@ func TestAckWhenTheStoreAnswersLate(t *testing.T) {
 	}
 }
 
+// TestAckOfAResendWhoseFirstCopyCannotBeRead: a message is stored but
+// its ack is lost (unknown_outcome), so the dedup bucket never hears of
+// it; its resend is caught by JetStream as a duplicate, and the gateway
+// reads the first copy back for its id, but that read is not answered in
+// time (the proxy holds it: a stream leader moving, as in
+// TestNATSNodeStopped). The resend is not acked ok under its own id, which
+// history does not hold: it is unknown_outcome, and the next resend is
+// acked with the stored id. History has the message once.
+func TestAckOfAResendWhoseFirstCopyCannotBeRead(t *testing.T) {
+	s, network, url, _ := gatewayThroughProxy(t)
+	room := "unread"
+	c := dialChatter(t, url, "Persistent", room)
+	c.c.SetReadDeadline(time.Now().Add(20 * time.Second))
+	send := func(id int) (ack struct {
+		OK    bool        `json:"ok"`
+		ID    string      `json:"id"`
+		Error proto.Error `json:"error"`
+	}) {
+		c.send(fmt.Sprintf(`42%d["client message",{"message":"read back","clientId":"unread-1"}]`, id))
+		frame := c.readUntil(fmt.Sprintf("43%d[", id))
+		var args []json.RawMessage
+		if err := json.Unmarshal([]byte(frame[strings.Index(frame, "["):]), &args); err != nil || len(args) != 1 || json.Unmarshal(args[0], &ack) != nil {
+			t.Fatalf("ack %q: %v", frame, err)
+		}
+		return ack
+	}
+
+	network.holdAfter("PUB " + proto.RoomMsgSubject(room) + " ")
+	if first := send(1); first.OK || first.Error.Code != proto.CodeUnknownOutcome {
+		t.Fatalf("ack of a message whose store answered late: %+v, want %s", first, proto.CodeUnknownOutcome)
+	}
+	network.release()
+	var stored []proto.Message
+	wait.Eventually(t, 5*time.Second, func() bool {
+		stored = nil
+		for _, m := range s.history(t, room) {
+			if m.Message == "read back" {
+				stored = append(stored, m)
+			}
+		}
+		return len(stored) > 0
+	}, "the message whose ack was unknown_outcome is not in history")
+
+	network.holdAfter("PUB $JS.API.STREAM.MSG.GET." + proto.MessagesStream + " ")
+	if again := send(2); again.OK || again.Error.Code != proto.CodeUnknownOutcome {
+		t.Errorf("ack of a resend whose first copy could not be read back: %+v, want %s (history holds it as %s)", again, proto.CodeUnknownOutcome, stored[0].ID)
+	}
+	network.release()
+	if last := send(3); !last.OK || last.ID != stored[0].ID {
+		t.Errorf("ack of the next resend: %+v, want ok with the stored id %s", last, stored[0].ID)
+	}
+	if n := s.stored(t, room, "read back"); n != 1 {
+		t.Errorf("the message is %d times in history, want once", n)
+	}
+}
+
 // TestBrowserResendsOnUnknownOutcome: the web page, told unknown_outcome,
 // sends the message again by itself under the same clientId, and shows it
 // once, confirmed; it is stored once. Whether it was in fact stored (the
