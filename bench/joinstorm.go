@@ -52,7 +52,10 @@ func (j *JoinStorm) Run(ctx context.Context) error {
 		notices atomic.Int64
 		joined  atomic.Int64
 		lastAck atomic.Int64 // ns since start
-		hist    Histogram
+		lastUp  atomic.Int64 // ns since start, of the last connection open
+		hist    Histogram    // start to each join's ack
+		connect Histogram    // start to each connection open
+		rtt     Histogram    // each join's round trip
 		mu      sync.Mutex
 		ec      errorCounts
 		wg      sync.WaitGroup
@@ -77,6 +80,9 @@ func (j *JoinStorm) Run(ctx context.Context) error {
 				mu.Unlock()
 				return
 			}
+			up := time.Since(start)
+			connect.Record(up)
+			storeMax(&lastUp, up)
 			room := i / j.PerRoom
 			if err := c.Join(sctx, fmt.Sprintf("%su%d", j.Prefix, i), j.room(room)); err != nil {
 				// A user whose join failed is gone: the truth the counts
@@ -90,13 +96,9 @@ func (j *JoinStorm) Run(ctx context.Context) error {
 			clients[i] = c
 			d := time.Since(start)
 			hist.Record(d)
+			rtt.Record(d - up)
 			joined.Add(1)
-			for {
-				l := lastAck.Load()
-				if int64(d) <= l || lastAck.CompareAndSwap(l, int64(d)) {
-					break
-				}
-			}
+			storeMax(&lastAck, d)
 			mu.Lock()
 			perRoom[room]++
 			mu.Unlock()
@@ -109,6 +111,8 @@ func (j *JoinStorm) Run(ctx context.Context) error {
 		Rooms: j.Rooms, PerRoom: j.PerRoom, Clients: n,
 		Joined: joined.Load(), JoinSeconds: round(time.Duration(lastAck.Load()).Seconds(), 3),
 		JoinP50: ms(hist.Quantile(0.5)), JoinP99: ms(hist.Quantile(0.99)),
+		ConnectSeconds: round(time.Duration(lastUp.Load()).Seconds(), 3), ConnectP50: ms(connect.Quantile(0.5)),
+		JoinRTTP50: ms(rtt.Quantile(0.5)), JoinRTTP99: ms(rtt.Quantile(0.99)),
 	}
 	want := func(room int) int { return perRoom[room] }
 	// Failed joins closed their connections: a server with a grace period
@@ -140,6 +144,16 @@ func (j *JoinStorm) Run(ctx context.Context) error {
 	use.fill(r, j.Pids)
 	ec.fill(r)
 	return r.Write(j.Out)
+}
+
+// storeMax raises v to d if d is greater.
+func storeMax(v *atomic.Int64, d time.Duration) {
+	for {
+		l := v.Load()
+		if int64(d) <= l || v.CompareAndSwap(l, int64(d)) {
+			return
+		}
+	}
 }
 
 func (j *JoinStorm) room(i int) string { return fmt.Sprintf("%s%d", j.Prefix, i) }

@@ -41,16 +41,23 @@ type Result struct {
 	MaxPerSec    float64 `json:"max_delivered_per_s,omitempty"`
 
 	// joinstorm
-	Rooms        int     `json:"rooms,omitempty"`
-	PerRoom      int     `json:"per_room,omitempty"`
-	Joined       int64   `json:"joined,omitempty"`
-	JoinSeconds  float64 `json:"join_s,omitempty"` // start to the last join ack
-	JoinP50      float64 `json:"join_p50_ms,omitempty"`
-	JoinP99      float64 `json:"join_p99_ms,omitempty"`
-	Notices      int64   `json:"join_notices,omitempty"` // join notices received during the storm
-	CountsOK     *bool   `json:"counts_ok,omitempty"`    // rooms' counts equal the joins
-	LeaveSeconds float64 `json:"leave_s,omitempty"`      // close of all to rooms' counts at zero
-	LeftOK       *bool   `json:"left_ok,omitempty"`
+	Rooms       int     `json:"rooms,omitempty"`
+	PerRoom     int     `json:"per_room,omitempty"`
+	Joined      int64   `json:"joined,omitempty"`
+	JoinSeconds float64 `json:"join_s,omitempty"` // start to the last join ack
+	JoinP50     float64 `json:"join_p50_ms,omitempty"`
+	JoinP99     float64 `json:"join_p99_ms,omitempty"`
+	// The storm's two stages: start to the last connection open (the
+	// Engine.IO and Socket.IO handshakes), and each join's own round trip
+	// (from its connection open to its ack).
+	ConnectSeconds float64 `json:"connect_s,omitempty"`
+	ConnectP50     float64 `json:"connect_p50_ms,omitempty"`
+	JoinRTTP50     float64 `json:"join_rtt_p50_ms,omitempty"`
+	JoinRTTP99     float64 `json:"join_rtt_p99_ms,omitempty"`
+	Notices        int64   `json:"join_notices,omitempty"` // join notices received during the storm
+	CountsOK       *bool   `json:"counts_ok,omitempty"`    // rooms' counts equal the joins
+	LeaveSeconds   float64 `json:"leave_s,omitempty"`      // close of all to rooms' counts at zero
+	LeftOK         *bool   `json:"left_ok,omitempty"`
 
 	// idle
 	Conns       int     `json:"conns,omitempty"`
