@@ -85,7 +85,7 @@ func newChat(id string, nc *nats.Conn, log *slog.Logger, m *chatMetrics, cfg Con
 		log:        log,
 	}
 	c.mod = newModeration(nc, c.hub, c.rec.forget, log)
-	c.fan.moderated = c.mod.enforce
+	c.fan.moderating, c.fan.moderated = c.mod.record, c.mod.enforce
 	c.rec.moderated = c.mod.joined
 	c.beat = newHeartbeat(id, nc, cfg.HeartbeatInterval, c.up, c.hub.snapshot, c.disconnect, log)
 	return c, nil

@@ -47,9 +47,13 @@ type fanout struct {
 	floods  *floods
 	metrics *chatMetrics
 	missed  backfill // nil: none
-	// moderated carries out a moderation notice on the room's members
-	// here, once they are told of it (moderation.enforce); nil: none.
-	moderated func(members []*member, msg *nats.Msg)
+	// moderating records a moderation notice's mute or unmute before the
+	// room is told of it (moderation.record), so that no message of a
+	// member told of a mute passes here after; moderated carries out a
+	// kick or ban on the room's members here once they are told of it
+	// (moderation.enforce). nil: none.
+	moderating func(msg *nats.Msg)
+	moderated  func(members []*member, msg *nats.Msg)
 
 	stop     chan struct{}
 	running  sync.WaitGroup
@@ -217,6 +221,9 @@ func (f *fanout) fanOutNotice(msg *nats.Msg) {
 		// Its session's connections are told by "renamed", whether they
 		// have the new name yet or not.
 		skipKey, skipSession = "", msg.Header.Get(proto.HeaderSession)
+	}
+	if event == proto.EventModeration && f.moderating != nil {
+		f.moderating(msg)
 	}
 	members := f.to.room(room)
 	for _, m := range members {

@@ -190,12 +190,22 @@ func (md *moderation) onRoleGranted(msg *nats.Msg) {
 	}
 }
 
-// enforce carries out an announced action on this gateway: members are
-// the room's here, already told of it.
-func (md *moderation) enforce(members []*member, msg *nats.Msg) {
+// announced reads a moderation notice: its action and its target.
+func announced(msg *nats.Msg) (proto.Moderation, string, bool) {
 	var a proto.Moderation
 	target := msg.Header.Get(proto.HeaderModerationTarget)
 	if json.Unmarshal(msg.Data, &a) != nil || target == "" {
+		return a, "", false
+	}
+	return a, target, true
+}
+
+// record keeps an announced mute or unmute on this gateway, before the
+// room is told of it: a member told of its mute finds its next message
+// refused here.
+func (md *moderation) record(msg *nats.Msg) {
+	a, target, ok := announced(msg)
+	if !ok {
 		return
 	}
 	switch a.Action {
@@ -207,6 +217,17 @@ func (md *moderation) enforce(members []*member, msg *nats.Msg) {
 		md.mutes.set(a.Room, target, until)
 	case proto.EventUnmute:
 		md.mutes.lift(a.Room, target)
+	}
+}
+
+// enforce carries out an announced kick or ban on this gateway: members
+// are the room's here, already told of it.
+func (md *moderation) enforce(members []*member, msg *nats.Msg) {
+	a, target, ok := announced(msg)
+	if !ok {
+		return
+	}
+	switch a.Action {
 	case proto.EventKick, proto.EventBan:
 		for _, m := range members {
 			cn := connOf(m.sock)

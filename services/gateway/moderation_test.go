@@ -1,9 +1,12 @@
 package gateway
 
 import (
+	"encoding/json"
 	"errors"
 	"testing"
 	"time"
+
+	"github.com/nats-io/nats.go"
 
 	"github.com/natter/natter/proto"
 )
@@ -55,5 +58,53 @@ func TestSessionRole(t *testing.T) {
 	}
 	if r := (&conn{}).role(); r != "" {
 		t.Errorf("anonymous: %q", r)
+	}
+}
+
+// checkingSink is a member's sink that, as each frame reaches it, asks
+// whether its user's messages would pass the gateway's mutes.
+type checkingSink struct {
+	frames
+	mutes  *mutes
+	room   string
+	target string
+	passed []error // the mutes' answer at each frame
+}
+
+func (s *checkingSink) SendFrame(frame []byte, tail [][]byte) error {
+	s.passed = append(s.passed, s.mutes.check(s.room, []string{s.target}))
+	return s.frames.SendFrame(frame, tail)
+}
+
+// TestMuteHoldsBeforeTheRoomIsTold: a gateway records an announced mute
+// before it tells the room's members here, so a member told of its mute
+// cannot get a message past the gateway in between; likewise an unmute
+// holds before it is told.
+func TestMuteHoldsBeforeTheRoomIsTold(t *testing.T) {
+	md := newModeration(nil, nil, nil, nil)
+	target := proto.NameTarget("ann")
+	sink := &checkingSink{mutes: &md.mutes, room: "lobby", target: target}
+	ann := testMember("lobby", proto.SessionID("token-ann"), "ann", sink)
+	f := newTestFanout(members{rooms: map[string][]*member{proto.Token("lobby"): {ann}}})
+	f.moderating, f.moderated = md.record, md.enforce
+
+	notice := func(action string) *nats.Msg {
+		msg := nats.NewMsg(proto.RoomPresenceSubject("lobby"))
+		msg.Header.Set(proto.HeaderEvent, proto.EventModeration)
+		msg.Header.Set(proto.HeaderModerationTarget, target)
+		msg.Data, _ = json.Marshal(proto.Moderation{Action: action, Room: "lobby", Username: "ann", By: "mod"})
+		return msg
+	}
+	f.fanOutNotice(notice(proto.EventMute))
+	f.fanOutNotice(notice(proto.EventUnmute))
+	if len(sink.passed) != 2 {
+		t.Fatalf("ann was told %d notices, want 2", len(sink.passed))
+	}
+	var pe *proto.Error
+	if !errors.As(sink.passed[0], &pe) || pe.Code != proto.CodeMuted {
+		t.Errorf("as ann is told of her mute, her message would pass: %v", sink.passed[0])
+	}
+	if sink.passed[1] != nil {
+		t.Errorf("as ann is told of her unmute, her message would be refused: %v", sink.passed[1])
 	}
 }
