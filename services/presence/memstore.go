@@ -234,6 +234,18 @@ func (m *MemoryStore) Rename(_ context.Context, token, username string) (RenameR
 	return res, nil
 }
 
+// SessionRooms implements Store.
+func (m *MemoryStore) SessionRooms(_ context.Context, token string) ([]string, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.expire(m.now())
+	s := m.sessions[token]
+	if s == nil || len(s.conns) == 0 {
+		return nil, ErrNoSession
+	}
+	return s.rooms(), nil
+}
+
 // Reap implements Store.
 func (m *MemoryStore) Reap(context.Context) ([]LeaveResult, error) {
 	m.mu.Lock()

@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -286,5 +288,49 @@ func TestDeletionLogged(t *testing.T) {
 	}
 	if a := log.Actions[0]; a.Action != proto.ActionDelete || a.By != "Erin" || a.MessageID != id || a.Username != "frank" || a.Room != "kitchen" {
 		t.Errorf("logged: %+v", a)
+	}
+}
+
+// TestRenameToABannedName: a session in a room cannot rename itself to a
+// name banned from that room (nor to a look-alike of it): the rename is
+// refused as banned, naming the room, and the session keeps its name; a
+// name banned only elsewhere, or not at all, is taken.
+func TestRenameToABannedName(t *testing.T) {
+	ns := natstest.Run(t)
+	nc := natstest.Connect(t, ns.ClientURL())
+	s := New(Config{}, natstest.Connect(t, ns.ClientURL()), NewMemoryStore(time.Hour, nil), slog.New(slog.DiscardHandler), prometheus.NewRegistry())
+	serve(t, s)
+
+	var jr proto.PresenceJoinReply
+	askJSON(t, nc, proto.PresenceJoinSubject, proto.PresenceJoin{ConnRef: conn("a"), Username: "ann", Room: "r"}, &jr)
+	if jr.Error != nil {
+		t.Fatal(jr.Error)
+	}
+	askJSON(t, nc, proto.PresenceJoinSubject, proto.PresenceJoin{ConnRef: conn("a#2"), Token: jr.Token, Room: "calm"}, &proto.PresenceJoinReply{})
+	for _, ban := range []struct{ room, name string }{{"r", "bob"}, {"elsewhere", "dave"}} {
+		var mr proto.PresenceModerateReply
+		askJSON(t, nc, proto.PresenceModerateSubject, proto.PresenceModerate{Action: proto.EventBan, ModerateRequest: proto.ModerateRequest{Room: ban.room, Username: ban.name}, By: "Mod"}, &mr)
+		if mr.Error != nil {
+			t.Fatalf("ban %s from %s: %+v", ban.name, ban.room, mr.Error)
+		}
+	}
+	rename := func(to string) proto.PresenceRenameReply {
+		var rr proto.PresenceRenameReply
+		askJSON(t, nc, proto.PresenceRenameSubject, proto.PresenceRename{ConnRef: conn("a"), Token: jr.Token, Username: to}, &rr)
+		return rr
+	}
+	for _, to := range []string{"bob", "B0B"} {
+		rr := rename(to)
+		if rr.Error == nil || rr.Error.Code != proto.CodeBanned || !strings.Contains(rr.Error.Message, "from r") {
+			t.Errorf("rename to %s, banned from r: %+v, want %s naming r", to, rr, proto.CodeBanned)
+		}
+	}
+	if got := usernames(allMembers(t, s.store, "r")); !slices.Equal(got, []string{"ann"}) {
+		t.Errorf("r after the refused renames = %v, want [ann]", got)
+	}
+	for _, to := range []string{"dave", "carol"} {
+		if rr := rename(to); rr.Error != nil || rr.Username != to {
+			t.Errorf("rename to %s: %+v", to, rr)
+		}
 	}
 }

@@ -256,6 +256,27 @@ func (r *RedisStore) Rename(ctx context.Context, token, username string) (Rename
 	return res, nil
 }
 
+// SessionRooms implements Store.
+func (r *RedisStore) SessionRooms(ctx context.Context, token string) ([]string, error) {
+	vals, err := r.rdb.HVals(ctx, r.prefix+"conns:"+encode(token)).Result()
+	if err != nil {
+		return nil, fmt.Errorf("presence: session rooms: %w", err)
+	}
+	if len(vals) == 0 {
+		return nil, ErrNoSession
+	}
+	rooms := make([]string, 0, len(vals))
+	for _, v := range vals {
+		room, err := decode(v)
+		if err != nil {
+			return nil, fmt.Errorf("presence: session rooms: %w", err)
+		}
+		rooms = append(rooms, room)
+	}
+	slices.Sort(rooms)
+	return slices.Compact(rooms), nil
+}
+
 // reapBatch is how many lingering connections one reap script removes at
 // most, so that a long backlog does not block Redis for long.
 // At 100 a script takes a few ms even when every connection is a user's

@@ -108,6 +108,31 @@ func testRename(t *testing.T, open openStore) {
 		}
 	})
 
+	t.Run("session rooms", func(t *testing.T) {
+		s, _ := open(t, time.Hour)
+		join(t, s, JoinParams{Conn: conn("m1"), Username: "민지", Room: "lobby", NewToken: "tm"})
+		join(t, s, JoinParams{Conn: conn("m1#k"), Room: "kitchen", Token: "tm"})
+		join(t, s, JoinParams{Conn: conn("m2"), Room: "lobby", Token: "tm"})
+		join(t, s, JoinParams{Conn: conn("b"), Username: "Bob", Room: "garden", NewToken: "tb"})
+		if got, err := s.SessionRooms(ctx, "tm"); err != nil || !slices.Equal(got, []string{"kitchen", "lobby"}) {
+			t.Errorf("SessionRooms = %v, %v; want [kitchen lobby]", got, err)
+		}
+		if _, err := s.Linger(ctx, conn("m1#k"), time.Hour); err != nil {
+			t.Fatal(err)
+		}
+		if got, err := s.SessionRooms(ctx, "tm"); err != nil || !slices.Equal(got, []string{"kitchen", "lobby"}) {
+			t.Errorf("SessionRooms with a lingering connection = %v, %v; want [kitchen lobby]", got, err)
+		}
+		for _, c := range []string{"m1", "m1#k", "m2"} {
+			leave(t, s, conn(c))
+		}
+		for _, token := range []string{"tm", "nope"} {
+			if got, err := s.SessionRooms(ctx, token); !errors.Is(err, ErrNoSession) {
+				t.Errorf("SessionRooms(%s) = %v, %v; want ErrNoSession", token, got, err)
+			}
+		}
+	})
+
 	t.Run("the same name, and its own key", func(t *testing.T) {
 		s, _ := open(t, time.Hour)
 		join(t, s, JoinParams{Conn: conn("a"), Username: "alice", Room: "lobby", NewToken: "ta"})

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"slices"
 	"time"
 
@@ -209,6 +210,9 @@ func (s *Service) rename(ctx context.Context, data []byte) any {
 	if err != nil {
 		return proto.PresenceRenameReply{Error: proto.AsError(err)}
 	}
+	if e := s.renameBanned(ctx, req.Token, name); e != nil {
+		return proto.PresenceRenameReply{Error: e}
+	}
 	res, err := s.store.Rename(ctx, req.Token, name)
 	if errors.Is(err, ErrNoSession) {
 		return proto.PresenceRenameReply{Error: proto.ErrNotJoined}
@@ -229,6 +233,30 @@ func (s *Service) rename(ctx context.Context, data []byte) any {
 		}
 	}
 	return proto.PresenceRenameReply{From: res.From, Username: sess.Username, Color: sess.Color, Gen: res.Gen}
+}
+
+// renameBanned refuses a rename to a name banned from one of the rooms
+// the session is in: a join under that name would be refused there, and
+// a rename is no way in. Nil when no ban holds; a session that is not
+// online is for Rename to refuse.
+func (s *Service) renameBanned(ctx context.Context, token, name string) *proto.Error {
+	rooms, err := s.store.SessionRooms(ctx, token)
+	if errors.Is(err, ErrNoSession) {
+		return nil
+	}
+	if err != nil {
+		return s.storeError("rename", err)
+	}
+	key := proto.NameKey(name)
+	for _, room := range rooms {
+		if _, e := s.standing(ctx, room, key, ""); e != nil {
+			if e.Code == proto.CodeBanned {
+				e.Message = fmt.Sprintf("the name %s is banned from %s", name, room)
+			}
+			return e
+		}
+	}
+	return nil
 }
 
 // errIdentityRename refuses a rename of an authenticated user's session:

@@ -170,6 +170,10 @@ type Store interface {
 	// held it last, as a join does. ErrNoSession if token names no online
 	// session.
 	Rename(ctx context.Context, token, username string) (RenameResult, error)
+	// SessionRooms returns the rooms that the online session of token is
+	// in (by any of its connections, lingering ones too), ordered by name,
+	// each once. ErrNoSession if token names no online session.
+	SessionRooms(ctx context.Context, token string) ([]string, error)
 	// Reap removes the lingering connections whose grace has passed, by
 	// the store's clock, and returns a leave (Left true) for each user
 	// and room that they left empty. When replicas reap at once, each

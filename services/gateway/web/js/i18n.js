@@ -25,6 +25,7 @@ const words = {
   renamedTo: [(from, to) => from + ' is now ' + to + '.', (from, to) => from + ' 님은 이제 ' + to + '입니다.'],
   youRenamed: [(to) => 'You are now ' + to + '.', (to) => '이제 이름이 ' + to + '입니다.'],
   renaming: ['Saving…', '저장 중…'],
+  nameBanned: ['That name is banned from a room you are in; pick another.', '지금 들어가 있는 방에서 차단된 이름입니다. 다른 이름을 골라 주세요.'],
   joinHeading: ['Join the chat', '채팅 참여'],
   name: ['Name', '이름'],
   nameHint: ['1–' + MAX_NAME_RUNES + ' letters, digits, spaces, _ or -', '글자, 숫자, 공백, _, - 로 1–' + MAX_NAME_RUNES + '자'],

@@ -69,7 +69,9 @@ export function wireRename(socket) {
     request('rename', { username }).then((ack) => {
       setBusy(false);
       if (!ack.ok) {
-        showError(ui.renameError, ack.error);
+        // banned: not this user, but the name they asked for, in one of their rooms.
+        const banned = ack.error && ack.error.code === 'banned';
+        showError(ui.renameError, banned ? localError('banned', t('nameBanned')) : ack.error);
         ui.renameInput.focus();
         ui.renameInput.select();
         return;
