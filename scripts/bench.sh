@@ -59,33 +59,8 @@ fi
 clients=200 senders=10 fixed_rate=100 sweep_max=8000
 # Lifted for the load test's senders only by configuration (proto/README.md: 10/s, bursts of 20).
 message_rate=1000000
-
-# spawn NAME COMMAND...: runs the command in a session of its own, output to
-# logs/NAME.log, and records its pid for stop_all.
-declare -A pid_of=()
-spawn() {
-	local name=$1
-	shift
-	setsid "$@" >>"$dir/logs/$name.log" 2>&1 </dev/null &
-	pid_of[$name]=$!
-}
-
-# alive NAME: whether the process spawn started as NAME runs.
-alive() { running "${pid_of[$1]}"; }
-
-# stop_all stops every process spawn started (TERM, then KILL after 5 s).
-stop_all() {
-	local name pids=()
-	for name in "${!pid_of[@]}"; do pids+=("${pid_of[$name]}"); done
-	pid_of=()
-	stop_pids "${pids[@]+"${pids[@]}"}"
-}
-trap stop_all EXIT
-
-pids_csv() {
-	local IFS=,
-	echo "${pid_of[*]}"
-}
+# shellcheck source=scripts/spawn.sh
+. "$root/scripts/spawn.sh"
 
 # measure TARGET ARGS...: one run of the generator, its lines added to the
 # results; a run that fails is reported and the others go on.

@@ -25,23 +25,8 @@ mkdir -p "$dir/data/nats" "$dir/data/redis" "$dir/logs"
 [ -x "$bin/natter-bench" ] && [ -x "$bin/gateway" ] || die "build first: make build (bin/gateway, bin/natter-bench)"
 nats=$(bash "$root/scripts/nats-server.sh")
 
-declare -A pid_of=()
-names=()
-spawn() {
-	local name=$1
-	shift
-	setsid "$@" >>"$dir/logs/$name.log" 2>&1 </dev/null &
-	pid_of[$name]=$!
-	names+=("$name")
-}
-alive() { running "${pid_of[$1]}"; }
-stop_all() {
-	local name pids=()
-	for name in "${!pid_of[@]}"; do pids+=("${pid_of[$name]}"); done
-	pid_of=()
-	stop_pids "${pids[@]+"${pids[@]}"}"
-}
-trap stop_all EXIT
+# shellcheck source=scripts/spawn.sh
+. "$root/scripts/spawn.sh"
 
 read -r -a p <<<"$("$bin/natter-bench" ports 9 | tr '\n' ' ')"
 nats_url=nats://127.0.0.1:${p[0]}
@@ -70,6 +55,7 @@ for i in 1 2; do
 	wait_http gateway$i "http://127.0.0.1:${p[$((4 + i))]}/readyz"
 done
 
+names=(nats redis history presence1 presence2 gateway1 gateway2)
 pids=()
 for name in "${names[@]}"; do pids+=("${pid_of[$name]}"); done
 ticks() { for pid in "${pids[@]}"; do awk '{print $14 + $15}' "/proc/$pid/stat"; done; }

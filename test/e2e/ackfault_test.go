@@ -27,45 +27,11 @@ import (
 // is in fact stored. A resend with the same clientId acks the one stored
 // id, and the room's history has the message exactly once.
 func TestAckWhenTheStoreAnswersLate(t *testing.T) {
-	s, network, url, _ := gatewayThroughProxy(t)
 	room := "late"
-	c := dialChatter(t, url, "Patient", room)
-	c.c.SetReadDeadline(time.Now().Add(20 * time.Second))
-	ackOf := func(frame string) (ack struct {
-		OK    bool        `json:"ok"`
-		ID    string      `json:"id"`
-		Error proto.Error `json:"error"`
-	}) {
-		var args []json.RawMessage
-		if err := json.Unmarshal([]byte(frame[strings.Index(frame, "["):]), &args); err != nil || len(args) != 1 || json.Unmarshal(args[0], &ack) != nil {
-			t.Fatalf("ack %q: %v", frame, err)
-		}
-		return ack
-	}
-
-	network.holdAfter("PUB " + proto.RoomMsgSubject(room) + " ")
-	c.send(`421["client message",{"message":"stored late","clientId":"late-1"}]`)
-	first := ackOf(c.readUntil("431["))
-	if first.OK || first.Error.Code != proto.CodeUnknownOutcome {
-		t.Fatalf("ack of a message whose store answered late: %+v, want %s", first, proto.CodeUnknownOutcome)
-	}
-	network.release()
-	// It was stored all along.
-	var stored []proto.Message
-	wait.Eventually(t, 5*time.Second, func() bool {
-		stored = nil
-		for _, m := range s.history(t, room) {
-			if m.Message == "stored late" {
-				stored = append(stored, m)
-			}
-		}
-		return len(stored) > 0
-	}, "the message whose ack was unknown_outcome is not in history")
-
-	c.send(`422["client message",{"message":"stored late","clientId":"late-1"}]`)
-	again := ackOf(c.readUntil("432["))
-	if !again.OK || again.ID != stored[0].ID {
-		t.Errorf("ack of the resend with the same clientId: %+v, want ok with the stored id %s", again, stored[0].ID)
+	s, _, c, stored := storedUnacked(t, room, "Patient", "stored late", "late-1")
+	again := c.sendAcked(t, 2, "stored late", "late-1")
+	if !again.OK || again.ID != stored.ID {
+		t.Errorf("ack of the resend with the same clientId: %+v, want ok with the stored id %s", again, stored.ID)
 	}
 	if n := s.stored(t, room, "stored late"); n != 1 {
 		t.Errorf("the message is %d times in history, want once", n)
@@ -81,47 +47,16 @@ func TestAckWhenTheStoreAnswersLate(t *testing.T) {
 // history does not hold: it is unknown_outcome, and the next resend is
 // acked with the stored id. History has the message once.
 func TestAckOfAResendWhoseFirstCopyCannotBeRead(t *testing.T) {
-	s, network, url, _ := gatewayThroughProxy(t)
 	room := "unread"
-	c := dialChatter(t, url, "Persistent", room)
-	c.c.SetReadDeadline(time.Now().Add(20 * time.Second))
-	send := func(id int) (ack struct {
-		OK    bool        `json:"ok"`
-		ID    string      `json:"id"`
-		Error proto.Error `json:"error"`
-	}) {
-		c.send(fmt.Sprintf(`42%d["client message",{"message":"read back","clientId":"unread-1"}]`, id))
-		frame := c.readUntil(fmt.Sprintf("43%d[", id))
-		var args []json.RawMessage
-		if err := json.Unmarshal([]byte(frame[strings.Index(frame, "["):]), &args); err != nil || len(args) != 1 || json.Unmarshal(args[0], &ack) != nil {
-			t.Fatalf("ack %q: %v", frame, err)
-		}
-		return ack
-	}
-
-	network.holdAfter("PUB " + proto.RoomMsgSubject(room) + " ")
-	if first := send(1); first.OK || first.Error.Code != proto.CodeUnknownOutcome {
-		t.Fatalf("ack of a message whose store answered late: %+v, want %s", first, proto.CodeUnknownOutcome)
-	}
-	network.release()
-	var stored []proto.Message
-	wait.Eventually(t, 5*time.Second, func() bool {
-		stored = nil
-		for _, m := range s.history(t, room) {
-			if m.Message == "read back" {
-				stored = append(stored, m)
-			}
-		}
-		return len(stored) > 0
-	}, "the message whose ack was unknown_outcome is not in history")
+	s, network, c, stored := storedUnacked(t, room, "Persistent", "read back", "unread-1")
 
 	network.holdAfter("PUB $JS.API.STREAM.MSG.GET." + proto.MessagesStream + " ")
-	if again := send(2); again.OK || again.Error.Code != proto.CodeUnknownOutcome {
-		t.Errorf("ack of a resend whose first copy could not be read back: %+v, want %s (history holds it as %s)", again, proto.CodeUnknownOutcome, stored[0].ID)
+	if again := c.sendAcked(t, 2, "read back", "unread-1"); again.OK || again.Error.Code != proto.CodeUnknownOutcome {
+		t.Errorf("ack of a resend whose first copy could not be read back: %+v, want %s (history holds it as %s)", again, proto.CodeUnknownOutcome, stored.ID)
 	}
 	network.release()
-	if last := send(3); !last.OK || last.ID != stored[0].ID {
-		t.Errorf("ack of the next resend: %+v, want ok with the stored id %s", last, stored[0].ID)
+	if last := c.sendAcked(t, 3, "read back", "unread-1"); !last.OK || last.ID != stored.ID {
+		t.Errorf("ack of the next resend: %+v, want ok with the stored id %s", last, stored.ID)
 	}
 	if n := s.stored(t, room, "read back"); n != 1 {
 		t.Errorf("the message is %d times in history, want once", n)
@@ -167,6 +102,53 @@ func TestBrowserResendsOnUnknownOutcome(t *testing.T) {
 			}
 		})
 	}
+}
+
+// chatAck is the ack of a client message.
+type chatAck struct {
+	OK    bool        `json:"ok"`
+	ID    string      `json:"id"`
+	Error proto.Error `json:"error"`
+}
+
+// sendAcked sends text under clientID as the event with ack id id (1 to
+// 9) and reads its ack.
+func (c *wsChatter) sendAcked(t *testing.T, id int, text, clientID string) (ack chatAck) {
+	t.Helper()
+	c.send(fmt.Sprintf(`42%d["client message",{"message":%q,"clientId":%q}]`, id, text, clientID))
+	frame := c.readUntil(fmt.Sprintf("43%d[", id))
+	var args []json.RawMessage
+	if err := json.Unmarshal([]byte(frame[strings.Index(frame, "["):]), &args); err != nil || len(args) != 1 || json.Unmarshal(args[0], &ack) != nil {
+		t.Fatalf("ack %q: %v", frame, err)
+	}
+	return ack
+}
+
+// storedUnacked runs a gateway whose NATS connection passes through
+// network, and has a chatter of name in room send text under clientID
+// (event ack id 1) while the store's answer is held: the ack is
+// unknown_outcome, the message is stored all the same, and the dedup
+// bucket is never told. It returns once history holds the message.
+func storedUnacked(t *testing.T, room, name, text, clientID string) (s *system, network *tcpProxy, c *wsChatter, stored proto.Message) {
+	t.Helper()
+	s, network, url, _ := gatewayThroughProxy(t)
+	c = dialChatter(t, url, name, room)
+	c.c.SetReadDeadline(time.Now().Add(20 * time.Second))
+	network.holdAfter("PUB " + proto.RoomMsgSubject(room) + " ")
+	if first := c.sendAcked(t, 1, text, clientID); first.OK || first.Error.Code != proto.CodeUnknownOutcome {
+		t.Fatalf("ack of a message whose store answered late: %+v, want %s", first, proto.CodeUnknownOutcome)
+	}
+	network.release()
+	wait.Eventually(t, 5*time.Second, func() bool {
+		for _, m := range s.history(t, room) {
+			if m.Message == text {
+				stored = m
+				return true
+			}
+		}
+		return false
+	}, "%s, whose ack was unknown_outcome, is not in history", text)
+	return s, network, c, stored
 }
 
 // gatewayThroughProxy runs history and presence, and a gateway whose NATS
