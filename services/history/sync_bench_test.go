@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/natter/natter/kit/natstest"
@@ -109,4 +110,72 @@ func benchPublish(b *testing.B, opts *server.Options, publishers int) {
 	b.ReportMetric(at(0.50), "p50-µs")
 	b.ReportMetric(at(0.99), "p99-µs")
 	b.ReportMetric(float64(len(all))/elapsed.Seconds(), "msgs/s")
+}
+
+// BenchmarkPublishAtomicBatch measures JetStream's atomic batch publish
+// (nats-server 2.12 and later, the stream's AllowAtomicPublish), which
+// stores a whole batch with one fsync under sync_interval always: one
+// publisher, one batch at a time, of 1 (a plain publish) to 64 messages,
+// each with its Nats-Msg-Id, to the messages stream as history makes it.
+// What it answers: from how many messages a batch would a gateway's group
+// commit beat the plain publishes that BenchmarkPublishSync measures.
+//
+//	go test -run '^$' -bench PublishAtomicBatch -benchtime 2s -count 2 ./services/history
+func BenchmarkPublishAtomicBatch(b *testing.B) {
+	for _, size := range []int{1, 2, 4, 8, 16, 32, 64} {
+		b.Run(fmt.Sprintf("batch=%d", size), func(b *testing.B) {
+			ns := natstest.RunWith(b, &server.Options{SyncAlways: true, StoreDir: b.TempDir()})
+			nc := natstest.Connect(b, ns.ClientURL())
+			js, err := jetstream.New(nc)
+			if err != nil {
+				b.Fatal(err)
+			}
+			cfg := history.Config{}.StreamConfig()
+			cfg.AllowAtomicPublish = true
+			if _, err := js.CreateStream(context.Background(), cfg); err != nil {
+				b.Fatal(err)
+			}
+			data, _ := json.Marshal(proto.Message{
+				ID: "01JBQ3ZK8W6Y0R5T2M4N7P9Q1S", Room: "room 1", Username: "벤치", Color: "#e6194b",
+				Message: "Hello, everyone: a chat message of about the usual length. 안녕하세요!", TS: time.Now().UnixMilli(),
+			})
+			b.ResetTimer()
+			start := time.Now()
+			for n, batch := 0, 0; n < b.N; batch++ {
+				k := min(size, b.N-n)
+				for i := 1; i <= k; i++ {
+					m := nats.NewMsg(proto.RoomMsgSubject("room " + strconv.Itoa((n+i)%100)))
+					m.Data = data
+					m.Header.Set(nats.MsgIdHdr, "bench-"+strconv.Itoa(n+i))
+					if k > 1 {
+						m.Header.Set("Nats-Batch-Id", "batch-"+strconv.Itoa(batch))
+						m.Header.Set("Nats-Batch-Sequence", strconv.Itoa(i))
+					}
+					if i < k { // only the commit is answered
+						if err := nc.PublishMsg(m); err != nil {
+							b.Fatal(err)
+						}
+						continue
+					}
+					if k > 1 {
+						m.Header.Set("Nats-Batch-Commit", "1")
+					}
+					reply, err := nc.RequestMsg(m, 5*time.Second)
+					if err != nil {
+						b.Fatal(err)
+					}
+					var ack struct {
+						Error *struct {
+							Description string `json:"description"`
+						} `json:"error"`
+					}
+					if err := json.Unmarshal(reply.Data, &ack); err != nil || ack.Error != nil {
+						b.Fatalf("batch %d: %s", batch, reply.Data)
+					}
+				}
+				n += k
+			}
+			b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "msgs/s")
+		})
+	}
 }
