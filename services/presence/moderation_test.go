@@ -306,7 +306,11 @@ func TestRenameToABannedName(t *testing.T) {
 	if jr.Error != nil {
 		t.Fatal(jr.Error)
 	}
-	askJSON(t, nc, proto.PresenceJoinSubject, proto.PresenceJoin{ConnRef: conn("a#2"), Token: jr.Token, Room: "calm"}, &proto.PresenceJoinReply{})
+	var calm proto.PresenceJoinReply
+	askJSON(t, nc, proto.PresenceJoinSubject, proto.PresenceJoin{ConnRef: conn("a#2"), Token: jr.Token, Room: "calm"}, &calm)
+	if calm.Error != nil {
+		t.Fatal(calm.Error)
+	}
 	for _, ban := range []struct{ room, name string }{{"r", "bob"}, {"elsewhere", "dave"}} {
 		var mr proto.PresenceModerateReply
 		askJSON(t, nc, proto.PresenceModerateSubject, proto.PresenceModerate{Action: proto.EventBan, ModerateRequest: proto.ModerateRequest{Room: ban.room, Username: ban.name}, By: "Mod"}, &mr)

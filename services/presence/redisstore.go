@@ -265,15 +265,10 @@ func (r *RedisStore) SessionRooms(ctx context.Context, token string) ([]string, 
 	if len(vals) == 0 {
 		return nil, ErrNoSession
 	}
-	rooms := make([]string, 0, len(vals))
-	for _, v := range vals {
-		room, err := decode(v)
-		if err != nil {
-			return nil, fmt.Errorf("presence: session rooms: %w", err)
-		}
-		rooms = append(rooms, room)
+	rooms, err := decodeSorted(vals)
+	if err != nil {
+		return nil, fmt.Errorf("presence: session rooms: %w", err)
 	}
-	slices.Sort(rooms)
 	return slices.Compact(rooms), nil
 }
 
@@ -366,15 +361,10 @@ func (r *RedisStore) Gateways(ctx context.Context) ([]string, error) {
 	if err != nil {
 		return nil, fmt.Errorf("presence: gateways: %w", err)
 	}
-	out := make([]string, 0, len(egws))
-	for _, egw := range egws {
-		gw, err := decode(egw)
-		if err != nil {
-			return nil, fmt.Errorf("presence: gateways: %w", err)
-		}
-		out = append(out, gw)
+	out, err := decodeSorted(egws)
+	if err != nil {
+		return nil, fmt.Errorf("presence: gateways: %w", err)
 	}
-	slices.Sort(out)
 	return out, nil
 }
 
@@ -421,6 +411,20 @@ func (r *RedisStore) connKey(c proto.ConnRef) string { return r.prefix + "conn:"
 
 // encode makes a user-chosen string safe in a key: base64url has no ":".
 func encode(s string) string { return base64.RawURLEncoding.EncodeToString([]byte(s)) }
+
+// decodeSorted decodes each of encoded, and sorts them.
+func decodeSorted(encoded []string) ([]string, error) {
+	out := make([]string, 0, len(encoded))
+	for _, e := range encoded {
+		v, err := decode(e)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, v)
+	}
+	slices.Sort(out)
+	return out, nil
+}
 
 func decode(s string) (string, error) {
 	b, err := base64.RawURLEncoding.DecodeString(s)
